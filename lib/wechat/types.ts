@@ -1,0 +1,241 @@
+/**
+ * The public shapes of the WeChat client: what the Node-RED nodes (and any other caller) see.
+ * Everything here is plain data (JSON-cloneable), so it can go into a Node-RED msg as is.
+ * Wire shapes (BaseRequest, AddMsgList entries, ...) live in wire.ts, not here.
+ */
+
+/** Login / session states, in the order a login walks through them. */
+export type SessionState =
+  | "offline" // not started, or stopped
+  | "resuming" // trying a saved session
+  | "push-login" // a confirm prompt was sent to the phone
+  | "waiting-scan" // a QR is shown
+  | "scanned" // scanned, waiting for the tap on the phone
+  | "logging-in" // tickets, init, contacts
+  | "online"
+  | "logged-out" // the server ended the session (code says why); the client goes on to push login / QR itself
+  | "refused"; // the server refused the login (e.g. ret 1203); needs a user action
+
+export interface SelfInfo {
+  userName: string;
+  nickName: string;
+  uin: number;
+  /** data: URL of the avatar when known (the 201 answer carries one). */
+  avatar?: string;
+}
+
+export interface StateInfo {
+  state: SessionState;
+  /** QR as a PNG data URL, while state is waiting-scan. */
+  qr?: string;
+  /** The text the QR encodes: https://login.weixin.qq.com/l/<uuid>. */
+  qrUrl?: string;
+  /** Avatar data URL of the person who scanned (state scanned). */
+  avatar?: string;
+  user?: SelfInfo;
+  /** For logged-out / refused: the server's code (1100, 1101, 1102, 1203, ...) and message. */
+  code?: number;
+  message?: string;
+}
+
+export type ContactKind = "friend" | "group" | "official" | "special" | "self" | "stranger";
+
+export interface GroupMember {
+  userName: string;
+  nickName: string;
+  /** The member's name in this group (may be empty). */
+  displayName: string;
+}
+
+export interface Contact {
+  userName: string; // changes at every login: never store it
+  nickName: string;
+  remarkName: string;
+  alias: string;
+  kind: ContactKind;
+  /** remarkName, else nickName (for groups: the topic, else the member names). */
+  displayName: string;
+  /** The stable handle a user can store: remark, else alias, else nickName. */
+  handle: string;
+  sex?: number;
+  signature?: string;
+  province?: string;
+  city?: string;
+  verifyFlag?: number;
+  starred?: boolean;
+  memberCount?: number;
+  members?: GroupMember[];
+  /** Group only: EncryChatRoomId, needed for member avatars. */
+  encryChatRoomId?: string;
+}
+
+export type MessageType =
+  | "text"
+  | "image"
+  | "voice"
+  | "video"
+  | "sticker"
+  | "file"
+  | "link"
+  | "location"
+  | "card"
+  | "friend-request"
+  | "recall"
+  | "system"
+  | "transfer"
+  | "red-packet"
+  | "mini-program"
+  | "status"
+  | "unknown";
+
+export interface ChatRef {
+  userName: string;
+  handle: string;
+  displayName: string;
+  kind: ContactKind;
+}
+
+export interface MediaInfo {
+  /** What download() needs. */
+  kind: "image" | "voice" | "video" | "file" | "sticker";
+  fileName?: string;
+  size?: number;
+  mediaId?: string;
+  durationMs?: number;
+  width?: number;
+  height?: number;
+}
+
+export interface Message {
+  id: string; // MsgId
+  newId?: string;
+  type: MessageType;
+  msgType: number; // raw MsgType
+  appMsgType?: number;
+  time: number; // unix ms
+  /** The conversation: the group for group messages, else the other person (or filehelper / self). */
+  chat: ChatRef;
+  /** Who wrote it (a group member for group messages). */
+  sender: ChatRef;
+  /** Set for group messages. */
+  room?: ChatRef;
+  /** Sent by this account (from the phone or by us). */
+  fromSelf: boolean;
+  /** This account was @mentioned (groups). */
+  mentioned: boolean;
+  /** Decoded text: entities decoded, emoji converted, group prefix removed. For non-text, a short description. */
+  text: string;
+  media?: MediaInfo;
+  url?: string;
+  title?: string;
+  location?: { label: string; lat?: number; lng?: number; url?: string };
+  card?: { userName: string; nickName: string; alias?: string };
+  friendRequest?: { userName: string; nickName: string; greeting: string; ticket: string; scene?: number };
+  recall?: { msgId: string; replaceText: string };
+  raw: Record<string, unknown>;
+}
+
+export interface SendResult {
+  msgId: string;
+  localId: string;
+  to: string; // the UserName it went to
+  toHandle: string;
+}
+
+export type ErrorCode =
+  | "LOGIN_REFUSED"
+  | "LOGIN_CANCELLED"
+  | "SESSION_EXPIRED"
+  | "NOT_LOGGED_IN"
+  | "THROTTLED"
+  | "NOT_FOUND"
+  | "AMBIGUOUS"
+  | "INVALID_ARGUMENT"
+  | "TOO_LARGE"
+  | "NETWORK"
+  | "PROTOCOL"
+  | "SERVER"
+  | "CLOSED";
+
+export interface ClientEvents {
+  state: [StateInfo];
+  message: [Message];
+  /** Contacts were loaded or changed (the store is up to date). */
+  contacts: [{ added: string[]; removed: string[]; changed: string[] }];
+  /** Something worth a log line that does not end the session. Never carries secrets. */
+  warn: [string];
+}
+
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface PacingOptions {
+  /** Messages per minute across all chats (default 60). */
+  perMinute: number;
+  /** Messages that may go back to back before pacing applies (default 5). */
+  burst?: number;
+  /** Random spread added to each wait, as a fraction of the interval (default 0.3). */
+  jitter?: number;
+}
+
+export interface ClientOptions {
+  /** Origin of the login host: https://login.wx.qq.com (default), or a sandbox / test server origin. */
+  loginUrl?: string;
+  /** desktop (UOS headers + mod=desktop, the default) or web. */
+  mode?: "desktop" | "web";
+  /** Where the session is saved (encrypted, 0600). No file: nothing is saved. */
+  sessionFile?: string;
+  /** Secret the session file is encrypted with (required with sessionFile). */
+  sessionSecret?: string;
+  /** false disables pacing (benchmarks only). */
+  pacing?: PacingOptions | false;
+  logger?: Logger;
+}
+
+export interface ContactQuery {
+  kind?: ContactKind | "all";
+  /** Case-insensitive substring of remark, nickname, alias or display name. */
+  name?: string;
+}
+
+export interface SendFileOptions {
+  fileName: string;
+  mime?: string;
+  /** Default: by mime / extension (image, video, gif as sticker, else file). */
+  as?: "image" | "video" | "sticker" | "file";
+}
+
+/**
+ * What the Node-RED config node drives. WeChatClient (client.ts) implements it.
+ * Targets (`to`) are a UserName (starts with @), a special account (filehelper), or a stable handle
+ * (remark, nickname, alias, group name) resolved against the live contact list: unknown -> NOT_FOUND,
+ * several matches -> AMBIGUOUS listing the candidates.
+ */
+export interface WeChatClientApi {
+  readonly state: StateInfo;
+  /** Begin: resume a saved session, else push login, else QR. Idempotent. */
+  start(): void;
+  /** Stop every loop, timer and socket; the saved session is kept. */
+  stop(): Promise<void>;
+  /** Log out on the server, forget the saved session, then offer a new QR (unless stopped). */
+  logout(): Promise<void>;
+  /** Drop the current QR / wait and start a fresh login. */
+  newQr(): void;
+  listContacts(query?: ContactQuery): Contact[];
+  getContact(userName: string): Contact | undefined;
+  /** Resolve a target as described above; throws WeChatError NOT_FOUND / AMBIGUOUS. */
+  resolve(target: string): Contact;
+  /** Reload the contact list from the server. */
+  refreshContacts(): Promise<void>;
+  sendText(to: string, text: string, options?: { mentions?: string[] }): Promise<SendResult>;
+  sendImage(to: string, data: Buffer, options?: { fileName?: string; mime?: string }): Promise<SendResult>;
+  sendFile(to: string, data: Buffer, options: SendFileOptions): Promise<SendResult>;
+  /** Download a received message's media. thumbnail: image preview. maxBytes: refuse larger (TOO_LARGE). */
+  download(message: Message, options?: { thumbnail?: boolean; maxBytes?: number }): Promise<Buffer>;
+  on<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): this;
+  off<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): this;
+}

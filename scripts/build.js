@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+"use strict";
+// Builds the layout Node-RED loads: compiled .js with its editor .html, icons/ and locales/ beside it.
+//   nodes/<type>/<type>.ts   -> dist/nodes/<type>/<type>.js
+//   nodes/<type>/<type>.html -> dist/nodes/<type>/<type>.html
+//   locales/<lang>/<type>.{json,html} -> dist/nodes/<type>/locales/<lang>/
+//   icons/*                  -> dist/nodes/<type>/icons/
+// It also checks that package.json lists exactly the node folders that exist.
+const fs = require("fs");
+const path = require("path");
+const { execFileSync } = require("child_process");
+
+const root = path.resolve(__dirname, "..");
+const dist = path.join(root, "dist");
+const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+
+function fail(message) {
+  console.error(`build: ${message}`);
+  process.exit(1);
+}
+
+fs.rmSync(dist, { recursive: true, force: true });
+try {
+  execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(root, "tsconfig.json")], {
+    stdio: "inherit",
+    cwd: root,
+  });
+} catch {
+  fail("TypeScript compilation failed");
+}
+
+const nodesDir = path.join(root, "nodes");
+const types = fs.existsSync(nodesDir)
+  ? fs.readdirSync(nodesDir).filter((t) => fs.existsSync(path.join(nodesDir, t, `${t}.ts`)))
+  : [];
+const listed = pkg["node-red"].nodes;
+for (const type of types) {
+  const want = `dist/nodes/${type}/${type}.js`;
+  if (listed[type] !== want) fail(`package.json node-red.nodes["${type}"] must be "${want}"`);
+}
+for (const type of Object.keys(listed)) {
+  if (!types.includes(type)) fail(`package.json lists node "${type}" but nodes/${type}/${type}.ts does not exist`);
+}
+
+const languages = fs.readdirSync(path.join(root, "locales"));
+const icons = path.join(root, "icons");
+for (const type of types) {
+  const out = path.join(dist, "nodes", type);
+  const html = path.join(nodesDir, type, `${type}.html`);
+  if (!fs.existsSync(html)) fail(`nodes/${type}/${type}.html is missing`);
+  fs.copyFileSync(html, path.join(out, `${type}.html`));
+  for (const lang of languages) {
+    for (const ext of ["json", "html"]) {
+      const src = path.join(root, "locales", lang, `${type}.${ext}`);
+      if (!fs.existsSync(src)) fail(`locales/${lang}/${type}.${ext} is missing`);
+      if (ext === "json") JSON.parse(fs.readFileSync(src, "utf8"));
+      fs.mkdirSync(path.join(out, "locales", lang), { recursive: true });
+      fs.copyFileSync(src, path.join(out, "locales", lang, `${type}.${ext}`));
+    }
+  }
+  if (fs.existsSync(icons)) fs.cpSync(icons, path.join(out, "icons"), { recursive: true });
+}
+
+// Static assets of lib/ (the sandbox's phone page and the like) travel with the compiled code.
+function copyAssets(dir) {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const src = path.join(dir, entry.name);
+    if (entry.isDirectory()) copyAssets(src);
+    else if (!/\.ts$/.test(entry.name)) {
+      const dest = path.join(dist, path.relative(root, src));
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.copyFileSync(src, dest);
+    }
+  }
+}
+copyAssets(path.join(root, "lib"));
+
+for (const bin of Object.values(pkg.bin || {})) {
+  const file = path.join(root, bin);
+  if (!fs.existsSync(file)) fail(`bin ${bin} was not built`);
+  fs.chmodSync(file, 0o755);
+}
+console.log(`build: ${types.length} node(s) assembled in dist/nodes`);
