@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", ".node-red/**", ".ci/**", "bench/results/**"] },
+  { ignores: ["dist/**", ".out/**", "node_modules/**", "coverage/**", ".node-red/**", ".ci/**", "bench/results/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
