@@ -1,0 +1,227 @@
+import { WeChatError } from "./errors";
+import { HttpClient, buildUrl, raw, parseJsonBody, checkBaseResponse, type QueryValue } from "./http";
+import { readSyncKey, type Session, type SyncKey } from "./session";
+import { parseScriptVars } from "./util";
+
+/** Timeouts of the session's calls. */
+export interface ApiTimeouts {
+  /** Ordinary calls (default 15 s). */
+  requestMs: number;
+  /** synccheck (default 38 s; the server holds it about 25 s). */
+  syncCheckMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: ApiTimeouts = { requestMs: 15_000, syncCheckMs: 38_000 };
+
+export type Json = Record<string, unknown>;
+
+export interface SyncCheckAnswer {
+  retcode: number;
+  selector: string;
+}
+
+export interface SyncAnswer {
+  addMsgList: Json[];
+  modContactList: Json[];
+  delContactList: Json[];
+  modChatRoomMemberList: Json[];
+  continueFlag: number;
+  syncKey?: SyncKey;
+  syncCheckKey?: SyncKey;
+  skey?: string;
+}
+
+function list(value: unknown): Json[] {
+  return Array.isArray(value) ? value.filter((v): v is Json => v !== null && typeof v === "object") : [];
+}
+
+export const lang = "zh_CN";
+export const negMs = (): number => ~Date.now();
+
+/**
+ * The page/push/file host calls of one session (protocol.md sections 3-7), with BaseRequest, pass_ticket as
+ * received and the session's skey. Each method is one wire call; no loops, no state beyond the session keys.
+ */
+export class SessionApi {
+  constructor(
+    readonly http: HttpClient,
+    readonly session: Session,
+    private readonly timeouts: ApiTimeouts = DEFAULT_TIMEOUTS,
+    /** Aborted when the session or the client ends. */
+    readonly signal?: AbortSignal,
+  ) {}
+
+  private url(path: string, query: Record<string, QueryValue>, origin = this.session.hosts.page): string {
+    return buildUrl(origin, path, query);
+  }
+
+  private get pt() {
+    return raw(this.session.passTicket);
+  }
+
+  async post(what: string, path: string, query: Record<string, QueryValue>, body: Json, retries?: number, maxBytes?: number): Promise<Json> {
+    return this.http.json({
+      ...(maxBytes !== undefined ? { maxBytes } : {}),
+      what,
+      method: "POST",
+      url: this.url(path, query),
+      json: { BaseRequest: this.session.baseRequest(), ...body },
+      headers: { "content-type": "application/json;charset=UTF-8" },
+      timeoutMs: this.timeouts.requestMs,
+      ...(retries !== undefined ? { retries } : {}),
+      signal: this.signal,
+    });
+  }
+
+  init(): Promise<Json> {
+    return this.post("webwxinit", "webwxinit", { r: negMs(), pass_ticket: this.pt }, {});
+  }
+
+  statusNotify(code: number, to: string): Promise<Json> {
+    const self = this.session.user.userName;
+    return this.post("webwxstatusnotify", "webwxstatusnotify", { lang, pass_ticket: this.pt }, {
+      Code: code,
+      FromUserName: self,
+      ToUserName: to,
+      ClientMsgId: Date.now(),
+    });
+  }
+
+  async getContactPage(seq: number): Promise<{ members: Json[]; seq: number }> {
+    const answer = await this.http.json({
+      what: "webwxgetcontact",
+      url: this.url("webwxgetcontact", { pass_ticket: this.pt, r: Date.now(), seq, skey: this.session.skey, lang }),
+      timeoutMs: this.timeouts.requestMs,
+      maxBytes: 64 * 1024 * 1024,
+      signal: this.signal,
+    });
+    return { members: list(answer.MemberList), seq: Number(answer.Seq) || 0 };
+  }
+
+  async batchGetContact(entries: { UserName: string; EncryChatRoomId: string }[]): Promise<Json[]> {
+    if (entries.length > 50) throw new WeChatError("INVALID_ARGUMENT", "webwxbatchgetcontact: at most 50 entries a call");
+    const answer = await this.post(
+      "webwxbatchgetcontact",
+      "webwxbatchgetcontact",
+      { type: "ex", r: Date.now(), lang, pass_ticket: this.pt },
+      { Count: entries.length, List: entries },
+      undefined,
+      32 * 1024 * 1024,
+    );
+    return list(answer.ContactList);
+  }
+
+  async syncCheck(counter: number): Promise<SyncCheckAnswer> {
+    const s = this.session;
+    const text = await this.http.text({
+      what: "synccheck",
+      url: this.url(
+        "synccheck",
+        {
+          r: Date.now(),
+          skey: s.skey,
+          sid: s.sid,
+          uin: s.uin,
+          deviceid: s.deviceId,
+          synckey: s.syncCheckParam(),
+          _: counter,
+        },
+        s.hosts.push,
+      ),
+      timeoutMs: this.timeouts.syncCheckMs,
+      retries: 0,
+      signal: this.signal,
+    });
+    const vars = parseScriptVars(text);
+    const retcode = Number(vars["synccheck.retcode"]);
+    const selector = vars["synccheck.selector"];
+    if (!Number.isFinite(retcode) || selector === undefined) {
+      throw new WeChatError("PROTOCOL", "synccheck: unexpected answer");
+    }
+    return { retcode, selector };
+  }
+
+  async sync(): Promise<SyncAnswer> {
+    const s = this.session;
+    const answer = await this.post(
+      "webwxsync",
+      "webwxsync",
+      { sid: s.sid, skey: s.skey, lang, pass_ticket: this.pt },
+      { SyncKey: s.syncKey ?? { Count: 0, List: [] }, rr: ~Math.floor(Date.now() / 1000) },
+      1,
+      // A sync answer refused for size would come back the same way every time: allow big ones.
+      64 * 1024 * 1024,
+    );
+    const skey = typeof answer.SKey === "string" && answer.SKey !== "" ? answer.SKey : undefined;
+    return {
+      addMsgList: list(answer.AddMsgList),
+      modContactList: list(answer.ModContactList),
+      delContactList: list(answer.DelContactList),
+      modChatRoomMemberList: list(answer.ModChatRoomMemberList),
+      continueFlag: Number(answer.ContinueFlag) || 0,
+      syncKey: readSyncKey(answer.SyncKey),
+      syncCheckKey: readSyncKey(answer.SyncCheckKey),
+      ...(skey ? { skey } : {}),
+    };
+  }
+
+  /** A send call: webwxsendmsg, webwxsendmsgimg, ... The body is {BaseRequest, Msg, Scene: 0}. */
+  send(what: string, path: string, query: Record<string, QueryValue>, msg: Json): Promise<Json> {
+    return this.post(what, path, { ...query, lang, pass_ticket: this.pt }, { Msg: msg, Scene: 0 });
+  }
+
+  checkUpload(body: Json): Promise<Json> {
+    return this.post("webwxcheckupload", "webwxcheckupload", { lang, pass_ticket: this.pt }, body);
+  }
+
+  /** One chunk of file/webwxuploadmedia (file host, multipart). */
+  async uploadChunk(form: FormData): Promise<Json> {
+    const response = await this.http.request({
+      what: "webwxuploadmedia",
+      method: "POST",
+      url: this.url("webwxuploadmedia", { f: "json" }, this.session.hosts.file),
+      formData: form,
+      timeoutMs: Math.max(this.timeouts.requestMs, 60_000),
+      retries: 2,
+      signal: this.signal,
+    });
+    const value = parseJsonBody(response.body, "webwxuploadmedia");
+    checkBaseResponse(value, "webwxuploadmedia");
+    return value as Json;
+  }
+
+  logout(): Promise<unknown> {
+    const s = this.session;
+    return this.http.request({
+      what: "webwxlogout",
+      method: "POST",
+      url: this.url("webwxlogout", { redirect: 1, type: 0, skey: s.skey }),
+      form: { sid: s.sid, uin: String(s.uin) },
+      timeoutMs: this.timeouts.requestMs,
+      retries: 0,
+      signal: this.signal,
+    });
+  }
+
+  /** Media GET (image, voice, video, file): the raw bytes, capped. */
+  async media(what: string, url: string, maxBytes: number, headers?: Record<string, string>): Promise<Buffer> {
+    const response = await this.http.request({
+      what,
+      url,
+      maxBytes,
+      ...(headers ? { headers } : {}),
+      timeoutMs: Math.max(this.timeouts.requestMs, 60_000),
+      signal: this.signal,
+    });
+    const type = String(response.headers["content-type"] ?? "");
+    // A refusal comes back as a small JSON / text document instead of the bytes.
+    if (/json|text\/plain/i.test(type) && response.body.length < 4096 && response.body.toString("utf8").includes("Ret")) {
+      checkBaseResponse(parseJsonBody(response.body, what), what);
+    }
+    return response.body;
+  }
+
+  mediaUrl(path: string, query: Record<string, QueryValue>, origin?: string): string {
+    return this.url(path, query, origin ?? this.session.hosts.page);
+  }
+}

@@ -1,0 +1,545 @@
+import { EventEmitter } from "node:events";
+import { CookieJar } from "tough-cookie";
+import { DEFAULT_TIMEOUTS, SessionApi, type ApiTimeouts } from "./api";
+import { loadContacts, toContact } from "./contact-loader";
+import { ContactStore } from "./contacts";
+import { WeChatError, isWeChatError } from "./errors";
+import { hostsFor, loginOrigin } from "./hosts";
+import { HttpClient, backoffDelay, sleep } from "./http";
+import { Inbound } from "./inbound";
+import { LoginApi, qrDataUrl, qrText, type LoginMode } from "./login";
+import { downloadMedia } from "./media";
+import { Sender } from "./send";
+import type { SendQueueTuning } from "./outbox";
+import { Session, readSyncKey } from "./session";
+import { SessionStore, type SavedSession } from "./session-store";
+import { SyncLoop, type SessionEnd, type SyncOptions } from "./sync";
+import { decodeContent } from "./messages/text";
+import { BoundedSet, sniffMime } from "./util";
+import type {
+  ClientEvents,
+  ClientOptions,
+  Contact,
+  ContactQuery,
+  Logger,
+  Message,
+  SendFileOptions,
+  SendResult,
+  StateInfo,
+  WeChatClientApi,
+} from "./types";
+
+/** Knobs for tests and benchmarks; the defaults follow the official client. */
+export interface ClientTuning {
+  timeouts?: Partial<ApiTimeouts> & { loginPollMs?: number };
+  sync?: SyncOptions;
+  /** First delay of the HTTP retries (default 500 ms). */
+  retryDelayMs?: number;
+  /** First delay after a failed login step (default 2 s; capped at 60 s). */
+  loginBackoffMs?: number;
+  /** Capacity of the MsgId de-duplication set (default 10000). */
+  dedupCapacity?: number;
+  /** Called with the endpoint name before every HTTP attempt. */
+  onRequest?: (what: string) => void;
+  /** Send queue knobs (1205 cool-down, retries). */
+  sendQueue?: SendQueueTuning;
+}
+
+export type WeChatClientOptions = ClientOptions & { tuning?: ClientTuning };
+
+const RECENT_IDS_SAVED = 500;
+const IMAGE_EXTENSIONS: Record<string, string> = { "image/png": "png", "image/jpeg": "jpg", "image/bmp": "bmp", "image/gif": "gif" };
+
+const quietLogger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** Why the current session or login attempt was ended from our side. */
+type Interrupt = "new-qr" | "logout";
+
+/**
+ * The WeChat client of one account: login (saved session -> push login -> QR), contacts, the sync loop, sends,
+ * downloads. An EventEmitter of ClientEvents. Several can run side by side in one process.
+ */
+export class WeChatClient extends EventEmitter implements WeChatClientApi {
+  private current: StateInfo = { state: "offline" };
+  private readonly logger: Logger;
+  private readonly mode: LoginMode;
+  private readonly store?: SessionStore;
+  private readonly contactStore = new ContactStore();
+  private readonly timeouts: ApiTimeouts & { loginPollMs: number };
+  private jar = new CookieJar();
+  private run?: { abort: AbortController; done: Promise<void>; http: HttpClient };
+  /** Aborts the current login attempt or session (newQr, logout), not the run. */
+  private step?: { abort: AbortController; reason?: Interrupt };
+  private session?: { session: Session; api: SessionApi; sender: Sender; inbound: Inbound };
+  private forceQr = false;
+  /** MsgIds handled by this client, across sessions; the newest few are saved with the session. */
+  private readonly seen: BoundedSet<string>;
+  private recentIds: string[] = [];
+  /** The wire User of webwxinit (richer than what a resumed session knows). */
+  private selfRaw?: Record<string, unknown>;
+  private wake?: () => void;
+
+  constructor(private readonly options: WeChatClientOptions = {}) {
+    super();
+    this.logger = options.logger ?? quietLogger;
+    this.mode = options.mode ?? "desktop";
+    const t = options.tuning?.timeouts ?? {};
+    this.timeouts = {
+      requestMs: t.requestMs ?? DEFAULT_TIMEOUTS.requestMs,
+      syncCheckMs: t.syncCheckMs ?? DEFAULT_TIMEOUTS.syncCheckMs,
+      loginPollMs: t.loginPollMs ?? 38_000,
+    };
+    this.seen = new BoundedSet<string>(options.tuning?.dedupCapacity ?? 10_000);
+    if (options.sessionFile) {
+      if (!options.sessionSecret) throw new WeChatError("INVALID_ARGUMENT", "sessionSecret is required with sessionFile");
+      this.store = new SessionStore(options.sessionFile, options.sessionSecret, (m) => this.warn(m));
+    }
+  }
+
+  override on<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+
+  override off<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): this {
+    return super.off(event, listener as (...args: unknown[]) => void);
+  }
+
+  override once<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): this {
+    return super.once(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** Each listener runs on its own: one that throws neither breaks the loops nor starves the others. */
+  override emit<K extends keyof ClientEvents>(event: K, ...args: ClientEvents[K]): boolean {
+    const listeners = this.rawListeners(event) as ((...a: unknown[]) => unknown)[];
+    for (const listener of listeners) {
+      try {
+        listener.apply(this, args);
+      } catch (error) {
+        this.logger.error(`a "${event}" listener threw: ${error instanceof Error ? error.message : "error"}`);
+      }
+    }
+    return listeners.length > 0;
+  }
+
+  get state(): StateInfo {
+    return { ...this.current };
+  }
+
+  /** The logged-in user, when online. */
+  get self(): StateInfo["user"] {
+    return this.session ? { ...this.session.session.user } : undefined;
+  }
+
+  start(): void {
+    if (this.run) return;
+    const abort = new AbortController();
+    const onRequest = this.options.tuning?.onRequest;
+    const http = new HttpClient({
+      logger: this.logger,
+      jar: this.jar,
+      timeoutMs: this.timeouts.requestMs,
+      ...this.retryOption(),
+      ...(onRequest ? { onRequest } : {}),
+    });
+    const run = { abort, http, done: Promise.resolve() };
+    this.run = run;
+    run.done = this.main(run)
+      .catch((error: unknown) => {
+        if (!isWeChatError(error, "CLOSED")) this.logger.error(`client stopped on an unexpected error: ${describe(error)}`);
+      })
+      .finally(() => {
+        // Ended without stop(): let start() begin again.
+        if (this.run === run && !abort.signal.aborted) {
+          this.run = undefined;
+          run.http.close();
+          this.setState({ state: "offline" });
+        }
+      });
+  }
+
+  async stop(): Promise<void> {
+    const run = this.run;
+    if (!run) return;
+    run.abort.abort();
+    this.wake?.();
+    run.http.close();
+    await run.done;
+    this.session?.sender.close();
+    this.session = undefined;
+    if (this.run === run) this.run = undefined;
+    this.setState({ state: "offline" });
+  }
+
+  async logout(): Promise<void> {
+    const active = this.session;
+    const run = this.run;
+    // End our loop first, so that the server's end of the session is not taken for an expiry (push login).
+    if (run) this.interrupt("logout");
+    if (active && run) {
+      try {
+        await new SessionApi(run.http, active.session, this.timeouts, run.abort.signal).logout();
+      } catch (error) {
+        this.warn(`logout: ${describe(error)}`);
+      }
+    }
+    await this.store?.clear();
+    this.jar = new CookieJar();
+    if (run) run.http.jar = this.jar;
+  }
+
+  newQr(): void {
+    if (!this.run) {
+      this.forceQr = true;
+      this.start();
+      return;
+    }
+    // Online, a QR makes no sense: logout() is the way to switch accounts.
+    if (this.current.state === "online") return;
+    this.interrupt("new-qr");
+  }
+
+  listContacts(query?: ContactQuery): Contact[] {
+    return this.contactStore.list(query);
+  }
+
+  getContact(userName: string): Contact | undefined {
+    return this.contactStore.get(userName);
+  }
+
+  resolve(target: string): Contact {
+    return this.contactStore.resolve(target);
+  }
+
+  async refreshContacts(): Promise<void> {
+    const active = this.requireSession();
+    await loadContacts(active.api, this.contactStore);
+    this.addSelf(active.session);
+    this.emit("contacts", { added: this.contactStore.list().map((c) => c.userName), removed: [], changed: [] });
+  }
+
+  async sendText(to: string, text: string, options?: { mentions?: string[] }): Promise<SendResult> {
+    return this.requireSession().sender.sendText(this.resolve(to), text, options?.mentions ?? []);
+  }
+
+  async sendImage(to: string, data: Buffer, options?: { fileName?: string; mime?: string }): Promise<SendResult> {
+    const mime = options?.mime ?? (Buffer.isBuffer(data) ? sniffMime(data, options?.fileName) : undefined);
+    return this.requireSession().sender.sendMedia(this.resolve(to), data, {
+      fileName: options?.fileName ?? `image.${IMAGE_EXTENSIONS[mime ?? ""] ?? "jpg"}`,
+      ...(mime ? { mime } : {}),
+      as: "image",
+    });
+  }
+
+  async sendFile(to: string, data: Buffer, options: SendFileOptions): Promise<SendResult> {
+    return this.requireSession().sender.sendMedia(this.resolve(to), data, options);
+  }
+
+  async download(message: Message, options?: { thumbnail?: boolean; maxBytes?: number }): Promise<Buffer> {
+    return downloadMedia(this.requireSession().api, message, options ?? {});
+  }
+
+  // ---- the run ----
+
+  private retryOption(): { retryDelayMs?: number } {
+    const d = this.options.tuning?.retryDelayMs;
+    return d === undefined ? {} : { retryDelayMs: d };
+  }
+
+  private requireSession(): NonNullable<WeChatClient["session"]> {
+    if (!this.session || this.current.state !== "online") throw new WeChatError("NOT_LOGGED_IN", "not logged in");
+    return this.session;
+  }
+
+  private interrupt(reason: Interrupt): void {
+    this.forceQr = true;
+    if (this.step) {
+      this.step.reason = reason;
+      this.step.abort.abort();
+    }
+    this.wake?.();
+  }
+
+  private setState(info: StateInfo): void {
+    this.current = info;
+    this.emit("state", { ...info });
+  }
+
+  private warn(message: string): void {
+    this.logger.warn(message);
+    if (this.listenerCount("warn") > 0) this.emit("warn", message);
+  }
+
+  /** Waits until newQr()/stop() wakes the client (after a refusal). */
+  private waitForWake(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        signal.removeEventListener("abort", done);
+        this.wake = undefined;
+        resolve();
+      };
+      this.wake = done;
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  private async main(run: { abort: AbortController; http: HttpClient }): Promise<void> {
+    const signal = run.abort.signal;
+    let saved = this.store && !this.forceQr ? await this.store.load() : undefined;
+    if (saved) {
+      this.jar = await restoreJar(saved.cookies, this.jar);
+      run.http.jar = this.jar;
+    }
+    let push: { pageUrl: string; uin: number } | undefined = saved ? { pageUrl: saved.pageUrl, uin: saved.uin } : undefined;
+    let failures = 0;
+    while (!signal.aborted) {
+      const step: { abort: AbortController; reason?: Interrupt } = { abort: new AbortController() };
+      this.step = step;
+      const stepSignal = AbortSignal.any([signal, step.abort.signal]);
+      try {
+        let session: Session | undefined;
+        if (saved && !this.forceQr) {
+          const candidate = saved;
+          saved = undefined;
+          session = await this.resume(run.http, candidate, stepSignal);
+        }
+        if (!session) {
+          const usePush = this.forceQr ? undefined : push;
+          push = undefined;
+          this.forceQr = false;
+          session = await this.login(run.http, stepSignal, usePush);
+          await this.prepare(run.http, session, stepSignal);
+        }
+        failures = 0;
+        const end = await this.online(run.http, session, stepSignal);
+        // The server ended the session: say so, forget it, and go on to push login, then QR.
+        this.session?.sender.close();
+        this.session = undefined;
+        await this.store?.clear();
+        this.setState({ state: "logged-out", code: end.code, message: end.message, user: { ...session.user } });
+        push = { pageUrl: session.hosts.page, uin: session.uin };
+      } catch (error) {
+        this.session?.sender.close();
+        this.session = undefined;
+        if (signal.aborted) break;
+        if (isWeChatError(error, "CLOSED") && step.reason) {
+          if (step.reason === "logout") this.setState({ state: "logged-out", code: 0, message: "logged out" });
+          continue;
+        }
+        if (isWeChatError(error, "LOGIN_REFUSED")) {
+          this.setState({
+            state: "refused",
+            message: error.message,
+            ...(error.ret !== undefined ? { code: error.ret } : {}),
+          });
+          if (!this.forceQr) await this.waitForWake(signal);
+          continue;
+        }
+        failures++;
+        const delay = backoffDelay(failures - 1, this.options.tuning?.loginBackoffMs ?? 2_000, 60_000);
+        this.warn(`login: ${describe(error)}; retrying in ${Math.round(delay / 100) / 10} s`);
+        try {
+          await sleep(delay, stepSignal);
+        } catch {
+          // stopped or interrupted: the loop head decides
+        }
+      } finally {
+        if (this.step === step) this.step = undefined;
+      }
+    }
+  }
+
+  /** A saved session: check it still works (contacts load) and keep its SyncKey, so nothing queued is lost. */
+  private async resume(http: HttpClient, saved: SavedSession, signal: AbortSignal): Promise<Session | undefined> {
+    this.setState({ state: "resuming" });
+    const session = Session.fromSaved(saved);
+    for (const id of saved.seen ?? []) this.seen.add(id);
+    this.recentIds = [...(saved.seen ?? [])].slice(-RECENT_IDS_SAVED);
+    http.pageOrigin = session.hosts.page;
+    const api = new SessionApi(http, session, this.timeouts, signal);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await loadContacts(api, this.contactStore);
+        this.selfRaw = undefined;
+        this.addSelf(session);
+        return session;
+      } catch (error) {
+        if (isWeChatError(error, "CLOSED")) throw error;
+        if (isWeChatError(error, "NETWORK") || isWeChatError(error, "SERVER")) {
+          if (attempt < 5) {
+            await sleep(backoffDelay(attempt, this.options.tuning?.loginBackoffMs ?? 2_000, 30_000), signal);
+            continue;
+          }
+        }
+        this.warn(`saved session not usable (${describe(error)}); logging in again`);
+        await this.store?.clear();
+        return undefined;
+      }
+    }
+  }
+
+  /** Push login when possible, else QR, until the phone confirms: the redeemed session. */
+  private async login(http: HttpClient, signal: AbortSignal, push?: { pageUrl: string; uin: number }): Promise<Session> {
+    const loginApi = new LoginApi(http, this.mode, { requestMs: this.timeouts.requestMs, longPollMs: this.timeouts.loginPollMs });
+    const origin = loginOrigin(this.options.loginUrl);
+    if (push) {
+      this.setState({ state: "push-login" });
+      try {
+        const pageHosts = hostsFor(push.pageUrl);
+        const uuid = await loginApi.pushLogin(pageHosts.page, push.uin, signal);
+        if (uuid) {
+          const redirect = await this.waitForConfirm(loginApi, pageHosts.login, uuid, signal, true);
+          if (redirect) return await this.redeem(loginApi, redirect, signal);
+        }
+      } catch (error) {
+        if (isWeChatError(error, "CLOSED") || isWeChatError(error, "LOGIN_REFUSED")) throw error;
+        this.warn(`push login failed (${describe(error)}); showing a QR`);
+      }
+    }
+    for (;;) {
+      const uuid = await loginApi.newUuid(origin, signal);
+      const text = qrText(uuid);
+      this.setState({ state: "waiting-scan", qr: await qrDataUrl(text), qrUrl: text });
+      const redirect = await this.waitForConfirm(loginApi, origin, uuid, signal, false);
+      if (redirect) return await this.redeem(loginApi, redirect, signal);
+      // expired or cancelled: a fresh uuid and QR
+    }
+  }
+
+  /** Polls one uuid: the redirect_uri, or undefined when it expired / was cancelled. */
+  private async waitForConfirm(
+    loginApi: LoginApi,
+    origin: string,
+    uuid: string,
+    signal: AbortSignal,
+    push: boolean,
+  ): Promise<string | undefined> {
+    let tip: 0 | 1 = 1;
+    let failures = 0;
+    for (;;) {
+      let answer;
+      try {
+        answer = await loginApi.poll(origin, uuid, tip, signal);
+        failures = 0;
+      } catch (error) {
+        if (!isWeChatError(error, "NETWORK") || ++failures > 5) throw error;
+        await sleep(backoffDelay(failures - 1, 1_000, 15_000), signal);
+        continue;
+      }
+      tip = 0;
+      switch (answer.code) {
+        case 408:
+          continue;
+        case 201:
+          if (this.current.state !== "scanned" || answer.avatar !== this.current.avatar) {
+            this.setState({ state: "scanned", ...(answer.avatar ? { avatar: answer.avatar } : {}) });
+          }
+          continue;
+        case 200:
+          return answer.redirectUri;
+        case 400:
+        case 202:
+          if (!push && answer.code === 202) this.logger.info("login cancelled on the phone; new QR");
+          return undefined;
+      }
+    }
+  }
+
+  private async redeem(loginApi: LoginApi, redirectUri: string, signal: AbortSignal): Promise<Session> {
+    this.setState({ state: "logging-in", ...(this.current.avatar ? { avatar: this.current.avatar } : {}) });
+    return loginApi.redeem(redirectUri, signal);
+  }
+
+  /** After the tickets: init, status notify, contacts. */
+  private async prepare(http: HttpClient, session: Session, signal: AbortSignal): Promise<void> {
+    if (this.current.state !== "logging-in") this.setState({ state: "logging-in" });
+    http.pageOrigin = session.hosts.page;
+    const api = new SessionApi(http, session, this.timeouts, signal);
+    const init = await api.init();
+    const user = (init.User ?? {}) as Record<string, unknown>;
+    session.user = {
+      userName: typeof user.UserName === "string" ? user.UserName : "",
+      nickName: decodeContent(typeof user.NickName === "string" ? user.NickName : ""),
+      uin: Number(user.Uin) || session.uin,
+      ...(this.current.avatar ? { avatar: this.current.avatar } : {}),
+    };
+    if (!session.user.userName) throw new WeChatError("PROTOCOL", "webwxinit: no User in the answer");
+    session.syncKey = readSyncKey(init.SyncKey);
+    session.syncCheckKey = undefined;
+    if (typeof init.SKey === "string" && init.SKey) session.skey = init.SKey;
+    await api.statusNotify(3, session.user.userName);
+    const recent = Array.isArray(init.ContactList) ? (init.ContactList as Record<string, unknown>[]) : [];
+    this.selfRaw = user;
+    await loadContacts(api, this.contactStore, recent);
+    this.addSelf(session);
+  }
+
+  /** The account itself in the contact list (webwxgetcontact leaves it out). */
+  private addSelf(session: Session): void {
+    const raw = this.selfRaw ?? { UserName: session.user.userName, NickName: session.user.nickName, Uin: session.user.uin };
+    this.contactStore.upsert([toContact(raw, session.user.userName)]);
+  }
+
+  /** Online until the server ends the session (returned) or we stop / interrupt (throws CLOSED). */
+  private async online(http: HttpClient, session: Session, signal: AbortSignal): Promise<SessionEnd> {
+    const api = new SessionApi(http, session, this.timeouts, signal);
+    const inbound = new Inbound(api, this.contactStore, {
+      emitMessage: (m) => {
+        this.recentIds.push(m.id);
+        if (this.recentIds.length > RECENT_IDS_SAVED) this.recentIds.splice(0, this.recentIds.length - RECENT_IDS_SAVED);
+        this.emit("message", m);
+      },
+      emitContacts: (c) => this.emit("contacts", c),
+      warn: (m) => this.warn(m),
+      seen: this.seen,
+    });
+    const sender = new Sender(api, this.contactStore, {
+      ...(this.options.pacing !== undefined ? { pacing: this.options.pacing } : {}),
+      desktop: this.mode === "desktop",
+      ...(this.options.tuning?.sendQueue ? { queue: this.options.tuning.sendQueue } : {}),
+      warn: (m) => this.warn(m),
+    });
+    this.session = { session, api, sender, inbound };
+    await this.save(http, session);
+    this.setState({ state: "online", user: { ...session.user } });
+    this.emit("contacts", { added: this.contactStore.list().map((c) => c.userName), removed: [], changed: [] });
+    let savedKeys = JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]);
+    const loop = new SyncLoop(
+      api,
+      {
+        onSync: (answer) => inbound.handle(answer),
+        onKeys: async () => {
+          const keys = JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]);
+          if (keys === savedKeys) return;
+          savedKeys = keys;
+          await this.save(http, session);
+        },
+        onWarn: (m) => this.warn(m),
+      },
+      this.options.tuning?.sync ?? {},
+    );
+    return loop.run();
+  }
+
+  private async save(http: HttpClient, session: Session): Promise<void> {
+    if (!this.store) return;
+    try {
+      await this.store.save(session.toSaved(await http.jar.serialize(), this.recentIds));
+    } catch (error) {
+      this.warn(`session not saved: ${describe(error)}`);
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof WeChatError) return error.message;
+  if (error instanceof Error) return error.name;
+  return "unknown error";
+}
+
+async function restoreJar(serialized: unknown, fallback: CookieJar): Promise<CookieJar> {
+  try {
+    return await CookieJar.deserialize(serialized as Parameters<typeof CookieJar.deserialize>[0]);
+  } catch {
+    return fallback;
+  }
+}

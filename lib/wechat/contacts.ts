@@ -1,0 +1,180 @@
+import { WeChatError } from "./errors";
+import { isSpecialUserName } from "./messages/contact";
+import type { Contact, ContactQuery, GroupMember } from "./types";
+
+type Field = "remarkName" | "nickName" | "alias" | "displayName";
+// The order a typed name is tried in (the first field with matches decides).
+const FIELDS: Field[] = ["remarkName", "nickName", "alias", "displayName"];
+
+const fold = (value: string): string => value.normalize("NFC").trim().toLowerCase();
+
+class NameIndex {
+  private readonly map = new Map<string, Set<string>>();
+  add(key: string, userName: string): void {
+    if (!key) return;
+    let set = this.map.get(key);
+    if (!set) this.map.set(key, (set = new Set()));
+    set.add(userName);
+  }
+  remove(key: string, userName: string): void {
+    const set = this.map.get(key);
+    if (!set) return;
+    set.delete(userName);
+    if (set.size === 0) this.map.delete(key);
+  }
+  get(key: string): string[] {
+    return [...(this.map.get(key) ?? [])];
+  }
+  clear(): void {
+    this.map.clear();
+  }
+}
+
+/**
+ * The live contact list of one session, indexed by UserName and by the stable handles a user types
+ * (remark, nickname, alias, group name), exactly and case-insensitively.
+ */
+export class ContactStore {
+  private readonly byUserName = new Map<string, Contact>();
+  private readonly exact = new Map<Field, NameIndex>(FIELDS.map((f) => [f, new NameIndex()]));
+  private readonly folded = new Map<Field, NameIndex>(FIELDS.map((f) => [f, new NameIndex()]));
+
+  get size(): number {
+    return this.byUserName.size;
+  }
+
+  clear(): void {
+    this.byUserName.clear();
+    for (const index of [...this.exact.values(), ...this.folded.values()]) index.clear();
+  }
+
+  get(userName: string): Contact | undefined {
+    return this.byUserName.get(userName);
+  }
+
+  has(userName: string): boolean {
+    return this.byUserName.has(userName);
+  }
+
+  /** Adds or replaces contacts; returns which were added and which changed. */
+  upsert(contacts: Iterable<Contact>): { added: string[]; changed: string[] } {
+    const added: string[] = [];
+    const changed: string[] = [];
+    for (const contact of contacts) {
+      if (!contact.userName) continue;
+      const old = this.byUserName.get(contact.userName);
+      if (old) {
+        this.unindex(old);
+        // A Mod entry without members must not drop the members we know.
+        if (contact.kind === "group" && !contact.members && old.members) {
+          contact.members = old.members;
+          contact.memberCount ??= old.memberCount;
+        }
+        changed.push(contact.userName);
+      } else {
+        added.push(contact.userName);
+      }
+      this.byUserName.set(contact.userName, contact);
+      this.index(contact);
+    }
+    return { added, changed };
+  }
+
+  remove(userNames: Iterable<string>): string[] {
+    const removed: string[] = [];
+    for (const userName of userNames) {
+      const old = this.byUserName.get(userName);
+      if (!old) continue;
+      this.unindex(old);
+      this.byUserName.delete(userName);
+      removed.push(userName);
+    }
+    return removed;
+  }
+
+  /** Replaces a group's member list (ModChatRoomMemberList). */
+  setMembers(groupUserName: string, members: GroupMember[]): boolean {
+    const group = this.byUserName.get(groupUserName);
+    if (!group) return false;
+    this.upsert([{ ...group, members, memberCount: members.length }]);
+    return true;
+  }
+
+  /** A group member's entry, when the group and member are known. */
+  member(groupUserName: string, memberUserName: string): GroupMember | undefined {
+    return this.byUserName.get(groupUserName)?.members?.find((m) => m.userName === memberUserName);
+  }
+
+  list(query: ContactQuery = {}): Contact[] {
+    const kind = query.kind ?? "all";
+    const needle = query.name ? fold(query.name) : undefined;
+    const out: Contact[] = [];
+    for (const contact of this.byUserName.values()) {
+      if (kind !== "all" && contact.kind !== kind) continue;
+      if (needle && !FIELDS.some((f) => fold(contact[f]).includes(needle))) continue;
+      out.push(contact);
+    }
+    return out;
+  }
+
+  /**
+   * A target to a contact: a UserName (@...), a special account, or a stable handle. The first of remark,
+   * nickname, alias, display name that matches decides (exact before case-insensitive); several matches there
+   * are AMBIGUOUS, none anywhere NOT_FOUND.
+   */
+  resolve(target: string): Contact {
+    const wanted = typeof target === "string" ? target.trim() : "";
+    if (!wanted) throw new WeChatError("INVALID_ARGUMENT", "no target given");
+    const direct = this.byUserName.get(wanted);
+    if (direct) return direct;
+    if (wanted.startsWith("@")) throw new WeChatError("NOT_FOUND", "no contact with this UserName in the current session");
+    if (isSpecialUserName(wanted)) return specialContact(wanted);
+    for (const [indexes, key] of [
+      [this.exact, wanted.normalize("NFC")],
+      [this.folded, fold(wanted)],
+    ] as const) {
+      for (const field of FIELDS) {
+        const hits = indexes.get(field)!.get(key);
+        if (hits.length === 1) return this.byUserName.get(hits[0]!)!;
+        if (hits.length > 1) {
+          const candidates = hits.map((u) => describe(this.byUserName.get(u)!));
+          throw new WeChatError("AMBIGUOUS", `"${wanted}" matches ${hits.length} contacts: ${candidates.join(", ")}`, { candidates });
+        }
+      }
+    }
+    throw new WeChatError("NOT_FOUND", `no contact or group named "${wanted}"`);
+  }
+
+  private index(contact: Contact): void {
+    for (const field of FIELDS) {
+      this.exact.get(field)!.add(contact[field].normalize("NFC"), contact.userName);
+      this.folded.get(field)!.add(fold(contact[field]), contact.userName);
+    }
+  }
+
+  private unindex(contact: Contact): void {
+    for (const field of FIELDS) {
+      this.exact.get(field)!.remove(contact[field].normalize("NFC"), contact.userName);
+      this.folded.get(field)!.remove(fold(contact[field]), contact.userName);
+    }
+  }
+}
+
+function describe(contact: Contact): string {
+  const extra = [contact.kind, contact.alias ? `alias ${contact.alias}` : "", contact.remarkName ? `remark ${contact.remarkName}` : ""]
+    .filter(Boolean)
+    .join(", ");
+  return `${contact.displayName || contact.nickName} (${extra})`;
+}
+
+export function specialContact(userName: string): Contact {
+  return {
+    userName,
+    nickName: userName,
+    remarkName: "",
+    alias: "",
+    kind: "special",
+    displayName: userName,
+    handle: userName,
+  };
+}

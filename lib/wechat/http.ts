@@ -1,0 +1,301 @@
+import * as http from "node:http";
+import * as https from "node:https";
+import type { IncomingHttpHeaders } from "node:http";
+import { CookieJar } from "tough-cookie";
+import { WeChatError, errorForRet } from "./errors";
+import type { Logger } from "./types";
+
+// got is ESM-only: load it once per HttpClient with a real dynamic import (module=node16 keeps it one).
+const loadGot = () => import("got");
+type GotModule = Awaited<ReturnType<typeof loadGot>>;
+
+export const API_PATH = "/cgi-bin/mmwebwx-bin/";
+export const USER_AGENT =
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+
+/** A query value that is already encoded as the server wants it back (pass_ticket): put in the URL verbatim. */
+export class RawQueryValue {
+  constructor(readonly value: string) {}
+}
+export const raw = (value: string): RawQueryValue => new RawQueryValue(value);
+
+export type QueryValue = string | number | boolean | RawQueryValue | undefined;
+
+/**
+ * URL of an API call: `path` under /cgi-bin/mmwebwx-bin/ unless it starts with "/". Values are encoded once;
+ * RawQueryValue values (pass_ticket) go in exactly as received. Undefined values are left out.
+ */
+export function buildUrl(origin: string, path: string, query: Record<string, QueryValue> = {}): string {
+  const base = origin.replace(/\/+$/, "") + (path.startsWith("/") ? path : API_PATH + path);
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    const text = value instanceof RawQueryValue ? value.value : encodeURIComponent(String(value));
+    parts.push(`${encodeURIComponent(key)}=${text}`);
+  }
+  if (parts.length === 0) return base;
+  return base + (base.includes("?") ? "&" : "?") + parts.join("&");
+}
+
+export interface RequestSpec {
+  /** Endpoint name for errors and logs (never the URL: it holds secrets). */
+  what: string;
+  url: string;
+  method?: "GET" | "POST";
+  headers?: Record<string, string>;
+  /** JSON body (POST). */
+  json?: unknown;
+  /** URL-encoded form body (POST). */
+  form?: Record<string, string>;
+  /** multipart body (POST). */
+  formData?: FormData;
+  /** Whole-request timeout (default 15 s). */
+  timeoutMs?: number;
+  /** Further attempts after a network error or a 5xx (default 2). */
+  retries?: number;
+  signal?: AbortSignal;
+  /** Refuse bodies larger than this (default: the client's cap). */
+  maxBytes?: number;
+  /** Referer header; default `<page origin>/` when the client knows it. */
+  referer?: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export interface HttpClientOptions {
+  logger?: Logger;
+  jar?: CookieJar;
+  /** Default body cap (8 MiB). */
+  maxBodyBytes?: number;
+  /** Default timeout (15 s). */
+  timeoutMs?: number;
+  /** First retry delay before jitter (default 500 ms). */
+  retryDelayMs?: number;
+  /** Called with the endpoint name before every attempt (observability, tests counting calls). */
+  onRequest?: (what: string) => void;
+}
+
+const NETWORK_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "ECONNABORTED",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "ERR_GOT_REQUEST_ERROR",
+  "UND_ERR_SOCKET",
+  "HPE_INVALID_CONSTANT",
+]);
+
+function errorCode(error: unknown): string {
+  if (error !== null && typeof error === "object") {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    const name = (error as { name?: unknown }).name;
+    if (typeof name === "string") return name;
+  }
+  return "unknown";
+}
+
+/** Waits `ms`, or rejects with CLOSED at once when the signal aborts. The timer never outlives the wait. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new WeChatError("CLOSED", "stopped"));
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new WeChatError("CLOSED", "stopped"));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** base * 2^attempt, capped, spread by +-50 %. */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
+  const plain = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20));
+  return Math.round(plain * (0.5 + Math.random()));
+}
+
+/** The body as JSON whatever the Content-Type (the server says text/plain). */
+export function parseJsonBody(body: Buffer | string, what: string): unknown {
+  const text = typeof body === "string" ? body : body.toString("utf8");
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, ""));
+  } catch {
+    throw new WeChatError("PROTOCOL", `${what}: the answer is not valid JSON`);
+  }
+}
+
+/** Throws the typed error of a BaseResponse whose Ret is not 0. */
+export function checkBaseResponse(value: unknown, what: string): void {
+  if (value === null || typeof value !== "object") throw new WeChatError("PROTOCOL", `${what}: unexpected answer`);
+  const base = (value as { BaseResponse?: unknown }).BaseResponse;
+  if (base === undefined) return;
+  if (base === null || typeof base !== "object") throw new WeChatError("PROTOCOL", `${what}: bad BaseResponse`);
+  const ret = Number((base as { Ret?: unknown }).Ret);
+  if (!Number.isFinite(ret)) throw new WeChatError("PROTOCOL", `${what}: BaseResponse without Ret`);
+  if (ret !== 0) {
+    const msg = (base as { ErrMsg?: unknown }).ErrMsg;
+    throw errorForRet(ret, what, typeof msg === "string" && msg.length < 200 ? msg : undefined);
+  }
+}
+
+/**
+ * The HTTP side of one client: a cookie jar, its own keep-alive agents (closed with the client), browser-like
+ * headers, timeouts, bounded retries with jitter for network errors and 5xx only, a body cap, abortable calls.
+ * Redirects are never followed (the 301 of webwxnewloginpage carries the tickets and its Set-Cookie).
+ */
+export class HttpClient {
+  /** Replaceable: a restored session brings its own jar. */
+  jar: CookieJar;
+  /** Origin of the page host once known: the default Referer. */
+  pageOrigin?: string;
+  private gotModule?: Promise<GotModule>;
+  private readonly agents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: 8 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 8 }),
+  };
+  private readonly closer = new AbortController();
+  private readonly options: Required<Omit<HttpClientOptions, "logger" | "jar" | "onRequest">>;
+
+  constructor(private readonly config: HttpClientOptions = {}) {
+    this.jar = config.jar ?? new CookieJar();
+    this.options = {
+      maxBodyBytes: config.maxBodyBytes ?? 8 * 1024 * 1024,
+      timeoutMs: config.timeoutMs ?? 15_000,
+      retryDelayMs: config.retryDelayMs ?? 500,
+    };
+  }
+
+  get closed(): boolean {
+    return this.closer.signal.aborted;
+  }
+
+  /** Ends every call in flight (CLOSED) and closes the sockets. */
+  close(): void {
+    this.closer.abort();
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  /** Value of a cookie the jar would send to `url` (e.g. webwx_data_ticket), if any. */
+  async cookie(url: string, name: string): Promise<string | undefined> {
+    const cookies = await this.jar.getCookies(url);
+    return cookies.find((c) => c.key === name)?.value;
+  }
+
+  async request(spec: RequestSpec): Promise<HttpResponse> {
+    const retries = spec.retries ?? 2;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const response = await this.once(spec);
+        if (response.status >= 500 && attempt < retries) {
+          this.config.logger?.debug(`${spec.what}: HTTP ${response.status}, retrying`);
+        } else if (response.status >= 400) {
+          throw new WeChatError("SERVER", `${spec.what}: HTTP ${response.status}`);
+        } else {
+          return response;
+        }
+      } catch (error) {
+        if (!(error instanceof WeChatError) || error.code !== "NETWORK" || attempt >= retries) throw error;
+        this.config.logger?.debug(`${spec.what}: ${error.message}, retrying`);
+      }
+      await sleep(backoffDelay(attempt, this.options.retryDelayMs, 5_000), this.signalFor(spec.signal));
+    }
+  }
+
+  /** POST/GET answering JSON with a BaseResponse: parsed and checked (Ret != 0 -> typed error). */
+  async json(spec: RequestSpec): Promise<Record<string, unknown>> {
+    const response = await this.request(spec);
+    const value = parseJsonBody(response.body, spec.what);
+    checkBaseResponse(value, spec.what);
+    return value as Record<string, unknown>;
+  }
+
+  /** The body as text (script answers, XML). */
+  async text(spec: RequestSpec): Promise<string> {
+    return (await this.request(spec)).body.toString("utf8");
+  }
+
+  private signalFor(signal?: AbortSignal): AbortSignal {
+    return signal ? AbortSignal.any([signal, this.closer.signal]) : this.closer.signal;
+  }
+
+  private async got(): Promise<GotModule> {
+    this.gotModule ??= loadGot();
+    return this.gotModule;
+  }
+
+  private async once(spec: RequestSpec): Promise<HttpResponse> {
+    const signal = this.signalFor(spec.signal);
+    if (signal.aborted) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
+    const { default: got } = await this.got();
+    const maxBytes = spec.maxBytes ?? this.options.maxBodyBytes;
+    const referer = spec.referer ?? (this.pageOrigin ? `${this.pageOrigin}/` : undefined);
+    const headers: Record<string, string> = {
+      "user-agent": USER_AGENT,
+      accept: "application/json, text/plain, */*",
+      "accept-language": "zh-CN,zh;q=0.9,en;q=0.8",
+      ...(referer ? { referer } : {}),
+      ...spec.headers,
+    };
+    let tooLarge = false;
+    this.config.onRequest?.(spec.what);
+    const promise = got(spec.url, {
+      method: spec.method ?? "GET",
+      headers,
+      ...(spec.json !== undefined ? { json: spec.json } : {}),
+      ...(spec.form !== undefined ? { form: spec.form } : {}),
+      ...(spec.formData !== undefined ? { body: spec.formData } : {}),
+      cookieJar: this.jar,
+      agent: { http: this.agents.http, https: this.agents.https },
+      followRedirect: false,
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+      timeout: { request: spec.timeoutMs ?? this.options.timeoutMs },
+      responseType: "buffer",
+      decompress: true,
+      signal,
+    });
+    promise.on("response", (response: { headers: IncomingHttpHeaders }) => {
+      const length = Number(response.headers["content-length"]);
+      if (Number.isFinite(length) && length > maxBytes) {
+        tooLarge = true;
+        promise.cancel();
+      }
+    });
+    promise.on("downloadProgress", (progress: { transferred: number }) => {
+      if (progress.transferred > maxBytes && !tooLarge) {
+        tooLarge = true;
+        promise.cancel();
+      }
+    });
+    try {
+      const response = await promise;
+      return { status: response.statusCode, headers: response.headers, body: response.body };
+    } catch (error) {
+      if (tooLarge) throw new WeChatError("TOO_LARGE", `${spec.what}: the answer is larger than ${maxBytes} bytes`);
+      if (signal.aborted) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
+      const code = errorCode(error);
+      if (code === "ETIMEDOUT" || NETWORK_CODES.has(code) || code.startsWith("E") || code.startsWith("ERR_")) {
+        // Only the code: got's messages and options can carry the URL, and the URL carries secrets.
+        throw new WeChatError("NETWORK", `${spec.what}: network error (${code})`);
+      }
+      throw new WeChatError("NETWORK", `${spec.what}: request failed (${code})`);
+    }
+  }
+}

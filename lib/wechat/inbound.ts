@@ -1,0 +1,117 @@
+import type { Json, SessionApi, SyncAnswer } from "./api";
+import { batchGet, toContact } from "./contact-loader";
+import type { ContactStore } from "./contacts";
+import { isWeChatError } from "./errors";
+import { isGroupUserName, isSpecialUserName, normalizeMessage, rawMemberToMember, referencedUserNames } from "./messages";
+import type { NormalizeContext, RawMember, RawMessage } from "./messages";
+import type { BoundedSet } from "./util";
+import type { ClientEvents, Message } from "./types";
+
+export interface InboundSinks {
+  emitMessage(message: Message): void;
+  emitContacts(change: ClientEvents["contacts"][0]): void;
+  warn(message: string): void;
+  /** MsgIds already handled (shared across the sessions of one client). */
+  seen: BoundedSet<string>;
+}
+
+/**
+ * What one webwxsync answer does to the client: contact changes first (Mod, Del, members), then unknown senders
+ * fetched, then each new message (de-duplicated by MsgId, order kept) normalised and emitted.
+ */
+export class Inbound {
+  constructor(
+    private readonly api: SessionApi,
+    private readonly contacts: ContactStore,
+    private readonly sinks: InboundSinks,
+  ) {}
+
+  async handle(answer: SyncAnswer): Promise<void> {
+    this.applyContactChanges(answer);
+    const fresh = answer.addMsgList.filter((raw) => {
+      const id = typeof raw.MsgId === "string" || typeof raw.MsgId === "number" ? String(raw.MsgId) : "";
+      return id !== "" && this.sinks.seen.add(id);
+    }) as unknown as RawMessage[];
+    if (fresh.length === 0) return;
+    await this.fetchUnknown(fresh);
+    const ctx = this.context();
+    for (const raw of fresh) {
+      let message: Message;
+      try {
+        message = normalizeMessage(raw, ctx);
+      } catch (error) {
+        this.sinks.warn(`a message could not be read (MsgType ${String(raw.MsgType)}): ${error instanceof Error ? error.message : "error"}`);
+        continue;
+      }
+      this.sinks.emitMessage(message);
+    }
+  }
+
+  private context(): NormalizeContext {
+    const self = this.api.session.user;
+    return {
+      self: { userName: self.userName, nickName: self.nickName },
+      lookup: (userName) => this.contacts.get(userName),
+      memberLookup: (room, member) => this.contacts.member(room, member),
+    };
+  }
+
+  private applyContactChanges(answer: SyncAnswer): void {
+    const self = this.api.session.user.userName;
+    const added: string[] = [];
+    const changed: string[] = [];
+    const removed: string[] = [];
+    if (answer.modContactList.length > 0) {
+      const result = this.contacts.upsert(answer.modContactList.map((raw) => toContact(raw, self)).filter((c) => c.userName));
+      added.push(...result.added);
+      changed.push(...result.changed);
+    }
+    if (answer.delContactList.length > 0) {
+      removed.push(...this.contacts.remove(answer.delContactList.map((raw) => String(raw.UserName ?? "")).filter(Boolean)));
+    }
+    for (const entry of answer.modChatRoomMemberList) {
+      const room = String(entry.UserName ?? "");
+      const list = Array.isArray(entry.MemberList) ? (entry.MemberList as RawMember[]) : undefined;
+      if (!room || !list) continue;
+      if (this.contacts.setMembers(room, list.filter((m) => m !== null && typeof m === "object").map(rawMemberToMember))) {
+        changed.push(room);
+      }
+    }
+    if (added.length + changed.length + removed.length > 0) this.sinks.emitContacts({ added, removed, changed });
+  }
+
+  /** Fetches senders, groups and group members we do not know yet, in batches, before the messages go out. */
+  private async fetchUnknown(messages: RawMessage[]): Promise<void> {
+    const self = this.api.session.user.userName;
+    const wanted = new Map<string, { UserName: string; EncryChatRoomId: string }>();
+    for (const raw of messages) {
+      const from = typeof raw.FromUserName === "string" ? raw.FromUserName : "";
+      const to = typeof raw.ToUserName === "string" ? raw.ToUserName : "";
+      const room = isGroupUserName(from) ? from : isGroupUserName(to) ? to : "";
+      for (const userName of referencedUserNames(raw)) {
+        if (!userName || userName === self || isSpecialUserName(userName) || this.contacts.has(userName)) continue;
+        if (room && !isGroupUserName(userName)) {
+          if (this.contacts.member(room, userName)) continue;
+          // A member we do not know: the group's fresh member list brings them.
+          wanted.set(room, { UserName: room, EncryChatRoomId: "" });
+          continue;
+        }
+        wanted.set(userName, { UserName: userName, EncryChatRoomId: "" });
+      }
+      if (room && !this.contacts.has(room)) wanted.set(room, { UserName: room, EncryChatRoomId: "" });
+    }
+    if (wanted.size === 0) return;
+    let fetched: Json[];
+    try {
+      fetched = await batchGet(this.api, [...wanted.values()]);
+    } catch (error) {
+      if (isWeChatError(error, "CLOSED") || isWeChatError(error, "SESSION_EXPIRED")) throw error;
+      this.sinks.warn(`unknown senders could not be fetched: ${error instanceof Error ? error.message : "error"}`);
+      return;
+    }
+    const result = this.contacts.upsert(fetched.map((raw) => toContact(raw, self)).filter((c) => c.userName));
+    if (result.added.length + result.changed.length > 0) {
+      this.sinks.emitContacts({ added: result.added, removed: [], changed: result.changed });
+    }
+  }
+}

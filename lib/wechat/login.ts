@@ -1,0 +1,150 @@
+import * as QRCode from "qrcode";
+import { WeChatError } from "./errors";
+import { HttpClient, buildUrl, parseJsonBody } from "./http";
+import { Session } from "./session";
+import { deviceId, parseScriptVars, parseXml, xmlString } from "./util";
+
+export const APP_ID = "wx782c26e4c19acffb";
+export const DESKTOP_REDIRECT_URI = "https://wx.qq.com/cgi-bin/mmwebwx-bin/webwxnewloginpage?mod=desktop";
+export const QR_TEXT_PREFIX = "https://login.weixin.qq.com/l/";
+/** The extspam blob desktop (UOS) clients send with the ticket request; a protocol constant since July 2022. */
+export const DESKTOP_EXTSPAM =
+  "Go8FCIkFEokFCggwMDAwMDAwMRAGGvAESySibk50w5Wb3uTl2c2h64jVVrV7gNs06GFlWplHQbY/5FfiO++1yH4ykCyNPWKXmco+wfQzK5R98D3so7rJ5LmGFvBLjGceleySrc3SOf2Pc1gVehzJgODeS0lDL3/I/0S2SSE98YgKleq6Uqx6ndTy9yaL9qFxJL7eiA/R3SEfTaW1SBoSITIu+EEkXff+Pv8NHOk7N57rcGk1w0ZzRrQDkXTOXFN2iHYIzAAZPIOY45Lsh+A4slpgnDiaOvRtlQYCt97nmPLuTipOJ8Qc5pM7ZsOsAPPrCQL7nK0I7aPrFDF0q4ziUUKettzW8MrAaiVfmbD1/VkmLNVqqZVvBCtRblXb5FHmtS8FxnqCzYP4WFvz3T0TcrOqwLX1M/DQvcHaGGw0B0y4bZMs7lVScGBFxMj3vbFi2SRKbKhaitxHfYHAOAa0X7/MSS0RNAjdwoyGHeOepXOKY+h3iHeqCvgOH6LOifdHf/1aaZNwSkGotYnYScW8Yx63LnSwba7+hESrtPa/huRmB9KWvMCKbDThL/nne14hnL277EDCSocPu3rOSYjuB9gKSOdVmWsj9Dxb/iZIe+S6AiG29Esm+/eUacSba0k8wn5HhHg9d4tIcixrxveflc8vi2/wNQGVFNsGO6tB5WF0xf/plngOvQ1/ivGV/C1Qpdhzznh0ExAVJ6dwzNg7qIEBaw+BzTJTUuRcPk92Sn6QDn2Pu3mpONaEumacjW4w6ipPnPw+g2TfywJjeEcpSZaP4Q3YV5HG8D6UjWA4GSkBKculWpdCMadx0usMomsSS/74QgpYqcPkmamB4nVv1JxczYITIqItIKjD35IGKAUwAA==";
+
+export type LoginMode = "desktop" | "web";
+
+export type ScanAnswer =
+  | { code: 408 }
+  | { code: 201; avatar?: string }
+  | { code: 200; redirectUri: string }
+  | { code: 400 }
+  | { code: 202 };
+
+export interface LoginTimeouts {
+  requestMs: number;
+  /** The login long poll (server holds it ~25 s). */
+  longPollMs: number;
+}
+
+/** The steps of a login before a session exists (protocol.md section 3, steps 1-4, and push login). */
+export class LoginApi {
+  constructor(
+    private readonly http: HttpClient,
+    private readonly mode: LoginMode,
+    private readonly timeouts: LoginTimeouts,
+  ) {}
+
+  /** Step 1: a new uuid from jslogin. */
+  async newUuid(loginOrigin: string, signal?: AbortSignal): Promise<string> {
+    const text = await this.http.text({
+      what: "jslogin",
+      url: buildUrl(loginOrigin, "/jslogin", {
+        appid: APP_ID,
+        fun: "new",
+        lang: "zh_CN",
+        _: Date.now(),
+        ...(this.mode === "desktop" ? { redirect_uri: DESKTOP_REDIRECT_URI } : {}),
+      }),
+      timeoutMs: this.timeouts.requestMs,
+      signal,
+    });
+    const vars = parseScriptVars(text);
+    const uuid = vars["QRLogin.uuid"];
+    if (vars["QRLogin.code"] !== "200" || !uuid) {
+      throw new WeChatError("PROTOCOL", `jslogin: unexpected answer (code ${vars["QRLogin.code"] ?? "none"})`);
+    }
+    return uuid;
+  }
+
+  /** Step 3: one long poll of the scan state. */
+  async poll(loginOrigin: string, uuid: string, tip: 0 | 1, signal?: AbortSignal): Promise<ScanAnswer> {
+    const now = Date.now();
+    const text = await this.http.text({
+      what: "login",
+      url: buildUrl(loginOrigin, "login", { loginicon: "true", uuid, tip, r: ~now, _: now }),
+      timeoutMs: this.timeouts.longPollMs,
+      retries: 0,
+      signal,
+    });
+    const vars = parseScriptVars(text);
+    const code = Number(vars.code);
+    switch (code) {
+      case 408:
+      case 400:
+      case 202:
+        return { code };
+      case 201:
+        return vars.userAvatar ? { code, avatar: vars.userAvatar } : { code };
+      case 200: {
+        const redirectUri = vars.redirect_uri;
+        if (!redirectUri || !/^https?:\/\//.test(redirectUri)) throw new WeChatError("PROTOCOL", "login: 200 without redirect_uri");
+        return { code, redirectUri };
+      }
+      default:
+        throw new WeChatError("PROTOCOL", `login: unexpected code ${Number.isFinite(code) ? code : "none"}`);
+    }
+  }
+
+  /** Step 4: redeem the ticket (never following the 301) into a session. */
+  async redeem(redirectUri: string, signal?: AbortSignal): Promise<Session> {
+    let url = `${redirectUri}${redirectUri.includes("?") ? "&" : "?"}fun=new&version=v2`;
+    const headers: Record<string, string> = {};
+    if (this.mode === "desktop") {
+      if (!/[?&]mod=desktop(&|$)/.test(url)) url += "&mod=desktop";
+      headers["client-version"] = "2.0.0";
+      headers.extspam = DESKTOP_EXTSPAM;
+    }
+    const response = await this.http.request({
+      what: "webwxnewloginpage",
+      url,
+      headers,
+      referer: this.mode === "desktop" ? "https://wx.qq.com/?&lang=zh_CN&target=t" : `${new URL(redirectUri).origin}/`,
+      timeoutMs: this.timeouts.requestMs,
+      signal,
+    });
+    const xml = parseXml(response.body.toString("utf8"), { maxBytes: 64 * 1024 });
+    const ret = Number(xmlString(xml, "error", "ret"));
+    const message = xmlString(xml, "error", "message");
+    if (ret !== 0 || !Number.isFinite(ret)) {
+      const code = Number.isFinite(ret) ? ret : -1;
+      const said = message ? `: ${message}` : "";
+      const text =
+        code === 1203
+          ? `login refused: this account may not use web WeChat (1203)${said}`
+          : `login refused by the server (${code})${said}`;
+      throw new WeChatError("LOGIN_REFUSED", text, { ret: code });
+    }
+    const skey = xmlString(xml, "error", "skey");
+    const sid = xmlString(xml, "error", "wxsid");
+    const uin = Number(xmlString(xml, "error", "wxuin"));
+    const passTicket = xmlString(xml, "error", "pass_ticket");
+    if (!skey || !sid || !Number.isFinite(uin) || uin <= 0 || !passTicket) {
+      throw new WeChatError("PROTOCOL", "webwxnewloginpage: tickets missing from the answer");
+    }
+    return new Session(redirectUri, uin, sid, skey, passTicket, deviceId());
+  }
+
+  /** Push login: ask the phone to confirm; the uuid to poll, or undefined when refused. */
+  async pushLogin(pageOrigin: string, uin: number, signal?: AbortSignal): Promise<string | undefined> {
+    const response = await this.http.request({
+      what: "webwxpushloginurl",
+      url: buildUrl(pageOrigin, "webwxpushloginurl", { uin, ...(this.mode === "desktop" ? { mod: "desktop" } : {}) }),
+      timeoutMs: this.timeouts.requestMs,
+      retries: 1,
+      signal,
+    });
+    const value = parseJsonBody(response.body, "webwxpushloginurl");
+    if (value === null || typeof value !== "object") return undefined;
+    const { ret, uuid } = value as { ret?: unknown; uuid?: unknown };
+    return String(ret) === "0" && typeof uuid === "string" && uuid !== "" ? uuid : undefined;
+  }
+}
+
+export function qrText(uuid: string): string {
+  return QR_TEXT_PREFIX + uuid;
+}
+
+/** The QR as a PNG data URL, made locally. */
+export function qrDataUrl(text: string): Promise<string> {
+  return QRCode.toDataURL(text, { type: "image/png", errorCorrectionLevel: "M", margin: 2, width: 256 });
+}

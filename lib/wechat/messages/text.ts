@@ -1,0 +1,98 @@
+import { decodeHTML } from "entities";
+
+const EMOJI_SPAN = /<span\s+class\s*=\s*["']emoji\s+emoji([0-9a-fA-F]{1,12})["'][^<>]*>\s*<\/span>/gi;
+const BR = /<br\s*\/?>/gi;
+// Markup only: after the emoji and <br/> passes, whatever still looks like a tag is dropped.
+const TAG = /<\/?[A-Za-z][^<>]*>/g;
+
+// Second code points that follow a base character in WeChat's two-code-point emoji classes.
+const TRAILING_4 = new Set(["20e3", "fe0f", "200d"]);
+const TRAILING_5 = /^1f(?:1e[6-9a-f]|1f[0-9a-f]|3f[b-f])$/; // regional indicators, skin tones
+
+function validCodePoint(hex: string): number | undefined {
+  if (hex.length === 0 || hex.length > 6) return undefined;
+  const value = parseInt(hex, 16);
+  if (!Number.isFinite(value) || value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff) || value === 0) return undefined;
+  return value;
+}
+
+function fromParts(first: string, second: string): string | undefined {
+  const a = validCodePoint(first);
+  const b = validCodePoint(second);
+  return a === undefined || b === undefined ? undefined : String.fromCodePoint(a, b);
+}
+
+/**
+ * The characters of an emoji class suffix: one code point ("1f604") or two ("1f1e81f1f3" = CN flag,
+ * "2320e3" = keycap #). A known trailing code point decides the split; else a leading "1f" means a
+ * 5-digit first code point, otherwise 4 digits.
+ */
+export function emojiFromHex(hex: string): string {
+  const h = hex.toLowerCase();
+  if (h.length <= 5) {
+    const single = validCodePoint(h);
+    return single === undefined ? "" : String.fromCodePoint(single);
+  }
+  const tail4 = h.slice(-4);
+  if (TRAILING_4.has(tail4)) return fromParts(h.slice(0, -4), tail4) ?? "";
+  const tail5 = h.slice(-5);
+  if (TRAILING_5.test(tail5)) return fromParts(h.slice(0, -5), tail5) ?? "";
+  const firstLength = h.startsWith("1f") ? 5 : 4;
+  return fromParts(h.slice(0, firstLength), h.slice(firstLength)) ?? "";
+}
+
+/**
+ * Decodes a WeChat Content / name: emoji spans become characters, <br/> becomes "\n", other tags are
+ * dropped, then every HTML entity is decoded once (so an escaped "&lt;b&gt;" stays visible text "<b>").
+ */
+export function decodeContent(content: unknown): string {
+  if (typeof content !== "string" || content === "") return "";
+  return decodeHTML(
+    content
+      .replace(EMOJI_SPAN, (_span, hex: string) => emojiFromHex(hex))
+      .replace(BR, "\n")
+      .replace(TAG, ""),
+  );
+}
+
+/** Undoes the HTML escaping of XML carried in Content (app messages, recalls), keeping the XML markup. */
+export function unescapeXmlContent(content: unknown): string {
+  if (typeof content !== "string") return "";
+  return decodeHTML(content.replace(BR, "\n"));
+}
+
+export interface GroupPrefix {
+  /** The member who wrote the message; undefined when the content had no prefix. */
+  memberUserName: string | undefined;
+  body: string;
+}
+
+const GROUP_PREFIX = /^(@[0-9A-Za-z_-]+):(?:<br\s*\/?>|\n)/;
+
+/** Splits `@member:<br/>text` (incoming group content) into the member and the rest, left undecoded. */
+export function splitGroupPrefix(content: unknown): GroupPrefix {
+  const text = typeof content === "string" ? content : "";
+  const match = GROUP_PREFIX.exec(text);
+  if (!match) return { memberUserName: undefined, body: text };
+  return { memberUserName: match[1], body: text.slice(match[0].length) };
+}
+
+const MENTION_END = new Set(["\u2005", " "]);
+
+/** True when the text holds `@Name` followed by U+2005 (phones), a space, or the end, for any name. */
+export function isMentioned(text: string, names: readonly string[]): boolean {
+  if (typeof text !== "string" || text === "") return false;
+  for (const name of names) {
+    if (typeof name !== "string" || name.trim() === "") continue;
+    const needle = `@${name}`;
+    let from = 0;
+    for (;;) {
+      const at = text.indexOf(needle, from);
+      if (at === -1) break;
+      const after = at + needle.length;
+      if (after === text.length || MENTION_END.has(text.charAt(after))) return true;
+      from = at + 1;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,65 @@
+import { WeChatError } from "../errors";
+import { escapeXml } from "../util/xml";
+
+/** appid of the web client's file messages; desktop (UOS) mode sends an empty appid. */
+export const WEB_FILE_APPID = "wxeb7ec651dd0aefa9";
+export const APPMSG_TYPE_FILE = 6;
+
+export interface FileAppMsgInput {
+  /** The file name shown to the receiver (XML-escaped here). */
+  title: string;
+  size: number;
+  /** The MediaId of the finished upload. */
+  mediaId: string;
+  /** File extension without the dot. */
+  ext: string;
+  desktop: boolean;
+  /** From webwxcheckupload (files over 25 MB). It goes into the Msg fields, not into this XML. */
+  signature?: string;
+}
+
+function checkInput(input: FileAppMsgInput): void {
+  if (!Number.isSafeInteger(input.size) || input.size < 0) {
+    throw new WeChatError("INVALID_ARGUMENT", "file message: size must be a non-negative integer");
+  }
+  if (typeof input.mediaId !== "string" || input.mediaId === "") {
+    throw new WeChatError("INVALID_ARGUMENT", "file message: mediaId is required");
+  }
+}
+
+/**
+ * The <appmsg> Content of a file message (protocol.md section 6), byte for byte as the official web client
+ * builds it, with the title, media id and extension XML-escaped.
+ */
+export function buildFileAppMsg(input: FileAppMsgInput): string {
+  checkInput(input);
+  const appid = input.desktop ? "" : WEB_FILE_APPID;
+  return (
+    `<appmsg appid='${appid}' sdkver=''>` +
+    `<title>${escapeXml(String(input.title ?? ""))}</title>` +
+    "<des></des><action></action>" +
+    `<type>${APPMSG_TYPE_FILE}</type>` +
+    "<content></content><url></url><lowurl></lowurl>" +
+    "<appattach>" +
+    `<totallen>${input.size}</totallen>` +
+    `<attachid>${escapeXml(input.mediaId)}</attachid>` +
+    `<fileext>${escapeXml(String(input.ext ?? ""))}</fileext>` +
+    "</appattach>" +
+    "<extinfo></extinfo>" +
+    "</appmsg>"
+  );
+}
+
+export interface FileAppMsgFields {
+  Type: 6;
+  Content: string;
+  /** Present for checked (large) uploads: the official client sends it beside Content. */
+  Signature?: string;
+}
+
+/** The type-specific Msg fields of webwxsendappmsg for a file (add FromUserName, ToUserName, LocalID, ClientMsgId). */
+export function buildFileAppMsgFields(input: FileAppMsgInput): FileAppMsgFields {
+  const fields: FileAppMsgFields = { Type: APPMSG_TYPE_FILE, Content: buildFileAppMsg(input) };
+  if (input.signature) fields.Signature = input.signature;
+  return fields;
+}

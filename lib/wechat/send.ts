@@ -1,0 +1,204 @@
+import { createHash } from "node:crypto";
+import type { Json, SessionApi } from "./api";
+import type { ContactStore } from "./contacts";
+import { WeChatError } from "./errors";
+import { SendQueue, buildFileAppMsgFields, buildMentionSource, mentionText, uploadPlan } from "./outbox";
+import type { SendQueueTuning, UploadPlan } from "./outbox";
+import type { Contact, GroupMember, PacingOptions, SendFileOptions, SendResult } from "./types";
+import { makeClientMsgId, sniffMime } from "./util";
+
+const MENTION_SPACE = "\u2005";
+
+/** The type-specific fields of a send's Msg (the rest is added by post()). */
+interface MsgFields {
+  Type: number;
+  Content?: string;
+  MediaId?: string;
+  EmojiFlag?: number;
+  MsgSource?: string;
+  Signature?: string;
+}
+
+export interface SenderOptions {
+  pacing?: PacingOptions | false;
+  /** desktop mode: file appmsgs carry an empty appid. */
+  desktop: boolean;
+  queue?: SendQueueTuning;
+  warn(message: string): void;
+}
+
+function str(value: unknown): string {
+  return typeof value === "string" ? value : typeof value === "number" ? String(value) : "";
+}
+
+/**
+ * Everything this session sends: text (with real @mentions), images, videos, stickers and files (chunked upload,
+ * checkupload over 25 MB). Every send goes through one SendQueue: pacing across all chats, slowing down on 1205.
+ */
+export class Sender {
+  private readonly queue: SendQueue;
+
+  constructor(
+    private readonly api: SessionApi,
+    private readonly contacts: ContactStore,
+    private readonly options: SenderOptions,
+  ) {
+    this.queue = new SendQueue(options.pacing ?? { perMinute: 60 }, options.queue ?? {});
+    this.queue.on("throttled", (intervalMs, info) => {
+      options.warn(`sending too fast (1205): slowing down to one message every ${Math.round(intervalMs / 100) / 10} s, pausing ${Math.round(info.pauseMs / 1000)} s`);
+    });
+  }
+
+  /** The queue, for observers (tests, status). */
+  get sendQueue(): SendQueue {
+    return this.queue;
+  }
+
+  close(): void {
+    this.queue.close();
+  }
+
+  sendText(to: Contact, text: string, mentions: string[]): Promise<SendResult> {
+    if (typeof text !== "string" || text === "") throw new WeChatError("INVALID_ARGUMENT", "text must be a non-empty string");
+    let content = text;
+    let msgSource: string | undefined;
+    if (mentions.length > 0) {
+      if (to.kind !== "group") throw new WeChatError("INVALID_ARGUMENT", "mentions only work in a group");
+      const members = mentions.map((m) => this.member(to, m));
+      const missing = members
+        .map((m) => m.displayName || m.nickName)
+        .filter((name) => !content.includes(`@${name}${MENTION_SPACE}`) && !content.includes(`@${name} `) && !content.endsWith(`@${name}`));
+      if (missing.length > 0) content = mentionText(missing, content);
+      msgSource = buildMentionSource(members.map((m) => m.userName), to.userName);
+    }
+    return this.queue.run(async () => {
+      const answer = await this.post("webwxsendmsg", "webwxsendmsg", {}, to, {
+        Type: 1,
+        Content: content,
+        ...(msgSource ? { MsgSource: msgSource } : {}),
+      });
+      return answer;
+    });
+  }
+
+  sendMedia(to: Contact, data: Buffer, options: SendFileOptions): Promise<SendResult> {
+    if (!Buffer.isBuffer(data)) throw new WeChatError("INVALID_ARGUMENT", "data must be a Buffer");
+    const mime = options.mime ?? sniffMime(data, options.fileName);
+    const plan = uploadPlan(data, options.fileName, mime, options.as);
+    const desktop = this.options.desktop;
+    return this.queue.run(async () => {
+      const uploaded = await this.upload(to, data, plan);
+      switch (plan.sendAs) {
+        case "image":
+          return this.post("webwxsendmsgimg", "webwxsendmsgimg", { fun: "async", f: "json" }, to, { Type: 3, MediaId: uploaded.mediaId, Content: "" });
+        case "video":
+          return this.post("webwxsendvideomsg", "webwxsendvideomsg", { fun: "async", f: "json" }, to, { Type: 43, MediaId: uploaded.mediaId, Content: "" });
+        case "sticker":
+          return this.post("webwxsendemoticon", "webwxsendemoticon", { fun: "sys" }, to, { Type: 47, EmojiFlag: 2, MediaId: uploaded.mediaId });
+        case "file":
+          return this.post("webwxsendappmsg", "webwxsendappmsg", { fun: "async", f: "json" }, to, {
+            ...buildFileAppMsgFields({
+              title: plan.fileName,
+              size: data.length,
+              mediaId: uploaded.mediaId,
+              ext: plan.ext,
+              desktop,
+              ...(uploaded.signature ? { signature: uploaded.signature } : {}),
+            }),
+          });
+      }
+    });
+  }
+
+  private member(group: Contact, name: string): GroupMember {
+    const members = group.members ?? [];
+    const exact = members.filter((m) => m.userName === name);
+    if (exact.length === 1) return exact[0]!;
+    for (const field of ["displayName", "nickName"] as const) {
+      const hits = members.filter((m) => m[field] === name);
+      if (hits.length === 1) return hits[0]!;
+      if (hits.length > 1) {
+        throw new WeChatError("AMBIGUOUS", `"${name}" matches ${hits.length} members of the group`, {
+          candidates: hits.map((m) => m.displayName || m.nickName),
+        });
+      }
+    }
+    const contact = this.contacts.get(name);
+    if (contact && members.some((m) => m.userName === contact.userName)) return members.find((m) => m.userName === contact.userName)!;
+    throw new WeChatError("NOT_FOUND", `"${name}" is not a member of the group`);
+  }
+
+  private async post(what: string, path: string, query: Record<string, string>, to: Contact, fields: MsgFields): Promise<SendResult> {
+    const localId = makeClientMsgId();
+    const answer = await this.api.send(what, path, query, {
+      ...fields,
+      FromUserName: this.api.session.user.userName,
+      ToUserName: to.userName,
+      LocalID: localId,
+      ClientMsgId: localId,
+    });
+    return { msgId: str(answer.MsgID), localId: str(answer.LocalID) || localId, to: to.userName, toHandle: to.handle };
+  }
+
+  /** The chunked upload; the MediaId of the last chunk (or of checkupload when the server has the file). */
+  private async upload(to: Contact, data: Buffer, plan: UploadPlan): Promise<{ mediaId: string; signature?: string }> {
+    const session = this.api.session;
+    const md5 = createHash("md5").update(data).digest("hex");
+    const self = session.user.userName;
+    let extra: Json = {};
+    let signature: string | undefined;
+    if (plan.needsCheckUpload) {
+      const check = await this.api.checkUpload({
+        FileMd5: md5,
+        FileName: plan.fileName,
+        FileSize: data.length,
+        FileType: 7,
+        FromUserName: self,
+        ToUserName: to.userName,
+      });
+      signature = str(check.Signature) || undefined;
+      const existing = str(check.MediaId);
+      if (existing) return { mediaId: existing, ...(signature ? { signature } : {}) };
+      extra = { AESKey: str(check.AESKey), Signature: str(check.Signature) };
+    }
+    const request = JSON.stringify({
+      UploadType: 2,
+      BaseRequest: session.baseRequest(),
+      ClientMediaId: Date.now(),
+      TotalLen: data.length,
+      StartPos: 0,
+      DataLen: data.length,
+      MediaType: 4,
+      FromUserName: self,
+      ToUserName: to.userName,
+      FileMd5: md5,
+      ...extra,
+    });
+    const ticket = (await this.api.http.cookie(`${session.hosts.file}/`, "webwx_data_ticket")) ?? "";
+    const lastModified = new Date().toString();
+    const chunks = plan.chunks;
+    let mediaId = "";
+    for (let index = 0; index < chunks.length; index++) {
+      const chunk = chunks[index]!;
+      const form = new FormData();
+      form.append("id", "WU_FILE_0");
+      form.append("name", plan.fileName);
+      form.append("type", plan.mime);
+      form.append("lastModifiedDate", lastModified);
+      form.append("size", String(data.length));
+      if (chunks.length > 1) {
+        form.append("chunks", String(chunks.length));
+        form.append("chunk", String(index));
+      }
+      form.append("mediatype", plan.mediatype);
+      form.append("uploadmediarequest", request);
+      form.append("webwx_data_ticket", ticket);
+      form.append("pass_ticket", session.passTicket);
+      form.append("filename", new Blob([data.subarray(chunk.start, chunk.end)], { type: "application/octet-stream" }), plan.fileName);
+      const answer = await this.api.uploadChunk(form);
+      mediaId = str(answer.MediaId) || mediaId;
+    }
+    if (!mediaId) throw new WeChatError("PROTOCOL", "webwxuploadmedia: no MediaId after the last chunk");
+    return { mediaId, ...(signature ? { signature } : {}) };
+  }
+}

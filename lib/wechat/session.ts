@@ -1,0 +1,85 @@
+import { hostsFor, type Hosts } from "./hosts";
+import type { SavedSession, SyncKey } from "./session-store";
+import type { SelfInfo } from "./types";
+
+export type { SyncKey } from "./session-store";
+
+/** The live credentials and keys of one logged-in session. Owned by one client; never logged. */
+export class Session {
+  readonly hosts: Hosts;
+  skey: string;
+  syncKey?: SyncKey;
+  syncCheckKey?: SyncKey;
+  user: SelfInfo;
+
+  constructor(
+    readonly pageUrl: string,
+    readonly uin: number,
+    readonly sid: string,
+    skey: string,
+    readonly passTicket: string,
+    readonly deviceId: string,
+    user?: SelfInfo,
+  ) {
+    this.hosts = hostsFor(pageUrl);
+    this.skey = skey;
+    this.user = user ?? { userName: "", nickName: "", uin };
+  }
+
+  static fromSaved(saved: SavedSession): Session {
+    const session = new Session(saved.pageUrl, saved.uin, saved.sid, saved.skey, saved.passTicket, saved.deviceId, {
+      userName: saved.user.userName,
+      nickName: saved.user.nickName,
+      uin: saved.user.uin,
+    });
+    session.syncKey = saved.syncKey;
+    session.syncCheckKey = saved.syncCheckKey;
+    return session;
+  }
+
+  toSaved(cookies: unknown, seen: string[] = []): SavedSession {
+    return {
+      version: 1,
+      pageUrl: this.hosts.page,
+      uin: this.uin,
+      sid: this.sid,
+      skey: this.skey,
+      passTicket: this.passTicket,
+      deviceId: this.deviceId,
+      user: { userName: this.user.userName, nickName: this.user.nickName, uin: this.user.uin },
+      ...(this.syncKey ? { syncKey: this.syncKey } : {}),
+      ...(this.syncCheckKey ? { syncCheckKey: this.syncCheckKey } : {}),
+      ...(seen.length > 0 ? { seen } : {}),
+      cookies,
+      savedAt: Date.now(),
+    };
+  }
+
+  baseRequest(): { Uin: number; Sid: string; Skey: string; DeviceID: string } {
+    return { Uin: this.uin, Sid: this.sid, Skey: this.skey, DeviceID: this.deviceId };
+  }
+
+  /** The synccheck `synckey` parameter: from SyncCheckKey, else SyncKey. */
+  syncCheckParam(): string {
+    return formatSyncKey(this.syncCheckKey ?? this.syncKey);
+  }
+}
+
+export function formatSyncKey(key: SyncKey | undefined): string {
+  return (key?.List ?? []).map((k) => `${k.Key}_${k.Val}`).join("|");
+}
+
+/** A SyncKey from a server answer, or undefined when it is absent or empty. */
+export function readSyncKey(value: unknown): SyncKey | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const list = (value as { List?: unknown }).List;
+  if (!Array.isArray(list) || list.length === 0) return undefined;
+  const entries: { Key: number; Val: number }[] = [];
+  for (const item of list) {
+    if (item === null || typeof item !== "object") continue;
+    const key = Number((item as { Key?: unknown }).Key);
+    const val = Number((item as { Val?: unknown }).Val);
+    if (Number.isFinite(key) && Number.isFinite(val)) entries.push({ Key: key, Val: val });
+  }
+  return entries.length > 0 ? { Count: entries.length, List: entries } : undefined;
+}

@@ -1,0 +1,109 @@
+import { WeChatError, isWeChatError } from "./errors";
+import { backoffDelay, sleep } from "./http";
+import type { SessionApi, SyncAnswer } from "./api";
+
+/** Why a sync loop ended on its own: the server ended the session. */
+export interface SessionEnd {
+  code: number;
+  message: string;
+}
+
+export interface SyncHandlers {
+  /** One webwxsync answer, keys already applied to the session. Awaited before the next call. */
+  onSync(answer: SyncAnswer): Promise<void>;
+  /** The keys changed and the answer was handled: a good moment to save the session. */
+  onKeys(): Promise<void>;
+  onWarn(message: string): void;
+}
+
+export interface SyncOptions {
+  /** First back-off delay after a failure (default 1 s), doubled each time, capped at maxBackoffMs. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Wait after synccheck retcode 1205 (default 30 s). */
+  throttledMs?: number;
+  /** First pause after three empty rounds in a row (default 500 ms). */
+  emptyBackoffMs?: number;
+  /** ContinueFlag chains longer than this are cut (and resumed by the next synccheck). */
+  maxContinue?: number;
+}
+
+const ENDING: Record<number, string> = {
+  1100: "logged out from the phone",
+  1101: "session expired or logged in elsewhere",
+  1102: "session cookie invalid",
+};
+
+/**
+ * The synccheck -> webwxsync loop of one session. Returns when the server ends the session
+ * (1100/1101/1102); throws CLOSED when the session's signal aborts. Failures back off with jitter and resume;
+ * the back-off resets after a success.
+ */
+export class SyncLoop {
+  private counter = Date.now();
+
+  constructor(
+    private readonly api: SessionApi,
+    private readonly handlers: SyncHandlers,
+    private readonly options: SyncOptions = {},
+  ) {}
+
+  async run(): Promise<SessionEnd> {
+    const signal = this.api.signal;
+    const backoffMs = this.options.backoffMs ?? 1_000;
+    const maxBackoffMs = this.options.maxBackoffMs ?? 60_000;
+    let failures = 0;
+    // Rounds where synccheck said "something" and webwxsync brought nothing: never let that spin.
+    let emptyRounds = 0;
+    for (;;) {
+      if (signal?.aborted) throw new WeChatError("CLOSED", "stopped");
+      try {
+        const check = await this.api.syncCheck(this.counter++);
+        if (ENDING[check.retcode]) return { code: check.retcode, message: ENDING[check.retcode]! };
+        if (check.retcode === 1205) {
+          this.handlers.onWarn("synccheck: the server asks to slow down (1205)");
+          await sleep(this.options.throttledMs ?? 30_000, signal);
+          continue;
+        }
+        if (check.retcode !== 0) throw new WeChatError("SERVER", `synccheck: retcode ${check.retcode}`, { ret: check.retcode });
+        failures = 0;
+        if (check.selector !== "0") {
+          const brought = await this.syncAll();
+          emptyRounds = brought ? 0 : emptyRounds + 1;
+          if (emptyRounds >= 3) {
+            await sleep(backoffDelay(emptyRounds - 3, this.options.emptyBackoffMs ?? 500, Math.min(10_000, maxBackoffMs)), signal);
+          }
+        }
+      } catch (error) {
+        if (isWeChatError(error, "CLOSED") || signal?.aborted) throw new WeChatError("CLOSED", "stopped");
+        if (isWeChatError(error, "SESSION_EXPIRED") && error.ret !== undefined) {
+          return { code: error.ret, message: ENDING[error.ret] ?? "session ended" };
+        }
+        failures++;
+        const delay = backoffDelay(failures - 1, backoffMs, maxBackoffMs);
+        this.handlers.onWarn(`sync: ${error instanceof Error ? error.message : "failed"}; retrying in ${Math.round(delay / 100) / 10} s`);
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  /** webwxsync, again at once while ContinueFlag is set. True when any answer carried something. */
+  private async syncAll(): Promise<boolean> {
+    const session = this.api.session;
+    const max = this.options.maxContinue ?? 100;
+    let brought = false;
+    for (let round = 0; round < max; round++) {
+      const answer = await this.api.sync();
+      if (answer.syncKey) session.syncKey = answer.syncKey;
+      if (answer.syncCheckKey) session.syncCheckKey = answer.syncCheckKey;
+      else if (answer.syncKey) session.syncCheckKey = answer.syncKey;
+      if (answer.skey) session.skey = answer.skey;
+      brought ||=
+        answer.addMsgList.length + answer.modContactList.length + answer.delContactList.length + answer.modChatRoomMemberList.length > 0;
+      await this.handlers.onSync(answer);
+      await this.handlers.onKeys();
+      if (answer.continueFlag === 0) return brought;
+    }
+    return brought;
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * A set that remembers at most `capacity` values, forgetting the oldest first (insertion order).
+ * Used to de-duplicate MsgIds: memory stays flat however long the session runs.
+ */
+export class BoundedSet<T = string> {
+  readonly capacity: number;
+  private readonly members = new Set<T>();
+  // Insertion order in a ring: evicting by "first value of the Set" degrades in V8 after many deletes.
+  private readonly ring: T[] = [];
+  private next = 0;
+
+  constructor(capacity = 10_000) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("BoundedSet capacity must be a positive integer");
+    this.capacity = capacity;
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  has(value: T): boolean {
+    return this.members.has(value);
+  }
+
+  /** Adds a value; true when it was new. A value already present keeps its place. */
+  add(value: T): boolean {
+    if (this.members.has(value)) return false;
+    if (this.ring.length < this.capacity) {
+      this.ring.push(value);
+    } else {
+      this.members.delete(this.ring[this.next] as T);
+      this.ring[this.next] = value;
+      this.next = (this.next + 1) % this.capacity;
+    }
+    this.members.add(value);
+    return true;
+  }
+
+  clear(): void {
+    this.members.clear();
+    this.ring.length = 0;
+    this.next = 0;
+  }
+}

@@ -1,0 +1,98 @@
+import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { escapeUTF8 } from "entities";
+import { WeChatError } from "../errors";
+
+export interface ParseXmlOptions {
+  /** Refuse input larger than this many UTF-8 bytes (default 1 MiB). */
+  maxBytes?: number;
+}
+
+export const DEFAULT_XML_MAX_BYTES = 1024 * 1024;
+
+// DTDs are never part of what WeChat sends; refusing them closes entity-expansion attacks.
+const DTD_PATTERN = /<!\s*(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST)/i;
+
+/** The options every parse uses: strings stay strings, attributes kept, CDATA folded into the text (not decoded). */
+const PARSER_OPTIONS = {
+  ignoreAttributes: false,
+  attributeNamePrefix: "@_",
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: true,
+  cdataPropName: false,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  processEntities: true,
+  // Decodes numeric references (&#x1F604;) and HTML names (&nbsp;) too, which WeChat's XML uses.
+  htmlEntities: true,
+  maxNestedTags: 64,
+} as const;
+
+/**
+ * Parses a small XML document (login tickets, app messages, recalls) into plain objects.
+ * Throws WeChatError PROTOCOL for oversized input, DTDs and malformed XML; never evaluates anything.
+ */
+export function parseXml(text: string, options: ParseXmlOptions = {}): Record<string, unknown> {
+  if (typeof text !== "string") throw new WeChatError("PROTOCOL", "XML: expected a string");
+  const maxBytes = options.maxBytes ?? DEFAULT_XML_MAX_BYTES;
+  // text.length is a lower bound on the byte length: cheap first check before counting bytes.
+  if (text.length > maxBytes || Buffer.byteLength(text, "utf8") > maxBytes) {
+    throw new WeChatError("PROTOCOL", `XML: input larger than ${maxBytes} bytes refused`);
+  }
+  if (DTD_PATTERN.test(text)) {
+    throw new WeChatError("PROTOCOL", "XML: DOCTYPE / ENTITY declarations are refused");
+  }
+  const trimmed = text.trim();
+  if (trimmed === "") throw new WeChatError("PROTOCOL", "XML: empty document");
+  const valid = XMLValidator.validate(trimmed);
+  if (valid !== true) {
+    // The validator's message names tags and positions, never the document's content.
+    throw new WeChatError("PROTOCOL", `XML: malformed (${valid.err.msg}, line ${valid.err.line})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = new XMLParser(PARSER_OPTIONS).parse(trimmed);
+  } catch (error) {
+    throw new WeChatError("PROTOCOL", `XML: ${error instanceof Error ? error.message : "parse failed"}`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new WeChatError("PROTOCOL", "XML: no root element");
+  }
+  return parsed as Record<string, unknown>;
+}
+
+// Characters XML 1.0 does not allow at all (C0 controls except tab, LF, CR; lone surrogates; U+FFFE/U+FFFF).
+// eslint-disable-next-line no-control-regex
+const XML_INVALID_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Escapes text for an XML element or attribute value (& < > " '), dropping characters XML cannot hold. */
+export function escapeXml(value: string): string {
+  return escapeUTF8(String(value).replace(XML_INVALID_CHARS, ""));
+}
+
+/** Reads a path of keys in a parsed XML object; undefined when any step is missing. */
+export function xmlPath(root: unknown, ...keys: string[]): unknown {
+  let node: unknown = root;
+  for (const key of keys) {
+    if (node === null || typeof node !== "object" || Array.isArray(node)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/** The text of a parsed node: strings as is, numbers stringified, an element with attributes its "#text". */
+export function xmlText(node: unknown): string {
+  if (typeof node === "string") return node;
+  if (typeof node === "number" || typeof node === "boolean") return String(node);
+  if (Array.isArray(node)) return node.length > 0 ? xmlText(node[0]) : "";
+  if (node !== null && typeof node === "object") {
+    const text = (node as Record<string, unknown>)["#text"];
+    return typeof text === "string" ? text : typeof text === "number" ? String(text) : "";
+  }
+  return "";
+}
+
+/** Shorthand: the text at a path ("" when absent). */
+export function xmlString(root: unknown, ...keys: string[]): string {
+  return xmlText(xmlPath(root, ...keys));
+}

@@ -1,0 +1,67 @@
+import { strict as assert } from "node:assert";
+import { ContactStore } from "../../lib/wechat/contacts";
+import { isWeChatError } from "../../lib/wechat/errors";
+import type { Contact } from "../../lib/wechat/types";
+
+function person(userName: string, nickName: string, extra: Partial<Contact> = {}): Contact {
+  const remarkName = extra.remarkName ?? "";
+  const alias = extra.alias ?? "";
+  return {
+    userName,
+    nickName,
+    remarkName,
+    alias,
+    kind: "friend",
+    displayName: remarkName || nickName,
+    handle: remarkName || alias || nickName,
+    ...extra,
+  };
+}
+
+describe("client contact store", () => {
+  it("resolves by UserName, remark, nickname, alias and group name; special accounts always", () => {
+    const store = new ContactStore();
+    store.upsert([
+      person("@a", "Alice", { remarkName: "Boss" }),
+      person("@b", "Bob", { alias: "bobby" }),
+      person("@c", "Boss"),
+      { ...person("@@g", "Team 🚀"), kind: "group", members: [{ userName: "@a", nickName: "Alice", displayName: "Al" }] },
+    ]);
+    assert.equal(store.resolve("@b").nickName, "Bob");
+    assert.equal(store.resolve("Boss").userName, "@a", "a remark wins over another contact's nickname");
+    assert.equal(store.resolve("bobby").userName, "@b");
+    assert.equal(store.resolve("BOBBY").userName, "@b");
+    assert.equal(store.resolve("Team 🚀").userName, "@@g");
+    assert.equal(store.resolve("filehelper").kind, "special");
+    assert.equal(store.member("@@g", "@a")?.displayName, "Al");
+    assert.throws(() => store.resolve("@zzz"), (e) => isWeChatError(e, "NOT_FOUND"));
+    assert.throws(() => store.resolve("nobody"), (e) => isWeChatError(e, "NOT_FOUND"));
+    assert.throws(() => store.resolve("  "), (e) => isWeChatError(e, "INVALID_ARGUMENT"));
+  });
+
+  it("reports ambiguity with candidates and keeps indexes right through changes", () => {
+    const store = new ContactStore();
+    store.upsert([person("@a", "Sam"), person("@b", "Sam", { alias: "sam2" })]);
+    assert.throws(
+      () => store.resolve("Sam"),
+      (e) => isWeChatError(e, "AMBIGUOUS") && e.candidates?.length === 2,
+    );
+    store.upsert([person("@a", "Samuel")]);
+    assert.equal(store.resolve("Sam").userName, "@b");
+    assert.equal(store.resolve("samuel").userName, "@a");
+    assert.deepEqual(store.remove(["@b", "@nope"]), ["@b"]);
+    assert.throws(() => store.resolve("Sam"), (e) => isWeChatError(e, "NOT_FOUND"));
+    assert.equal(store.list({ name: "sam" }).length, 1);
+    assert.equal(store.list({ kind: "group" }).length, 0);
+  });
+
+  it("keeps a group's known members when a change carries none, and replaces them on request", () => {
+    const store = new ContactStore();
+    store.upsert([{ ...person("@@g", "G"), kind: "group", members: [{ userName: "@x", nickName: "X", displayName: "" }], memberCount: 1 }]);
+    store.upsert([{ ...person("@@g", "G2"), kind: "group" }]);
+    assert.equal(store.get("@@g")?.members?.length, 1);
+    assert.equal(store.resolve("G2").userName, "@@g");
+    store.setMembers("@@g", []);
+    assert.equal(store.get("@@g")?.memberCount, 0);
+  });
+});

@@ -1,0 +1,132 @@
+import { strict as assert } from "node:assert";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { HttpClient, buildUrl, raw, parseJsonBody, checkBaseResponse, backoffDelay } from "../../lib/wechat/http";
+import { isWeChatError } from "../../lib/wechat/errors";
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
+
+async function serve(handler: Handler): Promise<{ origin: string; close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => handler(req, res, Buffer.concat(chunks).toString("utf8")));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe("client http", () => {
+  it("builds URLs with pass_ticket verbatim and other values encoded once", () => {
+    const url = buildUrl("http://h:1/", "webwxinit", { r: 5, pass_ticket: raw("qg%2BL%3D"), x: "a b+c", u: undefined });
+    assert.equal(url, "http://h:1/cgi-bin/mmwebwx-bin/webwxinit?r=5&pass_ticket=qg%2BL%3D&x=a%20b%2Bc");
+    assert.equal(buildUrl("http://h", "/jslogin", {}), "http://h/jslogin");
+    assert.equal(new URL(url).search.includes("%252B"), false);
+  });
+
+  it("parses JSON whatever the content type and checks BaseResponse", () => {
+    assert.deepEqual(parseJsonBody(Buffer.from('\uFEFF{"a":1}'), "x"), { a: 1 });
+    assert.throws(() => parseJsonBody("{nope", "x"), (e) => isWeChatError(e, "PROTOCOL"));
+    checkBaseResponse({ BaseResponse: { Ret: 0 } }, "x");
+    assert.throws(() => checkBaseResponse({ BaseResponse: { Ret: 1101 } }, "x"), (e) => isWeChatError(e, "SESSION_EXPIRED") && e.ret === 1101);
+    assert.throws(() => checkBaseResponse({ BaseResponse: { Ret: 1205 } }, "x"), (e) => isWeChatError(e, "THROTTLED"));
+    const d = backoffDelay(3, 100, 10_000);
+    assert.ok(d >= 400 && d <= 1200);
+  });
+
+  it("sends browser headers and cookies, keeps Set-Cookie of a 301 without following it", async () => {
+    const seen: http.IncomingHttpHeaders[] = [];
+    const srv = await serve((req, res) => {
+      seen.push(req.headers);
+      if (req.url?.startsWith("/redirect")) {
+        res.writeHead(301, { location: "/elsewhere", "set-cookie": ["wxsid=SID1; Path=/", "wxuin=42; Path=/"] });
+        res.end("<error><ret>0</ret></error>");
+        return;
+      }
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end(JSON.stringify({ BaseResponse: { Ret: 0 }, ok: true }));
+    });
+    const client = new HttpClient();
+    try {
+      client.pageOrigin = srv.origin;
+      const text = await client.text({ what: "t", url: `${srv.origin}/redirect` });
+      assert.equal(text, "<error><ret>0</ret></error>");
+      assert.equal(seen.length, 1, "the 301 was not followed");
+      assert.equal(await client.cookie(srv.origin, "wxuin"), "42");
+      const json = await client.json({ what: "j", url: `${srv.origin}/j`, method: "POST", json: { a: 1 } });
+      assert.equal(json.ok, true);
+      assert.match(String(seen[1]["cookie"]), /wxsid=SID1/);
+      assert.match(String(seen[1]["user-agent"]), /Mozilla/);
+      assert.equal(seen[1]["referer"], `${srv.origin}/`);
+    } finally {
+      client.close();
+      await srv.close();
+    }
+  });
+
+  it("retries 5xx and resets a bounded number of times, then fails typed without secrets", async () => {
+    let calls = 0;
+    const srv = await serve((req, res) => {
+      calls++;
+      if (req.url?.startsWith("/flaky") && calls < 3) {
+        if (calls === 1) res.writeHead(500).end("x");
+        else req.socket.destroy();
+        return;
+      }
+      if (req.url?.startsWith("/dead")) {
+        res.writeHead(503).end();
+        return;
+      }
+      res.end('{"BaseResponse":{"Ret":0},"n":1}');
+    });
+    const client = new HttpClient({ retryDelayMs: 5 });
+    try {
+      const json = await client.json({ what: "flaky", url: `${srv.origin}/flaky?skey=SECRETSKEY` });
+      assert.equal(json.n, 1);
+      assert.equal(calls, 3);
+      calls = 0;
+      await assert.rejects(client.request({ what: "dead", url: `${srv.origin}/dead?skey=SECRETSKEY`, retries: 2 }), (e) => {
+        assert.ok(isWeChatError(e, "SERVER"));
+        assert.ok(!e.message.includes("SECRETSKEY"));
+        return true;
+      });
+      assert.equal(calls, 3);
+    } finally {
+      client.close();
+      await srv.close();
+    }
+  });
+
+  it("times out a hang, caps bodies, and ends held calls at once on close", async () => {
+    const srv = await serve((req, res) => {
+      if (req.url?.startsWith("/big")) {
+        res.end(Buffer.alloc(4096, 1));
+        return;
+      }
+      // hang: never answer
+    });
+    const client = new HttpClient({ retryDelayMs: 5 });
+    try {
+      await assert.rejects(client.request({ what: "hang", url: `${srv.origin}/hang`, timeoutMs: 200, retries: 1 }), (e) =>
+        isWeChatError(e, "NETWORK"),
+      );
+      await assert.rejects(client.request({ what: "big", url: `${srv.origin}/big`, maxBytes: 1000 }), (e) => isWeChatError(e, "TOO_LARGE"));
+      const held = client.request({ what: "held", url: `${srv.origin}/hang`, timeoutMs: 60_000 });
+      const started = Date.now();
+      setImmediate(() => client.close());
+      await assert.rejects(held, (e) => isWeChatError(e, "CLOSED"));
+      assert.ok(Date.now() - started < 2000);
+    } finally {
+      client.close();
+      await srv.close();
+    }
+  });
+});

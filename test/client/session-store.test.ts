@@ -1,0 +1,80 @@
+import { strict as assert } from "node:assert";
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { SessionStore, type SavedSession } from "../../lib/wechat/session-store";
+
+function sample(): SavedSession {
+  return {
+    version: 1,
+    pageUrl: "https://wx2.qq.com",
+    uin: 123456,
+    sid: "SIDSECRETVALUE",
+    skey: "@crypt_SKEYSECRET",
+    passTicket: "qg%2BL%2Bfj%3D",
+    deviceId: "e123456789012345",
+    user: { userName: "@abc", nickName: "Me", uin: 123456 },
+    syncKey: { Count: 1, List: [{ Key: 1, Val: 2 }] },
+    syncCheckKey: { Count: 1, List: [{ Key: 1, Val: 3 }] },
+    cookies: { cookies: [] },
+    savedAt: 1,
+  };
+}
+
+describe("client session store", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), "wxflow-session-"));
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it("round-trips, encrypted, mode 0600, no temp files left", async () => {
+    const file = path.join(dir, "sub", "s.json");
+    const store = new SessionStore(file, "secret one");
+    await store.save(sample());
+    const text = await fs.readFile(file, "utf8");
+    for (const secret of ["SIDSECRETVALUE", "SKEYSECRET", "qg%2BL", "e123456789012345"]) {
+      assert.ok(!text.includes(secret), `file holds ${secret} in clear`);
+    }
+    const stat = await fs.stat(file);
+    assert.equal(stat.mode & 0o777, 0o600);
+    assert.deepEqual(await store.load(), sample());
+    assert.deepEqual(await fs.readdir(path.dirname(file)), ["s.json"]);
+  });
+
+  it("the last of concurrent saves wins, written atomically", async () => {
+    const file = path.join(dir, "s.json");
+    const store = new SessionStore(file, "k");
+    const saves = [];
+    for (let i = 0; i < 5; i++) saves.push(store.save({ ...sample(), savedAt: i }));
+    await Promise.all(saves);
+    assert.equal((await store.load())?.savedAt, 4);
+    assert.deepEqual(await fs.readdir(dir), ["s.json"]);
+  });
+
+  it("ignores a tampered file, a foreign secret, garbage and a missing file with a warning", async () => {
+    const file = path.join(dir, "s.json");
+    const warnings: string[] = [];
+    const store = new SessionStore(file, "right", (m) => warnings.push(m));
+    assert.equal(await store.load(), undefined);
+    assert.equal(warnings.length, 0, "a missing file is not worth a warning");
+    await store.save(sample());
+    const envelope = JSON.parse(await fs.readFile(file, "utf8")) as { data: string };
+    const bytes = Buffer.from(envelope.data, "base64");
+    bytes[3] ^= 1;
+    await fs.writeFile(file, JSON.stringify({ ...envelope, data: bytes.toString("base64") }));
+    assert.equal(await store.load(), undefined);
+    assert.equal(warnings.length, 1);
+    await store.save(sample());
+    assert.equal(await new SessionStore(file, "wrong", (m) => warnings.push(m)).load(), undefined);
+    assert.equal(warnings.length, 2);
+    await fs.writeFile(file, "not json at all");
+    assert.equal(await store.load(), undefined);
+    assert.equal(warnings.length, 3);
+    for (const w of warnings) assert.ok(!w.includes("SIDSECRET"));
+    await store.clear();
+    await assert.rejects(fs.stat(file));
+  });
+});

@@ -1,0 +1,97 @@
+import { strict as assert } from "node:assert";
+import type { SessionApi, SyncAnswer, SyncCheckAnswer } from "../../lib/wechat/api";
+import { WeChatError, isWeChatError } from "../../lib/wechat/errors";
+import { Session } from "../../lib/wechat/session";
+import { SyncLoop } from "../../lib/wechat/sync";
+
+type Step = SyncCheckAnswer | Error;
+
+function empty(partial: Partial<SyncAnswer> = {}): SyncAnswer {
+  return { addMsgList: [], modContactList: [], delContactList: [], modChatRoomMemberList: [], continueFlag: 0, ...partial };
+}
+
+function fake(checks: (n: number) => Step, syncs: (n: number) => SyncAnswer | Error, abort: AbortController) {
+  const session = new Session("http://127.0.0.1:1", 1, "sid", "skey", "pt", "e123456789012345");
+  const log: string[] = [];
+  let c = 0;
+  let s = 0;
+  const api = {
+    session,
+    signal: abort.signal,
+    syncCheck: async () => {
+      const step = checks(c++);
+      log.push(`check ${session.syncCheckParam()}`);
+      if (step instanceof Error) throw step;
+      return step;
+    },
+    sync: async () => {
+      const step = syncs(s++);
+      log.push(`sync ${JSON.stringify(session.syncKey?.List[0]?.Val ?? null)}`);
+      if (step instanceof Error) throw step;
+      return step;
+    },
+  } as unknown as SessionApi;
+  return { api, log, session };
+}
+
+const key = (v: number) => ({ Count: 1, List: [{ Key: 1, Val: v }] });
+
+describe("client sync loop", () => {
+  it("follows SyncKey for webwxsync and SyncCheckKey for synccheck, honours ContinueFlag, SKey, and ends on 1101", async () => {
+    const abort = new AbortController();
+    const { api, log, session } = fake(
+      (n) => (n === 0 ? { retcode: 0, selector: "2" } : { retcode: 1101, selector: "0" }),
+      (n) =>
+        empty({
+          continueFlag: n === 0 ? 1 : 0,
+          syncKey: key(10 + n),
+          syncCheckKey: key(100 + n),
+          ...(n === 1 ? { skey: "@new" } : {}),
+          addMsgList: [{ MsgId: String(n) }],
+        }),
+      abort,
+    );
+    const handled: number[] = [];
+    let saves = 0;
+    const end = await new SyncLoop(api, {
+      onSync: async (a) => void handled.push(a.addMsgList.length),
+      onKeys: async () => void saves++,
+      onWarn: () => undefined,
+    }).run();
+    assert.deepEqual(end, { code: 1101, message: "session expired or logged in elsewhere" });
+    assert.deepEqual(log, ["check ", "sync null", "sync 10", "check 1_101"]);
+    assert.equal(session.skey, "@new");
+    assert.deepEqual(handled, [1, 1]);
+    assert.equal(saves, 2);
+  });
+
+  it("backs off on failures, resets after success, and does not spin on empty selectors; stops at once", async () => {
+    const abort = new AbortController();
+    const warns: string[] = [];
+    const times: number[] = [];
+    let resolveDone: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    const { api } = fake(
+      (n) => {
+        times.push(Date.now());
+        if (n === 12) resolveDone();
+        if (n < 2) return new WeChatError("NETWORK", "synccheck: network error (ECONNRESET)");
+        return { retcode: 0, selector: "7" };
+      },
+      () => empty(),
+      abort,
+    );
+    const loop = new SyncLoop(
+      api,
+      { onSync: async () => undefined, onKeys: async () => undefined, onWarn: (w) => warns.push(w) },
+      { backoffMs: 5, maxBackoffMs: 20, emptyBackoffMs: 20 },
+    ).run();
+    await done;
+    abort.abort();
+    await assert.rejects(loop, (e) => isWeChatError(e, "CLOSED"));
+    assert.equal(warns.length, 2);
+    // From the third empty round on, each round pauses (capped at maxBackoffMs, spread +-50 %).
+    const gap = times[12]! - times[9]!;
+    assert.ok(gap >= 25, `empty selectors are paced (${gap} ms)`);
+  });
+});

@@ -1,0 +1,265 @@
+import { strict as assert } from "node:assert";
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { SessionStore } from "../../lib/wechat/session-store";
+import type { Contact, Message } from "../../lib/wechat/types";
+import {
+  assertNoViolations,
+  loginByQr,
+  startEnv,
+  waitForMessages,
+  waitForState,
+  type Env,
+  type Recorder,
+} from "./env";
+
+const SECRET = "test secret";
+
+function aFriend(env: Env, contacts: Contact[]): Contact {
+  const nickNames = new Set(env.sb.control.world().contacts.filter((c) => c.kind === "friend").map((c) => c.nickName));
+  const friend = contacts.find((c) => c.kind === "friend" && nickNames.has(c.nickName) && c.remarkName === "");
+  assert.ok(friend, "the world has a friend without a remark");
+  return friend;
+}
+
+function idsOf(rec: Recorder, prefix: string): string[] {
+  return rec.messages.filter((m) => m.type === "text" && m.text.startsWith(prefix)).map((m) => m.text);
+}
+
+function assertExactlyOnce(texts: string[], expected: string[]): void {
+  assert.deepEqual([...texts].sort(), [...expected].sort(), "each message arrives exactly once");
+}
+
+describe("client sync against the sandbox", function () {
+  this.timeout(30_000);
+  let env: Env;
+
+  afterEach(async () => {
+    if (!env) return;
+    try {
+      await assertNoViolations(env);
+    } finally {
+      await env.close();
+    }
+  });
+
+  it("receives text, group text with a mention, and an image it can download", async () => {
+    env = await startEnv();
+    const { client, rec } = env.newClient();
+    await loginByQr(env, client);
+    const friend = aFriend(env, client.listContacts());
+    env.sb.control.inject({ from: friend.nickName, text: "hello <b>&amp; 😀" });
+    const [text] = await waitForMessages(client, rec, (m) => m.type === "text" && m.chat.userName === friend.userName, 1);
+    assert.equal(text!.text, "hello <b>&amp; 😀");
+    assert.equal(text!.sender.userName, friend.userName);
+    assert.equal(text!.fromSelf, false);
+
+    const group = client.listContacts({ kind: "group" }).find((g) => (g.members?.length ?? 0) > 1)!;
+    const self = client.state.user!.userName;
+    const member = group.members!.find((m) => m.userName !== self)!;
+    env.sb.control.inject({ from: member.userName, room: group.userName, text: "ping", mention: true });
+    env.sb.control.inject({ from: member.userName, room: group.userName, text: "no mention here" });
+    const inGroup = await waitForMessages(client, rec, (m) => m.room?.userName === group.userName, 2);
+    assert.equal(inGroup[0]!.mentioned, true);
+    assert.match(inGroup[0]!.text, /^ping/);
+    assert.equal(inGroup[0]!.sender.userName, member.userName);
+    assert.equal(inGroup[1]!.mentioned, false);
+    assert.equal(inGroup[1]!.text, "no mention here");
+
+    // A listener that throws breaks nothing: the rest of the batch still arrives.
+    client.on("message", () => {
+      throw new Error("listener bug");
+    });
+    env.sb.control.injectBulk({ from: friend.nickName, count: 3, prefix: "batch" });
+    await waitForMessages(client, rec, (m) => m.text.startsWith("batch "), 3);
+
+    const png = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), Buffer.alloc(3000, 7)]);
+    env.sb.control.inject({ from: friend.nickName, type: "image", data: png.toString("base64") });
+    const [image] = await waitForMessages(client, rec, (m) => m.type === "image", 1);
+    const full = await client.download(image!);
+    assert.ok(full.equals(png), "the full image is byte-exact");
+    const thumb = await client.download(image!, { thumbnail: true });
+    assert.ok(thumb.length > 0);
+    await assert.rejects(client.download(image!, { maxBytes: 100 }), (e: Error & { code?: string }) => e.code === "TOO_LARGE");
+  });
+
+  it("resumes a saved session after a restart: messages queued while down arrive exactly once, no QR", async () => {
+    env = await startEnv();
+    const sessionFile = path.join(env.dir, "a.session");
+    const first = env.newClient({ sessionFile, sessionSecret: SECRET });
+    await loginByQr(env, first.client);
+    const friend = aFriend(env, first.client.listContacts());
+    env.sb.control.inject({ from: friend.nickName, text: "before 1" });
+    await waitForMessages(first.client, first.rec, (m) => m.text === "before 1", 1);
+    await first.client.stop();
+    assert.equal((await fs.stat(sessionFile)).mode & 0o777, 0o600);
+
+    const queued = ["down 1", "down 2", "down 3"];
+    for (const text of queued) env.sb.control.inject({ from: friend.nickName, text });
+    const second = env.newClient({ sessionFile, sessionSecret: SECRET });
+    second.client.start();
+    await waitForMessages(second.client, second.rec, (m) => m.text.startsWith("down "), 3);
+    env.sb.control.inject({ from: friend.nickName, text: "after 1" });
+    await waitForMessages(second.client, second.rec, (m) => m.text === "after 1", 1);
+    assert.deepEqual(
+      second.rec.states.map((s) => s.state),
+      ["resuming", "online"],
+      "no QR, no login",
+    );
+    assertExactlyOnce(
+      second.rec.messages.filter((m) => m.type === "text").map((m) => m.text),
+      [...queued, "after 1"],
+    );
+  });
+
+  it("a saved session the server ended meanwhile falls back to push login, then QR", async () => {
+    env = await startEnv();
+    const sessionFile = path.join(env.dir, "x.session");
+    const first = env.newClient({ sessionFile, sessionSecret: SECRET });
+    await loginByQr(env, first.client);
+    await first.client.stop();
+    env.sb.control.expireSession({ code: 1101 });
+    const second = env.newClient({ sessionFile, sessionSecret: SECRET });
+    second.client.start();
+    await waitForState(second.client, (s) => s.state === "push-login");
+    const login = await env.sb.control.waitForLogin({ timeoutMs: 5_000 });
+    assert.equal(login.push, true);
+    env.sb.control.cancel({ uuid: login.uuid });
+    await waitForState(second.client, (s) => s.state === "waiting-scan");
+    assert.deepEqual(
+      second.rec.states.map((s) => s.state),
+      ["resuming", "push-login", "waiting-scan"],
+    );
+    assert.ok(second.rec.warns.some((w) => /saved session not usable/.test(w)));
+    await assert.rejects(fs.stat(sessionFile), "the dead session was forgotten");
+  });
+
+  it("drops duplicates when resumed with a stale SyncKey", async () => {
+    env = await startEnv();
+    const sessionFile = path.join(env.dir, "b.session");
+    const { client, rec } = env.newClient({ sessionFile, sessionSecret: SECRET });
+    await loginByQr(env, client);
+    const friend = aFriend(env, client.listContacts());
+    env.sb.control.inject({ from: friend.nickName, text: "m0" });
+    await waitForMessages(client, rec, (m) => m.text === "m0", 1);
+    await client.stop();
+    const stale = await fs.readFile(sessionFile);
+
+    client.start();
+    await waitForState(client, (s) => s.state === "online");
+    env.sb.control.inject({ from: friend.nickName, text: "m1" });
+    env.sb.control.inject({ from: friend.nickName, text: "m2" });
+    await waitForMessages(client, rec, (m) => m.text === "m2", 1);
+    await client.stop();
+
+    await fs.writeFile(sessionFile, stale, { mode: 0o600 });
+    const syncs = rec.calls.filter((c) => c === "webwxsync").length;
+    client.start();
+    await waitForState(client, (s) => s.state === "online");
+    env.sb.control.inject({ from: friend.nickName, text: "m3" });
+    await waitForMessages(client, rec, (m) => m.text === "m3", 1);
+    assert.ok(rec.calls.filter((c) => c === "webwxsync").length > syncs, "the stale key made the server send again");
+    assertExactlyOnce(idsOf(rec, "m"), ["m0", "m1", "m2", "m3"]);
+    const ids = rec.messages.map((m) => m.id);
+    assert.equal(new Set(ids).size, ids.length, "no MsgId emitted twice");
+  });
+
+  it("survives 500s, resets, hangs and truncated answers during sync without losing a message", async () => {
+    env = await startEnv({ skeyRotateEvery: 2 });
+    const { client, rec } = env.newClient();
+    await loginByQr(env, client);
+    const friend = aFriend(env, client.listContacts());
+    const faults = [
+      { endpoint: "synccheck", kind: "500" as const },
+      { endpoint: "synccheck", kind: "reset" as const },
+      { endpoint: "synccheck", kind: "hang" as const },
+      { endpoint: "webwxsync", kind: "500" as const, count: 3 },
+      { endpoint: "webwxsync", kind: "reset" as const },
+      { endpoint: "webwxsync", kind: "truncated" as const },
+      { endpoint: "webwxsync", kind: "malformed" as const },
+    ];
+    const expected: string[] = [];
+    for (const [i, fault] of faults.entries()) {
+      env.sb.control.fault(fault);
+      const text = `f${i} ${fault.endpoint} ${fault.kind}`;
+      expected.push(text);
+      env.sb.control.inject({ from: friend.nickName, text });
+      await waitForMessages(client, rec, (m) => m.text === text, 1, 15_000);
+    }
+    assertExactlyOnce(idsOf(rec, "f"), expected);
+    assert.equal(client.state.state, "online");
+    assert.ok(rec.warns.length > 0, "the failures were reported as warnings");
+  });
+
+  it("1101 ends the session with a state event, tries push login, then offers a QR; no more sync calls", async () => {
+    env = await startEnv();
+    const { client, rec } = env.newClient();
+    await loginByQr(env, client);
+    const loggedOut = waitForState(client, (s) => s.state === "logged-out");
+    const pushing = waitForState(client, (s) => s.state === "push-login");
+    env.sb.control.expireSession({ code: 1101 });
+    const ended = await loggedOut;
+    assert.equal(ended.code, 1101);
+    const callsAtEnd = rec.calls.length;
+    await pushing;
+    const login = await env.sb.control.waitForLogin({ timeoutMs: 5_000 });
+    assert.equal(login.push, true);
+    env.sb.control.cancel({ uuid: login.uuid });
+    await waitForState(client, (s) => s.state === "waiting-scan");
+    const after = rec.calls.slice(callsAtEnd);
+    assert.ok(!after.includes("synccheck") && !after.includes("webwxsync"), `no sync calls after the end: ${after.join(",")}`);
+    assert.deepEqual(
+      rec.states.slice(-3).map((s) => s.state),
+      ["logged-out", "push-login", "waiting-scan"],
+    );
+  });
+
+  it("push login after 1100 brings the session back with one tap", async () => {
+    env = await startEnv();
+    const { client, rec } = env.newClient();
+    await loginByQr(env, client);
+    const pushing = waitForState(client, (s) => s.state === "push-login");
+    env.sb.control.expireSession({ code: 1100 });
+    await pushing;
+    const login = await env.sb.control.waitForLogin({ timeoutMs: 5_000 });
+    assert.equal(login.push, true);
+    env.sb.control.confirm({ uuid: login.uuid });
+    await waitForState(client, (s) => s.state === "online");
+    const friend = aFriend(env, client.listContacts());
+    env.sb.control.inject({ from: friend.nickName, text: "back" });
+    await waitForMessages(client, rec, (m) => m.text === "back", 1);
+    assert.equal(rec.states.filter((s) => s.state === "waiting-scan").length, 1, "only the first login showed a QR");
+  });
+
+  it("never puts a secret into states, warnings or errors", async () => {
+    env = await startEnv();
+    const sessionFile = path.join(env.dir, "c.session");
+    const { client, rec } = env.newClient({ sessionFile, sessionSecret: SECRET });
+    await loginByQr(env, client);
+    const friend = aFriend(env, client.listContacts());
+    env.sb.control.fault({ endpoint: "webwxsync", kind: "500", count: 4 });
+    env.sb.control.fault({ endpoint: "synccheck", kind: "reset" });
+    env.sb.control.inject({ from: friend.nickName, text: "s1" });
+    await waitForMessages(client, rec, (m) => m.text === "s1", 1, 15_000);
+    const saved = await new SessionStore(sessionFile, SECRET).load();
+    assert.ok(saved, "the session was saved");
+    const secrets = [saved.sid, saved.skey, saved.passTicket, decodeURIComponent(saved.passTicket)];
+    const jar = saved.cookies as { cookies?: { key: string; value: string }[] };
+    for (const c of jar.cookies ?? []) {
+      if (["wxsid", "webwx_data_ticket", "webwx_auth_ticket", "webwxuvid"].includes(c.key)) secrets.push(c.value);
+    }
+    assert.ok(secrets.length >= 7);
+    const errors: string[] = [];
+    await client.sendText("@nobody-here", "x").catch((e: Error) => errors.push(`${e.message} ${String(e.stack)}`));
+    await client.download({ id: "1", media: { kind: "file" }, raw: {} } as unknown as Message).catch((e: Error) => errors.push(e.message));
+    env.sb.control.fault({ endpoint: "webwxsendmsg", kind: "reset", count: 3 });
+    await client.sendText(friend.userName, "x").catch((e: Error) => errors.push(`${e.message} ${String(e.stack)}`));
+    env.sb.control.expireSession({ code: 1102 });
+    await waitForState(client, (s) => s.state === "logged-out");
+    await waitForState(client, (s) => s.state === "push-login" || s.state === "waiting-scan");
+    assert.equal(await new SessionStore(sessionFile, SECRET).load(), undefined, "the ended session was forgotten");
+    const output = JSON.stringify({ states: rec.states, warns: rec.warns, errors });
+    assert.ok(rec.warns.length > 0 && errors.length === 3, errors.join("\n"));
+    for (const secret of secrets) assert.ok(!output.includes(secret), "a secret leaked");
+  });
+});

@@ -1,0 +1,213 @@
+import assert from "node:assert/strict";
+import { BoundedSet } from "../../lib/wechat/util/bounded-set";
+import { sanitizeFileName, fileExtension } from "../../lib/wechat/util/filename";
+import { makeClientMsgId, deviceId } from "../../lib/wechat/util/ids";
+import { sniffMime } from "../../lib/wechat/util/mime";
+import { parseScriptVars } from "../../lib/wechat/util/script-vars";
+
+describe("util/BoundedSet", () => {
+  it("de-duplicates and reports whether a value was new", () => {
+    const set = new BoundedSet();
+    assert.equal(set.capacity, 10_000);
+    assert.equal(set.add("1"), true);
+    assert.equal(set.add("1"), false);
+    assert.equal(set.has("1"), true);
+    assert.equal(set.has("2"), false);
+    assert.equal(set.size, 1);
+  });
+
+  it("evicts the oldest value at capacity", () => {
+    const set = new BoundedSet<string>(3);
+    for (const id of ["a", "b", "c", "d"]) set.add(id);
+    assert.equal(set.size, 3);
+    assert.equal(set.has("a"), false);
+    assert.ok(set.has("b") && set.has("c") && set.has("d"));
+    set.add("e");
+    assert.equal(set.has("b"), false);
+  });
+
+  it("stays at capacity over 200,000 adds", () => {
+    const set = new BoundedSet<string>(10_000);
+    for (let i = 0; i < 200_000; i += 1) set.add(`msg${i}`);
+    assert.equal(set.size, 10_000);
+    assert.equal(set.has("msg189999"), false);
+    assert.equal(set.has("msg190000"), true);
+    assert.equal(set.has("msg199999"), true);
+  });
+
+  it("refuses a nonsensical capacity", () => {
+    assert.throws(() => new BoundedSet(0), RangeError);
+    assert.throws(() => new BoundedSet(1.5), RangeError);
+  });
+});
+
+describe("util/sanitizeFileName", () => {
+  it("keeps ordinary names", () => {
+    assert.equal(sanitizeFileName("report.pdf", "file"), "report.pdf");
+    assert.equal(sanitizeFileName("季度 报告 (final).docx", "file"), "季度 报告 (final).docx");
+  });
+
+  it("strips directories and parent references", () => {
+    assert.equal(sanitizeFileName("../../etc/passwd", "file"), "passwd");
+    assert.equal(sanitizeFileName("..\\..\\Windows\\system32\\evil.dll", "file"), "evil.dll");
+    assert.equal(sanitizeFileName("/abs/path/x.txt", "file"), "x.txt");
+    assert.equal(sanitizeFileName("..", "fallback.bin"), "fallback.bin");
+    assert.equal(sanitizeFileName("a/..", "f"), "f");
+    assert.equal(sanitizeFileName("name..pdf", "f"), "name.pdf");
+  });
+
+  it("drops NUL, control and direction-override characters", () => {
+    assert.equal(sanitizeFileName("a\u0000b.txt", "f"), "ab.txt");
+    assert.equal(sanitizeFileName("line\nbreak\r\t.txt", "f"), "linebreak.txt");
+    assert.equal(sanitizeFileName("invoice\u202Efdp.exe", "f"), "invoicefdp.exe");
+    assert.equal(sanitizeFileName('a<b>c:d"e|f?g*h.txt', "f"), "a_b_c_d_e_f_g_h.txt");
+  });
+
+  it("defuses reserved Windows names and leading dots", () => {
+    assert.equal(sanitizeFileName("CON", "f"), "_CON");
+    assert.equal(sanitizeFileName("nul.txt", "f"), "_nul.txt");
+    assert.equal(sanitizeFileName("com1.log", "f"), "_com1.log");
+    assert.equal(sanitizeFileName("console.log", "f"), "console.log");
+    assert.equal(sanitizeFileName(".bashrc", "f"), "bashrc");
+    assert.equal(sanitizeFileName("...hidden", "f"), "hidden");
+    assert.equal(sanitizeFileName("trailing. . ", "f"), "trailing");
+  });
+
+  it("limits the length to 200 UTF-8 bytes and keeps the extension", () => {
+    const long = sanitizeFileName("x".repeat(1000) + ".pdf", "f");
+    assert.equal(Buffer.byteLength(long), 200);
+    assert.ok(long.endsWith(".pdf"));
+    const cjk = sanitizeFileName("文".repeat(300) + ".docx", "f");
+    assert.ok(Buffer.byteLength(cjk) <= 200);
+    assert.ok(cjk.endsWith(".docx"));
+    assert.ok(!cjk.includes("\uFFFD"));
+    const emoji = sanitizeFileName("😄".repeat(100), "f");
+    assert.ok(Buffer.byteLength(emoji) <= 200);
+    assert.equal([...emoji].every((c) => c === "😄"), true);
+    const hugeExt = sanitizeFileName("a." + "b".repeat(500), "f");
+    assert.ok(Buffer.byteLength(hugeExt) <= 200 && hugeExt.length > 0);
+  });
+
+  it("is never empty", () => {
+    assert.equal(sanitizeFileName("", "fallback"), "fallback");
+    assert.equal(sanitizeFileName("\u0000\u0001", "fallback"), "fallback");
+    assert.equal(sanitizeFileName(undefined, "fallback"), "fallback");
+    assert.equal(sanitizeFileName("///", "../.."), "file");
+    assert.equal(sanitizeFileName(42 as unknown as string), "file");
+  });
+
+  it("fileExtension", () => {
+    assert.equal(fileExtension("a/b/Report.PDF"), "pdf");
+    assert.equal(fileExtension(".bashrc"), "");
+    assert.equal(fileExtension("noext"), "");
+    assert.equal(fileExtension("x."), "");
+  });
+});
+
+describe("util/ids", () => {
+  it("makeClientMsgId is ms + 4 digits (17 digits)", () => {
+    const id = makeClientMsgId(1_700_000_000_123);
+    assert.match(id, /^1700000000123\d{4}$/);
+    assert.match(makeClientMsgId(), /^\d{17}$/);
+    const ids = new Set(Array.from({ length: 50 }, () => makeClientMsgId(1_700_000_000_000)));
+    assert.ok(ids.size > 40, "random part varies");
+  });
+
+  it("deviceId is e + 15 digits", () => {
+    for (let i = 0; i < 100; i += 1) assert.match(deviceId(), /^e\d{15}$/);
+    assert.notEqual(deviceId(), deviceId());
+  });
+});
+
+describe("util/sniffMime", () => {
+  const cases: Array<[string, number[] | string, string]> = [
+    ["png", [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0], "image/png"],
+    ["jpeg", [0xff, 0xd8, 0xff, 0xe0, 0, 0x10], "image/jpeg"],
+    ["gif", "GIF89a\x01\x00", "image/gif"],
+    ["webp", "RIFF\x10\x00\x00\x00WEBPVP8 ", "image/webp"],
+    ["bmp", [0x42, 0x4d, 0x3a, 0, 0, 0, 0, 0, 0, 0, 0x36, 0, 0, 0], "image/bmp"],
+    ["mp4", "\x00\x00\x00\x18ftypisom\x00\x00\x02\x00", "video/mp4"],
+    ["mov", "\x00\x00\x00\x14ftypqt  \x00\x00\x02\x00", "video/quicktime"],
+    ["mp3 id3", "ID3\x04\x00\x00\x00\x00", "audio/mpeg"],
+    ["mp3 frame", [0xff, 0xfb, 0x90, 0x64], "audio/mpeg"],
+    ["pdf", "%PDF-1.7\n", "application/pdf"],
+    ["zip", [0x50, 0x4b, 0x03, 0x04, 0x14, 0], "application/zip"],
+  ];
+  for (const [name, bytes, mime] of cases) {
+    it(`detects ${name} by magic number`, () => {
+      const data = typeof bytes === "string" ? Buffer.from(bytes, "latin1") : Buffer.from(bytes);
+      assert.equal(sniffMime(data, "misleading.txt"), mime);
+    });
+  }
+
+  it("falls back to the extension, then octet-stream", () => {
+    assert.equal(sniffMime(Buffer.from("hello"), "notes.TXT"), "text/plain");
+    assert.equal(sniffMime(Buffer.from("hello"), "x.docx"), "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+    assert.equal(sniffMime(Buffer.from("hello")), "application/octet-stream");
+    assert.equal(sniffMime(Buffer.alloc(0), "unknown.zzz"), "application/octet-stream");
+    assert.equal(sniffMime(Buffer.from([0xff, 0xf1, 0x50]), "a.aac"), "application/octet-stream", "AAC ADTS is not mp3");
+  });
+
+  it("prefers the extension for zip containers", () => {
+    const zip = Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0]);
+    assert.equal(sniffMime(zip, "sheet.xlsx"), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+    assert.equal(sniffMime(zip, "archive.zip"), "application/zip");
+  });
+});
+
+describe("util/parseScriptVars", () => {
+  it("reads the jslogin answer", () => {
+    const vars = parseScriptVars('window.QRLogin.code = 200; window.QRLogin.uuid = "wb7R2kx9dA==";');
+    assert.equal(vars["QRLogin.code"], "200");
+    assert.equal(vars["QRLogin.uuid"], "wb7R2kx9dA==");
+    assert.equal(vars.uuid, "wb7R2kx9dA==");
+    assert.equal(vars.code, "200");
+  });
+
+  it("reads the login answers 200, 201, 408, 400", () => {
+    const ok = parseScriptVars(
+      'window.code=200;\nwindow.redirect_uri="https://wx2.qq.com/cgi-bin/mmwebwx-bin/webwxnewloginpage?ticket=A-b_c&uuid=wb7R2kx9dA==&lang=zh_CN&scan=1700000000";',
+    );
+    assert.equal(ok.code, "200");
+    assert.equal(ok.redirect_uri, "https://wx2.qq.com/cgi-bin/mmwebwx-bin/webwxnewloginpage?ticket=A-b_c&uuid=wb7R2kx9dA==&lang=zh_CN&scan=1700000000");
+    const scanned = parseScriptVars("window.code=201;window.userAvatar = 'data:img/jpg;base64,/9j/4AAQSk+Zg==';");
+    assert.equal(scanned.code, "201");
+    assert.equal(scanned.userAvatar, "data:img/jpg;base64,/9j/4AAQSk+Zg==");
+    assert.equal(parseScriptVars("window.code=408;").code, "408");
+    assert.equal(parseScriptVars("window.code=400;").code, "400");
+    assert.equal(parseScriptVars("window.code = 202 ;").code, "202");
+  });
+
+  it("reads synccheck with bare and quoted keys", () => {
+    const vars = parseScriptVars('window.synccheck={retcode:"0",selector:"2"}');
+    assert.equal(vars["synccheck.retcode"], "0");
+    assert.equal(vars["synccheck.selector"], "2");
+    assert.equal(vars.retcode, "0");
+    assert.equal(vars.selector, "2");
+    const spaced = parseScriptVars("window.synccheck = { \"retcode\" : '1101', selector : 0 };");
+    assert.equal(spaced.retcode, "1101");
+    assert.equal(spaced.selector, "0");
+  });
+
+  it("unescapes string escapes without evaluating anything", () => {
+    const vars = parseScriptVars('window.x="a\\"b\\\\c\\/d\\u0041";window.y="process.exit(1)"');
+    assert.equal(vars.x, 'a"b\\c/dA');
+    assert.equal(vars.y, "process.exit(1)");
+  });
+
+  it("returns nothing for garbage, and ignores prototype keys", () => {
+    assert.deepEqual(parseScriptVars("<html>502 Bad Gateway</html>"), {});
+    assert.deepEqual(parseScriptVars(""), {});
+    assert.deepEqual(parseScriptVars(undefined as unknown as string), {});
+    const vars = parseScriptVars('window.__proto__.polluted="yes";window.a.__proto__="x";');
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    assert.equal(Object.keys(vars).length, 0);
+  });
+
+  it("stays fast on a huge hostile answer", () => {
+    const started = Date.now();
+    parseScriptVars('window.x="' + "\\".repeat(200_000));
+    parseScriptVars("window.synccheck={" + "a:".repeat(100_000));
+    assert.ok(Date.now() - started < 1000);
+  });
+});
