@@ -170,6 +170,62 @@ export class SessionApi {
     return this.post(what, path, { ...query, lang, pass_ticket: this.pt }, { Msg: msg, Scene: 0 });
   }
 
+  /** webwxrevokemsg: recall a sent message (protocol.md section 6). */
+  revokeMsg(svrMsgId: string, to: string, clientMsgId: string): Promise<Json> {
+    return this.post("webwxrevokemsg", "webwxrevokemsg", { lang, pass_ticket: this.pt }, {
+      SvrMsgId: svrMsgId,
+      ToUserName: to,
+      ClientMsgId: clientMsgId,
+    }, 0);
+  }
+
+  /** webwxoplog: CmdId 2 sets a remark, CmdId 3 pins (OP 1) or unpins (OP 0). */
+  opLog(body: { CmdId: 2; UserName: string; RemarkName: string } | { CmdId: 3; UserName: string; OP: 0 | 1 }): Promise<Json> {
+    return this.post("webwxoplog", "webwxoplog", { lang, pass_ticket: this.pt }, body);
+  }
+
+  /** webwxverifyuser: Opcode 2 sends a friend request, 3 accepts one (ticket from RecommendInfo). */
+  verifyUser(opcode: 2 | 3, userName: string, ticket: string, content: string): Promise<Json> {
+    return this.post("webwxverifyuser", "webwxverifyuser", { r: Date.now(), lang, pass_ticket: this.pt }, {
+      Opcode: opcode,
+      VerifyUserListSize: 1,
+      VerifyUserList: [{ Value: userName, VerifyUserTicket: ticket }],
+      VerifyContent: content,
+      SceneListCount: 1,
+      SceneList: [33],
+      skey: this.session.skey,
+    }, 0);
+  }
+
+  createChatroom(topic: string, members: string[]): Promise<Json> {
+    return this.post("webwxcreatechatroom", "webwxcreatechatroom", { r: Date.now(), lang, pass_ticket: this.pt }, {
+      MemberCount: members.length,
+      MemberList: members.map((UserName) => ({ UserName })),
+      Topic: topic,
+    }, 0);
+  }
+
+  /** webwxupdatechatroom: fun addmember | invitemember | delmember (a comma list of UserNames) or modtopic. */
+  updateChatroom(room: string, change: { fun: "addmember" | "invitemember" | "delmember"; members: string[] } | { fun: "modtopic"; topic: string }): Promise<Json> {
+    const field =
+      change.fun === "modtopic"
+        ? { NewTopic: change.topic }
+        : { [change.fun === "addmember" ? "AddMemberList" : change.fun === "invitemember" ? "InviteMemberList" : "DelMemberList"]: change.members.join(",") };
+    return this.post("webwxupdatechatroom", "webwxupdatechatroom", { fun: change.fun, lang, pass_ticket: this.pt }, { ChatRoomName: room, ...field }, 0);
+  }
+
+  /** An avatar: webwxgeticon (people), webwxgetheadimg (groups); a member's with the group's EncryChatRoomId. */
+  avatar(userName: string, options: { group?: boolean; chatRoomId?: string; maxBytes?: number }): Promise<Buffer> {
+    const path = options.group ? "webwxgetheadimg" : "webwxgeticon";
+    const url = this.url(path, {
+      seq: 0,
+      username: userName,
+      skey: this.session.skey,
+      ...(options.chatRoomId ? { chatroomid: options.chatRoomId } : {}),
+    });
+    return this.media(path, url, options.maxBytes ?? 4 * 1024 * 1024);
+  }
+
   checkUpload(body: Json): Promise<Json> {
     return this.post("webwxcheckupload", "webwxcheckupload", { lang, pass_ticket: this.pt }, body);
   }

@@ -1,5 +1,7 @@
 import { EventEmitter } from "node:events";
 import { CookieJar } from "tough-cookie";
+import { Actions } from "./actions";
+import { contactEvents } from "./contact-events";
 import { DEFAULT_TIMEOUTS, SessionApi, type ApiTimeouts } from "./api";
 import { loadContacts, toContact } from "./contact-loader";
 import { ContactStore } from "./contacts";
@@ -15,14 +17,16 @@ import { Session, readSyncKey } from "./session";
 import { SessionStore, type SavedSession } from "./session-store";
 import { SyncLoop, type SessionEnd, type SyncOptions } from "./sync";
 import { decodeContent } from "./messages/text";
-import { BoundedSet, sniffMime } from "./util";
+import { BoundedSet, RecentMessages, sniffMime } from "./util";
 import type {
   ClientEvents,
   ClientOptions,
   Contact,
   ContactQuery,
+  FriendRequestRef,
   Logger,
   Message,
+  RevokeTarget,
   SendFileOptions,
   SendResult,
   StateInfo,
@@ -43,11 +47,15 @@ export interface ClientTuning {
   onRequest?: (what: string) => void;
   /** Send queue knobs (1205 cool-down, retries). */
   sendQueue?: SendQueueTuning;
+  /** What a recall is matched against: the last `capacity` messages of the last `maxAgeMs` (500, 10 min). */
+  recentMessages?: { capacity?: number; maxAgeMs?: number };
 }
 
 export type WeChatClientOptions = ClientOptions & { tuning?: ClientTuning };
 
 const RECENT_IDS_SAVED = 500;
+/** Send times remembered for revoke() calls that bring no time (far more than fit in 2 minutes). */
+const SENT_TIMES_KEPT = 2_000;
 const IMAGE_EXTENSIONS: Record<string, string> = { "image/png": "png", "image/jpeg": "jpg", "image/bmp": "bmp", "image/gif": "gif" };
 
 const quietLogger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -70,7 +78,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private run?: { abort: AbortController; done: Promise<void>; http: HttpClient };
   /** Aborts the current login attempt or session (newQr, logout), not the run. */
   private step?: { abort: AbortController; reason?: Interrupt };
-  private session?: { session: Session; api: SessionApi; sender: Sender; inbound: Inbound };
+  private session?: { session: Session; api: SessionApi; sender: Sender; inbound: Inbound; actions: Actions };
   private forceQr = false;
   /** MsgIds handled by this client, across sessions; the newest few are saved with the session. */
   private readonly seen: BoundedSet<string>;
@@ -78,6 +86,10 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   /** The wire User of webwxinit (richer than what a resumed session knows). */
   private selfRaw?: Record<string, unknown>;
   private wake?: () => void;
+  /** Recent messages by MsgId, for the `recall` event's original. */
+  private readonly recent: RecentMessages;
+  /** When this client sent what (msgId -> ms), for revoke(). */
+  private readonly sentTimes = new Map<string, number>();
 
   constructor(private readonly options: WeChatClientOptions = {}) {
     super();
@@ -90,6 +102,8 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       loginPollMs: t.loginPollMs ?? 38_000,
     };
     this.seen = new BoundedSet<string>(options.tuning?.dedupCapacity ?? 10_000);
+    const recent = options.tuning?.recentMessages ?? {};
+    this.recent = new RecentMessages(recent.capacity ?? 500, recent.maxAgeMs ?? 10 * 60_000);
     if (options.sessionFile) {
       if (!options.sessionSecret) throw new WeChatError("INVALID_ARGUMENT", "sessionSecret is required with sessionFile");
       this.store = new SessionStore(options.sessionFile, options.sessionSecret, (m) => this.warn(m));
@@ -218,24 +232,106 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   }
 
   async sendText(to: string, text: string, options?: { mentions?: string[] }): Promise<SendResult> {
-    return this.requireSession().sender.sendText(this.resolve(to), text, options?.mentions ?? []);
+    return this.sent(this.requireSession().sender.sendText(this.resolve(to), text, options?.mentions ?? []));
   }
 
   async sendImage(to: string, data: Buffer, options?: { fileName?: string; mime?: string }): Promise<SendResult> {
     const mime = options?.mime ?? (Buffer.isBuffer(data) ? sniffMime(data, options?.fileName) : undefined);
-    return this.requireSession().sender.sendMedia(this.resolve(to), data, {
-      fileName: options?.fileName ?? `image.${IMAGE_EXTENSIONS[mime ?? ""] ?? "jpg"}`,
-      ...(mime ? { mime } : {}),
-      as: "image",
-    });
+    return this.sent(
+      this.requireSession().sender.sendMedia(this.resolve(to), data, {
+        fileName: options?.fileName ?? `image.${IMAGE_EXTENSIONS[mime ?? ""] ?? "jpg"}`,
+        ...(mime ? { mime } : {}),
+        as: "image",
+      }),
+    );
   }
 
   async sendFile(to: string, data: Buffer, options: SendFileOptions): Promise<SendResult> {
-    return this.requireSession().sender.sendMedia(this.resolve(to), data, options);
+    return this.sent(this.requireSession().sender.sendMedia(this.resolve(to), data, options));
+  }
+
+  async revoke(sent: RevokeTarget): Promise<void> {
+    await this.requireSession().actions.revoke(sent);
+  }
+
+  async acceptFriend(request: FriendRequestRef | undefined): Promise<void> {
+    await this.requireSession().actions.acceptFriend(request);
+  }
+
+  async addFriend(userName: string, greeting: string): Promise<void> {
+    const active = this.requireSession();
+    const target = typeof userName === "string" ? userName.trim() : "";
+    // A UserName of this session (a group member is one we have no contact for), else a known contact.
+    const resolved = target.startsWith("@") && !this.contactStore.has(target) ? target : this.resolve(target).userName;
+    if (resolved.startsWith("@@")) throw new WeChatError("INVALID_ARGUMENT", "addFriend: a group cannot be added as a friend");
+    await active.actions.addFriend(resolved, greeting);
+  }
+
+  async setRemark(target: string, remark: string): Promise<void> {
+    await this.requireSession().actions.setRemark(this.resolve(target), remark);
+  }
+
+  async pin(target: string, on: boolean): Promise<void> {
+    await this.requireSession().actions.pin(this.resolve(target), on);
+  }
+
+  async createGroup(topic: string, memberTargets: string[]): Promise<Contact> {
+    const active = this.requireSession();
+    return active.actions.createGroup(topic, this.resolveAll(memberTargets, "createGroup"));
+  }
+
+  async addMembers(group: string, targets: string[]): Promise<void> {
+    const active = this.requireSession();
+    await active.actions.addMembers(this.resolve(group), this.resolveAll(targets, "addMembers"));
+  }
+
+  async removeMembers(group: string, targets: string[]): Promise<void> {
+    const active = this.requireSession();
+    if (!Array.isArray(targets) || targets.length === 0) throw new WeChatError("INVALID_ARGUMENT", "removeMembers: at least one member is required");
+    await active.actions.removeMembers(this.resolve(group), targets);
+  }
+
+  async renameGroup(group: string, topic: string): Promise<void> {
+    await this.requireSession().actions.renameGroup(this.resolve(group), topic);
+  }
+
+  async markRead(target: string): Promise<void> {
+    await this.requireSession().actions.markRead(this.resolve(target));
+  }
+
+  async avatar(target: string, options?: { group?: string }): Promise<Buffer> {
+    const active = this.requireSession();
+    if (options?.group !== undefined) return active.actions.avatar({ member: target, group: this.resolve(options.group) });
+    return active.actions.avatar(this.resolve(target));
   }
 
   async download(message: Message, options?: { thumbnail?: boolean; maxBytes?: number }): Promise<Buffer> {
     return downloadMedia(this.requireSession().api, message, options ?? {});
+  }
+
+  /** Remembers when a send went out (for revoke() given only the ids). */
+  private async sent(pending: Promise<SendResult>): Promise<SendResult> {
+    const result = await pending;
+    this.sentTimes.set(result.msgId, result.time ?? Date.now());
+    if (this.sentTimes.size > SENT_TIMES_KEPT) this.sentTimes.delete(this.sentTimes.keys().next().value as string);
+    return result;
+  }
+
+  private resolveAll(targets: string[], what: string): Contact[] {
+    if (!Array.isArray(targets) || targets.length === 0) throw new WeChatError("INVALID_ARGUMENT", `${what}: at least one member is required`);
+    return targets.map((t) => this.resolve(t));
+  }
+
+  /** A message went out to the listeners: remember it for recalls, and raise the events it stands for. */
+  private emitInbound(message: Message): void {
+    this.emit("message", message);
+    if (message.type === "friend-request" && message.friendRequest) this.emit("friend-request", message);
+    if (message.type === "recall" && message.recall) {
+      const original = message.recall.msgId ? this.recent.get(message.recall.msgId) : undefined;
+      this.emit("recall", { message, ...(original ? { original } : {}) });
+    } else if (message.type !== "status") {
+      this.recent.add(message);
+    }
   }
 
   // ---- the run ----
@@ -486,19 +582,28 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       emitMessage: (m) => {
         this.recentIds.push(m.id);
         if (this.recentIds.length > RECENT_IDS_SAVED) this.recentIds.splice(0, this.recentIds.length - RECENT_IDS_SAVED);
-        this.emit("message", m);
+        this.emitInbound(m);
       },
       emitContacts: (c) => this.emit("contacts", c),
+      emitContact: (e) => this.emit("contact", e),
       warn: (m) => this.warn(m),
       seen: this.seen,
     });
     const sender = new Sender(api, this.contactStore, {
       ...(this.options.pacing !== undefined ? { pacing: this.options.pacing } : {}),
+      ...(this.options.actionPacing !== undefined ? { actionPacing: this.options.actionPacing } : {}),
       desktop: this.mode === "desktop",
       ...(this.options.tuning?.sendQueue ? { queue: this.options.tuning.sendQueue } : {}),
       warn: (m) => this.warn(m),
     });
-    this.session = { session, api, sender, inbound };
+    const actions = new Actions(api, this.contactStore, sender.sendQueue, {
+      sentAt: (msgId) => this.sentTimes.get(msgId),
+      learnt: (before, after) => {
+        this.emit("contacts", before ? { added: [], removed: [], changed: [after.userName] } : { added: [after.userName], removed: [], changed: [] });
+        for (const event of contactEvents(before, after)) this.emit("contact", event);
+      },
+    });
+    this.session = { session, api, sender, inbound, actions };
     await this.save(http, session);
     this.setState({ state: "online", user: { ...session.user } });
     this.emit("contacts", { added: this.contactStore.list().map((c) => c.userName), removed: [], changed: [] });

@@ -5,11 +5,14 @@ import { isWeChatError } from "./errors";
 import { isGroupUserName, isSpecialUserName, normalizeMessage, rawMemberToMember, referencedUserNames } from "./messages";
 import type { NormalizeContext, RawMember, RawMessage } from "./messages";
 import type { BoundedSet } from "./util";
-import type { ClientEvents, Message } from "./types";
+import { contactEvents } from "./contact-events";
+import type { ClientEvents, Contact, ContactEvent, Message } from "./types";
 
 export interface InboundSinks {
   emitMessage(message: Message): void;
   emitContacts(change: ClientEvents["contacts"][0]): void;
+  /** One event per contact added, removed, renamed or with changed members (after emitContacts). */
+  emitContact?(event: ContactEvent): void;
   warn(message: string): void;
   /** MsgIds already handled (shared across the sessions of one client). */
   seen: BoundedSet<string>;
@@ -61,6 +64,14 @@ export class Inbound {
     const added: string[] = [];
     const changed: string[] = [];
     const removed: string[] = [];
+    // Each touched contact as it was before this answer: diffed against the end result (a group's Mod entry
+    // and its ModChatRoomMemberList entry are one change).
+    const before = new Map<string, Contact | undefined>();
+    const touch = (raw: Record<string, unknown>): void => {
+      const userName = typeof raw.UserName === "string" ? raw.UserName : "";
+      if (userName && !before.has(userName)) before.set(userName, this.contacts.get(userName));
+    };
+    for (const raw of [...answer.modContactList, ...answer.delContactList, ...answer.modChatRoomMemberList]) touch(raw);
     if (answer.modContactList.length > 0) {
       const result = this.contacts.upsert(answer.modContactList.map((raw) => toContact(raw, self)).filter((c) => c.userName));
       added.push(...result.added);
@@ -78,6 +89,10 @@ export class Inbound {
       }
     }
     if (added.length + changed.length + removed.length > 0) this.sinks.emitContacts({ added, removed, changed });
+    if (!this.sinks.emitContact) return;
+    for (const [userName, old] of before) {
+      for (const event of contactEvents(old, this.contacts.get(userName))) this.sinks.emitContact(event);
+    }
   }
 
   /** Fetches senders, groups and group members we do not know yet, in batches, before the messages go out. */

@@ -4,7 +4,8 @@ import type { ContactStore } from "./contacts";
 import { WeChatError } from "./errors";
 import { SendQueue, buildFileAppMsgFields, buildMentionSource, mentionText, uploadPlan } from "./outbox";
 import type { SendQueueTuning, UploadPlan } from "./outbox";
-import type { Contact, GroupMember, PacingOptions, SendFileOptions, SendResult } from "./types";
+import { findMember, memberName } from "./members";
+import type { Contact, PacingOptions, SendFileOptions, SendResult } from "./types";
 import { makeClientMsgId, sniffMime } from "./util";
 
 const MENTION_SPACE = "\u2005";
@@ -19,8 +20,13 @@ interface MsgFields {
   Signature?: string;
 }
 
+/** Friend and group operations: one per 5 s, no burst (they are what gets accounts restricted). */
+export const DEFAULT_ACTION_PACING: PacingOptions = { perMinute: 12, burst: 1, jitter: 0.3 };
+
 export interface SenderOptions {
   pacing?: PacingOptions | false;
+  /** Extra pacing of friend / group operations (default DEFAULT_ACTION_PACING). */
+  actionPacing?: PacingOptions | false;
   /** desktop mode: file appmsgs carry an empty appid. */
   desktop: boolean;
   queue?: SendQueueTuning;
@@ -43,7 +49,8 @@ export class Sender {
     private readonly contacts: ContactStore,
     private readonly options: SenderOptions,
   ) {
-    this.queue = new SendQueue(options.pacing ?? { perMinute: 60 }, options.queue ?? {});
+    const actionPacing = options.actionPacing === undefined ? DEFAULT_ACTION_PACING : options.actionPacing;
+    this.queue = new SendQueue(options.pacing ?? { perMinute: 60 }, { ...options.queue, ...(actionPacing ? { actionPacing } : {}) });
     this.queue.on("throttled", (intervalMs, info) => {
       options.warn(`sending too fast (1205): slowing down to one message every ${Math.round(intervalMs / 100) / 10} s, pausing ${Math.round(info.pauseMs / 1000)} s`);
     });
@@ -64,9 +71,8 @@ export class Sender {
     let msgSource: string | undefined;
     if (mentions.length > 0) {
       if (to.kind !== "group") throw new WeChatError("INVALID_ARGUMENT", "mentions only work in a group");
-      const members = mentions.map((m) => this.member(to, m));
-      const missing = members
-        .map((m) => m.displayName || m.nickName)
+      const members = mentions.map((m) => findMember(to, m, this.contacts));
+      const missing = [...new Set(members.map(memberName))]
         .filter((name) => !content.includes(`@${name}${MENTION_SPACE}`) && !content.includes(`@${name} `) && !content.endsWith(`@${name}`));
       if (missing.length > 0) content = mentionText(missing, content);
       msgSource = buildMentionSource(members.map((m) => m.userName), to.userName);
@@ -110,24 +116,6 @@ export class Sender {
     });
   }
 
-  private member(group: Contact, name: string): GroupMember {
-    const members = group.members ?? [];
-    const exact = members.filter((m) => m.userName === name);
-    if (exact.length === 1) return exact[0]!;
-    for (const field of ["displayName", "nickName"] as const) {
-      const hits = members.filter((m) => m[field] === name);
-      if (hits.length === 1) return hits[0]!;
-      if (hits.length > 1) {
-        throw new WeChatError("AMBIGUOUS", `"${name}" matches ${hits.length} members of the group`, {
-          candidates: hits.map((m) => m.displayName || m.nickName),
-        });
-      }
-    }
-    const contact = this.contacts.get(name);
-    if (contact && members.some((m) => m.userName === contact.userName)) return members.find((m) => m.userName === contact.userName)!;
-    throw new WeChatError("NOT_FOUND", `"${name}" is not a member of the group`);
-  }
-
   private async post(what: string, path: string, query: Record<string, string>, to: Contact, fields: MsgFields): Promise<SendResult> {
     const localId = makeClientMsgId();
     const answer = await this.api.send(what, path, query, {
@@ -137,7 +125,7 @@ export class Sender {
       LocalID: localId,
       ClientMsgId: localId,
     });
-    return { msgId: str(answer.MsgID), localId: str(answer.LocalID) || localId, to: to.userName, toHandle: to.handle };
+    return { msgId: str(answer.MsgID), localId: str(answer.LocalID) || localId, to: to.userName, toHandle: to.handle, time: Date.now() };
   }
 
   /** The chunked upload; the MediaId of the last chunk (or of checkupload when the server has the file). */

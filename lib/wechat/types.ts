@@ -140,6 +140,33 @@ export interface SendResult {
   localId: string;
   to: string; // the UserName it went to
   toHandle: string;
+  /** When the server took it (unix ms): revoke() refuses what is older than 2 minutes. */
+  time?: number;
+}
+
+/** What revoke() needs: a SendResult, or its ids (time, when known, lets the client refuse old ones itself). */
+export type RevokeTarget = SendResult | { msgId: string; localId: string; to: string; toHandle?: string; time?: number };
+
+/** What acceptFriend() needs: a friend-request Message's `friendRequest`, or just the requester and ticket. */
+export type FriendRequestRef = NonNullable<Message["friendRequest"]> | { userName: string; ticket: string };
+
+/** A `contact` event: one contact or group was added, removed, renamed, or its members changed. */
+export interface ContactEvent {
+  change: "added" | "removed" | "renamed" | "members";
+  /** The contact as it is now (for "removed": as it was). */
+  contact: Contact;
+  /** "renamed" (and "removed"): the contact before the change. */
+  previous?: Contact;
+  /** "members": who joined and who left the group. */
+  members?: { added: GroupMember[]; removed: GroupMember[] };
+}
+
+/** A `recall` event: someone recalled a message. */
+export interface RecallEvent {
+  /** The recall notice itself (type "recall"; `recall.msgId` names the recalled message). */
+  message: Message;
+  /** The recalled message, when it arrived recently enough to still be remembered. */
+  original?: Message;
 }
 
 export type ErrorCode =
@@ -164,6 +191,12 @@ export interface ClientEvents {
   contacts: [{ added: string[]; removed: string[]; changed: string[] }];
   /** Something worth a log line that does not end the session. Never carries secrets. */
   warn: [string];
+  /** One contact or group changed (from ModContactList / DelContactList / ModChatRoomMemberList). */
+  contact: [ContactEvent];
+  /** A friend request arrived (also emitted as a "message"); pass `message.friendRequest` to acceptFriend(). */
+  "friend-request": [Message];
+  /** A message was recalled (the recall notice is also emitted as a "message"). */
+  recall: [RecallEvent];
 }
 
 export interface Logger {
@@ -193,6 +226,11 @@ export interface ClientOptions {
   sessionSecret?: string;
   /** false disables pacing (benchmarks only). */
   pacing?: PacingOptions | false;
+  /**
+   * Pacing of friend and group operations (accept/add friend, remark, pin, create/update groups), on top of the
+   * message pacing: they are what gets accounts restricted. Default one per 5 s, no burst. false: none (tests).
+   */
+  actionPacing?: PacingOptions | false;
   logger?: Logger;
 }
 
@@ -236,6 +274,26 @@ export interface WeChatClientApi {
   sendFile(to: string, data: Buffer, options: SendFileOptions): Promise<SendResult>;
   /** Download a received message's media. thumbnail: image preview. maxBytes: refuse larger (TOO_LARGE). */
   download(message: Message, options?: { thumbnail?: boolean; maxBytes?: number }): Promise<Buffer>;
+  /** Recall a message this client sent (only within 2 minutes: older -> INVALID_ARGUMENT). */
+  revoke(sent: RevokeTarget): Promise<void>;
+  /** Accept a friend request (webwxverifyuser Opcode 3). */
+  acceptFriend(request: FriendRequestRef | undefined): Promise<void>;
+  /** Send a friend request (Opcode 2) to a UserName (e.g. a group member) or a known contact. */
+  addFriend(userName: string, greeting: string): Promise<void>;
+  /** Set a friend's remark name ("" clears it). */
+  setRemark(target: string, remark: string): Promise<void>;
+  /** Pin (star) a chat to the top, or unpin it. */
+  pin(target: string, on: boolean): Promise<void>;
+  /** Create a group with these members (two or more, besides this account); the new group. */
+  createGroup(topic: string, memberTargets: string[]): Promise<Contact>;
+  /** Add members (invites them once the group has 40 or more members). */
+  addMembers(group: string, targets: string[]): Promise<void>;
+  removeMembers(group: string, targets: string[]): Promise<void>;
+  renameGroup(group: string, topic: string): Promise<void>;
+  /** Mark a chat as read on every device (webwxstatusnotify Code 1). */
+  markRead(target: string): Promise<void>;
+  /** A contact's or group's avatar image; options.group: a member's avatar in that group. */
+  avatar(target: string, options?: { group?: string }): Promise<Buffer>;
   on<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): this;
   off<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): this;
 }

@@ -14,7 +14,10 @@ export interface FileAppMsgInput {
   /** File extension without the dot. */
   ext: string;
   desktop: boolean;
-  /** From webwxcheckupload (files over 25 MB). It goes into the Msg fields, not into this XML. */
+  /**
+   * From webwxcheckupload (files over 25 MB). The official web client sends it as Msg.Signature, protocol.md
+   * puts it "into the appmsg": it goes into both (<appattach><signature>), which the server accepts either way.
+   */
   signature?: string;
 }
 
@@ -44,6 +47,7 @@ export function buildFileAppMsg(input: FileAppMsgInput): string {
     `<totallen>${input.size}</totallen>` +
     `<attachid>${escapeXml(input.mediaId)}</attachid>` +
     `<fileext>${escapeXml(String(input.ext ?? ""))}</fileext>` +
+    (input.signature ? `<signature>${escapeXml(input.signature)}</signature>` : "") +
     "</appattach>" +
     "<extinfo></extinfo>" +
     "</appmsg>"

@@ -23,7 +23,23 @@ export interface SendQueueTuning {
   recoverAfter?: number;
 }
 
-export type SendQueueOptions = SendQueueDeps & SendQueueTuning;
+export type SendQueueOptions = SendQueueDeps &
+  SendQueueTuning & {
+    /**
+     * Extra pacing of the tasks run with `{action: true}` (friend and group operations), on top of the common one.
+     * Default: none.
+     */
+    actionPacing?: PacingOptions | false;
+  };
+
+/** A token bucket: `burst` tasks back to back, then one per `interval` ms (plus jitter). */
+interface Bucket {
+  interval: number;
+  burst: number;
+  jitter: number;
+  tokens: number;
+  lastRefill: number;
+}
 
 export interface ThrottleInfo {
   /** The interval between sends from now on. */
@@ -47,6 +63,7 @@ export interface SendQueueEvents {
 interface Job {
   task: () => Promise<unknown>;
   label?: string;
+  action: boolean;
   resolve(value: unknown): void;
   reject(reason: unknown): void;
   retries: number;
@@ -66,6 +83,23 @@ function positive(value: number | undefined, fallback: number, what: string): nu
     throw new WeChatError("INVALID_ARGUMENT", `pacing: ${what} must be a positive number`);
   }
   return value;
+}
+
+/** Checked pacing options: interval (ms), burst, jitter. */
+function pacingOf(options: PacingOptions, defaults: { burst: number }): { interval: number; burst: number; jitter: number } {
+  const perMinute = positive(options?.perMinute, DEFAULT_PER_MINUTE, "perMinute");
+  const burst = options.burst ?? defaults.burst;
+  if (!Number.isInteger(burst) || burst < 1) throw new WeChatError("INVALID_ARGUMENT", "pacing: burst must be an integer >= 1");
+  const jitter = options.jitter ?? DEFAULT_JITTER;
+  if (typeof jitter !== "number" || !(jitter >= 0 && jitter <= 1)) {
+    throw new WeChatError("INVALID_ARGUMENT", "pacing: jitter must be between 0 and 1");
+  }
+  return { interval: 60_000 / perMinute, burst, jitter };
+}
+
+function refillBucket(bucket: Bucket, now: number): void {
+  if (now > bucket.lastRefill) bucket.tokens = Math.min(bucket.burst, bucket.tokens + (now - bucket.lastRefill) / bucket.interval);
+  bucket.lastRefill = Math.max(bucket.lastRefill, now);
 }
 
 /**
@@ -98,6 +132,8 @@ export class SendQueue extends EventEmitter<SendQueueEvents> {
   private running = false;
   private timer: unknown = undefined;
   private isClosed = false;
+  /** The stricter bucket of action tasks, when configured. */
+  private readonly actions?: Bucket;
 
   constructor(options: PacingOptions | false, deps: SendQueueOptions = {}) {
     super();
@@ -106,16 +142,10 @@ export class SendQueue extends EventEmitter<SendQueueEvents> {
       this.burst = Number.MAX_SAFE_INTEGER;
       this.jitter = 0;
     } else {
-      const perMinute = positive(options?.perMinute, DEFAULT_PER_MINUTE, "perMinute");
-      const burst = options.burst ?? DEFAULT_BURST;
-      if (!Number.isInteger(burst) || burst < 1) throw new WeChatError("INVALID_ARGUMENT", "pacing: burst must be an integer >= 1");
-      const jitter = options.jitter ?? DEFAULT_JITTER;
-      if (typeof jitter !== "number" || !(jitter >= 0 && jitter <= 1)) {
-        throw new WeChatError("INVALID_ARGUMENT", "pacing: jitter must be between 0 and 1");
-      }
-      this.baseInterval = 60_000 / perMinute;
-      this.burst = burst;
-      this.jitter = jitter;
+      const pacing = pacingOf(options, { burst: DEFAULT_BURST });
+      this.baseInterval = pacing.interval;
+      this.burst = pacing.burst;
+      this.jitter = pacing.jitter;
     }
     const maxRetries = deps.maxRetries ?? 2;
     if (!Number.isInteger(maxRetries) || maxRetries < 0) throw new WeChatError("INVALID_ARGUMENT", "pacing: maxRetries must be an integer >= 0");
@@ -131,6 +161,10 @@ export class SendQueue extends EventEmitter<SendQueueEvents> {
     this.interval = this.baseInterval;
     this.tokens = this.burst;
     this.lastRefill = this.now();
+    if (deps.actionPacing) {
+      const pacing = pacingOf(deps.actionPacing, { burst: 1 });
+      this.actions = { ...pacing, tokens: pacing.burst, lastRefill: this.lastRefill };
+    }
   }
 
   /** Current interval between paced sends, ms (grows after 1205s). */
@@ -151,12 +185,15 @@ export class SendQueue extends EventEmitter<SendQueueEvents> {
     return this.isClosed;
   }
 
-  /** Queues a task; it runs when its turn and the pacing allow. Rejects with CLOSED once closed. */
-  run<T>(task: () => Promise<T>, label?: string): Promise<T> {
+  /**
+   * Queues a task; it runs when its turn and the pacing allow. Rejects with CLOSED once closed.
+   * `action`: a friend / group operation, paced by the action pacing as well (same queue, same order).
+   */
+  run<T>(task: () => Promise<T>, label?: string, options?: { action?: boolean }): Promise<T> {
     if (this.isClosed) return Promise.reject(new WeChatError("CLOSED", "the send queue is closed"));
     if (typeof task !== "function") return Promise.reject(new WeChatError("INVALID_ARGUMENT", "send queue: task must be a function"));
     return new Promise<T>((resolve, reject) => {
-      const job: Job = { task, resolve: resolve as (value: unknown) => void, reject, retries: 0 };
+      const job: Job = { task, resolve: resolve as (value: unknown) => void, reject, retries: 0, action: options?.action === true };
       if (label !== undefined) job.label = label;
       this.queue.push(job);
       this.pump();
@@ -189,20 +226,28 @@ export class SendQueue extends EventEmitter<SendQueueEvents> {
   }
 
   /** How long the head of the queue must still wait (0: go now). */
-  private waitMs(now: number): number {
+  private waitMs(now: number, job: Job): number {
     this.refill(now);
     const pause = Math.max(0, this.pausedUntil - now);
     const deficit = this.tokens >= 1 - EPSILON ? 0 : (1 - this.tokens) * this.interval;
-    if (pause === 0 && deficit === 0) return 0;
+    let wait = Math.max(pause, deficit);
+    let spread = this.jitter * this.interval;
+    const actions = job.action ? this.actions : undefined;
+    if (actions) {
+      refillBucket(actions, now);
+      wait = Math.max(wait, actions.tokens >= 1 - EPSILON ? 0 : (1 - actions.tokens) * actions.interval);
+      spread = Math.max(spread, actions.jitter * actions.interval);
+    }
+    if (wait === 0) return 0;
     // Jitter only ever adds: never faster than the configured rate.
-    return Math.ceil(Math.max(pause, deficit) + this.jitter * this.interval * this.random());
+    return Math.ceil(wait + spread * this.random());
   }
 
   private pump(): void {
     if (this.isClosed || this.running || this.timer !== undefined) return;
     const job = this.queue[0];
     if (!job) return;
-    const wait = this.waitMs(this.now());
+    const wait = this.waitMs(this.now(), job);
     if (wait > 0) {
       this.timer = this.setTimer(() => {
         this.timer = undefined;
@@ -212,6 +257,7 @@ export class SendQueue extends EventEmitter<SendQueueEvents> {
     }
     this.queue.shift();
     this.tokens = Math.max(0, this.tokens - 1);
+    if (job.action && this.actions) this.actions.tokens = Math.max(0, this.actions.tokens - 1);
     this.running = true;
     void this.execute(job);
   }
@@ -272,6 +318,10 @@ export class SendQueue extends EventEmitter<SendQueueEvents> {
     // No burst right after a 1205.
     this.refill(now);
     this.tokens = 0;
+    if (this.actions) {
+      refillBucket(this.actions, now);
+      this.actions.tokens = 0;
+    }
     const info: ThrottleInfo = { intervalMs: this.interval, pauseMs, strikes: this.strikes, willRetry };
     if (job.label !== undefined) info.label = job.label;
     this.safeEmit("throttled", this.interval, info);

@@ -5,3 +5,4 @@ export { sanitizeFileName, fileExtension, MAX_FILE_NAME_BYTES } from "./filename
 export { makeClientMsgId, deviceId } from "./ids";
 export { sniffMime, mimeFromExtension, OCTET_STREAM } from "./mime";
 export { parseScriptVars } from "./script-vars";
+export { RecentMessages } from "./recent-messages";

@@ -1,0 +1,40 @@
+import type { ContactStore } from "./contacts";
+import { WeChatError } from "./errors";
+import type { Contact, GroupMember } from "./types";
+
+const fold = (value: string): string => value.normalize("NFC").trim().toLowerCase();
+
+/** The names a member can be called by: their name in the group, their nickname, and our handles for them. */
+function namesOf(member: GroupMember, contacts: ContactStore): string[] {
+  const contact = contacts.get(member.userName);
+  const names = [member.displayName, member.nickName];
+  if (contact && contact.kind !== "stranger") names.push(contact.handle, contact.remarkName, contact.alias);
+  return names.filter((n) => n !== "");
+}
+
+/**
+ * A member of a group by what a user types: the member's UserName, their name in the group (DisplayName),
+ * their NickName, or our handle for them (remark, alias). Exact matches before case-insensitive ones.
+ * Unknown -> NOT_FOUND (naming only what was typed and the group), several -> AMBIGUOUS.
+ */
+export function findMember(group: Contact, name: string, contacts: ContactStore): GroupMember {
+  const wanted = typeof name === "string" ? name.trim() : "";
+  if (!wanted) throw new WeChatError("INVALID_ARGUMENT", "a member name is required");
+  const members = group.members ?? [];
+  const byUserName = members.find((m) => m.userName === wanted);
+  if (byUserName) return byUserName;
+  for (const same of [(a: string) => a.normalize("NFC") === wanted.normalize("NFC"), (a: string) => fold(a) === fold(wanted)]) {
+    const hits = members.filter((m) => namesOf(m, contacts).some(same));
+    if (hits.length === 1) return hits[0]!;
+    if (hits.length > 1) {
+      const candidates = hits.map((m) => m.displayName || m.nickName);
+      throw new WeChatError("AMBIGUOUS", `"${wanted}" matches ${hits.length} members of ${group.displayName}: ${candidates.join(", ")}`, { candidates });
+    }
+  }
+  throw new WeChatError("NOT_FOUND", `"${wanted}" is not a member of ${group.displayName}`);
+}
+
+/** The name a member is shown under in the group (what an @mention writes). */
+export function memberName(member: GroupMember): string {
+  return member.displayName || member.nickName;
+}
