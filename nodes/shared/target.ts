@@ -1,0 +1,70 @@
+import { WeChatError } from "../../lib/wechat/errors";
+import type { Contact, SendResult, WeChatClientApi } from "../../lib/wechat/types";
+import type { NodeMessage } from "./red";
+
+export type TargetSource = "msg.to" | "node" | "reply";
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/**
+ * Who a send goes to, in order: msg.to, the node's configured target, else a reply to msg.wechat.chat.
+ * Returns the target text for client.resolve (a UserName or a stable name).
+ */
+export function chooseTarget(
+  msg: NodeMessage,
+  configured: string,
+  client: Pick<WeChatClientApi, "getContact">,
+): { target: string; source: TargetSource } {
+  const to = msg.to;
+  if (to !== undefined && to !== null && to !== "") {
+    if (typeof to === "string") return { target: to.trim(), source: "msg.to" };
+    // A contact or chat object (from wx-contacts or msg.wechat) works too.
+    if (isRecord(to)) {
+      const named = typeof to.userName === "string" && client.getContact(to.userName) ? to.userName : to.handle;
+      if (typeof named === "string" && named !== "") return { target: named, source: "msg.to" };
+    }
+    throw new WeChatError("INVALID_ARGUMENT", "msg.to must be a name or a UserName (a non-empty string)");
+  }
+  if (configured.trim() !== "") return { target: configured.trim(), source: "node" };
+  const wechat = msg.wechat;
+  const chat = isRecord(wechat) ? wechat.chat : undefined;
+  if (isRecord(chat)) {
+    // The UserName is valid only in the session the message came from; after a re-login use the handle.
+    if (typeof chat.userName === "string" && client.getContact(chat.userName)) return { target: chat.userName, source: "reply" };
+    if (typeof chat.handle === "string" && chat.handle !== "") return { target: chat.handle, source: "reply" };
+  }
+  throw new WeChatError("INVALID_ARGUMENT", "no target: set msg.to, configure a target, or reply to a received message (msg.wechat.chat)");
+}
+
+/** Resolve the target of a msg to one live contact (NOT_FOUND / AMBIGUOUS from the client). */
+export function resolveTarget(msg: NodeMessage, configured: string, client: WeChatClientApi): Contact {
+  const { target } = chooseTarget(msg, configured, client);
+  return client.resolve(target);
+}
+
+/** Names to @mention: msg.mentions as an array of names (or one name). Only for groups. */
+export function mentionsOf(msg: NodeMessage, contact: Contact): string[] | undefined {
+  const raw = msg.mentions;
+  if (raw === undefined || raw === null) return undefined;
+  const list = typeof raw === "string" ? [raw] : raw;
+  if (!Array.isArray(list) || !list.every((m): m is string => typeof m === "string" && m.trim() !== "")) {
+    throw new WeChatError("INVALID_ARGUMENT", "msg.mentions must be an array of names");
+  }
+  if (list.length === 0) return undefined;
+  if (contact.kind !== "group") {
+    throw new WeChatError("INVALID_ARGUMENT", `msg.mentions only work in groups; "${contact.displayName}" is not a group`);
+  }
+  return list.map((m) => m.trim());
+}
+
+/** The output msg: the input plus msg.wechat.sent (plain data only). */
+export function withSent(msg: NodeMessage, result: SendResult): NodeMessage {
+  const wechat = isRecord(msg.wechat) ? msg.wechat : {};
+  msg.wechat = {
+    ...wechat,
+    sent: { msgId: result.msgId, localId: result.localId, to: result.to, toHandle: result.toHandle },
+  };
+  return msg;
+}

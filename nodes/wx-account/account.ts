@@ -1,0 +1,334 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as QRCode from "qrcode";
+import { WeChatError } from "../../lib/wechat/errors";
+import type { ClientOptions, Logger, Message, StateInfo, WeChatClientApi } from "../../lib/wechat/types";
+import type { Node, NodeStatus } from "../shared/red";
+import { sessionSecret } from "../shared/secret";
+import { statusFor } from "../shared/status";
+
+export const WECHAT_LOGIN_URL = "https://login.wx.qq.com";
+export const DEFAULT_SANDBOX_PORT = 1881;
+export const DEFAULT_PACING = 60;
+
+export type ServerKind = "wechat" | "sandbox" | "custom";
+
+export interface AccountSettings {
+  server: ServerKind;
+  sandboxPort: number;
+  loginUrl: string;
+  mode: "desktop" | "web";
+  pacing: number;
+}
+
+/** A node that uses the account: it mirrors the session status and may take messages. */
+export interface AccountUser {
+  readonly node: Pick<Node, "id" | "status">;
+  onMessage?(message: Message): void;
+}
+
+export interface SandboxHandle {
+  url: string;
+  phoneUrl?: string;
+  close(): Promise<void>;
+}
+
+export interface AccountDeps {
+  node: Node;
+  settings: AccountSettings;
+  /** Node-RED user dir; without it no session is saved. */
+  userDir?: string;
+  /** Base secret for session files (see shared/secret.ts), asked for only when a session file is used. */
+  secret: (dir: string) => string;
+  translate: (key: string) => string;
+  publish: (topic: string, data: unknown, retain: boolean) => void;
+  createClient: (options: ClientOptions) => WeChatClientApi;
+  startSandbox: (options: { host: string; port: number }) => Promise<SandboxHandle>;
+}
+
+/** What the editor sees of the session (the state admin route and the comms topic). */
+export interface AccountView {
+  state: StateInfo["state"];
+  qr?: string;
+  qrUrl?: string;
+  avatar?: string;
+  user?: { nickName: string; avatar?: string };
+  code?: number;
+  message?: string;
+  server: ServerKind;
+  phoneUrl?: string;
+  users: number;
+  /** Grows with every state change, so the editor can drop an answer older than what it already shows. */
+  seq: number;
+}
+
+export function stateTopic(id: string): string {
+  return `wx-account/${id}/state`;
+}
+
+/** Read the settings of a wx-account configuration, with defaults and validation. */
+export function accountSettings(config: Record<string, unknown>): AccountSettings {
+  const server: ServerKind = config.server === "sandbox" || config.server === "custom" ? config.server : "wechat";
+  const port = Number(config.sandboxPort);
+  const pacing = Number(config.pacing);
+  return {
+    server,
+    sandboxPort:
+      config.sandboxPort === undefined || config.sandboxPort === "" || !Number.isInteger(port) || port < 0 || port > 65535
+        ? DEFAULT_SANDBOX_PORT
+        : port,
+    loginUrl: typeof config.loginUrl === "string" ? config.loginUrl.trim() : "",
+    mode: config.mode === "web" ? "web" : "desktop",
+    pacing: Number.isFinite(pacing) && pacing >= 1 ? Math.min(Math.floor(pacing), 600) : DEFAULT_PACING,
+  };
+}
+
+/**
+ * The runtime side of one wx-account: owns one WeChatClient (and, for server "sandbox", one emulator),
+ * started when the first wx node registers and stopped when the last one leaves or the account closes.
+ * Lifecycle steps run one after the other, so a stop always finishes before the next start begins.
+ */
+export class WxAccount {
+  private readonly users = new Map<string, AccountUser>();
+  private client: WeChatClientApi | undefined;
+  private sandbox: SandboxHandle | undefined;
+  private info: StateInfo = { state: "offline" };
+  private seq = 0;
+  private qrImage: { url: string; dataUrl: string } | undefined;
+  private loggedQr: string | undefined;
+  private lifecycle: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  private readonly onState = (info: StateInfo): void => this.setState(info);
+  private readonly onMessage = (message: Message): void => {
+    for (const user of this.users.values()) {
+      try {
+        user.onMessage?.(message);
+      } catch (error) {
+        this.deps.node.error(`message dispatch failed: ${errorText(error)}`);
+      }
+    }
+  };
+  private readonly onWarn = (text: string): void => this.deps.node.warn(text);
+
+  constructor(private readonly deps: AccountDeps) {}
+
+  get id(): string {
+    return this.deps.node.id;
+  }
+
+  get state(): StateInfo {
+    return this.info;
+  }
+
+  get userCount(): number {
+    return this.users.size;
+  }
+
+  /** Where the session of this account is saved, or undefined when there is no user dir. */
+  get sessionFile(): string | undefined {
+    return this.deps.userDir ? path.join(this.deps.userDir, "wxflow", `${this.id}.session`) : undefined;
+  }
+
+  register(user: AccountUser): void {
+    if (this.closed) return;
+    this.users.set(user.node.id, user);
+    user.node.status(this.status());
+    if (this.users.size === 1) this.enqueue(() => this.startClient());
+  }
+
+  deregister(user: AccountUser, done: () => void): void {
+    if (!this.users.delete(user.node.id) || this.users.size > 0 || this.closed) {
+      done();
+      return;
+    }
+    this.enqueue(() => this.stopClient()).then(done, done);
+  }
+
+  /** Node-RED close: stop everything this account owns; `removed` also forgets the saved session. */
+  close(removed: boolean): Promise<void> {
+    this.closed = true;
+    return this.enqueue(async () => {
+      await this.stopClient();
+      const sandbox = this.sandbox;
+      this.sandbox = undefined;
+      if (sandbox) await sandbox.close();
+      const file = this.sessionFile;
+      if (removed && file) await fs.promises.rm(file, { force: true });
+      // Drop the retained state so a later editor does not show a stale QR.
+      this.seq += 1;
+      this.deps.publish(stateTopic(this.id), { state: "offline", server: this.deps.settings.server, users: 0, seq: this.seq }, false);
+    });
+  }
+
+  /** The client, when logged in; else NOT_LOGGED_IN (nothing may be sent). */
+  onlineClient(): WeChatClientApi {
+    const client = this.client;
+    if (!client || this.info.state !== "online") {
+      throw new WeChatError("NOT_LOGGED_IN", `WeChat account is not logged in (state: ${this.info.state})`);
+    }
+    return client;
+  }
+
+  /** The client when one runs (any state), for contact look-ups in the editor. */
+  runningClient(): WeChatClientApi | undefined {
+    return this.client;
+  }
+
+  async logout(): Promise<void> {
+    const client = this.client;
+    if (!client) throw new WeChatError("NOT_LOGGED_IN", "the account is not running (no wx node uses it)");
+    await client.logout();
+  }
+
+  newQr(): void {
+    const client = this.client;
+    if (!client) throw new WeChatError("NOT_LOGGED_IN", "the account is not running (no wx node uses it)");
+    client.newQr();
+  }
+
+  view(): AccountView {
+    const info = this.info;
+    const view: AccountView = { state: info.state, server: this.deps.settings.server, users: this.users.size, seq: this.seq };
+    if (info.state === "waiting-scan") {
+      if (info.qrUrl) view.qrUrl = info.qrUrl;
+      const qr = info.qr ?? (this.qrImage && this.qrImage.url === info.qrUrl ? this.qrImage.dataUrl : undefined);
+      if (qr) view.qr = qr;
+    }
+    if (info.avatar) view.avatar = info.avatar;
+    if (info.user) view.user = info.user.avatar ? { nickName: info.user.nickName, avatar: info.user.avatar } : { nickName: info.user.nickName };
+    if (info.code !== undefined) view.code = info.code;
+    if (info.message) view.message = info.message;
+    const phoneUrl = this.sandbox?.phoneUrl ?? (this.sandbox ? `${this.sandbox.url}/phone` : undefined);
+    if (phoneUrl) view.phoneUrl = phoneUrl;
+    return view;
+  }
+
+  status(): NodeStatus {
+    return statusFor(this.info, this.deps.translate);
+  }
+
+  private enqueue(step: () => Promise<void>): Promise<void> {
+    const run = this.lifecycle.then(step).catch((error: unknown) => {
+      this.deps.node.error(errorText(error));
+    });
+    this.lifecycle = run;
+    return run;
+  }
+
+  private async startClient(): Promise<void> {
+    if (this.closed || this.client || this.users.size === 0) return;
+    let loginUrl: string;
+    try {
+      loginUrl = await this.loginUrl();
+    } catch (error) {
+      this.setState({ state: "offline", message: errorText(error) });
+      throw error;
+    }
+    if (this.closed || this.users.size === 0) return;
+    const options: ClientOptions = {
+      loginUrl,
+      mode: this.deps.settings.mode,
+      pacing: { perMinute: this.deps.settings.pacing },
+      logger: this.logger(),
+    };
+    const file = this.sessionFile;
+    if (file) {
+      const dir = path.dirname(file);
+      await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+      options.sessionFile = file;
+      options.sessionSecret = sessionSecret(this.deps.secret(dir), this.id);
+    }
+    const client = this.deps.createClient(options);
+    client.on("state", this.onState);
+    client.on("message", this.onMessage);
+    client.on("warn", this.onWarn);
+    this.client = client;
+    client.start();
+    this.setState(client.state);
+  }
+
+  private async stopClient(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.client = undefined;
+    try {
+      await client.stop();
+    } finally {
+      client.off("state", this.onState);
+      client.off("message", this.onMessage);
+      client.off("warn", this.onWarn);
+      this.setState({ state: "offline" });
+    }
+  }
+
+  private async loginUrl(): Promise<string> {
+    const settings = this.deps.settings;
+    if (settings.server === "wechat") return WECHAT_LOGIN_URL;
+    if (settings.server === "custom") {
+      let url: URL;
+      try {
+        url = new URL(settings.loginUrl);
+      } catch {
+        throw new WeChatError("INVALID_ARGUMENT", `invalid login URL "${settings.loginUrl}"`);
+      }
+      if (url.protocol !== "http:" && url.protocol !== "https:") {
+        throw new WeChatError("INVALID_ARGUMENT", `the login URL must be http(s): "${settings.loginUrl}"`);
+      }
+      return url.origin;
+    }
+    // The emulator lives as long as the account, so a restarted client can resume its session.
+    if (!this.sandbox) {
+      this.sandbox = await this.deps.startSandbox({ host: "127.0.0.1", port: settings.sandboxPort });
+      const phone = this.sandbox.phoneUrl ?? `${this.sandbox.url}/phone`;
+      this.deps.node.log(`${this.deps.translate("wx-account.log.sandbox")} ${this.sandbox.url} (${this.deps.translate("wx-account.log.phone")} ${phone})`);
+    }
+    return this.sandbox.url;
+  }
+
+  private logger(): Logger {
+    const node = this.deps.node;
+    return {
+      debug: (m) => node.debug(m),
+      info: (m) => node.log(m),
+      warn: (m) => node.warn(m),
+      error: (m) => node.error(m),
+    };
+  }
+
+  private setState(info: StateInfo): void {
+    this.info = info;
+    this.seq += 1;
+    const status = this.status();
+    for (const user of this.users.values()) user.node.status(status);
+    this.deps.publish(stateTopic(this.id), this.view(), true);
+    if (info.state === "waiting-scan" && info.qrUrl) this.showQr(info.qrUrl, !info.qr);
+  }
+
+  /** Headless installs: the QR goes to the log; the editor gets a PNG if the client did not make one. */
+  private showQr(url: string, needImage: boolean): void {
+    if (this.loggedQr !== url) {
+      this.loggedQr = url;
+      QRCode.toString(url, { type: "terminal", small: true }).then(
+        (art) => this.deps.node.log(`${this.deps.translate("wx-account.log.scan")}\n${art}\n${url}`),
+        (error: unknown) => this.deps.node.warn(errorText(error)),
+      );
+    }
+    if (needImage && this.qrImage?.url !== url) {
+      QRCode.toDataURL(url, { margin: 2, width: 240 }).then(
+        (dataUrl) => {
+          this.qrImage = { url, dataUrl };
+          if (this.info.state === "waiting-scan" && this.info.qrUrl === url) {
+            this.seq += 1;
+            this.deps.publish(stateTopic(this.id), this.view(), true);
+          }
+        },
+        (error: unknown) => this.deps.node.warn(errorText(error)),
+      );
+    }
+  }
+}
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,117 @@
+import { startSandbox } from "../../lib/sandbox";
+import { WeChatClient, type ClientTuning } from "../../lib/wechat/client";
+import { isWeChatError } from "../../lib/wechat/errors";
+import type { ContactKind } from "../../lib/wechat/types";
+import { findAccount } from "../shared/account-ref";
+import { pickerEntry } from "../shared/contacts";
+import type { AdminRequest, AdminResponse, Node, NodeAPI, NodeDef } from "../shared/red";
+import { baseSecret } from "../shared/secret";
+import { WxAccount, accountSettings, errorText, stateTopic } from "./account";
+
+interface AccountDef extends NodeDef {
+  server?: string;
+  sandboxPort?: number | string;
+  loginUrl?: string;
+  mode?: string;
+  pacing?: number | string;
+}
+
+const PICKER_LIMIT = 50;
+const KINDS: readonly ContactKind[] = ["friend", "group", "official", "special", "self", "stranger"];
+
+function sendError(res: AdminResponse, status: number, error: unknown): void {
+  const code = isWeChatError(error) ? error.code : "ERROR";
+  res.status(status).json({ error: { code, message: errorText(error) } });
+}
+
+/** Advanced client knobs from settings.js (`wxAccountClientTuning: {...}`), e.g. timeouts; tests use it too. */
+function clientTuning(RED: NodeAPI): ClientTuning | undefined {
+  const value: unknown = (RED.settings as Record<string, unknown>).wxAccountClientTuning;
+  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as ClientTuning) : undefined;
+}
+
+export = function register(RED: NodeAPI): void {
+  function setup(node: Node & { wx?: WxAccount }, config: AccountDef): void {
+    const wx = new WxAccount({
+      node,
+      settings: accountSettings({ ...config }),
+      userDir: typeof RED.settings.userDir === "string" ? RED.settings.userDir : undefined,
+      secret: (dir) => baseSecret(RED.settings, dir),
+      translate: (key) => RED._(key),
+      publish: (topic, data, retain) => RED.comms.publish(topic, data, retain),
+      createClient: (options) => {
+        const tuning = clientTuning(RED);
+        return new WeChatClient(tuning ? { ...options, tuning } : options);
+      },
+      startSandbox: (options) => startSandbox(options),
+    });
+    node.wx = wx;
+    RED.comms.publish(stateTopic(node.id), wx.view(), true);
+    node.on("close", (removed, done) => {
+      wx.close(removed).then(done, done);
+    });
+  }
+  function WxAccountNode(this: Node & { wx?: WxAccount }, config: AccountDef): void {
+    RED.nodes.createNode(this, config);
+    setup(this, config);
+  }
+  RED.nodes.registerType("wx-account", WxAccountNode);
+
+  const read = RED.auth.needsPermission("wx-account.read");
+  const write = RED.auth.needsPermission("wx-account.write");
+
+  /** The account of a route, or a 404 answer (an account that is not deployed yet). */
+  function accountFor(req: AdminRequest, res: AdminResponse): WxAccount | undefined {
+    const wx = findAccount(RED, req.params.id);
+    if (!wx) res.status(404).json({ state: "undeployed", error: { code: "NOT_FOUND", message: "account not deployed" } });
+    return wx;
+  }
+
+  RED.httpAdmin.get("/wx-account/:id/state", read, (req, res) => {
+    const wx = accountFor(req, res);
+    if (wx) res.json(wx.view());
+  });
+
+  RED.httpAdmin.get("/wx-account/:id/contacts", read, (req, res) => {
+    const wx = accountFor(req, res);
+    if (!wx) return;
+    const client = wx.runningClient();
+    if (!client || wx.state.state !== "online") {
+      res.json({ state: wx.state.state, contacts: [] });
+      return;
+    }
+    const q = typeof req.query.q === "string" ? req.query.q.trim() : "";
+    const kind = KINDS.find((k) => k === req.query.kind);
+    try {
+      const found = client.listContacts({ kind: kind ?? "all", ...(q ? { name: q } : {}) });
+      const contacts = found
+        .filter((c) => c.kind !== "self")
+        .map(pickerEntry)
+        .sort((a, b) => a.displayName.localeCompare(b.displayName))
+        .slice(0, PICKER_LIMIT);
+      res.json({ state: wx.state.state, contacts, more: found.length > contacts.length });
+    } catch (error) {
+      sendError(res, 500, error);
+    }
+  });
+
+  RED.httpAdmin.post("/wx-account/:id/logout", write, (req, res) => {
+    const wx = accountFor(req, res);
+    if (!wx) return;
+    wx.logout().then(
+      () => res.json({ ok: true }),
+      (error: unknown) => sendError(res, isWeChatError(error, "NOT_LOGGED_IN") ? 409 : 500, error),
+    );
+  });
+
+  RED.httpAdmin.post("/wx-account/:id/qr", write, (req, res) => {
+    const wx = accountFor(req, res);
+    if (!wx) return;
+    try {
+      wx.newQr();
+      res.json({ ok: true });
+    } catch (error) {
+      sendError(res, isWeChatError(error, "NOT_LOGGED_IN") ? 409 : 500, error);
+    }
+  });
+};

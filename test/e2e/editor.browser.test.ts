@@ -1,0 +1,327 @@
+/**
+ * The editor, end to end: a real Node-RED (the runtime WXFLOW_NODE_RED selects) with an account on a sandbox,
+ * opened in Chromium. The account's edit dialog must show a QR that decodes to the login URL, then the user once
+ * the sandbox phone scans it, and the contact picker must store names, never UserNames.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, fork } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import jsQR from "jsqr";
+import { type Browser, type Page, chromium } from "playwright-core";
+import { startSandbox } from "../../lib/sandbox";
+import { RUNTIME_PACKAGE } from "../support/node-red";
+
+type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
+
+interface PngImage {
+  width: number;
+  height: number;
+  data: Buffer;
+}
+const load = createRequire(__filename);
+const { PNG } = load("pngjs") as { PNG: { sync: { read(data: Buffer): PngImage } } };
+
+const ACCOUNT = "e2eaccount000001";
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+
+declare const RED: {
+  nodes: { node(id: string): Record<string, unknown> | null };
+  editor: { editConfig(name: string, type: string, id: string): void; edit(node: unknown): void };
+  tray: { close(): Promise<void> | void };
+};
+
+function decodeQr(dataUrl: string): string {
+  const match = /^data:image\/png;base64,(.+)$/.exec(dataUrl);
+  assert.ok(match, "the QR is a PNG data URL");
+  const png = PNG.sync.read(Buffer.from(match[1] ?? "", "base64"));
+  const code = jsQR(new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.length), png.width, png.height);
+  assert.ok(code, "the QR image decodes");
+  return code.data;
+}
+
+/** Start Node-RED in a child process; resolve with its origin. */
+function startNodeRed(userDir: string): Promise<{ child: ChildProcess; origin: string }> {
+  const child = fork(path.join(__dirname, "node-red-host.js"), [], {
+    env: {
+      ...process.env,
+      WXFLOW_NODE_RED: RUNTIME_PACKAGE,
+      WXFLOW_E2E_SETTINGS: JSON.stringify({ userDir, flowFile: "flows.json", credentialSecret: "wxflow-e2e" }),
+    },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("Node-RED did not start within 30 s")), 30_000);
+    child.once("message", (message) => {
+      clearTimeout(timer);
+      const port = (message as { port?: number }).port;
+      if (typeof port === "number") resolve({ child, origin: `http://127.0.0.1:${port}` });
+      else reject(new Error(`unexpected message ${JSON.stringify(message)}`));
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Node-RED exited with ${code}`));
+    });
+  });
+}
+
+function stopNodeRed(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.send("stop");
+  });
+}
+
+describe("editor (browser)", function () {
+  this.timeout(90_000);
+  let sb: Sandbox;
+  let userDir: string;
+  let nodeRed: { child: ChildProcess; origin: string } | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  before(async function () {
+    sb = await startSandbox({ port: 0 });
+    userDir = mkdtempSync(path.join(tmpdir(), "wxflow-e2e-"));
+    const flows = [
+      { id: "e2etab0000000001", type: "tab", label: "e2e" },
+      { id: ACCOUNT, type: "wx-account", name: "e2e account", server: "custom", loginUrl: sb.url, sandboxPort: 1881, mode: "desktop", pacing: 60 },
+      { id: "e2esend000000001", type: "wx-send-text", z: "e2etab0000000001", name: "", account: ACCOUNT, target: "", x: 300, y: 100, wires: [[]] },
+      { id: "e2erecv000000001", type: "wx-receive", z: "e2etab0000000001", name: "", account: ACCOUNT, types: ["text", "image"], chats: ["家人群"], x: 100, y: 200, wires: [[]] },
+      { id: "e2eimg0000000001", type: "wx-send-image", z: "e2etab0000000001", name: "", account: ACCOUNT, target: "", x: 300, y: 200, wires: [[]] },
+      { id: "e2econtacts00001", type: "wx-contacts", z: "e2etab0000000001", name: "", account: ACCOUNT, action: "members", kind: "all", query: "家人群", x: 500, y: 200, wires: [[]] },
+    ];
+    writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(flows));
+    nodeRed = await startNodeRed(userDir);
+    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    await page.goto(`${nodeRed.origin}/`);
+    await page.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id) !== null, ACCOUNT, { timeout: 30_000 });
+  });
+
+  after(async function () {
+    await browser?.close();
+    if (nodeRed) await stopNodeRed(nodeRed.child);
+    await sb?.close();
+    if (userDir) rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it("puts the wx nodes in the palette under 'wechat'", async function () {
+    for (const type of ["wx-receive", "wx-send-text", "wx-send-image", "wx-contacts"]) {
+      await page.waitForSelector(`.red-ui-palette-node[data-palette-type="${type}"]`, { state: "attached", timeout: 10_000 });
+    }
+    const categories = await page.$$eval(".red-ui-palette-category", (els) => els.map((e) => e.id));
+    assert.ok(categories.some((id) => /wechat/.test(id)), categories.join(","));
+    // Labels come from the message catalogs (locales/en-US), not raw keys.
+    const label = await page.textContent('.red-ui-palette-node[data-palette-type="wx-send-text"] .red-ui-palette-label');
+    assert.equal(label?.replace(/\s+/g, " ").trim(), "wx send text");
+  });
+
+  it("shows the live QR in the account dialog, decoding to the login URL", async function () {
+    await page.evaluate((id) => RED.editor.editConfig("", "wx-account", id), ACCOUNT);
+    const img = await page.waitForSelector("img.wx-account-qr", { timeout: 20_000 });
+    const src = await img.getAttribute("src");
+    const text = decodeQr(src ?? "");
+    const state = (await (await fetch(`${nodeRed?.origin}/wx-account/${ACCOUNT}/state`)).json()) as { qrUrl: string };
+    assert.equal(text, state.qrUrl);
+    const pending = sb.control.logins()[0];
+    assert.ok(pending);
+    assert.equal(text, `https://login.weixin.qq.com/l/${pending.uuid}`);
+  });
+
+  it("refreshes the QR by itself when it expires", async function () {
+    const old = await page.getAttribute("img.wx-account-qr", "src");
+    const expired = sb.control.logins()[0];
+    assert.ok(expired && old);
+    sb.control.expireQr({ uuid: expired.uuid });
+    await page.waitForFunction(
+      `(function () { var img = document.querySelector("img.wx-account-qr"); return !!img && img.getAttribute("src") !== ${JSON.stringify(old)}; })()`,
+      undefined,
+      { timeout: 20_000 },
+    );
+    const text = decodeQr((await page.getAttribute("img.wx-account-qr", "src")) ?? "");
+    const fresh = sb.control.logins()[0];
+    assert.ok(fresh && fresh.uuid !== expired.uuid);
+    assert.equal(text, `https://login.weixin.qq.com/l/${fresh.uuid}`);
+  });
+
+  it("shows the logged-in user once the phone scans", async function () {
+    const pending = sb.control.logins()[0];
+    assert.ok(pending);
+    sb.control.scan({ uuid: pending.uuid });
+    const nick = await page.waitForSelector(".wx-account-nickname", { timeout: 20_000 });
+    assert.equal(await nick.textContent(), "Sandbox Me");
+    await page.waitForSelector("#wx-account-logout", { timeout: 5_000 });
+    assert.equal(await page.$("img.wx-account-qr"), null);
+    // The node status in the workspace, translated by the runtime.
+    await page.waitForFunction(
+      `(function () { var el = document.querySelector("#e2esend000000001 .red-ui-flow-node-status-label"); return !!el && el.textContent === "online: Sandbox Me"; })()`,
+      undefined,
+      { timeout: 10_000 },
+    );
+  });
+
+  it("logs out from the dialog and shows a fresh QR", async function () {
+    const before = sb.control.logins().length;
+    await page.click("#wx-account-logout");
+    const img = await page.waitForSelector("img.wx-account-qr", { timeout: 20_000 });
+    const text = decodeQr((await img.getAttribute("src")) ?? "");
+    const pending = sb.control.logins()[0];
+    assert.ok(pending && sb.control.logins().length > before);
+    assert.equal(text, `https://login.weixin.qq.com/l/${pending.uuid}`);
+    // log in again for the picker test
+    sb.control.scan({ uuid: pending.uuid });
+    await page.waitForSelector(".wx-account-nickname", { timeout: 20_000 });
+    await page.click("#node-config-dialog-cancel");
+  });
+
+  it("picks a target from the live contacts and stores its name, not its UserName", async function () {
+    await page.evaluate(() => RED.editor.edit(RED.nodes.node("e2esend000000001")));
+    const input = await page.waitForSelector("#node-input-target", { timeout: 10_000 });
+    await input.click();
+    // Names from the server are shown as text: a contact called "X <dev>" stays text, never markup.
+    await input.fill("<");
+    await input.press("End");
+    const escaped = await page.waitForSelector(".red-ui-autoComplete-container a", { timeout: 10_000 });
+    assert.match((await escaped.textContent()) ?? "", /</);
+    const container = ".red-ui-autoComplete-container";
+    assert.equal(await page.$(`${container} dev, ${container} ops, ${container} qa, ${container} alpha`), null);
+    await input.press("Escape");
+    // CJK text arrives as an input event without key events: a key press afterwards lets the picker search.
+    await input.fill("家人");
+    await input.press("End");
+    const option = await page.waitForSelector(".red-ui-autoComplete-container a, .red-ui-autoComplete-container li", { timeout: 10_000 });
+    await option.click();
+    assert.equal(await input.inputValue(), "家人群");
+    await page.click("#node-dialog-ok");
+    const target = await page.evaluate(() => RED.nodes.node("e2esend000000001")?.target);
+    assert.equal(target, "家人群");
+  });
+
+  it("opens every node's dialog with its settings in place", async function () {
+    const open = async (id: string): Promise<void> => {
+      await page.evaluate((nodeId) => RED.editor.edit(RED.nodes.node(nodeId)), id);
+    };
+    await open("e2erecv000000001");
+    await page.waitForSelector("#node-input-type-text", { timeout: 10_000 });
+    assert.equal(await page.isChecked("#node-input-type-text"), true);
+    assert.equal(await page.isChecked("#node-input-type-image"), true);
+    assert.equal(await page.isChecked("#node-input-type-voice"), false);
+    assert.equal(await page.inputValue("#node-input-chats-list .node-input-chat"), "家人群");
+    // uncheck image and save: the stored list follows the checkboxes
+    await page.uncheck("#node-input-type-image");
+    await page.click("#node-dialog-ok");
+    assert.deepEqual(await page.evaluate(() => RED.nodes.node("e2erecv000000001")?.types), ["text"]);
+    await open("e2eimg0000000001");
+    await page.waitForSelector("#node-input-allowUrl", { timeout: 10_000 });
+    await page.click("#node-dialog-cancel");
+    await open("e2econtacts00001");
+    await page.waitForSelector("#node-input-action", { timeout: 10_000 });
+    assert.equal(await page.inputValue("#node-input-action"), "members");
+    assert.equal(await page.isVisible("#node-input-kind"), false);
+    assert.equal(await page.inputValue("#node-input-query"), "家人群");
+    await page.click("#node-dialog-cancel");
+  });
+
+  it("speaks Chinese to a zh-CN browser", async function () {
+    const zh = await browser?.newPage({ locale: "zh-CN" });
+    assert.ok(zh);
+    try {
+      zh.on("pageerror", (error) => pageErrors.push(error.message));
+      await zh.goto(`${nodeRed?.origin}/`);
+      const selector = '.red-ui-palette-node[data-palette-type="wx-send-text"] .red-ui-palette-label';
+      await zh.waitForSelector(selector, { state: "attached", timeout: 30_000 });
+      assert.equal((await zh.textContent(selector))?.trim(), "发送微信文本");
+    } finally {
+      await zh.close();
+    }
+  });
+
+  it("ran without errors in the page", function () {
+    assert.deepEqual(pageErrors, []);
+  });
+});
+
+/** The repository root: the nearest folder above the compiled test that holds examples/ and package.json. */
+function repoRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(path.join(dir, "examples")) && existsSync(path.join(dir, "package.json"))) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error(`no repository root above ${__dirname}`);
+}
+
+/** Fetch JSON from `url` until `accept` returns a value; bounded by timeoutMs. */
+async function pollJson<T>(url: string, accept: (body: unknown) => T | undefined, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; Date.now() < deadline && attempt < 1000; attempt++) {
+    const res = await fetch(url).catch(() => undefined);
+    if (res?.ok) {
+      const value = accept(await res.json());
+      if (value !== undefined) return value;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting on ${url}`);
+}
+
+async function postJson(url: string, body: unknown): Promise<unknown> {
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  assert.equal(res.status, 200, `${url}: ${res.status}`);
+  return res.json();
+}
+
+describe("echo-bot example (what npm start deploys)", function () {
+  this.timeout(60_000);
+  let userDir: string;
+  let nodeRed: { child: ChildProcess; origin: string } | undefined;
+
+  before(async function () {
+    userDir = mkdtempSync(path.join(tmpdir(), "wxflow-echo-"));
+    const flow = JSON.parse(readFileSync(path.join(repoRoot(), "examples", "echo-bot-sandbox.json"), "utf8")) as Record<string, unknown>[];
+    // The example's built-in sandbox listens on 1881; here on any free port.
+    for (const node of flow) if (node.type === "wx-account") node.sandboxPort = 0;
+    writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(flow));
+    nodeRed = await startNodeRed(userDir);
+  });
+
+  after(async function () {
+    if (nodeRed) await stopNodeRed(nodeRed.child);
+    if (userDir) rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it("logs in on the built-in sandbox and echoes a text back to its sender", async function () {
+    const flow = JSON.parse(readFileSync(path.join(userDir, "flows.json"), "utf8")) as { id: string; type: string }[];
+    const account = flow.find((n) => n.type === "wx-account");
+    assert.ok(account);
+    const stateUrl = `${nodeRed?.origin}/wx-account/${account.id}/state`;
+    const phoneUrl = await pollJson(stateUrl, (b) => (b as { phoneUrl?: string }).phoneUrl);
+    const sandbox = new URL(phoneUrl).origin;
+    await pollJson(`${sandbox}/api/sandbox/logins?wait=10000`, (b) => ((b as { logins: unknown[] }).logins.length > 0 ? true : undefined));
+    await postJson(`${sandbox}/api/sandbox/scan`, {});
+    await pollJson(stateUrl, (b) => ((b as { state: string }).state === "online" ? true : undefined));
+    const contacts = (await (await fetch(`${sandbox}/api/sandbox/world/contacts?kind=friend`)).json()) as { contacts: { nickName: string; remarkName: string }[] };
+    const friend = contacts.contacts.find((c) => !/[<&]/.test(c.remarkName || c.nickName));
+    assert.ok(friend);
+    const name = friend.remarkName || friend.nickName;
+    await postJson(`${sandbox}/api/sandbox/messages`, { from: name, text: "ping from the phone" });
+    const sent = await pollJson(`${sandbox}/api/sandbox/sent?type=text&wait=10000`, (b) => {
+      const list = (b as { sent: { text?: string; toName: string }[] }).sent;
+      return list.length > 0 ? list : undefined;
+    });
+    assert.deepEqual(
+      sent.map((r) => [r.text, r.toName]),
+      [["ping from the phone", name]],
+    );
+  });
+});

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import * as path from "node:path";
+
+type FlowNode = Record<string, unknown> & { id: string; type: string; wires?: string[][] };
+
+/** The repository root: the nearest folder above this compiled file holding examples/ and package.json. */
+function repoRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(path.join(dir, "examples")) && existsSync(path.join(dir, "package.json"))) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error(`no repository root above ${__dirname}`);
+}
+
+const WX_TYPES = ["wx-receive", "wx-send-text", "wx-send-image", "wx-contacts"];
+
+describe("examples", function () {
+  const dir = path.join(repoRoot(), "examples");
+  const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+  const flows = new Map(files.map((f) => [f, JSON.parse(readFileSync(path.join(dir, f), "utf8")) as FlowNode[]]));
+
+  it("has the five example flows, the echo bot among them", function () {
+    for (const name of ["echo-bot-sandbox", "auto-reply-keyword", "forward-images-to-group", "daily-contact-export", "notify-friend-request"]) {
+      assert.ok(flows.has(`${name}.json`), name);
+    }
+  });
+
+  it("uses every wx node type in some example", function () {
+    const used = new Set([...flows.values()].flat().map((n) => n.type));
+    for (const type of WX_TYPES) assert.ok(used.has(type), type);
+  });
+
+  for (const file of files) {
+    describe(file, function () {
+      const flow = flows.get(file) ?? [];
+
+      it("explains itself in a comment node", function () {
+        const comment = flow.find((n) => n.type === "comment");
+        assert.ok(comment && typeof comment.info === "string" && comment.info.length > 40);
+      });
+
+      it("is well formed: unique ids, wires to existing nodes, wx nodes on an included wx-account", function () {
+        const ids = new Set(flow.map((n) => n.id));
+        assert.equal(ids.size, flow.length);
+        const accounts = flow.filter((n) => n.type === "wx-account");
+        assert.equal(accounts.length, 1);
+        for (const node of flow) {
+          for (const out of node.wires ?? []) for (const target of out) assert.ok(ids.has(target), `${node.id} -> ${target}`);
+          if (WX_TYPES.includes(node.type)) assert.equal(node.account, accounts[0]?.id, node.id);
+        }
+      });
+
+      it("stores names, never UserNames", function () {
+        for (const node of flow) {
+          for (const key of ["target", "query"]) {
+            const value = node[key];
+            if (typeof value === "string") assert.doesNotMatch(value, /^@/, `${node.id}.${key}`);
+          }
+          for (const chat of (node.chats as string[] | undefined) ?? []) assert.doesNotMatch(chat, /^@/);
+        }
+      });
+    });
+  }
+
+  it("runs the echo bot on the built-in sandbox: wx-receive (text) wired straight to a wx-send-text without target", function () {
+    const flow = flows.get("echo-bot-sandbox.json") ?? [];
+    const account = flow.find((n) => n.type === "wx-account");
+    assert.equal(account?.server, "sandbox");
+    const receive = flow.find((n) => n.type === "wx-receive");
+    const send = flow.find((n) => n.type === "wx-send-text");
+    assert.ok(receive && send);
+    assert.deepEqual(receive.types, ["text"]);
+    assert.ok(receive.wires?.[0]?.includes(send.id));
+    assert.equal(send.target, "");
+  });
+});

@@ -1,0 +1,95 @@
+/** Shared set-up of the node tests: a sandbox per test, a temp user dir, flows, and logging in. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { startSandbox } from "../../lib/sandbox";
+import type { WeChatClientApi } from "../../lib/wechat/types";
+import accountNode from "../../nodes/wx-account/wx-account";
+import contactsNode from "../../nodes/wx-contacts/wx-contacts";
+import receiveNode from "../../nodes/wx-receive/wx-receive";
+import sendImageNode from "../../nodes/wx-send-image/wx-send-image";
+import sendTextNode from "../../nodes/wx-send-text/wx-send-text";
+import { WxAccount } from "../../nodes/wx-account/account";
+import type { NodeStatus } from "../../nodes/shared/red";
+import { type FlowNode, type TestNode, helper, nodeById, waitForStatus } from "../support/node-red";
+
+export type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
+export type SandboxOptions = Parameters<typeof startSandbox>[0];
+
+export const NODES = [accountNode, receiveNode, sendTextNode, sendImageNode, contactsNode];
+export const ACCOUNT = "acc1";
+
+/** Client knobs so error paths (1205) answer in milliseconds instead of the production cool-downs. */
+export const FAST_TUNING = { sendQueue: { maxRetries: 0, cooldownMs: 10, maxCooldownMs: 20 }, retryDelayMs: 10, loginBackoffMs: 20 };
+
+export interface Context {
+  sb: Sandbox;
+  userDir: string;
+}
+
+/** mocha hooks: a fresh sandbox and user dir for every test, everything closed after. */
+export function useSandbox(options: SandboxOptions = {}, settings: Record<string, unknown> = {}): Context {
+  const ctx = {} as Context;
+  beforeEach(async function () {
+    ctx.userDir = mkdtempSync(path.join(tmpdir(), "wxflow-nodes-"));
+    helper.settings({ userDir: ctx.userDir, wxAccountClientTuning: FAST_TUNING, ...settings });
+    ctx.sb = await startSandbox({ port: 0, ...options });
+  });
+  afterEach(async function () {
+    await helper.unload();
+    await ctx.sb.close();
+    rmSync(ctx.userDir, { recursive: true, force: true });
+  });
+  return ctx;
+}
+
+export function accountConfig(sb: Sandbox, extra: Record<string, unknown> = {}): FlowNode {
+  return { id: ACCOUNT, type: "wx-account", name: "test", server: "custom", loginUrl: sb.url, mode: "desktop", pacing: 600, ...extra };
+}
+
+/** A flow node of `type` with the test account. */
+export function wxNode(id: string, type: string, extra: Record<string, unknown> = {}, wires: string[][] = [[]]): FlowNode {
+  return { id, type, account: ACCOUNT, name: "", wires, ...extra };
+}
+
+export function accountOf(id = ACCOUNT): WxAccount {
+  const wx = nodeById(id).wx;
+  if (!(wx instanceof WxAccount)) throw new Error(`${id} is not a wx-account`);
+  return wx;
+}
+
+export function clientOf(id = ACCOUNT): WeChatClientApi {
+  const client = accountOf(id).runningClient();
+  if (!client) throw new Error("the account's client is not running");
+  return client;
+}
+
+const isOnline = (s: NodeStatus): boolean => s.fill === "green" && s.shape === "dot";
+
+/** Wait until `user` shows the online status (checking the account first: it may already be online). */
+export async function waitOnline(user: TestNode, timeoutMs = 15_000): Promise<void> {
+  if (accountOf().state.state === "online") return;
+  await waitForStatus(user, isOnline, timeoutMs);
+}
+
+/** Scan the newest QR on the sandbox phone and wait until `user` shows online. */
+export async function login(ctx: Context, user: TestNode): Promise<void> {
+  const online = waitOnline(user);
+  const pending = await ctx.sb.control.waitForLogin({ timeoutMs: 10_000 });
+  ctx.sb.control.scan({ uuid: pending.uuid });
+  await online;
+}
+
+/** Load a flow and log its account in through `userId`. */
+export async function loadOnline(ctx: Context, flow: FlowNode[], userId: string): Promise<void> {
+  await helper.load(NODES, flow);
+  await login(ctx, nodeById(userId));
+}
+
+/** A Catch node for `scope` wired to a helper node, to count error reports. */
+export function catchFlow(scope: string[], helperId = "caught"): FlowNode[] {
+  return [
+    { id: "catch1", type: "catch", name: "", scope, uncaught: false, wires: [[helperId]] },
+    { id: helperId, type: "helper", wires: [] },
+  ];
+}

@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { WeChatError } from "../../lib/wechat/errors";
+import type { Contact, SessionState, WeChatClientApi } from "../../lib/wechat/types";
+import { accountSettings } from "../../nodes/wx-account/account";
+import { INSTALL_SECRET_FILE, baseSecret, sessionSecret } from "../../nodes/shared/secret";
+import { statusFor } from "../../nodes/shared/status";
+import { chooseTarget, mentionsOf, withSent } from "../../nodes/shared/target";
+import { textOf } from "../../nodes/shared/text";
+
+describe("session secret", function () {
+  let dir: string;
+  beforeEach(function () {
+    dir = mkdtempSync(path.join(tmpdir(), "wxflow-secret-"));
+  });
+  afterEach(function () {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("uses the user's credentialSecret first", function () {
+    const settings = { credentialSecret: "user secret", get: () => "generated" };
+    assert.equal(baseSecret(settings, dir), "user secret");
+  });
+
+  it("else the secret Node-RED generated for its credentials file", function () {
+    const settings = { get: (key: string) => (key === "_credentialSecret" ? "generated-by-node-red" : undefined) };
+    assert.equal(baseSecret(settings, dir), "generated-by-node-red");
+  });
+
+  it("else a per-install random secret, 0600, the same at every start", function () {
+    // credentialSecret false = Node-RED encryption disabled; settings.get throws before settings load.
+    const settings = {
+      credentialSecret: false as const,
+      get: (): unknown => {
+        throw new Error("settings not available");
+      },
+    };
+    const first = baseSecret(settings, dir);
+    assert.ok(first.length >= 32);
+    const file = path.join(dir, INSTALL_SECRET_FILE);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(readFileSync(file, "utf8"), first);
+    assert.equal(baseSecret(settings, dir), first);
+  });
+
+  it("derives one key per account", function () {
+    const a = sessionSecret("base", "account-a");
+    assert.equal(a, sessionSecret("base", "account-a"));
+    assert.notEqual(a, sessionSecret("base", "account-b"));
+    assert.notEqual(a, sessionSecret("other", "account-a"));
+    assert.doesNotMatch(a, /base/);
+  });
+});
+
+describe("account settings", function () {
+  it("defaults to the real WeChat server, desktop mode, 60 per minute, sandbox port 1881", function () {
+    assert.deepEqual(accountSettings({}), { server: "wechat", sandboxPort: 1881, loginUrl: "", mode: "desktop", pacing: 60 });
+  });
+
+  it("reads the editor's values and rejects out-of-range ones", function () {
+    assert.deepEqual(accountSettings({ server: "sandbox", sandboxPort: "0", mode: "web", pacing: "30", loginUrl: " http://x " }), {
+      server: "sandbox",
+      sandboxPort: 0,
+      loginUrl: "http://x",
+      mode: "web",
+      pacing: 30,
+    });
+    const bad = accountSettings({ server: "evil", sandboxPort: 70000, pacing: -1, mode: "x" });
+    assert.equal(bad.server, "wechat");
+    assert.equal(bad.sandboxPort, 1881);
+    assert.equal(bad.pacing, 60);
+    assert.equal(bad.mode, "desktop");
+  });
+});
+
+describe("node status of a session state", function () {
+  const t = (key: string): string => key.replace("wx-account.status.", "");
+  const cases: [SessionState, string, string, string][] = [
+    ["offline", "grey", "ring", "offline"],
+    ["waiting-scan", "yellow", "ring", "scan"],
+    ["scanned", "yellow", "dot", "confirm"],
+    ["online", "green", "dot", "online: Me"],
+    ["logged-out", "red", "ring", "loggedOut: 1101"],
+    ["refused", "red", "ring", "refused: no web login"],
+  ];
+  for (const [state, fill, shape, text] of cases) {
+    it(`${state} -> ${fill} ${shape} "${text}"`, function () {
+      const info = { state, user: { userName: "@me", nickName: "Me", uin: 1 }, code: 1101, ...(state === "refused" ? { message: "no web login" } : {}) };
+      const status = statusFor(state === "online" ? info : { ...info, user: undefined }, t);
+      assert.deepEqual(status, { fill, shape, text });
+    });
+  }
+});
+
+describe("target rules", function () {
+  const contacts: Record<string, Contact> = {
+    "@alice": { userName: "@alice", nickName: "Alice", remarkName: "", alias: "", kind: "friend", displayName: "Alice", handle: "Alice" },
+    "@@room": { userName: "@@room", nickName: "Room", remarkName: "", alias: "", kind: "group", displayName: "Room", handle: "Room" },
+  };
+  const client = { getContact: (u: string) => contacts[u] } as Pick<WeChatClientApi, "getContact">;
+
+  it("prefers msg.to, then the node's target, then a reply to msg.wechat.chat", function () {
+    const chat = { userName: "@alice", handle: "Alice", displayName: "Alice", kind: "friend" };
+    assert.deepEqual(chooseTarget({ to: "Bob", wechat: { chat } }, "Carol", client), { target: "Bob", source: "msg.to" });
+    assert.deepEqual(chooseTarget({ wechat: { chat } }, "Carol", client), { target: "Carol", source: "node" });
+    assert.deepEqual(chooseTarget({ wechat: { chat } }, "", client), { target: "@alice", source: "reply" });
+  });
+
+  it("replies by name when the chat's UserName is from an older session", function () {
+    const chat = { userName: "@stale", handle: "Alice", displayName: "Alice", kind: "friend" };
+    assert.deepEqual(chooseTarget({ wechat: { chat } }, "", client), { target: "Alice", source: "reply" });
+  });
+
+  it("takes a contact object as msg.to", function () {
+    assert.equal(chooseTarget({ to: contacts["@@room"] }, "", client).target, "@@room");
+    assert.equal(chooseTarget({ to: { userName: "@gone", handle: "Room" } }, "", client).target, "Room");
+  });
+
+  it("refuses a msg.to that is not a name, and a msg with no target at all", function () {
+    assert.throws(() => chooseTarget({ to: 42 }, "", client), (e: unknown) => e instanceof WeChatError && e.code === "INVALID_ARGUMENT");
+    assert.throws(() => chooseTarget({}, "", client), (e: unknown) => e instanceof WeChatError && e.code === "INVALID_ARGUMENT");
+  });
+
+  it("accepts mentions only in groups", function () {
+    const room = contacts["@@room"] as Contact;
+    const alice = contacts["@alice"] as Contact;
+    assert.deepEqual(mentionsOf({ mentions: ["Alice", " Bob "] }, room), ["Alice", "Bob"]);
+    assert.deepEqual(mentionsOf({ mentions: "Alice" }, room), ["Alice"]);
+    assert.equal(mentionsOf({}, alice), undefined);
+    assert.throws(() => mentionsOf({ mentions: ["Alice"] }, alice), /only work in groups/);
+    assert.throws(() => mentionsOf({ mentions: [1] }, room), /array of names/);
+  });
+
+  it("adds msg.wechat.sent as plain data, keeping what msg.wechat held", function () {
+    const msg = withSent({ payload: "x", wechat: { id: "1" } }, { msgId: "m", localId: "l", to: "@alice", toHandle: "Alice" });
+    assert.deepEqual(msg.wechat, { id: "1", sent: { msgId: "m", localId: "l", to: "@alice", toHandle: "Alice" } });
+  });
+});
+
+describe("message text of a payload", function () {
+  it("keeps strings, converts other values, refuses empty text", function () {
+    assert.equal(textOf("hi"), "hi");
+    assert.equal(textOf(3.5), "3.5");
+    assert.equal(textOf(false), "false");
+    assert.equal(textOf([1, "a"]), '[1,"a"]');
+    assert.equal(textOf(Buffer.from("字")), "字");
+    for (const empty of ["", "   ", undefined, null]) assert.throws(() => textOf(empty), /empty/);
+  });
+});

@@ -1,0 +1,230 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import * as path from "node:path";
+import accountNode from "../../nodes/wx-account/wx-account";
+import type { AdminHandler, NodeAPI } from "../../nodes/shared/red";
+import { type FlowNode, helper, nodeById, waitForEvent, waitForStatus } from "../support/node-red";
+import { ACCOUNT, NODES, accountConfig, accountOf, login, useSandbox, waitOnline, wxNode } from "./fixture";
+
+interface StateBody {
+  state: string;
+  qr?: string;
+  qrUrl?: string;
+  user?: { nickName: string };
+  phoneUrl?: string;
+  code?: number;
+  users: number;
+}
+
+/** Admin auth for tests: a request holds the permissions listed in its x-test-permissions header. */
+function withHeaderAuth(RED: NodeAPI): void | Promise<void> {
+  RED.auth = {
+    needsPermission(permission: string): AdminHandler {
+      return (req, res, next) => {
+        const headers = (req as unknown as { headers: Record<string, string | undefined> }).headers;
+        const granted = (headers["x-test-permissions"] ?? "").split(",");
+        if (granted.includes(permission)) next();
+        else res.status(403).json({ error: "forbidden", needed: permission });
+      };
+    },
+  };
+  return accountNode(RED);
+}
+
+function flow(ctx: { sb: Parameters<typeof accountConfig>[0] }, extra: Record<string, unknown> = {}): FlowNode[] {
+  return [accountConfig(ctx.sb, extra), wxNode("send", "wx-send-text"), wxNode("recv", "wx-receive", { types: ["text"] })];
+}
+
+describe("wx-account", function () {
+  const ctx = useSandbox();
+
+  it("walks every user node through scan QR, confirm on phone and online: <nickname>", async function () {
+    const send = () => nodeById("send");
+    await helper.load(NODES, flow(ctx));
+    // Both users mirror the session.
+    await waitForStatus(send(), (s) => s.fill === "yellow" && s.shape === "ring" && /status\.scan/.test(s.text ?? ""));
+    const pending = await ctx.sb.control.waitForLogin({ timeoutMs: 10_000 });
+    const confirming = waitForStatus(nodeById("recv"), (s) => s.fill === "yellow" && s.shape === "dot");
+    ctx.sb.control.scanOnly({ uuid: pending.uuid });
+    assert.match((await confirming).text ?? "", /status\.confirm/);
+    const online = waitForStatus(nodeById("recv"), (s) => s.fill === "green");
+    ctx.sb.control.confirm({ uuid: pending.uuid });
+    const status = await online;
+    assert.equal(status.shape, "dot");
+    assert.equal(status.text, "wx-account.status.online: Sandbox Me");
+  });
+
+  it("serves the live state with the QR and its URL, then the logged-in user", async function () {
+    await helper.load(NODES, flow(ctx));
+    await waitForStatus(nodeById("send"), (s) => s.fill === "yellow" && s.shape === "ring");
+    const pending = await ctx.sb.control.waitForLogin({ timeoutMs: 10_000 });
+    const res = await helper.request().get(`/wx-account/${ACCOUNT}/state`);
+    assert.equal(res.status, 200);
+    const body = res.body as StateBody;
+    assert.equal(body.state, "waiting-scan");
+    assert.equal(body.qrUrl, `https://login.weixin.qq.com/l/${pending.uuid}`);
+    assert.match(body.qr ?? "", /^data:image\/png;base64,/);
+    assert.equal(body.users, 2);
+    ctx.sb.control.scan({ uuid: pending.uuid });
+    await waitOnline(nodeById("send"));
+    const after = (await helper.request().get(`/wx-account/${ACCOUNT}/state`)).body as StateBody;
+    assert.equal(after.state, "online");
+    assert.equal(after.user?.nickName, "Sandbox Me");
+    assert.equal(after.qr, undefined);
+  });
+
+  it("writes the QR to the log as a terminal QR with its URL", async function () {
+    const logged = helper.load(NODES, flow(ctx)).then(() =>
+      waitForEvent(nodeById(ACCOUNT), "call:log", (call) => {
+        const text = String((call as { args: unknown[] }).args[0]);
+        return text.includes("https://login.weixin.qq.com/l/") ? text : undefined;
+      }),
+    );
+    const text = await logged;
+    const pending = ctx.sb.control.logins()[0];
+    assert.ok(pending);
+    assert.ok(text.includes(`https://login.weixin.qq.com/l/${pending.uuid}`));
+    // small terminal QR: half blocks
+    assert.match(text, /[▀▄█]/);
+  });
+
+  it("answers 404 'undeployed' for an account that is not deployed", async function () {
+    await helper.load(NODES, flow(ctx));
+    const res = await helper.request().get("/wx-account/nope/state");
+    assert.equal(res.status, 404);
+    assert.equal((res.body as StateBody).state, "undeployed");
+  });
+
+  it("guards the admin routes with wx-account.read / wx-account.write", async function () {
+    await helper.load([withHeaderAuth, ...NODES.slice(1)], flow(ctx));
+    await login(ctx, nodeById("send"));
+    const get = (p: string, perms: string) => helper.request().get(`/wx-account/${ACCOUNT}/${p}`).set("x-test-permissions", perms);
+    const post = (p: string, perms: string) => helper.request().post(`/wx-account/${ACCOUNT}/${p}`).set("x-test-permissions", perms);
+    assert.equal((await get("state", "")).status, 403);
+    assert.equal((await get("state", "wx-account.read")).status, 200);
+    assert.equal((await get("contacts", "")).status, 403);
+    assert.equal((await get("contacts", "wx-account.read")).status, 200);
+    assert.equal((await post("logout", "wx-account.read")).status, 403);
+    assert.equal((await post("qr", "wx-account.read")).status, 403);
+    assert.equal(accountOf().state.state, "online", "a refused logout must not log out");
+    const waiting = waitForStatus(nodeById("send"), (s) => s.fill === "yellow" && s.shape === "ring");
+    assert.equal((await post("logout", "wx-account.write")).status, 200);
+    await waiting;
+    assert.equal((await post("qr", "wx-account.write")).status, 200);
+  });
+
+  it("lists contacts for the pickers by stable name, never with a UserName", async function () {
+    await helper.load(NODES, flow(ctx));
+    await login(ctx, nodeById("send"));
+    const res = await helper.request().get(`/wx-account/${ACCOUNT}/contacts`).query({ q: "家人", kind: "group" });
+    assert.equal(res.status, 200);
+    const body = res.body as { contacts: Record<string, unknown>[] };
+    assert.ok(body.contacts.length >= 1);
+    assert.equal(body.contacts[0]?.handle, "家人群");
+    for (const c of body.contacts) assert.equal("userName" in c, false);
+    assert.doesNotMatch(JSON.stringify(body), /"@/);
+  });
+
+  it("saves the session encrypted under the user dir and resumes it after a redeploy without a scan", async function () {
+    await helper.load(NODES, flow(ctx));
+    await login(ctx, nodeById("send"));
+    await helper.unload();
+    const file = path.join(ctx.userDir, "wxflow", `${ACCOUNT}.session`);
+    assert.ok(existsSync(file), "session file written");
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const content = readFileSync(file, "utf8");
+    assert.doesNotMatch(content, /Sandbox Me|wxsid|skey/i);
+    // Not in the flow either.
+    assert.doesNotMatch(JSON.stringify(flow(ctx)), /session|skey/i);
+    const logins = ctx.sb.control.logins().length;
+    await helper.load(NODES, flow(ctx));
+    await waitOnline(nodeById("send"));
+    assert.equal(ctx.sb.control.logins().length, logins, "no new QR login was needed");
+  });
+
+  it("shows red ring 'logged out' when the server ends the session", async function () {
+    await helper.load(NODES, flow(ctx));
+    await login(ctx, nodeById("send"));
+    const loggedOut = waitForStatus(nodeById("send"), (s) => s.fill === "red" && s.shape === "ring");
+    ctx.sb.control.expireSession({ code: 1101 });
+    const status = await loggedOut;
+    assert.match(status.text ?? "", /status\.loggedOut/);
+  });
+
+  it("runs the built-in sandbox for server 'sandbox' and closes it with the account", async function () {
+    await helper.load(NODES, [wxNode("send", "wx-send-text"), { ...accountConfig(ctx.sb), server: "sandbox", sandboxPort: 0, loginUrl: "" }]);
+    await waitForStatus(nodeById("send"), (s) => s.fill === "yellow" && s.shape === "ring");
+    const state = (await helper.request().get(`/wx-account/${ACCOUNT}/state`)).body as StateBody;
+    assert.match(state.phoneUrl ?? "", /^http:\/\/127\.0\.0\.1:\d+\/phone$/);
+    const origin = new URL(state.phoneUrl ?? "").origin;
+    assert.notEqual(origin, ctx.sb.url);
+    const online = waitOnline(nodeById("send"));
+    const scan = await fetch(`${origin}/api/sandbox/scan`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    assert.equal(scan.status, 200);
+    await online;
+    await helper.unload();
+    await assert.rejects(fetch(`${origin}/api/sandbox/logins`));
+  });
+});
+
+describe("wx-account lifecycle", function () {
+  const ctx = useSandbox();
+
+  it("stops the client when the last wx node leaves, and starts it again when one comes back", async function () {
+    const account = accountConfig(ctx.sb);
+    const send = wxNode("send", "wx-send-text");
+    await helper.load(NODES, [account, send]);
+    await login(ctx, nodeById("send"));
+    assert.ok(accountOf().runningClient());
+    await helper.setFlows([account], "nodes");
+    assert.equal(accountOf().runningClient(), undefined);
+    assert.equal(accountOf().state.state, "offline");
+    assert.equal(accountOf().userCount, 0);
+    const state = (await helper.request().get(`/wx-account/${ACCOUNT}/state`)).body as StateBody;
+    assert.deepEqual([state.state, state.users], ["offline", 0]);
+    // Back again: the saved session resumes without a scan.
+    const logins = ctx.sb.control.logins().length;
+    await helper.setFlows([account, send], "nodes");
+    await waitOnline(nodeById("send"));
+    assert.equal(ctx.sb.control.logins().length, logins);
+  });
+
+  it("forgets the saved session when the account is deleted, not when it is redeployed", async function () {
+    const account = accountConfig(ctx.sb);
+    const send = wxNode("send", "wx-send-text");
+    await helper.load(NODES, [account, send]);
+    await login(ctx, nodeById("send"));
+    const file = path.join(ctx.userDir, "wxflow", `${ACCOUNT}.session`);
+    await helper.setFlows([account], "nodes");
+    assert.ok(existsSync(file), "kept while the account exists");
+    await helper.setFlows([{ ...account, pacing: 30 }, send], "full");
+    await waitOnline(nodeById("send"));
+    assert.ok(existsSync(file), "kept across a full redeploy");
+    await helper.setFlows([{ id: "other", type: "helper", wires: [] }], "full");
+    assert.equal(existsSync(file), false, "deleted with the account");
+  });
+
+  it("says why it is offline when the built-in sandbox cannot start", async function () {
+    const port = Number(new URL(ctx.sb.url).port);
+    const failed = helper
+      .load(NODES, [wxNode("send", "wx-send-text"), { ...accountConfig(ctx.sb), server: "sandbox", sandboxPort: port, loginUrl: "" }])
+      .then(() => waitForStatus(nodeById("send"), (s) => s.fill === "grey" && /EADDRINUSE|in use/i.test(s.text ?? "")));
+    const status = await failed;
+    assert.equal(status.shape, "ring");
+    assert.equal(accountOf().runningClient(), undefined);
+  });
+});
+
+describe("wx-account refused login", function () {
+  const ctx = useSandbox({ requireDesktop: true });
+
+  it("shows red ring 'refused' when the server refuses the login (1203)", async function () {
+    await helper.load(NODES, flow(ctx, { mode: "web" }));
+    const refused = waitForStatus(nodeById("send"), (s) => s.fill === "red" && s.shape === "ring");
+    const pending = await ctx.sb.control.waitForLogin({ timeoutMs: 10_000 });
+    ctx.sb.control.scan({ uuid: pending.uuid });
+    const status = await refused;
+    assert.match(status.text ?? "", /status\.refused/);
+    assert.equal(accountOf().state.code, 1203);
+  });
+});

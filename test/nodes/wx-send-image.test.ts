@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import * as path from "node:path";
+import * as QRCode from "qrcode";
+import { sniffImage } from "../../nodes/shared/image";
+import { nodeById, waitForEvent } from "../support/node-red";
+import { accountConfig, catchFlow, loadOnline, useSandbox, wxNode } from "./fixture";
+
+interface Caught {
+  error: { code?: string; message: string };
+}
+
+describe("wx-send-image", function () {
+  const ctx = useSandbox();
+  let png: Buffer;
+
+  before(async function () {
+    png = await QRCode.toBuffer("an image for wx-send-image");
+  });
+
+  const flow = (extra: Record<string, unknown> = {}) => [
+    accountConfig(ctx.sb),
+    wxNode("img", "wx-send-image", extra, [["out"]]),
+    { id: "out", type: "helper", wires: [] },
+    ...catchFlow(["img"]),
+  ];
+
+  const nextOut = () => waitForEvent(nodeById("out"), "input", (m) => m as Record<string, unknown>);
+  const nextCaught = () => waitForEvent(nodeById("caught"), "input", (m) => m as Caught);
+
+  /** Expect one Catch report with `code` and nothing uploaded or sent. */
+  async function expectRefused(msg: Record<string, unknown>, code: string): Promise<void> {
+    let reports = 0;
+    nodeById("caught").on("input", () => {
+      reports += 1;
+    });
+    const caught = nextCaught();
+    nodeById("img").receive(msg);
+    const report = await caught;
+    assert.equal(report.error.code, code, report.error.message);
+    // a good image afterwards is the only thing that reaches the server
+    const out = nextOut();
+    nodeById("img").receive({ payload: png, to: "filehelper" });
+    await out;
+    assert.equal(reports, 1);
+    assert.equal(ctx.sb.control.sent().length, 1);
+    assert.equal(ctx.sb.control.uploads().length, 1);
+  }
+
+  it("uploads a Buffer, sends it as an image and adds msg.wechat.sent", async function () {
+    await loadOnline(ctx, flow({ target: "家人群" }), "img");
+    const out = nextOut();
+    nodeById("img").receive({ payload: png, filename: "qr" });
+    const msg = await out;
+    const [record] = ctx.sb.control.sent();
+    assert.equal(record?.type, "image");
+    assert.equal(record?.toName, "家人群");
+    const [upload] = ctx.sb.control.uploads();
+    assert.equal(upload?.mime, "image/png");
+    assert.equal(upload?.fileName, "qr.png");
+    assert.ok(ctx.sb.control.upload(upload?.mediaId ?? "")?.equals(png));
+    assert.equal((msg.wechat as { sent: { msgId: string } }).sent.msgId, record?.msgId);
+  });
+
+  it("refuses bytes that are not an image", async function () {
+    await loadOnline(ctx, flow({ target: "filehelper" }), "img");
+    await expectRefused({ payload: Buffer.from("plain text, not an image") }, "INVALID_ARGUMENT");
+  });
+
+  it("refuses a file path unless the node allows it", async function () {
+    await loadOnline(ctx, flow({ target: "filehelper" }), "img");
+    const file = path.join(ctx.userDir, "pic.png");
+    writeFileSync(file, png);
+    await expectRefused({ payload: file }, "INVALID_ARGUMENT");
+  });
+
+  it("reads a file path when allowed", async function () {
+    await loadOnline(ctx, flow({ target: "filehelper", allowPath: true }), "img");
+    const file = path.join(ctx.userDir, "pic.png");
+    writeFileSync(file, png);
+    const out = nextOut();
+    nodeById("img").receive({ payload: file });
+    await out;
+    assert.equal(ctx.sb.control.uploads()[0]?.fileName, "pic.png");
+  });
+
+  it("refuses an unknown target before uploading anything", async function () {
+    await loadOnline(ctx, flow(), "img");
+    await expectRefused({ payload: png, to: "Nobody Of That Name" }, "NOT_FOUND");
+  });
+
+  describe("from a URL", function () {
+    let server: Server;
+    let base: string;
+    before(async function () {
+      server = createServer((req, res) => {
+        if (req.url === "/pic.png") {
+          res.writeHead(200, { "content-type": "image/png" });
+          res.end(png);
+        } else {
+          res.writeHead(404).end();
+        }
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    after(async function () {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+
+    it("downloads an http URL when allowed", async function () {
+      await loadOnline(ctx, flow({ target: "filehelper", allowUrl: true }), "img");
+      const out = nextOut();
+      nodeById("img").receive({ payload: `${base}/pic.png` });
+      await out;
+      const [upload] = ctx.sb.control.uploads();
+      assert.ok(ctx.sb.control.upload(upload?.mediaId ?? "")?.equals(png));
+    });
+
+    it("refuses a URL when not allowed", async function () {
+      await loadOnline(ctx, flow({ target: "filehelper" }), "img");
+      await expectRefused({ payload: `${base}/pic.png` }, "INVALID_ARGUMENT");
+    });
+
+    it("reports a failed download as NETWORK, nothing sent", async function () {
+      await loadOnline(ctx, flow({ target: "filehelper", allowUrl: true }), "img");
+      await expectRefused({ payload: `${base}/missing.png` }, "NETWORK");
+    });
+  });
+});
+
+describe("image sniffing", function () {
+  it("knows PNG, JPEG, GIF, WebP and BMP by their bytes", function () {
+    const cases: [number[], string][] = [
+      [[0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0], "image/png"],
+      [[0xff, 0xd8, 0xff, 0xe0, 0], "image/jpeg"],
+      [[...Buffer.from("GIF89a"), 0, 0], "image/gif"],
+      [[...Buffer.from("RIFF"), 0, 0, 0, 0, ...Buffer.from("WEBP"), 0], "image/webp"],
+      [[0x42, 0x4d, ...new Array(20).fill(0)], "image/bmp"],
+    ];
+    for (const [bytes, mime] of cases) assert.equal(sniffImage(Buffer.from(bytes))?.mime, mime);
+    assert.equal(sniffImage(Buffer.from("hello world, not an image")), undefined);
+  });
+});
