@@ -1,0 +1,15 @@
+import { Sandbox } from "./server";
+import type { SandboxOptions } from "./types";
+
+/** The sandbox: a strict emulator of the web-WeChat servers (see README.md). */
+
+export type { SandboxControl } from "./control";
+export { Sandbox, DEFAULT_SETTINGS } from "./server";
+export * from "./types";
+
+/** Start a sandbox listening on options.host:options.port (default 127.0.0.1, ephemeral port). */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const sandbox = new Sandbox(options);
+  await sandbox.listen();
+  return sandbox;
+}

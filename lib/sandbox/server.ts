@@ -1,0 +1,282 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Ctx, type Host, type WaitResult } from "./context";
+import { handleControl, SandboxControl, type ControlHost } from "./control";
+import { sendText } from "./http";
+import * as login from "./login";
+import * as media from "./media";
+import { SandboxState } from "./state";
+import { SandboxError, type SandboxOptions, type Settings } from "./types";
+import * as webwx from "./webwx";
+
+/** The HTTP face: one origin for login, page, push and file hosts, the control API and the phone page. */
+
+type Handler = (ctx: Ctx) => void | Promise<void>;
+
+const API: Record<string, Handler> = {
+  login: login.loginPoll,
+  webwxnewloginpage: login.newLoginPage,
+  webwxpushloginurl: login.pushLoginUrl,
+  webwxinit: webwx.webwxinit,
+  webwxstatusnotify: webwx.statusNotify,
+  webwxgetcontact: webwx.getContact,
+  webwxbatchgetcontact: webwx.batchGetContact,
+  synccheck: webwx.syncCheck,
+  webwxsync: webwx.webwxSync,
+  webwxsendmsg: webwx.sendMsg,
+  webwxrevokemsg: webwx.revokeMsg,
+  webwxoplog: webwx.opLog,
+  webwxverifyuser: webwx.verifyUser,
+  webwxcreatechatroom: webwx.createChatroom,
+  webwxupdatechatroom: webwx.updateChatroom,
+  webwxlogout: webwx.logout,
+  webwxgeticon: webwx.icon,
+  webwxgetheadimg: webwx.icon,
+  webwxuploadmedia: media.uploadMedia,
+  webwxcheckupload: media.checkUpload,
+  webwxsendmsgimg: media.sendImage,
+  webwxsendvideomsg: media.sendVideo,
+  webwxsendemoticon: media.sendEmoticon,
+  webwxsendappmsg: media.sendAppMsg,
+  webwxgetmsgimg: media.getMsgImg,
+  webwxgetvoice: media.getVoice,
+  webwxgetvideo: media.getVideo,
+  webwxgetmedia: media.getMedia,
+};
+
+/** Script-style endpoints answer faults of kind "ret" in their own syntax. */
+function retBody(endpoint: string, ret: number): { body: string; type: string } {
+  if (endpoint === "synccheck") return { body: `window.synccheck={retcode:"${ret}",selector:"0"}`, type: "text/javascript" };
+  if (endpoint === "login") return { body: `window.code=${ret};`, type: "text/javascript" };
+  if (endpoint === "jslogin") return { body: `window.QRLogin.code = ${ret}; window.QRLogin.uuid = "";`, type: "text/javascript" };
+  if (endpoint === "webwxnewloginpage") return { body: `<error><ret>${ret}</ret><message>fault</message></error>`, type: "text/plain" };
+  if (endpoint === "webwxpushloginurl") return { body: JSON.stringify({ ret: String(ret), msg: "fault", uuid: "" }), type: "text/plain" };
+  return { body: JSON.stringify({ BaseResponse: { Ret: ret, ErrMsg: "" } }), type: "text/plain" };
+}
+
+function pagePath(): string | undefined {
+  // compiled: <out>/lib/sandbox/server.js; the page sits beside it (dist) or in the source tree (.out builds)
+  const candidates = [join(__dirname, "public", "phone.html"), join(__dirname, "..", "..", "..", "lib", "sandbox", "public", "phone.html"), join(__dirname, "..", "..", "..", "..", "lib", "sandbox", "public", "phone.html")];
+  return candidates.find((p) => existsSync(p));
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  requireDesktop: false,
+  pushLogin: true,
+  throttle: { burst: 60, refillPerSecond: 1 },
+  qrTtlMs: 300_000,
+  longPollMs: 25_000,
+  syncPageSize: 50,
+  contactPageSize: 500,
+  skeyRotateEvery: 20,
+};
+
+export class Sandbox implements Host, ControlHost {
+  readonly state: SandboxState;
+  readonly control: SandboxControl;
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly pending = new Set<(r: WaitResult) => void>();
+  private readonly hung = new Set<ServerResponse>();
+  private host: string;
+  private port: number;
+  private closed = false;
+
+  constructor(options: SandboxOptions = {}) {
+    const settings: Settings = { ...DEFAULT_SETTINGS };
+    for (const key of Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[]) {
+      const v = options[key];
+      if (v !== undefined) (settings as unknown as Record<string, unknown>)[key] = v;
+    }
+    this.state = new SandboxState({ seed: options.seed ?? 1, contacts: options.contacts ?? 40, groups: options.groups ?? 6, accounts: options.accounts ?? 2 }, settings);
+    this.control = new SandboxControl(this);
+    this.host = options.host ?? "127.0.0.1";
+    this.port = options.port ?? 0;
+  }
+
+  get url(): string {
+    const h = this.host.includes(":") ? `[${this.host}]` : this.host;
+    return `http://${h}:${this.port}`;
+  }
+
+  get phoneUrl(): string {
+    return `${this.url}/phone`;
+  }
+
+  get events(): SandboxState["events"] {
+    return this.state.events;
+  }
+
+  async listen(): Promise<void> {
+    if (this.closed) throw new SandboxError("CLOSED", "the sandbox is closed");
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.keepAliveTimeout = 5_000;
+    server.on("connection", (socket) => {
+      this.sockets.add(socket);
+      socket.on("close", () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.port, this.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const address = server.address();
+    if (address && typeof address === "object") this.port = address.port;
+    this.server = server;
+  }
+
+  /** Close the listener and every connection (held polls are answered first), keep all state. */
+  private async stopListening(): Promise<void> {
+    for (const settle of [...this.pending]) settle("closed");
+    for (const res of this.hung) res.destroy();
+    this.hung.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // let answers to released polls flush, then cut what is left
+      setImmediate(() => {
+        for (const s of this.sockets) s.destroy();
+        server.closeAllConnections();
+      });
+    });
+    this.sockets.clear();
+  }
+
+  async restart(): Promise<void> {
+    await this.stopListening();
+    await this.listen();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.stopListening();
+    for (const session of this.state.sessions.values()) for (const wake of [...session.waiters]) wake();
+    this.state.events.removeAllListeners();
+  }
+
+  wait(res: ServerResponse, ms: number, subscribe: (wake: () => void) => () => void): Promise<WaitResult> {
+    if (this.closed) return Promise.resolve("closed");
+    return new Promise((resolve) => {
+      let done = false;
+      const settle = (r: WaitResult): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        unsubscribe();
+        this.pending.delete(settle);
+        res.off("close", onClose);
+        resolve(r);
+      };
+      const onClose = (): void => settle("closed");
+      const timer = setTimeout(() => settle("timeout"), ms);
+      const unsubscribe = subscribe(() => settle("woken"));
+      this.pending.add(settle);
+      res.on("close", onClose);
+    });
+  }
+
+  until<T>(events: string[], fn: () => T | undefined, timeoutMs: number): Promise<T> {
+    const first = fn();
+    if (first !== undefined) return Promise.resolve(first);
+    const emitter = this.state.events as unknown as NodeJS.EventEmitter;
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const v = fn();
+        if (v !== undefined) finish(() => resolve(v));
+      };
+      const finish = (then: () => void): void => {
+        clearTimeout(timer);
+        for (const e of events) emitter.off(e, check);
+        this.pending.delete(onClose);
+        then();
+      };
+      const onClose = (): void => finish(() => reject(new SandboxError("CLOSED", "the sandbox closed")));
+      const timer = setTimeout(() => finish(() => reject(new SandboxError("TIMEOUT", `nothing after ${timeoutMs} ms`))), timeoutMs);
+      for (const e of events) emitter.on(e, check);
+      this.pending.add(onClose);
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      await this.route(req, res);
+    } catch (err) {
+      if (!res.headersSent && !res.destroyed) sendText(res, 500, err instanceof Error ? err.message : "error", "text/plain");
+      else res.destroy();
+    }
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://sandbox");
+    const path = url.pathname;
+    if (path.startsWith("/api/sandbox/")) {
+      res.setHeader("Cache-Control", "no-store");
+      return handleControl(this.control, this, req, res, path.slice("/api/sandbox/".length), url.searchParams);
+    }
+    if (path === "/phone" || path === "/phone/") {
+      const file = pagePath();
+      if (!file) return sendText(res, 404, "phone page missing", "text/plain");
+      return sendText(res, 200, readFileSync(file), "text/html; charset=utf-8", { "Cache-Control": "no-store" });
+    }
+    if (path === "/") return sendText(res, 200, `wxflow sandbox. Phone: ${this.phoneUrl}\n`, "text/plain; charset=utf-8");
+
+    let endpoint: string | undefined;
+    let handler: Handler | undefined;
+    if (path === "/jslogin" || path === "/cgi-bin/mmwebwx-bin/jslogin") {
+      endpoint = "jslogin";
+      handler = login.jslogin;
+    } else if (path.startsWith("/qrcode/")) {
+      endpoint = "qrcode";
+      const uuid = decodeURIComponent(path.slice("/qrcode/".length));
+      handler = (ctx) => login.qrcode(ctx, uuid);
+    } else if (path.startsWith("/cgi-bin/mmwebwx-bin/")) {
+      endpoint = path.slice("/cgi-bin/mmwebwx-bin/".length);
+      handler = API[endpoint];
+    }
+    if (!endpoint || !handler) return sendText(res, 404, "not found", "text/plain");
+    if (this.applyFault(endpoint, req, res)) return;
+    await handler(new Ctx(this, req, res, path, endpoint));
+  }
+
+  private applyFault(endpoint: string, req: IncomingMessage, res: ServerResponse): boolean {
+    const fault = this.state.faults.get(endpoint);
+    if (!fault || fault.remaining <= 0) return false;
+    fault.remaining -= 1;
+    if (fault.remaining <= 0) this.state.faults.delete(endpoint);
+    req.resume();
+    switch (fault.kind) {
+      case "500":
+        sendText(res, 500, "Internal Server Error", "text/html");
+        break;
+      case "reset":
+        req.socket.destroy();
+        break;
+      case "hang":
+        this.hung.add(res);
+        res.on("close", () => this.hung.delete(res));
+        break;
+      case "ret": {
+        const { body, type } = retBody(endpoint, fault.ret);
+        sendText(res, 200, body, type);
+        break;
+      }
+      case "malformed":
+        sendText(res, 200, endpoint === "synccheck" || endpoint === "login" ? "window.synccheck={retcode:" : '{"BaseResponse": {"Ret": 0,', "text/plain");
+        break;
+      case "truncated": {
+        const body = '{"BaseResponse":{"Ret":0,"ErrMsg":""},"AddMsgCount":1,"AddMsgList":[{"MsgId":"1"';
+        res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": body.length * 2 });
+        res.write(body, () => res.destroy());
+        break;
+      }
+    }
+    return true;
+  }
+}

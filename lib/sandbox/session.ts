@@ -1,0 +1,186 @@
+import { randomBytes, randomInt } from "node:crypto";
+import type { Account } from "./world";
+
+/** One logged-in web session of one account: secrets, per-login UserNames, the sync event log and keys. */
+
+export interface StoredMsg {
+  msgId: string;
+  msgType: number;
+  /** Sender entity (person id); for a group message the member. */
+  from: string;
+  /** Receiver entity: the account's person id, or the chat when the account itself sent it from the phone. */
+  to: string;
+  /** Group id for group messages. */
+  room?: string;
+  time: number; // unix s
+  /** Wire fields for one session (UserNames differ per session); Content without the group prefix. */
+  build: (userName: (id: string) => string) => Record<string, unknown>;
+}
+
+export type SyncEvent =
+  | { kind: "msg"; msg: StoredMsg }
+  | { kind: "mod"; id: string } // ModContactList: person or group id
+  | { kind: "del"; id: string } // DelContactList
+  | { kind: "members"; id: string }; // ModChatRoomMemberList: group id
+
+export interface SyncKeyWire {
+  Count: number;
+  List: { Key: number; Val: number }[];
+}
+
+const LOG_LIMIT = 50_000;
+
+export function formatSyncKey(key: SyncKeyWire): string {
+  return key.List.map((k) => `${k.Key}_${k.Val}`).join("|");
+}
+
+function secret(bytes: number): string {
+  return randomBytes(bytes).toString("base64");
+}
+
+export class Session {
+  readonly account: Account;
+  readonly sid = secret(12).replace(/[/+=]/g, "x").slice(0, 16);
+  skey = `@crypt_${randomBytes(4).toString("hex")}_${randomBytes(16).toString("hex")}`;
+  prevSkey?: string;
+  prevSkeyUntil = 0;
+  /** As issued in the XML: already %-encoded. */
+  readonly passTicket = encodeURIComponent(secret(33).slice(0, 43) + "=");
+  readonly dataTicket = secret(30);
+  readonly authTicket = secret(30);
+  readonly uvid = randomBytes(16).toString("hex");
+  readonly startedAt = Date.now();
+  ended?: { code: number };
+  loggedOut = false;
+  /** UserNames of this login: entity id <-> @hex. */
+  private readonly userNames = new Map<string, string>();
+  private readonly entities = new Map<string, string>();
+  private readonly log: { seq: number; event: SyncEvent }[] = [];
+  private nextSeq = 1;
+  private readonly base1 = 640_000_000 + randomInt(1_000_000);
+  private readonly base2 = 640_000_000 + randomInt(1_000_000);
+  /** Cursor of the newest SyncKey issued (events with seq <= cursor were delivered). */
+  cursor = 0;
+  latestSyncKey: SyncKeyWire;
+  latestCheckKey: string;
+  syncCount = 0;
+  lastStaleKey?: string;
+  syncedSinceStale = false;
+  initDone = false;
+  /** Wakes held synccheck polls. */
+  readonly waiters = new Set<() => void>();
+
+  constructor(account: Account) {
+    this.account = account;
+    this.latestSyncKey = this.syncKeyFor(0);
+    this.latestCheckKey = formatSyncKey(this.latestSyncKey);
+  }
+
+  get uin(): number {
+    return this.account.uin;
+  }
+
+  userNameOf(id: string, fixed?: string, group = false): string {
+    if (fixed) {
+      this.entities.set(fixed, id);
+      return fixed;
+    }
+    let name = this.userNames.get(id);
+    if (!name) {
+      name = group ? `@@${randomBytes(32).toString("hex")}` : `@${randomBytes(16).toString("hex")}`;
+      this.userNames.set(id, name);
+      this.entities.set(name, id);
+    }
+    return name;
+  }
+
+  /** The entity behind a UserName, if this session issued it. */
+  entityOf(userName: string): string | undefined {
+    return this.entities.get(userName);
+  }
+
+  knownUserName(id: string): string | undefined {
+    return this.userNames.get(id);
+  }
+
+  push(event: SyncEvent): void {
+    this.log.push({ seq: this.nextSeq++, event });
+    if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  hasAfter(cursor: number): boolean {
+    return this.nextSeq - 1 > cursor;
+  }
+
+  pendingKinds(cursor: number): { messages: boolean; contacts: boolean } {
+    let messages = false;
+    let contacts = false;
+    for (let i = this.log.length - 1; i >= 0; i--) {
+      const entry = this.log[i];
+      if (!entry || entry.seq <= cursor) break;
+      if (entry.event.kind === "msg") messages = true;
+      else contacts = true;
+      if (messages && contacts) break;
+    }
+    return { messages, contacts };
+  }
+
+  /** Events after a cursor, at most `limit`; also tells whether more wait. */
+  page(cursor: number, limit: number): { events: SyncEvent[]; last: number; more: boolean } {
+    const events: SyncEvent[] = [];
+    let last = cursor;
+    let more = false;
+    for (const entry of this.log) {
+      if (entry.seq <= cursor) continue;
+      if (events.length >= limit) {
+        more = true;
+        break;
+      }
+      events.push(entry.event);
+      last = entry.seq;
+    }
+    if (events.length === 0) last = Math.max(cursor, this.nextSeq - 1);
+    return { events, last, more };
+  }
+
+  syncKeyFor(cursor: number): SyncKeyWire {
+    const list = [
+      { Key: 1, Val: this.base1 + cursor },
+      { Key: 2, Val: this.base2 + cursor },
+      { Key: 3, Val: this.base2 + 7 },
+      { Key: 1000, Val: Math.floor(this.startedAt / 1000) },
+    ];
+    return { Count: list.length, List: list };
+  }
+
+  checkKeyFor(cursor: number): SyncKeyWire {
+    const key = this.syncKeyFor(cursor);
+    const list = [...key.List, { Key: 11, Val: this.base1 + cursor + 3 }, { Key: 201, Val: Math.floor(Date.now() / 1000) }];
+    return { Count: list.length, List: list };
+  }
+
+  /** The cursor a SyncKey stands for, or undefined when it is not one of ours. */
+  cursorOf(key: SyncKeyWire): number | undefined {
+    const k1 = key.List.find((k) => k.Key === 1);
+    if (!k1) return undefined;
+    const cursor = k1.Val - this.base1;
+    if (!Number.isInteger(cursor) || cursor < 0 || cursor > this.nextSeq - 1) return undefined;
+    return cursor;
+  }
+
+  rotateSkey(): void {
+    this.prevSkey = this.skey;
+    this.prevSkeyUntil = Date.now() + 60_000;
+    this.skey = `@crypt_${randomBytes(4).toString("hex")}_${randomBytes(16).toString("hex")}`;
+  }
+
+  skeyOk(skey: string | undefined): boolean {
+    if (skey === this.skey) return true;
+    return skey !== undefined && skey === this.prevSkey && Date.now() < this.prevSkeyUntil;
+  }
+
+  get live(): boolean {
+    return !this.ended && !this.loggedOut;
+  }
+}

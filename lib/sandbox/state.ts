@@ -1,0 +1,352 @@
+import { EventEmitter } from "node:events";
+import { randomBytes } from "node:crypto";
+import { Session, type SyncEvent } from "./session";
+import { plainName, World, type Account } from "./world";
+import {
+  SandboxError,
+  type LoginState,
+  type PendingLogin,
+  type SandboxEvents,
+  type SentRecord,
+  type Settings,
+  type UploadRecord,
+  type Violation,
+  type FaultSpec,
+} from "./types";
+
+/** Everything one sandbox instance knows: world, logins, sessions, records. No HTTP here. */
+
+export interface Login {
+  uuid: string;
+  state: LoginState;
+  push: boolean;
+  accountIndex?: number;
+  createdAt: number;
+  expiresAt: number;
+  ticket?: string;
+  desktop: boolean;
+  waiters: Set<() => void>;
+  /** The poller was already told 201 (scanned). */
+  told201?: boolean;
+}
+
+export interface MediaBlob {
+  data: Buffer;
+  mime: string;
+  /** Account indexes that received it. */
+  owners: Set<number>;
+}
+
+export interface StoredUpload {
+  record: UploadRecord;
+  data: Buffer;
+  /** The session that uploaded it: only it may send it. */
+  sid: string;
+}
+
+export interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+export interface WorldParams {
+  seed: number;
+  contacts: number;
+  groups: number;
+  accounts: number;
+}
+
+export class SandboxState {
+  world: World;
+  readonly settings: Settings;
+  readonly events = new EventEmitter<SandboxEvents>();
+  readonly logins = new Map<string, Login>();
+  readonly sessions = new Map<string, Session>(); // by sid
+  readonly inbox = new Map<number, SyncEvent[]>();
+  readonly sent: SentRecord[] = [];
+  readonly uploads = new Map<string, StoredUpload>();
+  readonly media = new Map<string, MediaBlob>(); // incoming media by MsgId
+  readonly files = new Map<string, { data: Buffer; fileName: string; owners: Set<number> }>(); // incoming files by MediaId
+  readonly partialUploads = new Map<string, { request: string; parts: Buffer[]; at: number }>();
+  readonly checkUploads = new Map<string, { aesKey: string; signature: string }>(); // by md5
+  /** Messages each account sent through the web client, for recall: msgId -> when and where. */
+  readonly sentIndex = new Map<string, { account: number; to: string; time: number }>();
+  /** Sends by "<account>:<ClientMsgId>", so a retried send is answered again but delivered once. */
+  readonly sendIds = new Map<string, { msgId: string; digest: string }>();
+  readonly violations: Violation[] = [];
+  readonly deviations: Violation[] = [];
+  readonly faults = new Map<string, { kind: FaultSpec["kind"]; ret: number; remaining: number }>();
+  readonly buckets = new Map<number, Bucket>();
+  /** Friend requests waiting for webwxverifyuser: ticket -> person id and account. */
+  readonly friendRequests = new Map<string, { personId: string; account: number }>();
+  /** The last auth ticket issued per account index: push login needs it. */
+  readonly authTickets = new Map<number, { ticket: string; uvid: string }>();
+  private msgCounter = 0n;
+  private sentSeq = 0;
+  private params: WorldParams;
+
+  constructor(params: WorldParams, settings: Settings) {
+    this.params = params;
+    this.settings = settings;
+    this.world = new World(params);
+    this.msgCounter = 4_000_000_000_000_000_000n + BigInt(params.seed) * 1_000_000_000n;
+  }
+
+  reset(seed?: number): void {
+    for (const session of this.sessions.values()) this.endSession(session, 1101, false);
+    for (const login of this.logins.values()) this.wakeLogin(login);
+    if (seed !== undefined) this.params = { ...this.params, seed };
+    this.world = new World(this.params);
+    this.logins.clear();
+    // ended sessions stay known, so their cookies get 1101 (session gone) rather than "never issued"
+    this.inbox.clear();
+    this.sent.length = 0;
+    this.uploads.clear();
+    this.media.clear();
+    this.files.clear();
+    this.partialUploads.clear();
+    this.checkUploads.clear();
+    this.sentIndex.clear();
+    this.sendIds.clear();
+    this.violations.length = 0;
+    this.deviations.length = 0;
+    this.faults.clear();
+    this.buckets.clear();
+    this.friendRequests.clear();
+    this.authTickets.clear();
+  }
+
+  newMsgId(): string {
+    this.msgCounter += 1n + BigInt(randomBytes(1)[0] ?? 0);
+    return this.msgCounter.toString();
+  }
+
+  violation(endpoint: string, rule: string, detail: string): void {
+    const v: Violation = { time: Date.now(), endpoint, rule, detail };
+    this.violations.push(v);
+    if (this.violations.length > 10_000) this.violations.splice(0, this.violations.length - 10_000);
+    this.events.emit("violation", v);
+  }
+
+  deviation(endpoint: string, rule: string, detail: string): void {
+    if (this.deviations.some((d) => d.endpoint === endpoint && d.rule === rule)) return; // once per kind is enough
+    this.deviations.push({ time: Date.now(), endpoint, rule, detail });
+  }
+
+  // ---- accounts and names -------------------------------------------------------------------------------------
+
+  account(ref: string | number | undefined): Account {
+    if (ref === undefined || ref === "") return this.world.accounts[0] as Account;
+    const asNumber = typeof ref === "number" ? ref : /^\d+$/.test(ref) ? Number(ref) : undefined;
+    if (asNumber !== undefined) {
+      const byIndex = asNumber < this.world.accounts.length ? this.world.accounts[asNumber] : undefined;
+      const byUin = this.world.accounts.find((a) => a.uin === asNumber);
+      if (byUin) return byUin;
+      if (byIndex) return byIndex;
+    }
+    const found = this.world.accounts.find((a) => {
+      const p = this.world.person(a.personId);
+      return p !== undefined && (p.nickName === ref || plainName(p.nickName) === ref);
+    });
+    if (!found) throw new SandboxError("NOT_FOUND", `no account ${String(ref)}`);
+    return found;
+  }
+
+  accountName(account: Account): string {
+    return plainName(this.world.person(account.personId)?.nickName ?? "");
+  }
+
+  liveSession(account: Account): Session | undefined {
+    for (const s of this.sessions.values()) if (s.account === account && s.live) return s;
+    return undefined;
+  }
+
+  /** Resolve a contact name as an account sees it (friends, officials, specials, other accounts). */
+  resolveContact(account: Account, name: string, includeGroups = false): string {
+    const session = this.liveSession(account);
+    if (session) {
+      const id = session.entityOf(name);
+      if (id) return id;
+    }
+    const matches = (pick: (id: string) => string): string[] => {
+      const out: string[] = [];
+      for (const id of account.friends.keys()) {
+        const v = pick(id);
+        if (v && (v === name || plainName(v) === name)) out.push(id);
+      }
+      return out;
+    };
+    for (const pick of [
+      (id: string) => account.friends.get(id)?.remarkName ?? "",
+      (id: string) => this.world.person(id)?.nickName ?? "",
+      (id: string) => this.world.person(id)?.alias ?? "",
+      (id: string) => this.world.person(id)?.fixedUserName ?? "",
+    ]) {
+      const found = matches(pick);
+      if (found.length === 1) return found[0] as string;
+      if (found.length > 1) throw new SandboxError("AMBIGUOUS", `"${name}" matches ${found.length} contacts`);
+    }
+    if (includeGroups) return this.resolveGroup(account, name);
+    throw new SandboxError("NOT_FOUND", `no contact "${name}"`);
+  }
+
+  resolveGroup(account: Account, name: string): string {
+    const session = this.liveSession(account);
+    if (session) {
+      const id = session.entityOf(name);
+      if (id && this.world.groups.has(id)) return id;
+    }
+    const found = [...account.groups].filter((gid) => {
+      const g = this.world.groups.get(gid);
+      return g !== undefined && (g.topic === name || plainName(g.topic) === name);
+    });
+    if (found.length === 1) return found[0] as string;
+    if (found.length > 1) throw new SandboxError("AMBIGUOUS", `"${name}" matches ${found.length} groups`);
+    throw new SandboxError("NOT_FOUND", `no group "${name}"`);
+  }
+
+  /** A member of a group by session UserName, nickName, group display name or remark. */
+  resolveMember(account: Account, groupId: string, name: string): string {
+    const group = this.world.groups.get(groupId);
+    if (!group) throw new SandboxError("NOT_FOUND", "no such group");
+    const session = this.liveSession(account);
+    const byUserName = session?.entityOf(name);
+    if (byUserName && group.members.includes(byUserName)) return byUserName;
+    const found = group.members.filter((id) => {
+      const p = this.world.person(id);
+      const names = [p?.nickName ?? "", group.displayNames.get(id) ?? "", account.friends.get(id)?.remarkName ?? "", p?.alias ?? ""];
+      return names.some((n) => n !== "" && (n === name || plainName(n) === name));
+    });
+    if (found.length === 1) return found[0] as string;
+    if (found.length > 1) throw new SandboxError("AMBIGUOUS", `"${name}" matches ${found.length} members`);
+    throw new SandboxError("NOT_FOUND", `no member "${name}" in the group`);
+  }
+
+  // ---- delivery -----------------------------------------------------------------------------------------------
+
+  /** Queue an event for an account: into its live session, else its inbox for the next login. */
+  deliver(account: Account, event: SyncEvent): void {
+    const session = this.liveSession(account);
+    if (session) {
+      session.push(event);
+      return;
+    }
+    const box = this.inbox.get(account.index) ?? [];
+    box.push(event);
+    if (box.length > 50_000) box.splice(0, box.length - 50_000);
+    this.inbox.set(account.index, box);
+  }
+
+  startSession(account: Account): Session {
+    for (const s of this.sessions.values()) if (s.account === account && s.live) this.endSession(s, 1101, true);
+    const session = new Session(account);
+    this.sessions.set(session.sid, session);
+    // special accounts keep fixed UserNames: register them so they can be addressed at once
+    for (const id of account.friends.keys()) {
+      const fixed = this.world.person(id)?.fixedUserName;
+      if (fixed) session.userNameOf(id, fixed);
+    }
+    for (const event of this.inbox.get(account.index) ?? []) session.push(event);
+    this.inbox.delete(account.index);
+    this.events.emit("session", { account: this.accountName(account), online: true });
+    return session;
+  }
+
+  endSession(session: Session, code: number, notify = true): void {
+    if (!session.ended) session.ended = { code };
+    for (const wake of [...session.waiters]) wake();
+    if (notify) this.events.emit("session", { account: this.accountName(session.account), online: false, code });
+  }
+
+  // ---- logins -------------------------------------------------------------------------------------------------
+
+  newLogin(push: boolean, desktop: boolean, accountIndex?: number): Login {
+    const uuid = randomBytes(8).toString("base64").replace(/[+/=]/g, "").slice(0, 10) + "==";
+    const login: Login = {
+      uuid,
+      state: "waiting",
+      push,
+      createdAt: Date.now(),
+      expiresAt: Date.now() + this.settings.qrTtlMs,
+      desktop,
+      waiters: new Set(),
+      ...(accountIndex !== undefined ? { accountIndex } : {}),
+    };
+    this.logins.set(uuid, login);
+    // keep the table bounded: drop finished logins beyond 200
+    if (this.logins.size > 200)
+      for (const [k, l] of this.logins) {
+        if (this.logins.size <= 200) break;
+        if (l.state !== "waiting" && l.state !== "scanned") this.logins.delete(k);
+      }
+    this.events.emit("login", this.publicLogin(login));
+    return login;
+  }
+
+  publicLogin(login: Login): PendingLogin {
+    this.expireIfDue(login);
+    const account = login.accountIndex !== undefined ? this.world.accounts[login.accountIndex] : undefined;
+    return {
+      uuid: login.uuid,
+      state: login.state,
+      push: login.push,
+      createdAt: login.createdAt,
+      desktop: login.desktop,
+      ...(account ? { account: this.accountName(account) } : {}),
+    };
+  }
+
+  expireIfDue(login: Login): void {
+    if ((login.state === "waiting" || login.state === "scanned") && Date.now() >= login.expiresAt) this.setLoginState(login, "expired");
+  }
+
+  setLoginState(login: Login, state: LoginState): void {
+    if (login.state === state) return;
+    login.state = state;
+    this.wakeLogin(login);
+    this.events.emit("login-state", this.publicLogin(login));
+  }
+
+  wakeLogin(login: Login): void {
+    for (const wake of [...login.waiters]) wake();
+  }
+
+  findLogin(uuid: string | undefined, states: LoginState[]): Login {
+    if (uuid) {
+      const login = this.logins.get(uuid);
+      if (!login) throw new SandboxError("NOT_FOUND", `no login ${uuid}`);
+      this.expireIfDue(login);
+      if (!states.includes(login.state)) throw new SandboxError("CONFLICT", `login ${uuid} is ${login.state}`);
+      return login;
+    }
+    const all = [...this.logins.values()].reverse();
+    for (const l of all) this.expireIfDue(l);
+    const found = all.find((l) => states.includes(l.state));
+    if (!found) throw new SandboxError("NOT_FOUND", `no login in state ${states.join("/")}`);
+    return found;
+  }
+
+  // ---- sends --------------------------------------------------------------------------------------------------
+
+  /** Token bucket per account; false when throttled. */
+  takeToken(account: Account): boolean {
+    const t = this.settings.throttle;
+    if (t === false) return true;
+    const now = Date.now();
+    const bucket = this.buckets.get(account.index) ?? { tokens: t.burst, at: now };
+    bucket.tokens = Math.min(t.burst, bucket.tokens + ((now - bucket.at) / 1000) * t.refillPerSecond);
+    bucket.at = now;
+    this.buckets.set(account.index, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
+  recordSent(record: Omit<SentRecord, "seq">): SentRecord {
+    const full: SentRecord = { seq: ++this.sentSeq, ...record };
+    this.sent.push(full);
+    if (this.sent.length > 100_000) this.sent.splice(0, this.sent.length - 100_000);
+    this.events.emit("sent", full);
+    return full;
+  }
+}

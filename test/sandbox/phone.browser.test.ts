@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { chromium, type Browser } from "playwright-core";
+import { startSandbox, type Sandbox } from "../../lib/sandbox";
+import { SandboxClient } from "../support/sandbox";
+import { WebClient } from "./webclient";
+
+describe("sandbox: phone page (browser)", function () {
+  this.timeout(30_000);
+  let sb: Sandbox;
+  let api: SandboxClient;
+  let browser: Browser;
+
+  before(async () => {
+    sb = await startSandbox({ longPollMs: 5_000, contacts: 12, seed: 4 });
+    api = new SandboxClient(sb.url);
+    browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await sb?.close();
+  });
+
+  it("scans a pending login, chats as a contact, and shows what the bot sent, escaped", async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 800 } });
+    await page.goto(sb.phoneUrl);
+    const c = new WebClient(sb.url);
+    await c.jslogin();
+    const polled = c.poll(1);
+    await page.locator(`li[data-uuid="${c.uuid}"] button[data-action="scan"]`).click();
+    let answer = await polled;
+    for (let i = 0; i < 3 && answer.code !== 200; i++) answer = await c.poll();
+    assert.equal(answer.code, 200);
+    const t = await c.tickets(answer.text);
+    assert.equal(t.ret, 0);
+    await c.init();
+    await c.loadContacts();
+    await c.receive();
+
+    const friend = (await api.worldContacts({ kind: "friend" })).find((f) => /[<&]/.test(f.nickName) && !f.remarkName) ?? (await api.worldContacts({ kind: "friend" }))[0];
+    assert.ok(friend);
+    const label = friend.remarkName ? `${friend.remarkName} (${friend.nickName})` : friend.nickName;
+    await page.locator("#chat").selectOption({ label });
+    await page.locator("#text").fill("hello from the phone <b>");
+    await page.locator("#send").click();
+    const msgs = await c.receive();
+    const m = msgs.find((x) => x.MsgType === 1);
+    assert.equal(m?.Content, "hello from the phone &lt;b&gt;");
+
+    const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
+    await page.locator("#image").setInputFiles({ name: "dot.png", mimeType: "image/png", buffer: png });
+    await page.locator("#send-image").click();
+    const img = (await c.receive()).find((x) => x.MsgType === 3);
+    assert.ok(img, "the image arrives through webwxsync");
+    const full = await c.request("GET", `/cgi-bin/mmwebwx-bin/webwxgetmsgimg?MsgID=${String(img.MsgId)}&skey=${encodeURIComponent(c.skey)}`);
+    assert.deepEqual(full.body, png);
+
+    const to = String(m?.FromUserName);
+    await c.sendText(to, "<i>bot</i> reply");
+    const item = page.locator("#sent li .text", { hasText: "<i>bot</i> reply" });
+    await item.waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator("#sent i").count(), 0, "sent text is rendered as text, not markup");
+    await page.close();
+  });
+});
