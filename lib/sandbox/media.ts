@@ -214,8 +214,8 @@ export async function sendImage(ctx: Ctx): Promise<void> {
   if (!s) return;
   const up = ownUpload(ctx, s.session, s.msg.MediaId, ["pic", "doc"]);
   if (!up) return;
-  finishSend(ctx, s, "image", { mediaId: up.record.mediaId, fileName: up.record.fileName });
-  relay(ctx.state, s.session.account, s.targetId, 3, () => ({ Content: imageContent(up.data), ImgHeight: 100, ImgWidth: 100, ImgStatus: 2 }), { data: up.data, mime: up.record.mime });
+  const msgId = finishSend(ctx, s, "image", { mediaId: up.record.mediaId, fileName: up.record.fileName });
+  relay(ctx.state, s.session.account, s.targetId, 3, () => ({ Content: imageContent(up.data), ImgHeight: 100, ImgWidth: 100, ImgStatus: 2 }), { data: up.data, mime: up.record.mime }, msgId);
 }
 
 export async function sendVideo(ctx: Ctx): Promise<void> {
@@ -223,8 +223,8 @@ export async function sendVideo(ctx: Ctx): Promise<void> {
   if (!s) return;
   const up = ownUpload(ctx, s.session, s.msg.MediaId, ["video"]);
   if (!up) return;
-  finishSend(ctx, s, "video", { mediaId: up.record.mediaId, fileName: up.record.fileName });
-  relay(ctx.state, s.session.account, s.targetId, 43, () => ({ Content: "", PlayLength: 3, ImgHeight: 100, ImgWidth: 100 }), { data: up.data, mime: "video/mp4" });
+  const msgId = finishSend(ctx, s, "video", { mediaId: up.record.mediaId, fileName: up.record.fileName });
+  relay(ctx.state, s.session.account, s.targetId, 43, () => ({ Content: "", PlayLength: 3, ImgHeight: 100, ImgWidth: 100 }), { data: up.data, mime: "video/mp4" }, msgId);
 }
 
 export async function sendEmoticon(ctx: Ctx): Promise<void> {
@@ -237,8 +237,8 @@ export async function sendEmoticon(ctx: Ctx): Promise<void> {
   }
   const up = ownUpload(ctx, s.session, s.msg.MediaId, ["doc", "pic"]);
   if (!up) return;
-  finishSend(ctx, s, "sticker", { mediaId: up.record.mediaId, fileName: up.record.fileName });
-  relay(ctx.state, s.session.account, s.targetId, 47, () => ({ Content: escapeWire(`<msg><emoji fromusername="" tousername="" type="2" md5="${up.record.md5}" len="${up.record.size}" /></msg>`) }), { data: up.data, mime: "image/gif" });
+  const msgId = finishSend(ctx, s, "sticker", { mediaId: up.record.mediaId, fileName: up.record.fileName });
+  relay(ctx.state, s.session.account, s.targetId, 47, () => ({ Content: escapeWire(`<msg><emoji fromusername="" tousername="" type="2" md5="${up.record.md5}" len="${up.record.size}" /></msg>`) }), { data: up.data, mime: "image/gif" }, msgId);
 }
 
 const xml = new XMLParser({ ignoreAttributes: false, parseTagValue: false, processEntities: true });
@@ -274,13 +274,15 @@ export async function sendAppMsg(ctx: Ctx): Promise<void> {
   if (title !== up.record.fileName) ctx.deviation("appmsg-title", "title differs from the uploaded file name");
   if (up.record.size > CHECK_UPLOAD_OVER) {
     const check = ctx.state.checkUploads.get(up.record.md5);
-    if (!check || !content.includes(check.signature)) ctx.deviation("appmsg-signature", "appmsg of a file over 25 MB should carry the Signature");
+    // protocol.md puts the Signature "into the appmsg"; the official web client sends it as Msg.Signature: accept either.
+    const signed = check !== undefined && (content.includes(check.signature) || s.msg.Signature === check.signature);
+    if (!signed) ctx.deviation("appmsg-signature", "appmsg of a file over 25 MB should carry the Signature");
   }
-  finishSend(ctx, s, "file", { mediaId: up.record.mediaId, fileName: title });
+  const msgId = finishSend(ctx, s, "file", { mediaId: up.record.mediaId, fileName: title });
   const mediaId = newMediaId();
   const owners = new Set(ctx.state.world.accounts.filter((a) => a !== s.session.account).map((a) => a.index));
   ctx.state.files.set(mediaId, { data: up.data, fileName: title, owners });
-  relay(ctx.state, s.session.account, s.targetId, 49, () => fileMsgFields(title, up.data.length, mediaId));
+  relay(ctx.state, s.session.account, s.targetId, 49, () => fileMsgFields(title, up.data.length, mediaId), undefined, msgId);
 }
 
 export function imageContent(data: Buffer): string {

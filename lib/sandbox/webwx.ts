@@ -396,15 +396,25 @@ export function finishSend(ctx: Ctx, s: SendContext, type: SentType, extra: { te
   return msgId;
 }
 
-/** A message one sandbox account sends reaches the other accounts it is addressed to. */
-export function relay(state: SandboxState, from: Account, targetId: string, msgType: number, build: StoredMsg["build"], media?: { data: Buffer; mime: string }): void {
+/**
+ * A message one sandbox account sends reaches the other accounts it is addressed to. One message has one
+ * MsgId for the sender and every receiver (a recall names it), so the id of the send is passed in.
+ */
+export function relay(
+  state: SandboxState,
+  from: Account,
+  targetId: string,
+  msgType: number,
+  build: StoredMsg["build"],
+  media?: { data: Buffer; mime: string },
+  msgId: string = state.newMsgId(),
+): void {
   const group: Group | undefined = state.world.groups.get(targetId);
   const receivers = group
     ? state.world.accounts.filter((a) => a !== from && group.members.includes(a.personId))
     : state.world.accounts.filter((a) => a !== from && a.personId === targetId);
+  if (media && receivers.length > 0) state.media.set(msgId, { ...media, owners: new Set(receivers.map((a) => a.index)) });
   for (const acc of receivers) {
-    const msgId = state.newMsgId();
-    if (media) state.media.set(msgId, { ...media, owners: new Set([acc.index]) });
     const msg: StoredMsg = {
       msgId,
       msgType,
@@ -428,8 +438,8 @@ export async function sendMsg(ctx: Ctx): Promise<void> {
   }
   const text = s.msg.Content;
   const msgSource = typeof s.msg.MsgSource === "string" ? s.msg.MsgSource : undefined;
-  finishSend(ctx, s, "text", { text, ...(msgSource ? { msgSource } : {}) });
-  relay(ctx.state, s.session.account, s.targetId, 1, () => ({ Content: textContent(text) }));
+  const msgId = finishSend(ctx, s, "text", { text, ...(msgSource ? { msgSource } : {}) });
+  relay(ctx.state, s.session.account, s.targetId, 1, () => ({ Content: textContent(text) }), undefined, msgId);
 }
 
 export async function revokeMsg(ctx: Ctx): Promise<void> {
