@@ -1,6 +1,4 @@
-import { promises as fs } from "node:fs";
-import * as path from "node:path";
-import { WeChatError } from "../../lib/wechat/errors";
+import { loadBytes } from "./source";
 
 export const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
 
@@ -29,42 +27,6 @@ export interface ImageSourceOptions {
 }
 
 /** msg.payload as image bytes: a Buffer, or (when allowed) a file path or an http(s) URL. */
-export async function loadImage(payload: unknown, options: ImageSourceOptions): Promise<{ data: Buffer; name?: string }> {
-  const max = options.maxBytes ?? MAX_IMAGE_BYTES;
-  if (Buffer.isBuffer(payload)) return { data: payload };
-  if (payload instanceof Uint8Array) return { data: Buffer.from(payload) };
-  if (typeof payload !== "string" || payload.trim() === "") {
-    throw new WeChatError("INVALID_ARGUMENT", "msg.payload must be the image as a Buffer");
-  }
-  const ref = payload.trim();
-  if (/^https?:\/\//i.test(ref)) {
-    if (!options.allowUrl) throw new WeChatError("INVALID_ARGUMENT", "URLs in msg.payload are not enabled on this node");
-    return { data: await fetchImage(ref, max), name: path.posix.basename(new URL(ref).pathname) || undefined };
-  }
-  if (!options.allowPath) throw new WeChatError("INVALID_ARGUMENT", "file paths in msg.payload are not enabled on this node");
-  let size: number;
-  try {
-    size = (await fs.stat(ref)).size;
-  } catch (error) {
-    throw new WeChatError("NOT_FOUND", `cannot read image file "${ref}"`, { cause: error });
-  }
-  if (size > max) throw new WeChatError("TOO_LARGE", `image file is ${size} bytes, more than ${max}`);
-  return { data: await fs.readFile(ref), name: path.basename(ref) };
-}
-
-async function fetchImage(url: string, max: number): Promise<Buffer> {
-  const { got } = await import("got");
-  const request = got(url, { responseType: "buffer", timeout: { request: 15_000 }, retry: { limit: 0 }, followRedirect: true });
-  request.on("downloadProgress", (progress: { transferred: number; total?: number }) => {
-    if (progress.transferred > max || (progress.total !== undefined && progress.total > max)) request.cancel();
-  });
-  try {
-    const response = await request;
-    return response.body;
-  } catch (error) {
-    if (request.isCanceled) throw new WeChatError("TOO_LARGE", `image at ${url} is larger than ${max} bytes`);
-    throw new WeChatError("NETWORK", `cannot download the image from ${url}: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    });
-  }
+export function loadImage(payload: unknown, options: ImageSourceOptions): Promise<{ data: Buffer; name?: string }> {
+  return loadBytes(payload, { allowPath: options.allowPath, allowUrl: options.allowUrl, maxBytes: options.maxBytes ?? MAX_IMAGE_BYTES, what: "image" });
 }

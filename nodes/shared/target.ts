@@ -2,7 +2,7 @@ import { WeChatError } from "../../lib/wechat/errors";
 import type { Contact, SendResult, WeChatClientApi } from "../../lib/wechat/types";
 import type { NodeMessage } from "./red";
 
-export type TargetSource = "msg.to" | "node" | "reply";
+export type TargetSource = "msg.to" | "msg.target" | "node" | "reply";
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
@@ -16,16 +16,17 @@ export function chooseTarget(
   msg: NodeMessage,
   configured: string,
   client: Pick<WeChatClientApi, "getContact">,
+  key: "to" | "target" = "to",
 ): { target: string; source: TargetSource } {
-  const to = msg.to;
+  const to = msg[key];
   if (to !== undefined && to !== null && to !== "") {
-    if (typeof to === "string") return { target: to.trim(), source: "msg.to" };
+    if (typeof to === "string") return { target: to.trim(), source: `msg.${key}` };
     // A contact or chat object (from wx-contacts or msg.wechat) works too.
     if (isRecord(to)) {
       const named = typeof to.userName === "string" && client.getContact(to.userName) ? to.userName : to.handle;
-      if (typeof named === "string" && named !== "") return { target: named, source: "msg.to" };
+      if (typeof named === "string" && named !== "") return { target: named, source: `msg.${key}` };
     }
-    throw new WeChatError("INVALID_ARGUMENT", "msg.to must be a name or a UserName (a non-empty string)");
+    throw new WeChatError("INVALID_ARGUMENT", `msg.${key} must be a name or a UserName (a non-empty string)`);
   }
   if (configured.trim() !== "") return { target: configured.trim(), source: "node" };
   const wechat = msg.wechat;
@@ -35,7 +36,7 @@ export function chooseTarget(
     if (typeof chat.userName === "string" && client.getContact(chat.userName)) return { target: chat.userName, source: "reply" };
     if (typeof chat.handle === "string" && chat.handle !== "") return { target: chat.handle, source: "reply" };
   }
-  throw new WeChatError("INVALID_ARGUMENT", "no target: set msg.to, configure a target, or reply to a received message (msg.wechat.chat)");
+  throw new WeChatError("INVALID_ARGUMENT", `no target: set msg.${key}, configure a target, or reply to a received message (msg.wechat.chat)`);
 }
 
 /** Resolve the target of a msg to one live contact (NOT_FOUND / AMBIGUOUS from the client). */
@@ -64,7 +65,8 @@ export function withSent(msg: NodeMessage, result: SendResult): NodeMessage {
   const wechat = isRecord(msg.wechat) ? msg.wechat : {};
   msg.wechat = {
     ...wechat,
-    sent: { msgId: result.msgId, localId: result.localId, to: result.to, toHandle: result.toHandle },
+    // time lets a later recall (wx-action) refuse what is past the 2-minute window without asking the server.
+    sent: { msgId: result.msgId, localId: result.localId, to: result.to, toHandle: result.toHandle, ...(result.time !== undefined ? { time: result.time } : {}) },
   };
   return msg;
 }

@@ -17,6 +17,7 @@ export function attachUser(
   accountId: unknown,
   options: {
     onMessage?: AccountUser["onMessage"];
+    onEvent?: AccountUser["onEvent"];
     handle?: (account: WxAccount, msg: NodeMessage, send: SendFunction) => Promise<void>;
   },
 ): WxAccount | undefined {
@@ -24,7 +25,9 @@ export function attachUser(
   if (!account) {
     node.status({ fill: "red", shape: "ring", text: RED._(`${node.type}.status.noAccount`) });
   } else {
-    const user: AccountUser = options.onMessage ? { node, onMessage: options.onMessage } : { node };
+    const user: AccountUser = { node };
+    if (options.onMessage) user.onMessage = options.onMessage;
+    if (options.onEvent) user.onEvent = options.onEvent;
     account.register(user);
     node.on("close", (_removed, done) => account.deregister(user, done));
   }

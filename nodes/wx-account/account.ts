@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as QRCode from "qrcode";
 import { WeChatError } from "../../lib/wechat/errors";
-import type { ClientOptions, Logger, Message, StateInfo, WeChatClientApi } from "../../lib/wechat/types";
+import type { ClientOptions, ContactEvent, Logger, Message, RecallEvent, StateInfo, WeChatClientApi } from "../../lib/wechat/types";
 import type { Node, NodeStatus } from "../shared/red";
 import { sessionSecret } from "../shared/secret";
 import { statusFor } from "../shared/status";
@@ -21,10 +21,18 @@ export interface AccountSettings {
   pacing: number;
 }
 
-/** A node that uses the account: it mirrors the session status and may take messages. */
+/** What the client reports beyond messages, for nodes that follow the account (wx-event). */
+export type AccountEvent =
+  | { kind: "state"; state: StateInfo }
+  | { kind: "contact"; event: ContactEvent }
+  | { kind: "friend-request"; message: Message }
+  | { kind: "recall"; event: RecallEvent };
+
+/** A node that uses the account: it mirrors the session status and may take messages and events. */
 export interface AccountUser {
   readonly node: Pick<Node, "id" | "status">;
   onMessage?(message: Message): void;
+  onEvent?(event: AccountEvent): void;
 }
 
 export interface SandboxHandle {
@@ -110,6 +118,19 @@ export class WxAccount {
     }
   };
   private readonly onWarn = (text: string): void => this.deps.node.warn(text);
+  private readonly onContact = (event: ContactEvent): void => this.dispatch({ kind: "contact", event });
+  private readonly onFriendRequest = (message: Message): void => this.dispatch({ kind: "friend-request", message });
+  private readonly onRecall = (event: RecallEvent): void => this.dispatch({ kind: "recall", event });
+
+  private dispatch(event: AccountEvent): void {
+    for (const user of this.users.values()) {
+      try {
+        user.onEvent?.(event);
+      } catch (error) {
+        this.deps.node.error(`event dispatch failed: ${errorText(error)}`);
+      }
+    }
+  }
 
   constructor(private readonly deps: AccountDeps) {}
 
@@ -243,6 +264,9 @@ export class WxAccount {
     client.on("state", this.onState);
     client.on("message", this.onMessage);
     client.on("warn", this.onWarn);
+    client.on("contact", this.onContact);
+    client.on("friend-request", this.onFriendRequest);
+    client.on("recall", this.onRecall);
     this.client = client;
     client.start();
     this.setState(client.state);
@@ -258,6 +282,9 @@ export class WxAccount {
       client.off("state", this.onState);
       client.off("message", this.onMessage);
       client.off("warn", this.onWarn);
+      client.off("contact", this.onContact);
+      client.off("friend-request", this.onFriendRequest);
+      client.off("recall", this.onRecall);
       this.setState({ state: "offline" });
     }
   }
@@ -302,6 +329,7 @@ export class WxAccount {
     const status = this.status();
     for (const user of this.users.values()) user.node.status(status);
     this.deps.publish(stateTopic(this.id), this.view(), true);
+    this.dispatch({ kind: "state", state: { ...info } });
     if (info.state === "waiting-scan" && info.qrUrl) this.showQr(info.qrUrl, !info.qr);
   }
 

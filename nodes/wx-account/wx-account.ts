@@ -41,7 +41,9 @@ export = function register(RED: NodeAPI): void {
       publish: (topic, data, retain) => RED.comms.publish(topic, data, retain),
       createClient: (options) => {
         const tuning = clientTuning(RED);
-        return new WeChatClient(tuning ? { ...options, tuning } : options);
+        // settings.js `wxAccountActionPacing: false` turns the friend/group action pacing off (tests only).
+        const actionPacing = (RED.settings as Record<string, unknown>).wxAccountActionPacing === false ? { actionPacing: false as const } : {};
+        return new WeChatClient(tuning ? { ...options, ...actionPacing, tuning } : { ...options, ...actionPacing });
       },
       startSandbox: (options) => startSandbox(options),
     });

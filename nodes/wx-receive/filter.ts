@@ -59,6 +59,8 @@ export interface ReceiveDef extends NodeDef {
   download?: boolean;
   /** Largest media to download, in MB. */
   maxSize?: number | string;
+  /** Folder to save downloaded attachments in (empty: not saved). */
+  saveDir?: string;
 }
 
 export function stringList(value: unknown): string[] {

@@ -1,9 +1,11 @@
+import * as path from "node:path";
 import { isWeChatError } from "../../lib/wechat/errors";
 import type { Message } from "../../lib/wechat/types";
 import type { WxAccount } from "../wx-account/account";
 import type { Node, NodeAPI, NodeMessage } from "../shared/red";
 import { attachUser } from "../shared/user-node";
 import { filterOf, passes, type ReceiveDef } from "./filter";
+import { attachmentName, saveAttachment } from "./save";
 
 const DEFAULT_MAX_MB = 10;
 
@@ -13,21 +15,39 @@ export = function register(RED: NodeAPI): void {
     const maxMb = Number(config.maxSize);
     const maxBytes = Math.round((Number.isFinite(maxMb) && maxMb > 0 ? maxMb : DEFAULT_MAX_MB) * 1024 * 1024);
     const download = config.download === true;
+    const dirSetting = download && typeof config.saveDir === "string" ? config.saveDir.trim() : "";
+    // A relative folder is taken from the Node-RED user dir (not from wherever Node-RED was started).
+    const base = typeof RED.settings.userDir === "string" ? RED.settings.userDir : process.cwd();
+    const saveDir = dirSetting === "" ? "" : path.resolve(base, dirSetting);
     // Messages leave in arrival order even when a download takes a while.
     let queue: Promise<void> = Promise.resolve();
     let closed = false;
 
     const emit = async (message: Message): Promise<void> => {
-      const wechat: Message & { downloadError?: { code: string; message: string } } = structuredClone(message);
+      type Problem = { code: string; message: string };
+      const wechat: Message & { downloadError?: Problem; saveError?: Problem } = structuredClone(message);
       const msg: NodeMessage = { payload: wechat.text, topic: wechat.chat.displayName, wechat };
+      const problem = (error: unknown): Problem => ({
+        code: isWeChatError(error) ? error.code : "ERROR",
+        message: error instanceof Error ? error.message : String(error),
+      });
       const client = account?.runningClient();
       if (download && message.media && client) {
+        let data: Buffer | undefined;
         try {
-          msg.payload = await client.download(message, { maxBytes });
+          data = await client.download(message, { maxBytes });
+          msg.payload = data;
         } catch (error) {
-          const code = isWeChatError(error) ? error.code : "ERROR";
-          wechat.downloadError = { code, message: error instanceof Error ? error.message : String(error) };
+          wechat.downloadError = problem(error);
           node.warn(`${RED._("wx-receive.warn.download")}: ${wechat.downloadError.message}`);
+        }
+        if (data && saveDir !== "") {
+          try {
+            msg.filename = await saveAttachment(saveDir, attachmentName(message, data), data);
+          } catch (error) {
+            wechat.saveError = problem(error);
+            node.warn(`${RED._("wx-receive.warn.save")}: ${wechat.saveError.message}`);
+          }
         }
       }
       if (!closed) node.send(msg);

@@ -98,6 +98,9 @@ describe("editor (browser)", function () {
       { id: "e2erecv000000001", type: "wx-receive", z: "e2etab0000000001", name: "", account: ACCOUNT, types: ["text", "image"], chats: ["家人群"], x: 100, y: 200, wires: [[]] },
       { id: "e2eimg0000000001", type: "wx-send-image", z: "e2etab0000000001", name: "", account: ACCOUNT, target: "", x: 300, y: 200, wires: [[]] },
       { id: "e2econtacts00001", type: "wx-contacts", z: "e2etab0000000001", name: "", account: ACCOUNT, action: "members", kind: "all", query: "家人群", x: 500, y: 200, wires: [[]] },
+      { id: "e2efile000000001", type: "wx-send-file", z: "e2etab0000000001", name: "", account: ACCOUNT, target: "", as: "file", allowPath: false, allowUrl: false, x: 300, y: 300, wires: [[]] },
+      { id: "e2eevent00000001", type: "wx-event", z: "e2etab0000000001", name: "", account: ACCOUNT, events: ["qr", "friend-request"], x: 100, y: 300, wires: [[]] },
+      { id: "e2eaction0000001", type: "wx-action", z: "e2etab0000000001", name: "", account: ACCOUNT, action: "create-group", target: "", topic: "Hiking", members: "a, b", remark: "", x: 500, y: 300, wires: [[]] },
     ];
     writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(flows));
     nodeRed = await startNodeRed(userDir);
@@ -116,7 +119,7 @@ describe("editor (browser)", function () {
   });
 
   it("puts the wx nodes in the palette under 'wechat'", async function () {
-    for (const type of ["wx-receive", "wx-send-text", "wx-send-image", "wx-contacts"]) {
+    for (const type of ["wx-receive", "wx-send-text", "wx-send-image", "wx-contacts", "wx-send-file", "wx-event", "wx-action"]) {
       await page.waitForSelector(`.red-ui-palette-node[data-palette-type="${type}"]`, { state: "attached", timeout: 10_000 });
     }
     const categories = await page.$$eval(".red-ui-palette-category", (els) => els.map((e) => e.id));
@@ -230,6 +233,27 @@ describe("editor (browser)", function () {
     assert.equal(await page.isVisible("#node-input-kind"), false);
     assert.equal(await page.inputValue("#node-input-query"), "家人群");
     await page.click("#node-dialog-cancel");
+    await open("e2efile000000001");
+    await page.waitForSelector("#node-input-as", { timeout: 10_000 });
+    assert.equal(await page.inputValue("#node-input-as"), "file");
+    await page.click("#node-dialog-cancel");
+    await open("e2eevent00000001");
+    await page.waitForSelector("#node-input-event-qr", { timeout: 10_000 });
+    assert.equal(await page.isChecked("#node-input-event-qr"), true);
+    assert.equal(await page.isChecked("#node-input-event-recall"), false);
+    await page.check("#node-input-event-recall");
+    await page.click("#node-dialog-ok");
+    assert.deepEqual(await page.evaluate(() => RED.nodes.node("e2eevent00000001")?.events), ["qr", "friend-request", "recall"]);
+    await open("e2eaction0000001");
+    await page.waitForSelector("#node-input-action", { timeout: 10_000 });
+    assert.equal(await page.inputValue("#node-input-action"), "create-group");
+    assert.equal(await page.inputValue("#node-input-members"), "a, b");
+    assert.equal(await page.isVisible("#node-input-topic"), true);
+    assert.equal(await page.isVisible("#node-input-remark"), false);
+    await page.selectOption("#node-input-action", "set-remark");
+    assert.equal(await page.isVisible("#node-input-remark"), true);
+    assert.equal(await page.isVisible("#node-input-members"), false);
+    await page.click("#node-dialog-cancel");
   });
 
   it("speaks Chinese to a zh-CN browser", async function () {
@@ -241,6 +265,8 @@ describe("editor (browser)", function () {
       const selector = '.red-ui-palette-node[data-palette-type="wx-send-text"] .red-ui-palette-label';
       await zh.waitForSelector(selector, { state: "attached", timeout: 30_000 });
       assert.equal((await zh.textContent(selector))?.trim(), "发送微信文本");
+      const action = '.red-ui-palette-node[data-palette-type="wx-action"] .red-ui-palette-label';
+      assert.equal((await zh.textContent(action))?.trim(), "微信操作");
     } finally {
       await zh.close();
     }

@@ -21,7 +21,7 @@ const load = createRequire(__filename);
 const RED = load(process.env.WXFLOW_NODE_RED || "node-red") as EmbeddedRed;
 const settings = JSON.parse(process.env.WXFLOW_E2E_SETTINGS ?? "{}") as Record<string, unknown>;
 
-const TYPES = ["wx-account", "wx-receive", "wx-send-text", "wx-send-image", "wx-contacts"];
+const TYPES = ["wx-account", "wx-receive", "wx-send-text", "wx-send-image", "wx-contacts", "wx-send-file", "wx-event", "wx-action"];
 
 /**
  * The built nodes as an installed package (package.json with a node-red section), as a user would have them:

@@ -14,20 +14,37 @@ function repoRoot(): string {
   throw new Error(`no repository root above ${__dirname}`);
 }
 
-const WX_TYPES = ["wx-receive", "wx-send-text", "wx-send-image", "wx-contacts"];
+/** Every node type the package declares, but the config node. */
+function wxTypes(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(repoRoot(), "package.json"), "utf8")) as { "node-red": { nodes: Record<string, string> } };
+  return Object.keys(pkg["node-red"].nodes).filter((t) => t !== "wx-account");
+}
+const WX_TYPES = wxTypes();
 
 describe("examples", function () {
   const dir = path.join(repoRoot(), "examples");
   const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
   const flows = new Map(files.map((f) => [f, JSON.parse(readFileSync(path.join(dir, f), "utf8")) as FlowNode[]]));
 
-  it("has the five example flows, the echo bot among them", function () {
-    for (const name of ["echo-bot-sandbox", "auto-reply-keyword", "forward-images-to-group", "daily-contact-export", "notify-friend-request"]) {
+  it("has the example flows, the echo bot among them", function () {
+    for (const name of [
+      "echo-bot-sandbox",
+      "auto-reply-keyword",
+      "forward-images-to-group",
+      "daily-contact-export",
+      "notify-friend-request",
+      "send-file",
+      "login-qr-by-event",
+      "recall-sent-message",
+      "accept-friend-requests",
+      "create-group",
+    ]) {
       assert.ok(flows.has(`${name}.json`), name);
     }
   });
 
   it("uses every wx node type in some example", function () {
+    assert.ok(WX_TYPES.length >= 7 && WX_TYPES.includes("wx-action") && WX_TYPES.includes("wx-event") && WX_TYPES.includes("wx-send-file"));
     const used = new Set([...flows.values()].flat().map((n) => n.type));
     for (const type of WX_TYPES) assert.ok(used.has(type), type);
   });
@@ -58,6 +75,7 @@ describe("examples", function () {
             const value = node[key];
             if (typeof value === "string") assert.doesNotMatch(value, /^@/, `${node.id}.${key}`);
           }
+          if (typeof node.members === "string") for (const m of node.members.split(",")) assert.doesNotMatch(m.trim(), /^@/, `${node.id}.members`);
           for (const chat of (node.chats as string[] | undefined) ?? []) assert.doesNotMatch(chat, /^@/);
         }
       });

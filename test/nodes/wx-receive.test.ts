@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import * as QRCode from "qrcode";
 import type { Contact, Message } from "../../lib/wechat/types";
 import { passes } from "../../nodes/wx-receive/filter";
+import { attachmentName, saveAttachment } from "../../nodes/wx-receive/save";
 import { nodeById, waitForEvent } from "../support/node-red";
 import { accountConfig, loadOnline, useSandbox, wxNode } from "./fixture";
 
-type Msg = Record<string, unknown> & { payload: unknown; topic: string; wechat: Message & { downloadError?: { code: string } } };
+type Msg = Record<string, unknown> & { payload: unknown; topic: string; filename?: string; wechat: Message & { downloadError?: { code: string }; saveError?: { code: string } } };
 
 function nextOut(id = "out"): Promise<Msg> {
   return waitForEvent(nodeById(id), "input", (m) => m as Msg, 10_000, `a msg at ${id}`);
@@ -134,6 +138,134 @@ describe("wx-receive", function () {
     const msg = await out;
     assert.equal(typeof msg.payload, "string");
     assert.equal(msg.wechat.downloadError?.code, "TOO_LARGE");
+  });
+});
+
+describe("wx-receive media", function () {
+  const ctx = useSandbox();
+  let saveDir: string;
+  beforeEach(function () {
+    // A folder inside a scratch dir, so anything written next to it (an escape) would be seen.
+    saveDir = path.join(ctx.userDir, "scratch", "inbox");
+  });
+
+  const flow = (extra: Record<string, unknown> = {}) => [
+    accountConfig(ctx.sb),
+    wxNode("recv", "wx-receive", { types: ["image", "voice", "video", "file", "sticker"], download: true, maxSize: 5, ...extra }, [["out"]]),
+    { id: "out", type: "helper", wires: [] },
+  ];
+
+  function friendName(): string {
+    const friend = ctx.sb.control.worldContacts({ kind: "friend" }).find((c) => !c.remarkName && !/[<&]/.test(c.nickName));
+    assert.ok(friend);
+    return friend.nickName;
+  }
+
+  it("downloads voice, video and files as Buffers", async function () {
+    await loadOnline(ctx, flow(), "recv");
+    const from = friendName();
+    const doc = Buffer.from("a shared document\n");
+    const video = Buffer.concat([Buffer.from("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom", "latin1"), Buffer.alloc(3000, 9)]);
+    const voice = Buffer.concat([Buffer.from("ID3\x03\x00\x00\x00\x00\x00\x00", "latin1"), Buffer.alloc(500, 0x55)]);
+    const cases: [string, Buffer, Record<string, unknown>][] = [
+      ["voice", voice, { type: "voice", durationMs: 2000 }],
+      ["video", video, { type: "video" }],
+      ["file", doc, { type: "file", fileName: "notes.txt" }],
+    ];
+    for (const [type, data, req] of cases) {
+      const out = nextOut();
+      ctx.sb.control.inject({ from, data: data.toString("base64"), ...req } as Parameters<typeof ctx.sb.control.inject>[0]);
+      const msg = await out;
+      assert.equal(msg.wechat.type, type);
+      assert.ok(Buffer.isBuffer(msg.payload), `${type}: ${String(msg.payload)}`);
+      assert.ok((msg.payload as Buffer).equals(data), type);
+      assert.equal(msg.filename, undefined);
+    }
+  });
+
+  it("saves attachments under their sanitised name in the folder, msg.filename = the path", async function () {
+    await loadOnline(ctx, flow({ saveDir }), "recv");
+    const from = friendName();
+    const data = Buffer.from("report body");
+    let out = nextOut();
+    ctx.sb.control.inject({ from, type: "file", fileName: "report.txt", data: data.toString("base64") });
+    const first = await out;
+    assert.equal(first.filename, path.join(saveDir, "report.txt"));
+    assert.ok(readFileSync(path.join(saveDir, "report.txt")).equals(data));
+    // the same name again: a new file, the first one kept
+    out = nextOut();
+    ctx.sb.control.inject({ from, type: "file", fileName: "report.txt", data: Buffer.from("second").toString("base64") });
+    const second = await out;
+    assert.equal(second.filename, path.join(saveDir, "report (1).txt"));
+    assert.ok(readFileSync(path.join(saveDir, "report.txt")).equals(data));
+    // media without a file name get one made from the message
+    out = nextOut();
+    ctx.sb.control.inject({ from, type: "voice" });
+    const voice = await out;
+    assert.match(String(voice.filename), /voice-\d+\.mp3$/);
+    assert.equal(path.dirname(String(voice.filename)), saveDir);
+  });
+
+  it("never lets a hostile file name reach outside the folder (../, absolute paths, NUL)", async function () {
+    await loadOnline(ctx, flow({ saveDir }), "recv");
+    const from = friendName();
+    const hostile = ["../../escape.txt", "/etc/cron.d/evil", "..\\..\\win.txt", "a\u0000b.txt", "..", "CON.txt"];
+    const saved: string[] = [];
+    for (const fileName of hostile) {
+      const out = nextOut();
+      ctx.sb.control.inject({ from, type: "file", fileName, data: Buffer.from(`data of ${fileName}`).toString("base64") });
+      const msg = await out;
+      assert.equal(msg.wechat.saveError, undefined, fileName);
+      const file = String(msg.filename);
+      assert.equal(path.dirname(file), saveDir, `${JSON.stringify(fileName)} -> ${file}`);
+      assert.ok(!path.basename(file).includes("\u0000") && !path.basename(file).startsWith("."), file);
+      saved.push(path.basename(file));
+    }
+    // everything is in the folder, nothing beside it or above it
+    assert.deepEqual(readdirSync(saveDir).sort(), [...saved].sort());
+    assert.deepEqual(readdirSync(path.dirname(saveDir)), ["inbox"]);
+    assert.equal(existsSync(path.join(ctx.userDir, "escape.txt")), false);
+    assert.equal(existsSync("/etc/cron.d/evil"), false);
+  });
+
+  it("takes a relative folder from the Node-RED user dir", async function () {
+    await loadOnline(ctx, flow({ saveDir: "attachments" }), "recv");
+    const out = nextOut();
+    ctx.sb.control.inject({ from: friendName(), type: "file", fileName: "a.txt", data: Buffer.from("a").toString("base64") });
+    assert.equal((await out).filename, path.join(ctx.userDir, "attachments", "a.txt"));
+  });
+
+  it("does not save what is over the size limit", async function () {
+    await loadOnline(ctx, flow({ saveDir, maxSize: 0.0001 }), "recv");
+    const out = nextOut();
+    ctx.sb.control.inject({ from: friendName(), type: "file", fileName: "big.bin", data: Buffer.alloc(1000, 1).toString("base64") });
+    const msg = await out;
+    assert.equal(msg.wechat.downloadError?.code, "TOO_LARGE");
+    assert.equal(msg.filename, undefined);
+    assert.equal(existsSync(saveDir), false);
+  });
+});
+
+describe("attachment saving", function () {
+  let dir: string;
+  beforeEach(function () {
+    dir = mkdtempSync(path.join(tmpdir(), "wxflow-save-"));
+  });
+  afterEach(function () {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("cleans any name to one segment inside the folder", async function () {
+    for (const name of ["../x", "/abs/y", "..", "", "a/../../b", "nul\u0000byte"]) {
+      const file = await saveAttachment(path.join(dir, "in"), name, Buffer.from("x"));
+      assert.equal(path.dirname(file), path.join(dir, "in"), name);
+    }
+    assert.deepEqual(readdirSync(dir), ["in"]);
+  });
+
+  it("names nameless media after the message", function () {
+    const message = { id: "123", media: { kind: "video" } } as unknown as Message;
+    assert.equal(attachmentName(message, Buffer.alloc(4)), "video-123.mp4");
   });
 });
 

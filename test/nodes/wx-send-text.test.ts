@@ -129,6 +129,25 @@ describe("wx-send-text", function () {
     assert.ok(record?.text?.includes("@"));
   });
 
+  it("@mentions that notify: the sent MsgSource names the members' UserNames and the group", async function () {
+    await loadOnline(ctx, flow(), "send");
+    const group = clientOf().resolve("家人群");
+    const others = (group.members ?? []).filter((m) => m.nickName !== "Sandbox Me" && !/[<&]/.test(m.displayName || m.nickName)).slice(0, 2);
+    assert.equal(others.length, 2, "two members to mention");
+    const send = nodeById("send");
+    const out = nextSent(send);
+    send.receive({ payload: "meeting at 8", to: "家人群", mentions: others.map((m) => m.displayName || m.nickName) });
+    await out;
+    const record = ctx.sb.control.sent()[0];
+    assert.equal(
+      record?.msgSource,
+      `<msgsource><atusername>${others.map((m) => m.userName).join(",")}</atusername><atchatroomname>${group.userName}</atchatroomname></msgsource>`,
+    );
+    for (const m of others) assert.ok(record?.text?.includes(`@${m.displayName || m.nickName}\u2005`), record?.text);
+    assert.equal(record?.to, group.userName);
+    assert.deepEqual(ctx.sb.control.violations(), []);
+  });
+
   it("refuses an empty payload: done(err) once, nothing sent", async function () {
     await loadOnline(ctx, flow({ target: "filehelper" }), "send");
     await expectRefused(ctx, { payload: "  " }, "INVALID_ARGUMENT");

@@ -1,0 +1,79 @@
+import { WeChatError } from "../../lib/wechat/errors";
+import type { FriendRequestRef, RevokeTarget } from "../../lib/wechat/types";
+import type { NodeMessage } from "../shared/red";
+
+export const ACTIONS = [
+  "recall",
+  "accept-friend",
+  "set-remark",
+  "pin",
+  "unpin",
+  "create-group",
+  "add-members",
+  "remove-members",
+  "rename-group",
+  "mark-read",
+  "avatar",
+  "logout",
+] as const;
+export type Action = (typeof ACTIONS)[number];
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+export function actionOf(value: unknown, fallback: Action): Action {
+  if (value === undefined || value === null || value === "") return fallback;
+  const found = ACTIONS.find((a) => a === value);
+  if (!found) throw new WeChatError("INVALID_ARGUMENT", `unknown msg.action "${String(value)}" (${ACTIONS.join(", ")})`);
+  return found;
+}
+
+/** Names from an array or a comma / newline separated string; empty entries dropped. */
+export function nameList(value: unknown, what: string): string[] | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  const list = typeof value === "string" ? value.split(/[,\n，]/) : value;
+  if (!Array.isArray(list)) throw new WeChatError("INVALID_ARGUMENT", `${what} must be a list of names`);
+  const names: string[] = [];
+  for (const entry of list) {
+    // A contact object (from wx-contacts) counts by its stable handle.
+    const name = typeof entry === "string" ? entry : isRecord(entry) && typeof entry.handle === "string" ? entry.handle : undefined;
+    if (name === undefined) throw new WeChatError("INVALID_ARGUMENT", `${what} must be a list of names`);
+    if (name.trim() !== "") names.push(name.trim());
+  }
+  return names.length > 0 ? names : undefined;
+}
+
+/** The first non-empty string among the msg properties `keys`, else `fallback`. */
+export function textArg(msg: NodeMessage, keys: string[], fallback: string): string {
+  for (const key of keys) {
+    const value = msg[key];
+    if (typeof value === "string" && value.trim() !== "") return value.trim();
+  }
+  return fallback;
+}
+
+/** recall: what wx-send-* put into msg.wechat.sent. */
+export function sentOf(msg: NodeMessage): RevokeTarget {
+  const wechat = msg.wechat;
+  const sent = isRecord(wechat) ? wechat.sent : undefined;
+  if (!isRecord(sent) || typeof sent.msgId !== "string" || typeof sent.localId !== "string" || typeof sent.to !== "string") {
+    throw new WeChatError("INVALID_ARGUMENT", "recall needs msg.wechat.sent (the output of a wx send node)");
+  }
+  const target: RevokeTarget = { msgId: sent.msgId, localId: sent.localId, to: sent.to };
+  if (typeof sent.toHandle === "string") target.toHandle = sent.toHandle;
+  if (typeof sent.time === "number") target.time = sent.time;
+  return target;
+}
+
+/** accept-friend: msg.wechat.friendRequest (wx-event or wx-receive), else msg.payload {userName, ticket}. */
+export function friendRequestOf(msg: NodeMessage): FriendRequestRef {
+  const wechat = msg.wechat;
+  const candidates = [isRecord(wechat) ? wechat.friendRequest : undefined, msg.payload];
+  for (const c of candidates) {
+    if (isRecord(c) && typeof c.userName === "string" && typeof c.ticket === "string" && c.ticket !== "") {
+      return { userName: c.userName, ticket: c.ticket };
+    }
+  }
+  throw new WeChatError("INVALID_ARGUMENT", "accept-friend needs a friend request: msg.wechat.friendRequest (from wx event or wx receive) or msg.payload {userName, ticket}");
+}

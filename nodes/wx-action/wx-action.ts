@@ -1,0 +1,152 @@
+import { WeChatError } from "../../lib/wechat/errors";
+import type { Contact } from "../../lib/wechat/types";
+import type { WxAccount } from "../wx-account/account";
+import { contactOut } from "../shared/contacts";
+import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
+import { chooseTarget } from "../shared/target";
+import { attachUser } from "../shared/user-node";
+import { ACTIONS, type Action, actionOf, friendRequestOf, nameList, sentOf, textArg } from "./args";
+
+interface ActionDef extends NodeDef {
+  account?: string;
+  action?: string;
+  /** Stable name of the contact or group acted on. */
+  target?: string;
+  /** create-group / rename-group: the group name. */
+  topic?: string;
+  /** create-group / add-members / remove-members: names, comma separated. */
+  members?: string;
+  /** set-remark: the remark ("" clears it). */
+  remark?: string;
+}
+
+interface Defaults {
+  action: Action;
+  target: string;
+  topic: string;
+  members: string[] | undefined;
+  remark: string;
+}
+
+/** What msg.wechat.action says about a done action: the contact acted on, by current UserName and stable handle. */
+function acted(msg: NodeMessage, action: Action, contact?: Contact): void {
+  const wechat = msg.wechat !== null && typeof msg.wechat === "object" && !Array.isArray(msg.wechat) ? msg.wechat : {};
+  const info: Record<string, unknown> = { action };
+  if (contact) info.target = { userName: contact.userName, handle: contact.handle, displayName: contact.displayName, type: contact.kind };
+  msg.wechat = { ...wechat, action: info };
+}
+
+async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<void> {
+  const action = actionOf(msg.action, d.action);
+  if (action === "logout") {
+    await account.logout();
+    acted(msg, action);
+    return;
+  }
+  const client = account.onlineClient();
+  const target = (): Contact => client.resolve(chooseTarget(msg, d.target, client, "target").target);
+  const members = (): string[] => {
+    const list = nameList(msg.members, "msg.members") ?? d.members;
+    if (!list) throw new WeChatError("INVALID_ARGUMENT", `${action} needs members: msg.members or the node's members`);
+    return list;
+  };
+  const topic = (): string => {
+    const value = textArg(msg, ["topic", "payload"], d.topic);
+    if (value === "") throw new WeChatError("INVALID_ARGUMENT", `${action} needs a group name: msg.topic, msg.payload or the node's group name`);
+    return value;
+  };
+  switch (action) {
+    case "recall":
+      await client.revoke(sentOf(msg));
+      acted(msg, action);
+      return;
+    case "accept-friend": {
+      const request = friendRequestOf(msg);
+      await client.acceptFriend(request);
+      acted(msg, action, client.getContact(request.userName));
+      return;
+    }
+    case "set-remark": {
+      const contact = target();
+      const remark = typeof msg.remark === "string" ? msg.remark.trim() : d.remark;
+      await client.setRemark(contact.userName, remark);
+      acted(msg, action, contact);
+      return;
+    }
+    case "pin":
+    case "unpin": {
+      const contact = target();
+      await client.pin(contact.userName, action === "pin");
+      acted(msg, action, contact);
+      return;
+    }
+    case "create-group": {
+      const name = topic();
+      const group = await client.createGroup(name, members());
+      msg.payload = contactOut(group, true);
+      acted(msg, action, group);
+      return;
+    }
+    case "add-members":
+    case "remove-members": {
+      const group = requireGroup(target());
+      const list = members();
+      if (action === "add-members") await client.addMembers(group.userName, list);
+      else await client.removeMembers(group.userName, list);
+      acted(msg, action, group);
+      return;
+    }
+    case "rename-group": {
+      const group = requireGroup(target());
+      await client.renameGroup(group.userName, topic());
+      acted(msg, action, group);
+      return;
+    }
+    case "mark-read": {
+      const contact = target();
+      await client.markRead(contact.userName);
+      acted(msg, action, contact);
+      return;
+    }
+    case "avatar": {
+      const group = typeof msg.group === "string" && msg.group.trim() !== "" ? msg.group.trim() : undefined;
+      if (group !== undefined) {
+        // A member's avatar: msg.target names the member within msg.group.
+        const member = textArg(msg, ["target"], d.target);
+        if (member === "") throw new WeChatError("INVALID_ARGUMENT", "avatar with msg.group needs msg.target (the member's name)");
+        msg.payload = await client.avatar(member, { group });
+        acted(msg, action, client.resolve(group));
+      } else {
+        const contact = target();
+        msg.payload = await client.avatar(contact.userName);
+        acted(msg, action, contact);
+      }
+      return;
+    }
+  }
+}
+
+function requireGroup(contact: Contact): Contact {
+  if (contact.kind !== "group") throw new WeChatError("INVALID_ARGUMENT", `"${contact.displayName}" is not a group`);
+  return contact;
+}
+
+export = function register(RED: NodeAPI): void {
+  function WxActionNode(this: Node, config: ActionDef): void {
+    RED.nodes.createNode(this, config);
+    const defaults: Defaults = {
+      action: ACTIONS.find((a) => a === config.action) ?? "recall",
+      target: typeof config.target === "string" ? config.target.trim() : "",
+      topic: typeof config.topic === "string" ? config.topic.trim() : "",
+      members: nameList(typeof config.members === "string" ? config.members : undefined, "members"),
+      remark: typeof config.remark === "string" ? config.remark.trim() : "",
+    };
+    attachUser(RED, this, config.account, {
+      handle: async (account, msg, send) => {
+        await run(account, msg, defaults);
+        send(msg);
+      },
+    });
+  }
+  RED.nodes.registerType("wx-action", WxActionNode);
+};

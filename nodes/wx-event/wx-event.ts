@@ -1,0 +1,57 @@
+import type { WxAccount } from "../wx-account/account";
+import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
+import { attachUser } from "../shared/user-node";
+import { type EventType, eventMsg, eventTypesOf, withQrImage } from "./events";
+
+interface EventDef extends NodeDef {
+  account?: string;
+  events?: unknown;
+}
+
+export = function register(RED: NodeAPI): void {
+  function setup(node: Node, config: EventDef): void {
+    const selected = eventTypesOf(config.events);
+    let closed = false;
+    // One QR msg per QR (the state is re-published while it is shown).
+    let lastQr: string | undefined;
+    // Msgs leave in the order the events happened, even when a QR image takes a moment.
+    let queue: Promise<void> = Promise.resolve();
+
+    const emit = (msg: NodeMessage | undefined): void => {
+      if (!msg || closed || !selected.has(msg.topic as EventType)) return;
+      if (msg.topic === "qr") {
+        const url = (msg.payload as { qrUrl: string }).qrUrl;
+        if (url === lastQr) return;
+        lastQr = url;
+      }
+      const wechat = typeof msg.wechat === "object" && msg.wechat !== null ? msg.wechat : {};
+      msg.wechat = { ...wechat, account: account?.id ?? "" };
+      queue = queue
+        .then(() => withQrImage(msg))
+        .then((out) => {
+          if (!closed) node.send(out);
+        })
+        .catch((error: unknown) => node.warn(error instanceof Error ? error.message : String(error)));
+    };
+
+    const account: WxAccount | undefined = attachUser(RED, node, config.account, {
+      onEvent: (event) => emit(eventMsg(event)),
+    });
+    // Deployed while a QR is already shown (another node started the account): offer that QR too.
+    const timer = account
+      ? setImmediate(() => {
+          if (account.state.state === "waiting-scan") emit(eventMsg({ kind: "state", state: account.state }));
+        })
+      : undefined;
+    node.on("close", (_removed, done) => {
+      closed = true;
+      if (timer) clearImmediate(timer);
+      done();
+    });
+  }
+  function WxEventNode(this: Node, config: EventDef): void {
+    RED.nodes.createNode(this, config);
+    setup(this, config);
+  }
+  RED.nodes.registerType("wx-event", WxEventNode);
+};

@@ -1,0 +1,71 @@
+import { WeChatError } from "../../lib/wechat/errors";
+import type { SendFileOptions } from "../../lib/wechat/types";
+import { sanitizeFileName, sniffMime } from "../../lib/wechat/util";
+import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
+import { loadBytes } from "../shared/source";
+import { resolveTarget, withSent } from "../shared/target";
+import { attachUser } from "../shared/user-node";
+
+type SendAs = NonNullable<SendFileOptions["as"]>;
+const SEND_AS: readonly SendAs[] = ["image", "video", "sticker", "file"];
+
+const MB = 1024 * 1024;
+/** WeChat's limits (protocol.md section 6): files about 100 MB, videos under 20 MB. */
+const MAX_FILE_BYTES = 100 * MB;
+const MAX_VIDEO_BYTES = 20 * MB;
+
+interface SendFileDef extends NodeDef {
+  account?: string;
+  /** Stable name (remark, nickname, alias, group name): never a UserName. */
+  target?: string;
+  /** "auto" (by type) or one of SEND_AS. */
+  as?: string;
+  allowPath?: boolean;
+  allowUrl?: boolean;
+}
+
+/** How to send: msg.as, else the node's option; undefined = by the file's type. */
+function sendAsOf(msg: NodeMessage, configured: SendAs | undefined): SendAs | undefined {
+  const value = msg.as;
+  if (value === undefined || value === null || value === "" || value === "auto") return configured;
+  const found = SEND_AS.find((a) => a === value);
+  if (!found) throw new WeChatError("INVALID_ARGUMENT", `msg.as must be one of auto, ${SEND_AS.join(", ")}`);
+  return found;
+}
+
+/** The name the receiver sees: msg.filename, else the source's name, else "file" with an extension from the bytes. */
+function fileNameOf(msg: NodeMessage, sourceName: string | undefined, data: Buffer): string {
+  const given = typeof msg.filename === "string" && msg.filename.trim() !== "" ? msg.filename : sourceName;
+  if (given !== undefined && given.trim() !== "") return sanitizeFileName(given, "file");
+  const mime = sniffMime(data);
+  const ext = mime.split("/")[1]?.replace("jpeg", "jpg").replace(/[^a-z0-9]/g, "") ?? "";
+  return mime === "application/octet-stream" || ext === "" ? "file" : `file.${ext}`;
+}
+
+export = function register(RED: NodeAPI): void {
+  function WxSendFileNode(this: Node, config: SendFileDef): void {
+    RED.nodes.createNode(this, config);
+    const configured = typeof config.target === "string" ? config.target : "";
+    const as = SEND_AS.find((a) => a === config.as);
+    const sources = { allowPath: config.allowPath === true, allowUrl: config.allowUrl === true };
+    attachUser(RED, this, config.account, {
+      handle: async (account, msg, send) => {
+        const client = account.onlineClient();
+        const contact = resolveTarget(msg, configured, client);
+        const sendAs = sendAsOf(msg, as);
+        const max = sendAs === "video" ? MAX_VIDEO_BYTES : MAX_FILE_BYTES;
+        const source = await loadBytes(msg.payload, { ...sources, maxBytes: max, what: sendAs === "video" ? "video" : "file" });
+        if (source.data.length === 0) throw new WeChatError("INVALID_ARGUMENT", "the file is empty (WeChat refuses zero-byte files)");
+        const fileName = fileNameOf(msg, source.name, source.data);
+        // By the bytes first (a name can lie), else by the name's extension.
+        const mime = sniffMime(source.data, fileName);
+        const options: SendFileOptions = { fileName, mime };
+        if (sendAs) options.as = sendAs;
+        const result = await client.sendFile(contact.userName, source.data, options);
+        msg.filename = fileName;
+        send(withSent(msg, result));
+      },
+    });
+  }
+  RED.nodes.registerType("wx-send-file", WxSendFileNode);
+};
