@@ -504,6 +504,10 @@ export async function opLog(ctx: Ctx): Promise<void> {
       return;
     }
     if (meta) meta.starred = body.OP === 1;
+    else if (ctx.state.world.groups.has(id)) {
+      if (body.OP === 1) session.account.pinnedGroups.add(id);
+      else session.account.pinnedGroups.delete(id);
+    }
   } else {
     ctx.violation("field-invalid", "CmdId must be 2 (remark) or 3 (pin)");
     ctx.fail(1);

@@ -128,7 +128,7 @@ export class WireView {
       PYQuanPin: "",
       RemarkPYInitial: "",
       RemarkPYQuanPin: "",
-      StarFriend: 0,
+      StarFriend: this.account.pinnedGroups.has(group.id) ? 1 : 0,
       AppAccountFlag: 0,
       Statues: 1,
       AttrStatus: 0,

@@ -37,6 +37,8 @@ export interface Account {
   uin: number;
   friends: Map<string, ContactMeta>; // person id -> meta (friends, officials, specials)
   groups: Set<string>;
+  /** Groups this account pinned (webwxoplog CmdId 3); pinned friends keep it in their ContactMeta. */
+  pinnedGroups: Set<string>;
 }
 
 export const SPECIAL_ACCOUNTS = ["filehelper", "weixin", "fmessage", "newsapp"] as const;
@@ -117,7 +119,7 @@ export class World {
     const selfNames = ["Sandbox Me", "Second Phone", "Third Phone", "Fourth Phone"];
     for (let a = 0; a < accountCount; a++) {
       const person = this.addPerson({ nickName: selfNames[a] ?? `Phone ${a + 1}`, alias: `wx_phone${a + 1}` });
-      this.accounts.push({ index: a, personId: person.id, uin: 2_100_000_000 + r.int(1, 99_999_999), friends: new Map(), groups: new Set() });
+      this.accounts.push({ index: a, personId: person.id, uin: 2_100_000_000 + r.int(1, 99_999_999), friends: new Map(), groups: new Set(), pinnedGroups: new Set() });
     }
     const main = this.accounts[0] as Account;
     for (const s of specials) for (const acc of this.accounts) acc.friends.set(s.id, { remarkName: "", starred: false });

@@ -1,0 +1,98 @@
+/** The messages between the bench parent and a worker process (one side, one workload, one round). */
+
+export type Side = "ours" | "theirs";
+
+/** Passed to a worker as its single argv entry (JSON). */
+export interface WorkerInit {
+  side: Side;
+  sandboxUrl: string;
+  /** Load group members as part of "ready" (row 1); otherwise ready = logged in + address book loaded. */
+  waitMembers: boolean;
+}
+
+export interface StartResult {
+  /** From start() to ready, in ms. */
+  readyMs: number;
+  /** wallNow() at ready. */
+  readyAt: number;
+  contacts: number;
+  groups: number;
+  groupsWithMembers: number;
+  members: number;
+  /** ms after start() at which the client reached each login phase (its own events), for the log. */
+  phases: Record<string, number>;
+}
+
+export interface CollectResult {
+  expected: number;
+  received: number;
+  unique: number;
+  lost: number;
+  duplicated: number;
+  outOfOrder: number;
+  /** wallNow() of the first and last delivery (undefined when nothing arrived). */
+  firstAt?: number;
+  lastAt?: number;
+  /** For texts carrying a send timestamp: delivery latency in ms, in arrival order. */
+  latencies: number[];
+}
+
+export interface UploadResult {
+  ms: number;
+  bytes: number;
+  rssBeforeMB: number;
+  /** Peak RSS of the worker over its whole life (resourceUsage().maxRSS). */
+  peakRssMB: number;
+}
+
+export interface MemSample {
+  rssMB: number;
+  heapUsedMB: number;
+  /** C++ objects and buffers outside the V8 heap. */
+  externalMB: number;
+}
+
+export interface CpuSample {
+  /** process.cpuUsage() user + system, in microseconds. */
+  micros: number;
+  at: number;
+}
+
+export type Command =
+  | { cmd: "start"; timeoutMs: number }
+  | { cmd: "collect"; prefix: string; count: number }
+  | { cmd: "collected"; timeoutMs: number; idleMs: number }
+  | { cmd: "upload"; bytes: number; to: string; fileName: string }
+  | { cmd: "mem" }
+  | { cmd: "cpu" }
+  | { cmd: "stop" };
+
+export interface Replies {
+  start: StartResult;
+  collect: { ok: true };
+  collected: CollectResult;
+  upload: UploadResult;
+  mem: MemSample;
+  cpu: CpuSample;
+  stop: { errors: string[] };
+}
+
+export interface RequestMessage {
+  id: number;
+  command: Command;
+}
+
+export type ReplyMessage = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
+
+/** The first message a worker sends once it is listening. */
+export interface HelloMessage {
+  hello: true;
+}
+
+export function isReplyMessage(value: unknown): value is ReplyMessage {
+  return typeof value === "object" && value !== null && typeof (value as { id?: unknown }).id === "number" && "ok" in value;
+}
+
+export function isHelloMessage(value: unknown): value is HelloMessage {
+  return typeof value === "object" && value !== null && (value as { hello?: unknown }).hello === true;
+}

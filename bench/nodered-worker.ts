@@ -1,0 +1,101 @@
+/**
+ * A bench worker that hosts a real Node-RED runtime (embedded through its API) with the wxflow nodes loaded from
+ * the build output, running the flow the parent passes. Answers "mem" and "stop" like worker.ts.
+ */
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as path from "node:path";
+import { createRequire } from "node:module";
+import type { ClientOptions } from "../lib/wechat/types";
+import type { Command, ReplyMessage, RequestMessage } from "./ipc";
+import { installLoopbackGuard } from "./net-guard";
+import { MB } from "./stats";
+import { errorText } from "./sides/side";
+
+installLoopbackGuard();
+
+export interface NodeRedInit {
+  nodesDir: string;
+  userDir: string;
+  flows: Record<string, unknown>[];
+}
+
+interface RedRuntime {
+  init(server: http.Server, settings: Record<string, unknown>): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+type ClientConstructor = new (options: ClientOptions) => object;
+
+const init = JSON.parse(process.argv[2] ?? "{}") as NodeRedInit;
+const load = createRequire(__filename);
+
+/**
+ * The bench runs without send pacing (wx-account accepts 1..600 per minute): the client class the nodes construct
+ * is wrapped so every client gets `pacing: false`. Same module instance as the nodes' (same resolved path).
+ */
+function disablePacing(): void {
+  const file = path.join(__dirname, "..", "lib", "wechat", "client.js");
+  const loaded = load(file) as { WeChatClient: ClientConstructor };
+  const Original = loaded.WeChatClient;
+  loaded.WeChatClient = class BenchClient extends Original {
+    constructor(options: ClientOptions) {
+      super({ ...options, pacing: false });
+    }
+  };
+}
+
+async function main(): Promise<void> {
+  disablePacing();
+  fs.mkdirSync(init.userDir, { recursive: true });
+  fs.writeFileSync(path.join(init.userDir, "flows.json"), JSON.stringify(init.flows));
+  const RED = load("node-red") as RedRuntime;
+  RED.init(http.createServer(), {
+    userDir: init.userDir,
+    flowFile: "flows.json",
+    credentialSecret: false,
+    httpAdminRoot: false,
+    httpNodeRoot: false,
+    disableEditor: true,
+    nodesDir: [init.nodesDir],
+    logging: { console: { level: process.env.BENCH_NR_LOG ?? "error", metrics: false, audit: false } },
+    editorTheme: { projects: { enabled: false } },
+  });
+  await RED.start();
+
+  const run = async (command: Command): Promise<unknown> => {
+    switch (command.cmd) {
+      case "mem": {
+        const collect = (globalThis as { gc?: () => void }).gc;
+        collect?.();
+        collect?.();
+        const m = process.memoryUsage();
+        return { rssMB: m.rss / MB, heapUsedMB: m.heapUsed / MB, externalMB: m.external / MB };
+      }
+      case "stop":
+        await RED.stop();
+        return { errors: [] };
+      default:
+        throw new Error(`the Node-RED worker does not do "${command.cmd}"`);
+    }
+  };
+  process.on("message", (raw: unknown) => {
+    const { id, command } = raw as RequestMessage;
+    const reply = (message: ReplyMessage): void => void process.send?.(message);
+    run(command).then(
+      (value) => {
+        reply({ id, ok: true, value });
+        if (command.cmd === "stop") setImmediate(() => process.exit(0));
+      },
+      (error: unknown) => reply({ id, ok: false, error: errorText(error) }),
+    );
+  });
+  process.on("disconnect", () => process.exit(0));
+  process.send?.({ hello: true });
+}
+
+main().catch((error: unknown) => {
+  console.error(`node-red worker: ${errorText(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,96 @@
+/**
+ * `npm run bench`: the same workloads through our client and through wechat4u against the sandbox (throttle
+ * off), alternating sides round by round, each run in its own worker process. Prints medians and writes JSON.
+ * Not a test: see bench/README.md.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Side } from "./ipc";
+import { nodeRedWorkload } from "./nodered";
+import { parseOptions } from "./options";
+import { type MetricRow, type WorkloadResults, formatTable, metricRows } from "./report";
+import { errorText } from "./sides/side";
+import { type RunContext, type Workload, workloads } from "./workloads";
+
+function repoRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    if (fs.existsSync(path.join(dir, "package.json")) && fs.existsSync(path.join(dir, "bench"))) return dir;
+    dir = path.dirname(dir);
+  }
+  return process.cwd();
+}
+
+async function runWorkload(workload: Workload, ctx: RunContext, rounds: number): Promise<WorkloadResults> {
+  const results: WorkloadResults = { ours: undefined, theirs: undefined };
+  for (const side of workload.sides) results[side] = { samples: [], failures: [] };
+  for (let round = 1; round <= rounds; round++) {
+    for (const side of workload.sides) {
+      const t0 = Date.now();
+      const result = results[side as Side];
+      try {
+        const sample = await workload.run(side, round, ctx);
+        result?.samples.push(sample);
+        ctx.log(`  ${side} round ${round}: ${JSON.stringify(sample, (_k, v: unknown) => (typeof v === "number" ? Math.round(v * 100) / 100 : v))} (${Date.now() - t0} ms)`);
+      } catch (error) {
+        result?.failures.push(errorText(error));
+        ctx.log(`  ${side} round ${round}: n/a: ${errorText(error)}`);
+      }
+    }
+  }
+  return results;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const root = repoRoot();
+  const resultsDir = path.join(root, "bench", "results");
+  const profileDir = path.join(resultsDir, "profiles");
+  const log = (line: string): void => console.log(line);
+  const ctx: RunContext = {
+    options,
+    log,
+    execArgv: (name) => ["--expose-gc", ...(options.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [])],
+  };
+  const all = [...workloads(options), nodeRedWorkload(options)];
+  const selected = options.only.length === 0 ? all : all.filter((w) => options.only.includes(w.name));
+  if (selected.length === 0) throw new Error(`--only matched no workload (${all.map((w) => w.name).join(", ")})`);
+  const started = Date.now();
+  log(`wxflow bench: ${options.quick ? "quick, " : ""}${options.rounds} round(s), node ${process.version}, ${os.cpus().length} CPUs`);
+  const rows: MetricRow[] = [];
+  for (const workload of selected) {
+    log(`${workload.title}`);
+    rows.push(...metricRows(workload, await runWorkload(workload, ctx, options.rounds)));
+  }
+  const table = formatTable(rows);
+  log(`\nmedians over ${options.rounds} round(s), ${Math.round((Date.now() - started) / 1000)} s in all\n`);
+  log(table);
+  if (options.write) {
+    fs.mkdirSync(resultsDir, { recursive: true });
+    const date = new Date().toISOString().replace(/:/g, "-").replace(/\.\d+Z$/, "Z");
+    const json = JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        options,
+        node: process.version,
+        platform: `${os.platform()} ${os.arch()}`,
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model,
+        seconds: Math.round((Date.now() - started) / 1000),
+        rows,
+        table,
+      },
+      null,
+      2,
+    );
+    fs.writeFileSync(path.join(resultsDir, `${date}.json`), `${json}\n`);
+    fs.writeFileSync(path.join(resultsDir, "latest.json"), `${json}\n`);
+    log(`\nwritten: ${path.relative(process.cwd(), path.join(resultsDir, `${date}.json`))} and latest.json`);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(errorText(error));
+  process.exitCode = 1;
+});

@@ -1,0 +1,128 @@
+import * as path from "node:path";
+import * as dc from "node:diagnostics_channel";
+import type { IncomingMessage } from "node:http";
+import { createRequire } from "node:module";
+
+/**
+ * The parts of the sandbox (lib/sandbox, see its README) the bench uses, declared here so the bench builds and
+ * reports "n/a" while the sandbox is still being written. Control calls may be sync or async: always awaited.
+ */
+export interface SandboxStartOptions {
+  seed?: number;
+  contacts?: number;
+  groups?: number;
+  accounts?: number;
+  throttle?: false | { burst: number; refillPerSecond: number };
+  longPollMs?: number;
+}
+
+export interface PendingLoginLike {
+  uuid: string;
+  state: string;
+}
+
+export interface SandboxControlLike {
+  waitForLogin(options?: { timeoutMs?: number }): Promise<PendingLoginLike>;
+  scan(request: { uuid?: string; account?: string | number }): unknown;
+  inject(request: { from: string; text?: string; account?: string | number }): unknown;
+  injectBulk(request: { from: string; count: number; prefix?: string; account?: string | number }): unknown;
+  world(): unknown;
+  worldContacts(query?: { account?: string | number; kind?: string; name?: string }): unknown;
+  uploads(): unknown;
+  violations(): unknown;
+  sent(filter?: Record<string, unknown>): unknown;
+}
+
+export interface SandboxEventsLike {
+  on(event: string, listener: (value: unknown) => void): unknown;
+  off(event: string, listener: (value: unknown) => void): unknown;
+}
+
+export interface SandboxLike {
+  url: string;
+  control: SandboxControlLike;
+  events: SandboxEventsLike;
+  close(): Promise<void>;
+}
+
+type StartSandbox = (options: SandboxStartOptions) => Promise<SandboxLike>;
+
+export function sandboxModulePath(): string {
+  return path.join(__dirname, "..", "lib", "sandbox", "index.js");
+}
+
+export async function startSandbox(options: SandboxStartOptions): Promise<SandboxLike> {
+  let loaded: unknown;
+  try {
+    loaded = createRequire(__filename)(sandboxModulePath());
+  } catch (error) {
+    throw new Error(`the sandbox is not built (lib/sandbox/index.js): ${(error instanceof Error ? error.message : String(error)).split("\n")[0]}`);
+  }
+  const start = (loaded as { startSandbox?: unknown }).startSandbox;
+  if (typeof start !== "function") throw new Error("lib/sandbox/index.js does not export startSandbox");
+  return (start as StartSandbox)(options);
+}
+
+/** Nick name of phone account `index` (account 0 is the one the clients log in as). */
+export async function accountName(sb: SandboxLike, index: number): Promise<string> {
+  const world = (await sb.control.world()) as { accounts?: { nickName?: unknown }[] };
+  const name = world.accounts?.[index]?.nickName;
+  if (typeof name !== "string") throw new Error(`sandbox world has no account ${index}`);
+  return name;
+}
+
+/**
+ * The current UserName (in account 0's live session) of the contact with this nick name, else the nick name.
+ * Injecting by UserName is a map lookup in the sandbox; by name it scans every contact per message.
+ */
+export async function liveUserName(sb: SandboxLike, nickName: string): Promise<string> {
+  const found = listOf(await sb.control.worldContacts({ name: nickName }), "contacts") as { nickName?: unknown; userName?: unknown }[];
+  const userName = found.find((c) => c.nickName === nickName)?.userName;
+  return typeof userName === "string" && userName !== "" ? userName : nickName;
+}
+
+/** A list answer of the control API: the README gives `{<key>: T[]}`; accept a bare array too. */
+export function listOf(value: unknown, key: string): unknown[] {
+  if (Array.isArray(value)) return value;
+  const inner = (value as Record<string, unknown> | undefined)?.[key];
+  return Array.isArray(inner) ? inner : [];
+}
+
+/**
+ * Counts the protocol requests the sandbox server receives (control API and phone page excluded), observed through
+ * Node's `http.server.request.start` diagnostics channel: nothing sits between client and sandbox.
+ */
+export class RequestCounter {
+  private readonly byEndpoint = new Map<string, number>();
+  private count = 0;
+  private readonly listener = (message: unknown): void => {
+    const request = (message as { request?: IncomingMessage }).request;
+    if (!request || request.socket.localPort !== this.port) return;
+    const url = request.url ?? "";
+    if (url.startsWith("/api/sandbox") || url.startsWith("/phone")) return;
+    const endpoint = url.split("?")[0]?.split("/").pop() ?? "";
+    this.count++;
+    this.byEndpoint.set(endpoint, (this.byEndpoint.get(endpoint) ?? 0) + 1);
+  };
+
+  constructor(private readonly port: number) {
+    dc.subscribe("http.server.request.start", this.listener);
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.byEndpoint.clear();
+  }
+
+  get total(): number {
+    return this.count;
+  }
+
+  endpoints(): Record<string, number> {
+    return Object.fromEntries([...this.byEndpoint.entries()].sort((a, b) => b[1] - a[1]));
+  }
+
+  close(): void {
+    dc.unsubscribe("http.server.request.start", this.listener);
+  }
+}

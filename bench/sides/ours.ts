@@ -1,0 +1,84 @@
+import * as path from "node:path";
+import { createRequire } from "node:module";
+import type { ClientOptions, Contact, Logger, StateInfo, WeChatClientApi } from "../../lib/wechat/types";
+import { type BenchSide, PhaseLog, errorText, waitUntil } from "./side";
+
+type ClientConstructor = new (options: ClientOptions) => WeChatClientApi;
+
+/** Load lib/wechat/client.js at run time, so the bench builds and reports "n/a" before the client exists. */
+function loadClient(): ClientConstructor {
+  const file = path.join(__dirname, "..", "..", "lib", "wechat", "client.js");
+  let loaded: unknown;
+  try {
+    loaded = createRequire(__filename)(file);
+  } catch (error) {
+    throw new Error(`our client is not built (${path.relative(process.cwd(), file)}): ${errorText(error).split("\n")[0]}`);
+  }
+  const ctor = (loaded as { WeChatClient?: unknown }).WeChatClient;
+  if (typeof ctor !== "function") throw new Error("lib/wechat/client.js does not export WeChatClient");
+  return ctor as ClientConstructor;
+}
+
+const quietLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+function groupLoaded(group: Contact): boolean {
+  return (group.members?.length ?? 0) > 0 || group.memberCount === 0;
+}
+
+export function createOurs(sandboxUrl: string): BenchSide {
+  const Client = loadClient();
+  const client = new Client({ loginUrl: sandboxUrl, pacing: false, logger: quietLogger });
+  const errors: string[] = [];
+  const phases = new PhaseLog();
+  client.on("state", (s) => phases.mark(s.state));
+  client.on("contacts", () => phases.mark("contacts"));
+  client.on("warn", (text) => {
+    if (errors.length < 20) errors.push(text);
+  });
+  return {
+    async start(waitMembers, timeoutMs) {
+      client.start();
+      const failed = (): string | undefined => {
+        const s: StateInfo = client.state;
+        return s.state === "refused" || s.state === "logged-out" ? `client ${s.state} (${s.code ?? ""} ${s.message ?? ""})` : undefined;
+      };
+      const subscribe = (trigger: () => void): (() => void) => {
+        client.on("state", trigger);
+        client.on("contacts", trigger);
+        return () => {
+          client.off("state", trigger);
+          client.off("contacts", trigger);
+        };
+      };
+      const ready = (): boolean => {
+        if (client.state.state !== "online") return false;
+        if (!waitMembers) return true;
+        const groups = client.listContacts({ kind: "group" });
+        return groups.length > 0 && groups.every(groupLoaded);
+      };
+      await waitUntil(ready, subscribe, timeoutMs, waitMembers ? "online with group members" : "online", failed);
+    },
+    onText(listener) {
+      client.on("message", (message) => {
+        if (message.type === "text") listener(message.text);
+      });
+    },
+    async sendFile(to, data, fileName) {
+      await client.sendFile(to, data, { fileName, as: "file" });
+    },
+    counts() {
+      const all = client.listContacts({ kind: "all" });
+      const groups = all.filter((c) => c.kind === "group");
+      const loaded = groups.filter((g) => (g.members?.length ?? 0) > 0);
+      return {
+        contacts: all.length,
+        groups: groups.length,
+        groupsWithMembers: loaded.length,
+        members: loaded.reduce((sum, g) => sum + (g.members?.length ?? 0), 0),
+      };
+    },
+    errors: () => errors,
+    phases: (t0) => phases.relative(t0),
+    stop: () => client.stop(),
+  };
+}

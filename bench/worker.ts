@@ -1,0 +1,106 @@
+/**
+ * One bench worker: one client (ours or wechat4u), one workload, one round, driven by the parent over IPC.
+ * Its own process, so RSS and CPU are its own.
+ */
+import { installLoopbackGuard } from "./net-guard";
+import { Collector } from "./collector";
+import type { Command, CpuSample, MemSample, Replies, ReplyMessage, RequestMessage, StartResult, UploadResult, WorkerInit } from "./ipc";
+import { MB, wallNow } from "./stats";
+import { type BenchSide, errorText } from "./sides/side";
+import { createOurs } from "./sides/ours";
+import { createWechat4u } from "./sides/wechat4u";
+
+installLoopbackGuard();
+
+const init = JSON.parse(process.argv[2] ?? "{}") as WorkerInit;
+let side: BenchSide | undefined;
+let collector: Collector | undefined;
+
+function requireSide(): BenchSide {
+  if (!side) throw new Error("not started");
+  return side;
+}
+
+function gc(): void {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (collect) {
+    collect();
+    collect();
+  }
+}
+
+function memSample(): MemSample {
+  gc();
+  const m = process.memoryUsage();
+  return { rssMB: m.rss / MB, heapUsedMB: m.heapUsed / MB, externalMB: m.external / MB };
+}
+
+async function run(command: Command): Promise<Replies[Command["cmd"]]> {
+  switch (command.cmd) {
+    case "start": {
+      // Loading and constructing the client is not part of login-to-ready.
+      side = init.side === "ours" ? createOurs(init.sandboxUrl) : createWechat4u(init.sandboxUrl);
+      side.onText((text) => collector?.handle(text));
+      const t0 = wallNow();
+      await side.start(init.waitMembers, command.timeoutMs);
+      const readyAt = wallNow();
+      const result: StartResult = { readyMs: readyAt - t0, readyAt, ...side.counts(), phases: side.phases(t0) };
+      return result;
+    }
+    case "collect":
+      collector = new Collector(command.prefix, command.count);
+      return { ok: true };
+    case "collected": {
+      if (!collector) throw new Error("collect was not called");
+      const result = await collector.wait(command.timeoutMs, command.idleMs);
+      collector = undefined;
+      return result;
+    }
+    case "upload": {
+      const client = requireSide();
+      const data = Buffer.alloc(command.bytes);
+      for (let i = 0; i + 4 <= data.length; i += 4) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+      const rssBeforeMB = process.memoryUsage().rss / MB;
+      const t0 = wallNow();
+      await client.sendFile(command.to, data, command.fileName);
+      const result: UploadResult = {
+        ms: wallNow() - t0,
+        bytes: command.bytes,
+        rssBeforeMB,
+        peakRssMB: process.resourceUsage().maxRSS / 1024,
+      };
+      return result;
+    }
+    case "mem":
+      return memSample();
+    case "cpu": {
+      const u = process.cpuUsage();
+      const sample: CpuSample = { micros: u.user + u.system, at: wallNow() };
+      return sample;
+    }
+    case "stop": {
+      const errors = side?.errors() ?? [];
+      await side?.stop();
+      return { errors };
+    }
+  }
+}
+
+function reply(message: ReplyMessage): void {
+  process.send?.(message);
+}
+
+process.on("message", (raw: unknown) => {
+  const { id, command } = raw as RequestMessage;
+  run(command).then(
+    (value) => {
+      reply({ id, ok: true, value });
+      // A stopped client may leave long polls held open: the worker is done, end it (a --cpu-prof profile is
+      // written on exit).
+      if (command.cmd === "stop") setImmediate(() => process.exit(0));
+    },
+    (error: unknown) => reply({ id, ok: false, error: errorText(error) }),
+  );
+});
+process.on("disconnect", () => process.exit(0));
+process.send?.({ hello: true });

@@ -1,0 +1,265 @@
+import type { MemSample, Side, StartResult, WorkerInit } from "./ipc";
+import type { BenchOptions } from "./options";
+import { type SandboxLike, type SandboxStartOptions, RequestCounter, accountName, listOf, liveUserName, startSandbox } from "./sandbox-host";
+import { MB, median, percentile, wallNow } from "./stats";
+import { WorkerHandle } from "./worker-handle";
+
+export interface MetricSpec {
+  key: string;
+  label: string;
+  better: "lower" | "higher";
+  /** What we aim for, in words (printed beside the numbers). */
+  target?: string;
+}
+
+export type Sample = Record<string, number>;
+
+export interface RunContext {
+  options: BenchOptions;
+  /** Extra node flags for a worker (CPU profile), named after the run. */
+  execArgv(name: string): string[];
+  log(line: string): void;
+}
+
+export interface Workload {
+  name: string;
+  title: string;
+  sides: Side[];
+  metrics: MetricSpec[];
+  run(side: Side, round: number, ctx: RunContext): Promise<Sample>;
+}
+
+/** Sizes of the full run and of --quick. */
+export function sizes(quick: boolean) {
+  return quick
+    ? { loginContacts: 1000, loginGroups: 60, burst: 3000, latencyCount: 60, uploadMB: 20, memContacts: 2000,
+        memMessages: 20_000, memBatch: 5000, idleSeconds: 5, startTimeoutMs: 60_000 }
+    : { loginContacts: 5000, loginGroups: 300, burst: 20_000, latencyCount: 600, uploadMB: 20, memContacts: 10_000,
+        memMessages: 200_000, memBatch: 20_000, idleSeconds: 60, startTimeoutMs: 180_000 };
+}
+
+interface Session {
+  sb: SandboxLike;
+  worker: WorkerHandle;
+  counter: RequestCounter;
+  start: StartResult;
+  /** wallNow() when the parent scanned and confirmed the login. */
+  scannedAt: number;
+  /** A friend that sends the injected messages (phone account 1). */
+  friend: string;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Start a sandbox, a worker for `side`, log it in (the parent plays the phone), run `body`, then close everything.
+ * Protocol violations the sandbox recorded during the run are logged (our client must have none).
+ */
+async function withSession(
+  side: Side,
+  sandbox: SandboxStartOptions,
+  waitMembers: boolean,
+  ctx: RunContext,
+  name: string,
+  body: (s: Session) => Promise<Sample>,
+): Promise<Sample> {
+  const sb = await startSandbox({ seed: 1, throttle: false, ...sandbox });
+  const counter = new RequestCounter(Number(new URL(sb.url).port));
+  let worker: WorkerHandle | undefined;
+  try {
+    const init: WorkerInit = { side, sandboxUrl: sb.url, waitMembers };
+    worker = await WorkerHandle.spawn("worker.js", init, ctx.execArgv(name));
+    const timeoutMs = sizes(ctx.options.quick).startTimeoutMs;
+    const friendName = await accountName(sb, 1);
+    const login = sb.control.waitForLogin({ timeoutMs });
+    counter.reset();
+    const started = worker.call({ cmd: "start", timeoutMs }, timeoutMs + 5000);
+    // The race below leaves one of the two unobserved when the other fails first.
+    login.catch(() => undefined);
+    started.catch(() => undefined);
+    // Whichever comes first: the login to scan, or the worker failing before it asked for one.
+    const pending = await Promise.race([login, started.then(() => Promise.reject(new Error("ready without a login")))]);
+    await sb.control.scan({ uuid: pending.uuid, account: 0 });
+    const scannedAt = wallNow();
+    const start = await started;
+    const friend = await liveUserName(sb, friendName);
+    const sample = await body({ sb, worker, counter, start, scannedAt, friend });
+    const violations = listOf(await sb.control.violations(), "violations");
+    if (violations.length > 0) {
+      ctx.log(`  ${side}: ${violations.length} protocol violation(s) recorded by the sandbox, first: ${JSON.stringify(violations[0])}`);
+    }
+    sample.violations = violations.length;
+    const errors = await worker.close();
+    worker = undefined;
+    if (errors.length > 0) ctx.log(`  ${side}: client reported ${errors.length} error(s), first: ${errors[0]}`);
+    return sample;
+  } finally {
+    await worker?.close(3000).catch(() => undefined);
+    counter.close();
+    await sb.close();
+  }
+}
+
+async function collect(s: Session, prefix: string, count: number, timeoutMs: number, idleMs: number, inject: () => Promise<number>) {
+  await s.worker.call({ cmd: "collect", prefix, count }, 10_000);
+  const queuedAt = await inject();
+  const result = await s.worker.call({ cmd: "collected", timeoutMs, idleMs }, timeoutMs + 10_000);
+  return { ...result, queuedAt };
+}
+
+export function workloads(options: BenchOptions): Workload[] {
+  const z = sizes(options.quick);
+  const both: Side[] = ["ours", "theirs"];
+  return [
+    {
+      name: "login",
+      title: `1 login-to-ready (${z.loginContacts} friends, ${z.loginGroups} groups)`,
+      sides: both,
+      metrics: [
+        { key: "readyMs", label: "wall ms (start to ready)", better: "lower", target: ">=2x faster" },
+        { key: "scanToReadyMs", label: "wall ms (scan to ready)", better: "lower" },
+        { key: "requests", label: "HTTP requests", better: "lower" },
+      ],
+      run: (side, round, ctx) =>
+        withSession(side, { contacts: z.loginContacts, groups: z.loginGroups }, true, ctx, `login-${side}-${round}`, async (s) => {
+          ctx.log(`  ${side}: ${s.start.contacts} contacts, ${s.start.groupsWithMembers}/${s.start.groups} groups with members ` +
+            `(${s.start.members} members); phases ${JSON.stringify(s.start.phases)}; requests ${JSON.stringify(s.counter.endpoints())}`);
+          return { readyMs: s.start.readyMs, scanToReadyMs: s.start.readyAt - s.scannedAt, requests: s.counter.total, contacts: s.start.contacts, members: s.start.members };
+        }),
+    },
+    {
+      name: "burst",
+      title: `2 burst delivery (${z.burst} texts queued)`,
+      sides: both,
+      metrics: [
+        { key: "msgsPerSec", label: "messages/s", better: "higher", target: ">=2x" },
+        { key: "lost", label: "lost", better: "lower", target: "0 (ours)" },
+        { key: "duplicated", label: "duplicated", better: "lower", target: "0 (ours)" },
+        { key: "outOfOrder", label: "out of order", better: "lower", target: "0 (ours)" },
+        { key: "requests", label: "HTTP requests", better: "lower" },
+      ],
+      run: (side, round, ctx) =>
+        withSession(side, {}, false, ctx, `burst-${side}-${round}`, async (s) => {
+          let before = 0;
+          const r = await collect(s, "burst", z.burst, Math.max(60_000, z.burst * 5), 10_000, async () => {
+            await s.sb.control.injectBulk({ from: s.friend, count: z.burst, prefix: "burst" });
+            before = s.counter.total;
+            return wallNow();
+          });
+          const seconds = r.lastAt === undefined ? NaN : (r.lastAt - r.queuedAt) / 1000;
+          return {
+            msgsPerSec: r.unique / seconds,
+            lost: r.lost,
+            duplicated: r.duplicated,
+            outOfOrder: r.outOfOrder,
+            requests: s.counter.total - before,
+          };
+        }),
+    },
+    {
+      name: "latency",
+      title: `3 latency at 20 msg/s (${z.latencyCount} texts)`,
+      sides: both,
+      metrics: [
+        { key: "p50Ms", label: "p50 ms", better: "lower" },
+        { key: "p99Ms", label: "p99 ms", better: "lower", target: "<20 ms" },
+      ],
+      run: (side, round, ctx) =>
+        withSession(side, {}, false, ctx, `latency-${side}-${round}`, async (s) => {
+          const r = await collect(s, "lat", z.latencyCount, z.latencyCount * 50 + 30_000, 5000, async () => {
+            const t0 = wallNow();
+            for (let i = 1; i <= z.latencyCount; i++) {
+              const due = t0 + i * 50;
+              const wait = due - wallNow();
+              if (wait > 0) await sleep(wait); // pacing of the load generator, not synchronisation
+              await s.sb.control.inject({ from: s.friend, text: `lat ${i} ${wallNow()}` });
+            }
+            return wallNow();
+          });
+          if (r.latencies.length === 0) throw new Error("no message arrived");
+          return { p50Ms: percentile(r.latencies, 50) ?? NaN, p99Ms: percentile(r.latencies, 99) ?? NaN, lost: r.lost };
+        }),
+    },
+    {
+      name: "upload",
+      title: `4 upload (${z.uploadMB} MB file, chunked)`,
+      sides: both,
+      metrics: [
+        { key: "mbPerSec", label: "MB/s", better: "higher" },
+        { key: "peakRssMB", label: "peak RSS MB", better: "lower" },
+      ],
+      run: (side, round, ctx) =>
+        withSession(side, {}, false, ctx, `upload-${side}-${round}`, async (s) => {
+          const bytes = z.uploadMB * MB;
+          const r = await s.worker.call({ cmd: "upload", bytes, to: "filehelper", fileName: "bench-upload.bin" }, 300_000);
+          const uploads = listOf(await s.sb.control.uploads(), "uploads") as { size?: unknown }[];
+          if (!uploads.some((u) => u.size === bytes)) throw new Error(`the sandbox holds no upload of ${bytes} bytes`);
+          return { mbPerSec: bytes / MB / (r.ms / 1000), peakRssMB: r.peakRssMB, rssBeforeMB: r.rssBeforeMB };
+        }),
+    },
+    {
+      name: "memory",
+      title: `5 memory (${z.memContacts} contacts; ${z.memMessages} messages)`,
+      sides: both,
+      metrics: [
+        { key: "rssReadyMB", label: "RSS after ready MB", better: "lower" },
+        { key: "rssGrowthPct", label: "RSS growth % (last third vs first)", better: "lower", target: "<5% (flat)" },
+        { key: "heapGrowthPct", label: "heap growth %", better: "lower" },
+        { key: "heapGrowthSecondHalfPct", label: "heap growth %, 2nd half", better: "lower" },
+      ],
+      run: (side, round, ctx) =>
+        withSession(side, { contacts: z.memContacts }, true, ctx, `memory-${side}-${round}`, async (s) => {
+          const ready = await s.worker.call({ cmd: "mem" }, 30_000);
+          const series: MemSample[] = [];
+          let lost = 0;
+          const batches = Math.ceil(z.memMessages / z.memBatch);
+          for (let b = 0; b < batches; b++) {
+            const prefix = `m${b}`;
+            const r = await collect(s, prefix, z.memBatch, Math.max(60_000, z.memBatch * 5), 10_000, async () => {
+              await s.sb.control.injectBulk({ from: s.friend, count: z.memBatch, prefix });
+              return wallNow();
+            });
+            lost += r.lost;
+            series.push(await s.worker.call({ cmd: "mem" }, 30_000));
+          }
+          // The first batch warms caches and JIT: growth is measured from after it. The second half alone shows
+          // whether growth has stopped (bounded de-dup and caches) or goes on (a leak).
+          const base = series[0] ?? ready;
+          const mid = series[Math.floor((series.length - 1) / 2)] ?? base;
+          const end = series[series.length - 1] ?? base;
+          const show = (pick: (m: MemSample) => number): string => series.map((m) => pick(m).toFixed(1)).join(" ");
+          ctx.log(`  ${side}: after ready RSS ${ready.rssMB.toFixed(1)} heap ${ready.heapUsedMB.toFixed(1)} MB; per ${z.memBatch} messages: ` +
+            `RSS ${show((m) => m.rssMB)} | heap ${show((m) => m.heapUsedMB)} | external ${show((m) => m.externalMB)}; lost ${lost}`);
+          const pct = (a: number, b: number): number => ((b - a) / a) * 100;
+          // RSS after a GC still swings by 10-20% as the allocator returns pages: compare the median of the first
+          // third of the samples with the median of the last third.
+          const third = Math.max(1, Math.floor(series.length / 3));
+          const rssFirst = median(series.slice(0, third).map((m) => m.rssMB)) ?? base.rssMB;
+          const rssLast = median(series.slice(-third).map((m) => m.rssMB)) ?? end.rssMB;
+          return {
+            rssReadyMB: ready.rssMB,
+            rssGrowthPct: pct(rssFirst, rssLast),
+            heapGrowthPct: pct(base.heapUsedMB, end.heapUsedMB),
+            heapGrowthSecondHalfPct: pct(mid.heapUsedMB, end.heapUsedMB),
+            lost,
+          };
+        }),
+    },
+    {
+      name: "idle",
+      title: `6 idle long polling (${z.idleSeconds} s)`,
+      sides: both,
+      metrics: [{ key: "cpuMs", label: `CPU ms per ${z.idleSeconds} s`, better: "lower" }],
+      run: (side, round, ctx) =>
+        withSession(side, {}, false, ctx, `idle-${side}-${round}`, async (s) => {
+          const a = await s.worker.call({ cmd: "cpu" }, 10_000);
+          const requestsBefore = s.counter.total;
+          await sleep(z.idleSeconds * 1000);
+          const b = await s.worker.call({ cmd: "cpu" }, 10_000);
+          return { cpuMs: (b.micros - a.micros) / 1000, idleRequests: s.counter.total - requestsBefore };
+        }),
+    },
+  ];
+}
