@@ -4,15 +4,35 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 
 export class BodyTooLarge extends Error {}
 
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new BodyTooLarge(`body over ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The body, up to `limit` bytes. A larger body is refused with BodyTooLarge only once it has been read to its end
+ * (drained, not kept), so the answer reaches the client and its keep-alive socket stays usable, as a real server
+ * behaves; a body past four times the limit is cut off by closing the connection.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const settle = (error: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      if (error) reject(error);
+      else resolve(Buffer.concat(chunks));
+    };
+    const tooLarge = (): BodyTooLarge => new BodyTooLarge(`body over ${limit} bytes`);
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+      else if (size > limit * 4) {
+        settle(tooLarge());
+        req.destroy();
+      }
+    });
+    req.on("end", () => settle(size > limit ? tooLarge() : undefined));
+    req.on("error", (error) => settle(error));
+    req.on("close", () => settle(size > limit ? tooLarge() : new Error("the request was aborted")));
+  });
 }
 
 export function parseCookies(req: IncomingMessage): Map<string, string> {

@@ -54,7 +54,10 @@ export interface AccountDeps {
   startSandbox: (options: { host: string; port: number }) => Promise<SandboxHandle>;
 }
 
-/** What the editor sees of the session (the state admin route and the comms topic). */
+/** The part of the state every editor user may see (the comms topic). */
+export type AccountSummary = Pick<AccountView, "state" | "server" | "users" | "seq" | "code">;
+
+/** What the editor sees of the session (the state admin route). */
 export interface AccountView {
   state: StateInfo["state"];
   qr?: string;
@@ -208,6 +211,16 @@ export class WxAccount {
     client.newQr();
   }
 
+  /**
+   * What the editor's comms channel carries: every logged-in editor user receives it, read-only ones too, so it
+   * holds no QR, user or message. The dialog answers it by fetching view() through the guarded state route.
+   */
+  summary(): AccountSummary {
+    const summary: AccountSummary = { state: this.info.state, server: this.deps.settings.server, users: this.users.size, seq: this.seq };
+    if (this.info.code !== undefined) summary.code = this.info.code;
+    return summary;
+  }
+
   view(): AccountView {
     const info = this.info;
     const view: AccountView = { state: info.state, server: this.deps.settings.server, users: this.users.size, seq: this.seq };
@@ -328,7 +341,7 @@ export class WxAccount {
     this.seq += 1;
     const status = this.status();
     for (const user of this.users.values()) user.node.status(status);
-    this.deps.publish(stateTopic(this.id), this.view(), true);
+    this.deps.publish(stateTopic(this.id), this.summary(), true);
     this.dispatch({ kind: "state", state: { ...info } });
     if (info.state === "waiting-scan" && info.qrUrl) this.showQr(info.qrUrl, !info.qr);
   }
@@ -348,7 +361,7 @@ export class WxAccount {
           this.qrImage = { url, dataUrl };
           if (this.info.state === "waiting-scan" && this.info.qrUrl === url) {
             this.seq += 1;
-            this.deps.publish(stateTopic(this.id), this.view(), true);
+            this.deps.publish(stateTopic(this.id), this.summary(), true);
           }
         },
         (error: unknown) => this.deps.node.warn(errorText(error)),

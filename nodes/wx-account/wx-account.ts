@@ -42,13 +42,18 @@ export = function register(RED: NodeAPI): void {
       createClient: (options) => {
         const tuning = clientTuning(RED);
         // settings.js `wxAccountActionPacing: false` turns the friend/group action pacing off (tests only).
-        const actionPacing = (RED.settings as Record<string, unknown>).wxAccountActionPacing === false ? { actionPacing: false as const } : {};
-        return new WeChatClient(tuning ? { ...options, ...actionPacing, tuning } : { ...options, ...actionPacing });
+        const settings = RED.settings as Record<string, unknown>;
+        const actionPacing = settings.wxAccountActionPacing === false ? { actionPacing: false as const } : {};
+        // settings.js `wxAccountSendPacing: false` turns the message send pacing off (benchmarks, tests only):
+        // the node's own pacing field accepts 1..600 a minute.
+        const sendPacing = settings.wxAccountSendPacing === false ? { pacing: false as const } : {};
+        const base = { ...options, ...actionPacing, ...sendPacing };
+        return new WeChatClient(tuning ? { ...base, tuning } : base);
       },
       startSandbox: (options) => startSandbox(options),
     });
     node.wx = wx;
-    RED.comms.publish(stateTopic(node.id), wx.view(), true);
+    RED.comms.publish(stateTopic(node.id), wx.summary(), true);
     node.on("close", (removed, done) => {
       wx.close(removed).then(done, done);
     });
@@ -59,7 +64,8 @@ export = function register(RED: NodeAPI): void {
   }
   RED.nodes.registerType("wx-account", WxAccountNode);
 
-  const read = RED.auth.needsPermission("wx-account.read");
+  // The QR is a credential (whoever scans it binds their phone to this bot) and the contact list is private.
+  // Node-RED grants every "*.read" permission to read-only editor users, so every route needs wx-account.write.
   const write = RED.auth.needsPermission("wx-account.write");
 
   /** The account of a route, or a 404 answer (an account that is not deployed yet). */
@@ -69,12 +75,12 @@ export = function register(RED: NodeAPI): void {
     return wx;
   }
 
-  RED.httpAdmin.get("/wx-account/:id/state", read, (req, res) => {
+  RED.httpAdmin.get("/wx-account/:id/state", write, (req, res) => {
     const wx = accountFor(req, res);
     if (wx) res.json(wx.view());
   });
 
-  RED.httpAdmin.get("/wx-account/:id/contacts", read, (req, res) => {
+  RED.httpAdmin.get("/wx-account/:id/contacts", write, (req, res) => {
     const wx = accountFor(req, res);
     if (!wx) return;
     const client = wx.runningClient();

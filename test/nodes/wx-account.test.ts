@@ -95,15 +95,18 @@ describe("wx-account", function () {
     assert.equal((res.body as StateBody).state, "undeployed");
   });
 
-  it("guards the admin routes with wx-account.read / wx-account.write", async function () {
+  it("guards every admin route with wx-account.write (a read-only user gets every *.read)", async function () {
     await helper.load([withHeaderAuth, ...NODES.slice(1)], flow(ctx));
     await login(ctx, nodeById("send"));
     const get = (p: string, perms: string) => helper.request().get(`/wx-account/${ACCOUNT}/${p}`).set("x-test-permissions", perms);
     const post = (p: string, perms: string) => helper.request().post(`/wx-account/${ACCOUNT}/${p}`).set("x-test-permissions", perms);
     assert.equal((await get("state", "")).status, 403);
-    assert.equal((await get("state", "wx-account.read")).status, 200);
+    assert.equal((await get("state", "wx-account.read")).status, 403);
+    assert.equal((await get("state", "read")).status, 403);
+    assert.equal((await get("state", "wx-account.write")).status, 200);
     assert.equal((await get("contacts", "")).status, 403);
-    assert.equal((await get("contacts", "wx-account.read")).status, 200);
+    assert.equal((await get("contacts", "wx-account.read")).status, 403);
+    assert.equal((await get("contacts", "wx-account.write")).status, 200);
     assert.equal((await post("logout", "wx-account.read")).status, 403);
     assert.equal((await post("qr", "wx-account.read")).status, 403);
     assert.equal(accountOf().state.state, "online", "a refused logout must not log out");
