@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import { Session, type SyncEvent } from "./session";
 import { plainName, World, type Account } from "./world";
 import {
@@ -13,6 +13,8 @@ import {
   type Violation,
   type FaultSpec,
 } from "./types";
+
+const UUID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /** Everything one sandbox instance knows: world, logins, sessions, records. No HTTP here. */
 
@@ -168,23 +170,22 @@ export class SandboxState {
       const id = session.entityOf(name);
       if (id) return id;
     }
-    const matches = (pick: (id: string) => string): string[] => {
-      const out: string[] = [];
-      for (const id of account.friends.keys()) {
-        const v = pick(id);
-        if (v && (v === name || plainName(v) === name)) out.push(id);
+    // One pass over the friends for the four names (remark, nickname, alias, fixed name); the first name kind
+    // with matches decides. plainName() only works on names holding emoji spans.
+    const found: string[][] = [[], [], [], []];
+    const same = (v: string): boolean => v !== "" && (v === name || plainName(v) === name);
+    for (const [id, meta] of account.friends) {
+      const person = this.world.person(id);
+      if (same(meta.remarkName ?? "")) found[0]!.push(id);
+      if (person) {
+        if (same(person.nickName ?? "")) found[1]!.push(id);
+        if (same(person.alias ?? "")) found[2]!.push(id);
+        if (same(person.fixedUserName ?? "")) found[3]!.push(id);
       }
-      return out;
-    };
-    for (const pick of [
-      (id: string) => account.friends.get(id)?.remarkName ?? "",
-      (id: string) => this.world.person(id)?.nickName ?? "",
-      (id: string) => this.world.person(id)?.alias ?? "",
-      (id: string) => this.world.person(id)?.fixedUserName ?? "",
-    ]) {
-      const found = matches(pick);
-      if (found.length === 1) return found[0] as string;
-      if (found.length > 1) throw new SandboxError("AMBIGUOUS", `"${name}" matches ${found.length} contacts`);
+    }
+    for (const hits of found) {
+      if (hits.length === 1) return hits[0] as string;
+      if (hits.length > 1) throw new SandboxError("AMBIGUOUS", `"${name}" matches ${hits.length} contacts`);
     }
     if (includeGroups) return this.resolveGroup(account, name);
     throw new SandboxError("NOT_FOUND", `no contact "${name}"`);
@@ -261,7 +262,8 @@ export class SandboxState {
   // ---- logins -------------------------------------------------------------------------------------------------
 
   newLogin(push: boolean, desktop: boolean, accountIndex?: number): Login {
-    const uuid = randomBytes(8).toString("base64").replace(/[+/=]/g, "").slice(0, 10) + "==";
+    // Ten alphanumerics and "==", the shape of the real server's uuids.
+    const uuid = Array.from({ length: 10 }, () => UUID_ALPHABET[randomInt(UUID_ALPHABET.length)]).join("") + "==";
     const login: Login = {
       uuid,
       state: "waiting",
