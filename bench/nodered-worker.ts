@@ -6,7 +6,6 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { createRequire } from "node:module";
-import type { ClientOptions } from "../lib/wechat/types";
 import type { Command, ReplyMessage, RequestMessage } from "./ipc";
 import { installLoopbackGuard } from "./net-guard";
 import { MB } from "./stats";
@@ -26,28 +25,10 @@ interface RedRuntime {
   stop(): Promise<void>;
 }
 
-type ClientConstructor = new (options: ClientOptions) => object;
-
 const init = JSON.parse(process.argv[2] ?? "{}") as NodeRedInit;
 const load = createRequire(__filename);
 
-/**
- * The bench runs without send pacing (wx-account accepts 1..600 per minute): the client class the nodes construct
- * is wrapped so every client gets `pacing: false`. Same module instance as the nodes' (same resolved path).
- */
-function disablePacing(): void {
-  const file = path.join(__dirname, "..", "lib", "wechat", "client.js");
-  const loaded = load(file) as { WeChatClient: ClientConstructor };
-  const Original = loaded.WeChatClient;
-  loaded.WeChatClient = class BenchClient extends Original {
-    constructor(options: ClientOptions) {
-      super({ ...options, pacing: false });
-    }
-  };
-}
-
 async function main(): Promise<void> {
-  disablePacing();
   fs.mkdirSync(init.userDir, { recursive: true });
   fs.writeFileSync(path.join(init.userDir, "flows.json"), JSON.stringify(init.flows));
   const RED = load("node-red") as RedRuntime;
@@ -61,6 +42,8 @@ async function main(): Promise<void> {
     nodesDir: [init.nodesDir],
     logging: { console: { level: process.env.BENCH_NR_LOG ?? "error", metrics: false, audit: false } },
     editorTheme: { projects: { enabled: false } },
+    // No send pacing (the node's field accepts 1..600 a minute): wx-account's settings.js knob for benchmarks.
+    wxAccountSendPacing: false,
   });
   await RED.start();
 

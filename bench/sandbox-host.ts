@@ -71,16 +71,6 @@ export async function accountName(sb: SandboxLike, index: number): Promise<strin
   return name;
 }
 
-/**
- * The current UserName (in account 0's live session) of the contact with this nick name, else the nick name.
- * Injecting by UserName is a map lookup in the sandbox; by name it scans every contact per message.
- */
-export async function liveUserName(sb: SandboxLike, nickName: string): Promise<string> {
-  const found = listOf(await sb.control.worldContacts({ name: nickName }), "contacts") as { nickName?: unknown; userName?: unknown }[];
-  const userName = found.find((c) => c.nickName === nickName)?.userName;
-  return typeof userName === "string" && userName !== "" ? userName : nickName;
-}
-
 /** A list answer of the control API: the README gives `{<key>: T[]}`; accept a bare array too. */
 export function listOf(value: unknown, key: string): unknown[] {
   if (Array.isArray(value)) return value;

@@ -41,6 +41,7 @@ async function run(command: Command): Promise<Replies[Command["cmd"]]> {
       // Loading and constructing the client is not part of login-to-ready.
       side = init.side === "ours" ? createOurs(init.sandboxUrl) : createWechat4u(init.sandboxUrl);
       side.onText((text) => collector?.handle(text));
+      await side.loaded?.();
       const t0 = wallNow();
       await side.start(init.waitMembers, command.timeoutMs);
       const readyAt = wallNow();

@@ -2,6 +2,8 @@ import { wallNow } from "../stats";
 
 /** What a worker needs from a client under test: ours (lib/wechat) or wechat4u. */
 export interface BenchSide {
+  /** Resolves once the client's own modules are loaded (ours loads got, an ES module, asynchronously). */
+  loaded?(): Promise<void>;
   /** Start the login (the parent plays the phone) and resolve once ready. */
   start(waitMembers: boolean, timeoutMs: number): Promise<void>;
   /** Called with the text of every incoming text message, in delivery order. */

@@ -7,9 +7,9 @@ import { loadContacts, toContact } from "./contact-loader";
 import { ContactStore } from "./contacts";
 import { WeChatError, isWeChatError } from "./errors";
 import { hostsFor, loginOrigin } from "./hosts";
-import { HttpClient, backoffDelay, sleep } from "./http";
+import { HttpClient, backoffDelay, preloadHttp, sleep } from "./http";
 import { Inbound } from "./inbound";
-import { LoginApi, qrDataUrl, qrText, type LoginMode } from "./login";
+import { LoginApi, qrDataUrl, qrText, type LoginMode, type ScanAnswer } from "./login";
 import { downloadMedia } from "./media";
 import { Sender } from "./send";
 import type { SendQueueTuning } from "./outbox";
@@ -93,6 +93,8 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
 
   constructor(private readonly options: WeChatClientOptions = {}) {
     super();
+    // got is an ES module loaded on demand: start now so start() does not wait for it (errors show on use).
+    preloadHttp().catch(() => undefined);
     this.logger = options.logger ?? quietLogger;
     this.mode = options.mode ?? "desktop";
     const t = options.tuning?.timeouts ?? {};
@@ -494,8 +496,11 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     for (;;) {
       const uuid = await loginApi.newUuid(origin, signal);
       const text = qrText(uuid);
+      // The first scan poll goes out before the QR is drawn, so drawing it overlaps the wait for the phone.
+      const first = loginApi.poll(origin, uuid, 1, signal);
+      first.catch(() => undefined);
       this.setState({ state: "waiting-scan", qr: await qrDataUrl(text), qrUrl: text });
-      const redirect = await this.waitForConfirm(loginApi, origin, uuid, signal, false);
+      const redirect = await this.waitForConfirm(loginApi, origin, uuid, signal, false, first);
       if (redirect) return await this.redeem(loginApi, redirect, signal);
       // expired or cancelled: a fresh uuid and QR
     }
@@ -508,13 +513,17 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     uuid: string,
     signal: AbortSignal,
     push: boolean,
+    first?: Promise<ScanAnswer>,
   ): Promise<string | undefined> {
     let tip: 0 | 1 = 1;
     let failures = 0;
+    let pending = first;
     for (;;) {
       let answer;
       try {
-        answer = await loginApi.poll(origin, uuid, tip, signal);
+        const poll = pending ?? loginApi.poll(origin, uuid, tip, signal);
+        pending = undefined;
+        answer = await poll;
         failures = 0;
       } catch (error) {
         if (!isWeChatError(error, "NETWORK") || ++failures > 5) throw error;

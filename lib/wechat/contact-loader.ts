@@ -5,7 +5,8 @@ import type { RawContact } from "./messages/wire";
 import type { Contact } from "./types";
 
 const BATCH = 50;
-const IN_FLIGHT = 3;
+// Batches in flight at once (each still at most 50 entries, protocol.md).
+const IN_FLIGHT = 6;
 const MAX_PAGES = 1000;
 
 /** A wire contact as a Contact; a group entry without a MemberList keeps `members` unset (not "no members"). */
@@ -18,17 +19,34 @@ export function toContact(raw: Json, selfUserName: string): Contact {
   return contact;
 }
 
-/** Every page of webwxgetcontact (Seq paging until Seq is 0). */
-export async function fetchAllContacts(api: SessionApi): Promise<Json[]> {
+/** Every page of webwxgetcontact (Seq paging until Seq is 0); `onPage` sees each page as it arrives. */
+export async function fetchAllContacts(api: SessionApi, onPage?: (members: Json[]) => void): Promise<Json[]> {
   const all: Json[] = [];
   let seq = 0;
   for (let page = 0; page < MAX_PAGES; page++) {
     const answer = await api.getContactPage(seq);
     all.push(...answer.members);
+    onPage?.(answer.members);
     if (answer.seq === 0 || answer.seq === seq) break;
     seq = answer.seq;
   }
   return all;
+}
+
+/** Runs at most `limit` tasks at once, in the order given. */
+function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await task();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
 }
 
 /** webwxbatchgetcontact for any number of entries: at most 50 a call, a few calls in flight, order kept. */
@@ -47,17 +65,65 @@ export async function batchGet(api: SessionApi, entries: { UserName: string; Enc
   return results.flat();
 }
 
-/** Loads the whole address book into the store: contacts with paging, then every group with its members. */
+/**
+ * Loads the whole address book into the store: contacts with paging, then every group with its members. The
+ * member batches (50 groups a call, a few in flight) start as soon as a page has listed 50 groups, while the
+ * next pages are fetched; the calls are the same as asking for them after the last page.
+ */
 export async function loadContacts(api: SessionApi, store: ContactStore, initial: Json[] = []): Promise<void> {
   const self = api.session.user.userName;
-  const raw = [...initial, ...(await fetchAllContacts(api))];
-  const contacts = raw.map((r) => toContact(r, self)).filter((c) => c.userName !== "");
-  const groups = [...new Set(contacts.filter((c) => c.kind === "group").map((c) => c.userName))];
-  const detailed = await batchGet(
-    api,
-    groups.map((userName) => ({ UserName: userName, EncryChatRoomId: "" })),
-  );
+  const contacts: Contact[] = [];
+  const groups: string[] = [];
+  const listed = new Set<string>();
+  const run = limiter(IN_FLIGHT);
+  const batches: Promise<Json[]>[] = [];
+  let asked = 0;
+  const take = (raws: Json[], last: boolean): void => {
+    for (const r of raws) {
+      const contact = toContact(r, self);
+      if (contact.userName === "") continue;
+      contacts.push(contact);
+      if (contact.kind === "group" && !listed.has(contact.userName)) {
+        listed.add(contact.userName);
+        groups.push(contact.userName);
+      }
+    }
+    while (groups.length - asked >= BATCH || (last && groups.length > asked)) {
+      const chunk = groups.slice(asked, asked + BATCH).map((userName) => ({ UserName: userName, EncryChatRoomId: "" }));
+      asked += chunk.length;
+      const batch = run(() => api.batchGetContact(chunk));
+      batch.catch(() => undefined);
+      batches.push(batch);
+    }
+  };
+  let failure: { error: unknown } | undefined;
+  try {
+    take(initial, false);
+    await fetchAllContacts(api, (members) => take(members, false));
+    take([], true);
+  } catch (error) {
+    failure = { error };
+  }
+  // Never leave a batch behind: all of them settle before this returns or throws.
+  const settled = await Promise.allSettled(batches);
+  if (failure) throw failure.error;
+  const refused = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (refused) throw refused.reason;
+  const detailed = settled.flatMap((r) => (r.status === "fulfilled" ? r.value : []));
+  // Each group indexed once, with its members: a later entry takes the place of an earlier one (as upsert does,
+  // keeping the members it knew and the position).
+  const byUserName = new Map<string, Contact>();
+  const merge = (contact: Contact): void => {
+    if (contact.userName === "") return;
+    const old = byUserName.get(contact.userName);
+    if (old && contact.kind === "group" && !contact.members && old.members) {
+      contact.members = old.members;
+      contact.memberCount ??= old.memberCount;
+    }
+    byUserName.set(contact.userName, contact);
+  };
+  for (const contact of contacts) merge(contact);
+  for (const r of detailed) merge(toContact(r, self));
   store.clear();
-  store.upsert(contacts);
-  store.upsert(detailed.map((r) => toContact(r, self)).filter((c) => c.userName !== ""));
+  store.upsert(byUserName.values());
 }

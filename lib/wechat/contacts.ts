@@ -6,7 +6,10 @@ type Field = "remarkName" | "nickName" | "alias" | "displayName";
 // The order a typed name is tried in (the first field with matches decides).
 const FIELDS: Field[] = ["remarkName", "nickName", "alias", "displayName"];
 
-const fold = (value: string): string => value.normalize("NFC").trim().toLowerCase();
+// Printable ASCII is already NFC: skip normalize() for it (most names, and every UserName-like alias).
+const NON_ASCII = /[^ -~]/;
+const nfc = (value: string): string => (NON_ASCII.test(value) ? value.normalize("NFC") : value);
+const fold = (value: string): string => nfc(value).trim().toLowerCase();
 
 class NameIndex {
   private readonly map = new Map<string, Set<string>>();
@@ -130,7 +133,7 @@ export class ContactStore {
     if (wanted.startsWith("@")) throw new WeChatError("NOT_FOUND", "no contact with this UserName in the current session");
     if (isSpecialUserName(wanted)) return specialContact(wanted);
     for (const [indexes, key] of [
-      [this.exact, wanted.normalize("NFC")],
+      [this.exact, nfc(wanted)],
       [this.folded, fold(wanted)],
     ] as const) {
       for (const field of FIELDS) {
@@ -147,15 +150,21 @@ export class ContactStore {
 
   private index(contact: Contact): void {
     for (const field of FIELDS) {
-      this.exact.get(field)!.add(contact[field].normalize("NFC"), contact.userName);
-      this.folded.get(field)!.add(fold(contact[field]), contact.userName);
+      const value = contact[field];
+      if (!value) continue;
+      const exact = nfc(value);
+      this.exact.get(field)!.add(exact, contact.userName);
+      this.folded.get(field)!.add(exact.trim().toLowerCase(), contact.userName);
     }
   }
 
   private unindex(contact: Contact): void {
     for (const field of FIELDS) {
-      this.exact.get(field)!.remove(contact[field].normalize("NFC"), contact.userName);
-      this.folded.get(field)!.remove(fold(contact[field]), contact.userName);
+      const value = contact[field];
+      if (!value) continue;
+      const exact = nfc(value);
+      this.exact.get(field)!.remove(exact, contact.userName);
+      this.folded.get(field)!.remove(exact.trim().toLowerCase(), contact.userName);
     }
   }
 }

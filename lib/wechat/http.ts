@@ -5,9 +5,15 @@ import { CookieJar } from "tough-cookie";
 import { WeChatError, errorForRet } from "./errors";
 import type { Logger } from "./types";
 
-// got is ESM-only: load it once per HttpClient with a real dynamic import (module=node16 keeps it one).
+// got is ESM-only: a real dynamic import (module=node16 keeps it one); Node caches the module after the first.
 const loadGot = () => import("got");
 type GotModule = Awaited<ReturnType<typeof loadGot>>;
+type Got = GotModule["default"];
+
+/** Starts loading the HTTP stack (got) now, so the first request does not pay for it. Safe to call often. */
+export function preloadHttp(): Promise<void> {
+  return loadGot().then(() => undefined);
+}
 
 export const API_PATH = "/cgi-bin/mmwebwx-bin/";
 export const USER_AGENT =
@@ -49,6 +55,8 @@ export interface RequestSpec {
   form?: Record<string, string>;
   /** multipart body (POST). */
   formData?: FormData;
+  /** A body already serialised (e.g. a multipart chunk built as one Buffer), sent as is with its Content-Type. */
+  body?: { data: Buffer; contentType: string };
   /** Whole-request timeout (default 15 s). */
   timeoutMs?: number;
   /** Further attempts after a network error or a 5xx (default 2). */
@@ -164,7 +172,8 @@ export class HttpClient {
   jar: CookieJar;
   /** Origin of the page host once known: the default Referer. */
   pageOrigin?: string;
-  private gotModule?: Promise<GotModule>;
+  /** One got instance per client with the fixed options merged once (not on every request). */
+  private gotInstance?: Promise<Got>;
   private readonly agents = {
     http: new http.Agent({ keepAlive: true, maxSockets: 8 }),
     https: new https.Agent({ keepAlive: true, maxSockets: 8 }),
@@ -179,6 +188,8 @@ export class HttpClient {
       timeoutMs: config.timeoutMs ?? 15_000,
       retryDelayMs: config.retryDelayMs ?? 500,
     };
+    // Load got now rather than during the first login request; a failure surfaces on that request.
+    this.instance().catch(() => undefined);
   }
 
   get closed(): boolean {
@@ -214,7 +225,12 @@ export class HttpClient {
         if (!(error instanceof WeChatError) || error.code !== "NETWORK" || attempt >= retries) throw error;
         this.config.logger?.debug(`${spec.what}: ${error.message}, retrying`);
       }
-      await sleep(backoffDelay(attempt, this.options.retryDelayMs, 5_000), this.signalFor(spec.signal));
+      const linked = this.link(spec.signal);
+      try {
+        await sleep(backoffDelay(attempt, this.options.retryDelayMs, 5_000), linked.signal);
+      } finally {
+        linked.release();
+      }
     }
   }
 
@@ -231,19 +247,55 @@ export class HttpClient {
     return (await this.request(spec)).body.toString("utf8");
   }
 
-  private signalFor(signal?: AbortSignal): AbortSignal {
-    return signal ? AbortSignal.any([signal, this.closer.signal]) : this.closer.signal;
+  /**
+   * A signal that aborts with the call's signal or with the client; `release()` detaches it once the call is over.
+   * Not AbortSignal.any(): in Node 20 every such signal leaves an entry behind in its long-lived sources (the
+   * client's and the session's signals), so a long session's heap grew with every request.
+   */
+  private link(signal?: AbortSignal): { signal: AbortSignal; release: () => void } {
+    if (!signal) return { signal: this.closer.signal, release: () => undefined };
+    const controller = new AbortController();
+    const sources = [signal, this.closer.signal];
+    if (sources.some((s) => s.aborted)) {
+      controller.abort();
+      return { signal: controller.signal, release: () => undefined };
+    }
+    const abort = (): void => controller.abort();
+    for (const source of sources) source.addEventListener("abort", abort, { once: true });
+    return {
+      signal: controller.signal,
+      release: () => {
+        for (const source of sources) source.removeEventListener("abort", abort);
+      },
+    };
   }
 
-  private async got(): Promise<GotModule> {
-    this.gotModule ??= loadGot();
-    return this.gotModule;
+  private instance(): Promise<Got> {
+    this.gotInstance ??= loadGot().then(({ default: got }) =>
+      got.extend({
+        agent: { http: this.agents.http, https: this.agents.https },
+        followRedirect: false,
+        throwHttpErrors: false,
+        retry: { limit: 0 },
+        responseType: "buffer",
+        decompress: true,
+      }),
+    );
+    return this.gotInstance;
   }
 
   private async once(spec: RequestSpec): Promise<HttpResponse> {
-    const signal = this.signalFor(spec.signal);
+    const linked = this.link(spec.signal);
+    try {
+      return await this.attempt(spec, linked.signal);
+    } finally {
+      linked.release();
+    }
+  }
+
+  private async attempt(spec: RequestSpec, signal: AbortSignal): Promise<HttpResponse> {
     if (signal.aborted) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
-    const { default: got } = await this.got();
+    const got = await this.instance();
     const maxBytes = spec.maxBytes ?? this.options.maxBodyBytes;
     const referer = spec.referer ?? (this.pageOrigin ? `${this.pageOrigin}/` : undefined);
     const headers: Record<string, string> = {
@@ -253,22 +305,28 @@ export class HttpClient {
       ...(referer ? { referer } : {}),
       ...spec.headers,
     };
+    let body: Buffer | string | FormData | undefined = spec.formData;
+    if (spec.json !== undefined) {
+      // Serialised here (what got's `json` option does). A string body goes out in the same socket write as the
+      // request head (Node joins them); a Buffer would be a second chunk.
+      body = JSON.stringify(spec.json);
+      headers["content-type"] ??= "application/json";
+      headers["content-length"] = String(Buffer.byteLength(body));
+    } else if (spec.body !== undefined) {
+      body = spec.body.data;
+      headers["content-type"] = spec.body.contentType;
+      headers["content-length"] = String(body.length);
+    }
     let tooLarge = false;
     this.config.onRequest?.(spec.what);
     const promise = got(spec.url, {
       method: spec.method ?? "GET",
       headers,
-      ...(spec.json !== undefined ? { json: spec.json } : {}),
+      ...(body !== undefined ? { body } : {}),
       ...(spec.form !== undefined ? { form: spec.form } : {}),
-      ...(spec.formData !== undefined ? { body: spec.formData } : {}),
       cookieJar: this.jar,
-      agent: { http: this.agents.http, https: this.agents.https },
-      followRedirect: false,
-      throwHttpErrors: false,
-      retry: { limit: 0 },
       timeout: { request: spec.timeoutMs ?? this.options.timeoutMs },
       responseType: "buffer",
-      decompress: true,
       signal,
     });
     promise.on("response", (response: { headers: IncomingHttpHeaders }) => {

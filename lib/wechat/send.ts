@@ -2,11 +2,17 @@ import { createHash } from "node:crypto";
 import type { Json, SessionApi } from "./api";
 import type { ContactStore } from "./contacts";
 import { WeChatError } from "./errors";
-import { SendQueue, buildFileAppMsgFields, buildMentionSource, mentionText, uploadPlan } from "./outbox";
+import { SendQueue, buildFileAppMsgFields, buildMentionSource, mentionText, multipartBody, uploadPlan } from "./outbox";
 import type { SendQueueTuning, UploadPlan } from "./outbox";
 import { findMember, memberName } from "./members";
 import type { Contact, PacingOptions, SendFileOptions, SendResult } from "./types";
 import { makeClientMsgId, sniffMime } from "./util";
+
+/**
+ * Our guard on one text message. The web protocol documents no limit; phones cap long texts and the server
+ * refuses huge bodies with a bare Ret 1, so a clear error up front is kinder than a vague refusal.
+ */
+export const MAX_TEXT_LENGTH = 16_000;
 
 const MENTION_SPACE = "\u2005";
 
@@ -67,6 +73,9 @@ export class Sender {
 
   sendText(to: Contact, text: string, mentions: string[]): Promise<SendResult> {
     if (typeof text !== "string" || text === "") throw new WeChatError("INVALID_ARGUMENT", "text must be a non-empty string");
+    if (text.length > MAX_TEXT_LENGTH) {
+      throw new WeChatError("TOO_LARGE", `text of ${text.length} characters is over the ${MAX_TEXT_LENGTH}-character limit: split it`);
+    }
     let content = text;
     let msgSource: string | undefined;
     if (mentions.length > 0) {
@@ -168,21 +177,26 @@ export class Sender {
     let mediaId = "";
     for (let index = 0; index < chunks.length; index++) {
       const chunk = chunks[index]!;
-      const form = new FormData();
-      form.append("id", "WU_FILE_0");
-      form.append("name", plan.fileName);
-      form.append("type", plan.mime);
-      form.append("lastModifiedDate", lastModified);
-      form.append("size", String(data.length));
-      if (chunks.length > 1) {
-        form.append("chunks", String(chunks.length));
-        form.append("chunk", String(index));
-      }
-      form.append("mediatype", plan.mediatype);
-      form.append("uploadmediarequest", request);
-      form.append("webwx_data_ticket", ticket);
-      form.append("pass_ticket", session.passTicket);
-      form.append("filename", new Blob([data.subarray(chunk.start, chunk.end)], { type: "application/octet-stream" }), plan.fileName);
+      const fields: Array<[string, string]> = [
+        ["id", "WU_FILE_0"],
+        ["name", plan.fileName],
+        ["type", plan.mime],
+        ["lastModifiedDate", lastModified],
+        ["size", String(data.length)],
+      ];
+      if (chunks.length > 1) fields.push(["chunks", String(chunks.length)], ["chunk", String(index)]);
+      fields.push(
+        ["mediatype", plan.mediatype],
+        ["uploadmediarequest", request],
+        ["webwx_data_ticket", ticket],
+        ["pass_ticket", session.passTicket],
+      );
+      const form = multipartBody(fields, {
+        name: "filename",
+        fileName: plan.fileName,
+        contentType: "application/octet-stream",
+        data: data.subarray(chunk.start, chunk.end),
+      });
       const answer = await this.api.uploadChunk(form);
       mediaId = str(answer.MediaId) || mediaId;
     }

@@ -87,22 +87,38 @@ export class SyncLoop {
     }
   }
 
-  /** webwxsync, again at once while ContinueFlag is set. True when any answer carried something. */
+  /**
+   * webwxsync, again at once while ContinueFlag is set. True when any answer carried something. The next page is
+   * asked for (with the new keys) as soon as an answer arrives, while that answer is handled: one call in flight,
+   * answers still handled one after the other, in order.
+   */
   private async syncAll(): Promise<boolean> {
     const session = this.api.session;
     const max = this.options.maxContinue ?? 100;
     let brought = false;
-    for (let round = 0; round < max; round++) {
-      const answer = await this.api.sync();
+    let pending: Promise<SyncAnswer> | undefined = this.api.sync();
+    for (let round = 0; pending; round++) {
+      const answer: SyncAnswer = await pending;
+      pending = undefined;
       if (answer.syncKey) session.syncKey = answer.syncKey;
       if (answer.syncCheckKey) session.syncCheckKey = answer.syncCheckKey;
       else if (answer.syncKey) session.syncCheckKey = answer.syncKey;
       if (answer.skey) session.skey = answer.skey;
       brought ||=
         answer.addMsgList.length + answer.modContactList.length + answer.delContactList.length + answer.modChatRoomMemberList.length > 0;
-      await this.handlers.onSync(answer);
-      await this.handlers.onKeys();
-      if (answer.continueFlag === 0) return brought;
+      if (answer.continueFlag !== 0 && round + 1 < max && !this.api.signal?.aborted) {
+        pending = this.api.sync();
+        // Its failure is seen when it is awaited (next round), not as an unhandled rejection meanwhile.
+        pending.catch(() => undefined);
+      }
+      try {
+        await this.handlers.onSync(answer);
+        await this.handlers.onKeys();
+      } catch (error) {
+        // Never leave a call behind: let the page in flight settle (unread: its keys are not taken).
+        if (pending) await pending.catch(() => undefined);
+        throw error;
+      }
     }
     return brought;
   }

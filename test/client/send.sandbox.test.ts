@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
 import { isWeChatError } from "../../lib/wechat/errors";
+import { MAX_TEXT_LENGTH } from "../../lib/wechat/send";
 import type { Contact } from "../../lib/wechat/types";
 import { assertNoViolations, loginByQr, startEnv, type Env } from "./env";
 
@@ -59,6 +60,22 @@ describe("client sends against the sandbox", function () {
     assert.equal(mention.text, `@${name}\u2005look`);
     assert.equal(mention.msgSource, `<msgsource><atusername>${member.userName}</atusername><atchatroomname>${group.userName}</atchatroomname></msgsource>`);
     await assert.rejects(client.sendText("no such person at all", "x"), (e) => isWeChatError(e, "NOT_FOUND"));
+  });
+
+  it("refuses an over-long text with TOO_LARGE before anything is sent, and goes on sending", async () => {
+    env = await startEnv();
+    const { client } = env.newClient();
+    await loginByQr(env, client);
+    const friend = aFriend(env, client.listContacts());
+    const before = env.sb.control.sent().length;
+    await assert.rejects(
+      client.sendText(friend.handle, "長".repeat(MAX_TEXT_LENGTH + 1)),
+      (e) => isWeChatError(e, "TOO_LARGE") && /16000/.test(e.message),
+    );
+    assert.equal(env.sb.control.sent().length, before, "nothing reached the server");
+    const longest = "a".repeat(MAX_TEXT_LENGTH);
+    await client.sendText(friend.handle, longest);
+    assert.equal(env.sb.control.sent({ type: "text" }).at(-1)!.text, longest);
   });
 
   it("slows down on 1205 instead of hammering the server", async () => {

@@ -5,3 +5,5 @@ export type { FileAppMsgInput, FileAppMsgFields } from "./appmsg";
 export { uploadPlan, UPLOAD_CHUNK_SIZE, CHECK_UPLOAD_THRESHOLD, MAX_VIDEO_BYTES, MAX_FILE_BYTES } from "./upload";
 export type { UploadPlan, SendAs, UploadMediaType } from "./upload";
 export { buildMentionSource, mentionText, MENTION_SEPARATOR } from "./mention";
+export { multipartBody } from "./multipart";
+export type { MultipartFile } from "./multipart";
