@@ -108,6 +108,11 @@ export class LoginApi {
     if (ret !== 0 || !Number.isFinite(ret)) {
       const code = Number.isFinite(ret) ? ret : -1;
       const said = message ? `: ${message}` : "";
+      // A dead ticket or cookie (-14, 1100-1102) is not a refusal of the account: the login loop starts over with a
+      // fresh QR by itself, so an unattended bot does not wait forever for someone to press "New QR".
+      if (code === -14 || code === 1100 || code === 1101 || code === 1102) {
+        throw new WeChatError("SESSION_EXPIRED", `login tickets not accepted (${code})${said}: starting a new login`, { ret: code });
+      }
       const text =
         code === 1203
           ? `login refused: this account may not use web WeChat (1203)${said}`
