@@ -29,6 +29,8 @@ export interface SyncKeyWire {
 }
 
 const LOG_LIMIT = 50_000;
+/** Dropped log entries are removed from the array in batches of this size. */
+const LOG_COMPACT = 4_096;
 
 export function formatSyncKey(key: SyncKeyWire): string {
   return key.List.map((k) => `${k.Key}_${k.Val}`).join("|");
@@ -55,8 +57,16 @@ export class Session {
   /** UserNames of this login: entity id <-> @hex. */
   private readonly userNames = new Map<string, string>();
   private readonly entities = new Map<string, string>();
+  /**
+   * Sync events in seq order with no gaps: the live entries are log[head..], and the entry of seq s sits at
+   * index head + (s - firstSeq). Trimmed entries are dropped from the array in batches (head) so a push stays O(1).
+   */
   private readonly log: { seq: number; event: SyncEvent }[] = [];
+  private head = 0;
   private nextSeq = 1;
+  /** Seq of the newest "msg" event and of the newest other event (0 = none): pendingKinds in O(1). */
+  private lastMsgSeq = 0;
+  private lastOtherSeq = 0;
   private readonly base1 = 640_000_000 + randomInt(1_000_000);
   private readonly base2 = 640_000_000 + randomInt(1_000_000);
   /** Cursor of the newest SyncKey issued (events with seq <= cursor were delivered). */
@@ -104,8 +114,16 @@ export class Session {
   }
 
   push(event: SyncEvent): void {
-    this.log.push({ seq: this.nextSeq++, event });
-    if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
+    const seq = this.nextSeq++;
+    this.log.push({ seq, event });
+    if (event.kind === "msg") this.lastMsgSeq = seq;
+    else this.lastOtherSeq = seq;
+    // Keep exactly the newest LOG_LIMIT events; drop the dead prefix from the array in batches (amortised O(1)).
+    if (this.log.length - this.head > LOG_LIMIT) this.head = this.log.length - LOG_LIMIT;
+    if (this.head >= LOG_COMPACT) {
+      this.log.splice(0, this.head);
+      this.head = 0;
+    }
     for (const wake of [...this.waiters]) wake();
   }
 
@@ -113,16 +131,16 @@ export class Session {
     return this.nextSeq - 1 > cursor;
   }
 
+  /** Seq of the oldest event still kept (nextSeq when the log is empty). */
+  private get firstSeq(): number {
+    return this.log[this.head]?.seq ?? this.nextSeq;
+  }
+
   pendingKinds(cursor: number): { messages: boolean; contacts: boolean } {
-    let messages = false;
-    let contacts = false;
-    for (let i = this.log.length - 1; i >= 0; i--) {
-      const entry = this.log[i];
-      if (!entry || entry.seq <= cursor) break;
-      if (entry.event.kind === "msg") messages = true;
-      else contacts = true;
-      if (messages && contacts) break;
-    }
+    // The newest event of a kind is kept whenever any event of that kind is kept (the log drops the oldest first).
+    const first = this.firstSeq;
+    const messages = this.lastMsgSeq > cursor && this.lastMsgSeq >= first;
+    const contacts = this.lastOtherSeq > cursor && this.lastOtherSeq >= first;
     return { messages, contacts };
   }
 
@@ -130,16 +148,17 @@ export class Session {
   page(cursor: number, limit: number): { events: SyncEvent[]; last: number; more: boolean } {
     const events: SyncEvent[] = [];
     let last = cursor;
-    let more = false;
-    for (const entry of this.log) {
-      if (entry.seq <= cursor) continue;
-      if (events.length >= limit) {
-        more = true;
-        break;
-      }
+    // First kept entry with seq > cursor (seqs are consecutive, so this is arithmetic, not a scan).
+    const first = this.firstSeq;
+    const start = this.head + (cursor >= first ? Math.floor(cursor) + 1 - first : 0);
+    const end = Math.min(this.log.length, start + Math.max(0, limit));
+    for (let i = start; i < end; i++) {
+      const entry = this.log[i];
+      if (!entry) break;
       events.push(entry.event);
       last = entry.seq;
     }
+    const more = start + events.length < this.log.length && events.length >= limit;
     if (events.length === 0) last = Math.max(cursor, this.nextSeq - 1);
     return { events, last, more };
   }
