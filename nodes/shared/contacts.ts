@@ -20,17 +20,7 @@ export interface ContactOut {
 }
 
 export function contactOut(contact: Contact, withMembers = false): ContactOut {
-  const out: ContactOut = {
-    userName: contact.userName,
-    handle: contact.handle,
-    displayName: contact.displayName,
-    nickName: contact.nickName,
-    remarkName: contact.remarkName,
-    alias: contact.alias,
-    type: contact.kind,
-  };
-  const memberCount = contact.memberCount ?? contact.members?.length;
-  if (memberCount !== undefined) out.memberCount = memberCount;
+  const out: ContactOut = { userName: contact.userName, ...pickerEntry(contact) };
   if (contact.sex !== undefined) out.sex = contact.sex;
   if (contact.signature) out.signature = contact.signature;
   if (contact.province) out.province = contact.province;

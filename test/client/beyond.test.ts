@@ -7,39 +7,7 @@ import { SendQueue, buildFileAppMsg, buildFileAppMsgFields } from "../../lib/wec
 import { DEFAULT_ACTION_PACING } from "../../lib/wechat/send";
 import { RecentMessages, parseXml, xmlString } from "../../lib/wechat/util";
 import type { Contact, Message } from "../../lib/wechat/types";
-
-/** Fake time: timers fire only when the test advances the clock. */
-class FakeClock {
-  t = 1_000_000;
-  private timers: { id: number; at: number; fn: () => void }[] = [];
-  private nextId = 1;
-  readonly now = (): number => this.t;
-  readonly setTimer = (fn: () => void, ms: number): unknown => {
-    const id = this.nextId++;
-    this.timers.push({ id, at: this.t + ms, fn });
-    return id;
-  };
-  readonly clearTimer = (handle: unknown): void => {
-    this.timers = this.timers.filter((timer) => timer.id !== handle);
-  };
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (let i = 0; i < 10_000; i += 1) {
-      await settle();
-      const due = this.timers.filter((timer) => timer.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      this.timers = this.timers.filter((timer) => timer !== due);
-      this.t = Math.max(this.t, due.at);
-      due.fn();
-    }
-    this.t = end;
-    await settle();
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 3; i += 1) await new Promise<void>((resolve) => setImmediate(resolve));
-}
+import { FakeClock } from "../support/fake-clock";
 
 function person(userName: string, nickName: string, extra: Partial<Contact> = {}): Contact {
   const remarkName = extra.remarkName ?? "";

@@ -4,35 +4,12 @@
  * and the summary table printed at the end of a run.
  */
 
-/** mulberry32: small, fast, good enough to pick faults; same seed, same schedule. */
-export class Prng {
-  private state: number;
+import { Rng } from "../../lib/sandbox/rng";
 
+/** The sandbox's seeded PRNG (mulberry32), keeping the seed so a failing schedule can be printed and replayed. */
+export class Prng extends Rng {
   constructor(readonly seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** A number in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** An integer in [min, max]. */
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-
-  pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new Error("pick from an empty list");
-    return items[Math.floor(this.next() * items.length)] as T;
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p;
+    super(seed);
   }
 }
 

@@ -1,43 +1,8 @@
 import assert from "node:assert/strict";
 import { SendQueue, type ThrottleInfo } from "../../lib/wechat/outbox/send-queue";
 import { WeChatError, isWeChatError } from "../../lib/wechat/errors";
+import { FakeClock, settle } from "../support/fake-clock";
 
-/** Fake time for the queue: timers fire only when the test advances the clock. */
-class FakeClock {
-  t = 1_000_000;
-  private timers: Array<{ id: number; at: number; fn: () => void }> = [];
-  private nextId = 1;
-  readonly now = (): number => this.t;
-  readonly setTimer = (fn: () => void, ms: number): unknown => {
-    const id = this.nextId++;
-    this.timers.push({ id, at: this.t + ms, fn });
-    return id;
-  };
-  readonly clearTimer = (handle: unknown): void => {
-    this.timers = this.timers.filter((timer) => timer.id !== handle);
-  };
-  get pendingTimers(): number {
-    return this.timers.length;
-  }
-  /** Moves time forward, firing due timers in order and letting promises settle in between. */
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (let i = 0; i < 10_000; i += 1) {
-      await settle();
-      const due = this.timers.filter((timer) => timer.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      this.timers = this.timers.filter((timer) => timer !== due);
-      this.t = Math.max(this.t, due.at);
-      due.fn();
-    }
-    this.t = end;
-    await settle();
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 3; i += 1) await new Promise<void>((resolve) => setImmediate(resolve));
-}
 
 function throttled(): WeChatError {
   return new WeChatError("THROTTLED", "too frequent (1205)", { ret: 1205 });
