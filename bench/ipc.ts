@@ -15,6 +15,8 @@ export interface StartResult {
   readyMs: number;
   /** wallNow() at ready. */
   readyAt: number;
+  /** CPU time (user + system) of the worker from start() to ready, in ms: the client's own cost. */
+  cpuMs: number;
   contacts: number;
   groups: number;
   groupsWithMembers: number;

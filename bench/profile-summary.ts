@@ -51,5 +51,5 @@ for (const file of process.argv.slice(2)) {
   console.log("by file / package:");
   for (const line of top(byFile, total, 10)) console.log(`  ${line}`);
   console.log("by function (self time):");
-  for (const line of top(byFunction, total, 15)) console.log(`  ${line}`);
+  for (const line of top(byFunction, total, Number(process.env.PROFILE_TOP ?? 15))) console.log(`  ${line}`);
 }

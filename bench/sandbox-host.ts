@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import * as dc from "node:diagnostics_channel";
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 
 /**
@@ -85,14 +85,23 @@ export function listOf(value: unknown, key: string): unknown[] {
 export class RequestCounter {
   private readonly byEndpoint = new Map<string, number>();
   private count = 0;
+  /** BENCH_TIMELINE=1: when each request arrived and its answer was written, ms after reset(). */
+  private readonly timeline: string[] | undefined = process.env.BENCH_TIMELINE ? [] : undefined;
+  /** wallNow() at reset(). */
+  resetAt = performance.now() + performance.timeOrigin;
   private readonly listener = (message: unknown): void => {
-    const request = (message as { request?: IncomingMessage }).request;
+    const { request, response } = message as { request?: IncomingMessage; response?: ServerResponse };
     if (!request || request.socket.localPort !== this.port) return;
     const url = request.url ?? "";
     if (url.startsWith("/api/sandbox") || url.startsWith("/phone")) return;
     const endpoint = url.split("?")[0]?.split("/").pop() ?? "";
     this.count++;
     this.byEndpoint.set(endpoint, (this.byEndpoint.get(endpoint) ?? 0) + 1);
+    const timeline = this.timeline;
+    if (timeline) {
+      const at = performance.now() + performance.timeOrigin - this.resetAt;
+      response?.once("finish", () => timeline.push(`${endpoint} ${at.toFixed(1)}-${(performance.now() + performance.timeOrigin - this.resetAt).toFixed(1)}`));
+    }
   };
 
   constructor(private readonly port: number) {
@@ -101,6 +110,8 @@ export class RequestCounter {
 
   reset(): void {
     this.count = 0;
+    this.resetAt = performance.now() + performance.timeOrigin;
+    this.timeline?.splice(0);
     this.byEndpoint.clear();
   }
 
@@ -110,6 +121,11 @@ export class RequestCounter {
 
   endpoints(): Record<string, number> {
     return Object.fromEntries([...this.byEndpoint.entries()].sort((a, b) => b[1] - a[1]));
+  }
+
+  /** The timeline (BENCH_TIMELINE=1), one "endpoint start-end" per answered request. */
+  requestTimes(): string[] {
+    return this.timeline ?? [];
   }
 
   close(): void {

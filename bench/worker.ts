@@ -2,6 +2,9 @@
  * One bench worker: one client (ours or wechat4u), one workload, one round, driven by the parent over IPC.
  * Its own process, so RSS and CPU are its own.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Session as InspectorSession } from "node:inspector/promises";
 import { installLoopbackGuard } from "./net-guard";
 import { Collector } from "./collector";
 import type { Command, CpuSample, MemSample, Replies, ReplyMessage, RequestMessage, StartResult, UploadResult, WorkerInit } from "./ipc";
@@ -29,6 +32,36 @@ function gc(): void {
   }
 }
 
+/**
+ * BENCH_WINDOW_PROF=<dir>: CPU profiles of the timed windows alone (start() to ready; collect to collected),
+ * without process start and module loading, written as <dir>/<window>-<side>-<pid>.cpuprofile.
+ */
+class WindowProfiler {
+  private session?: InspectorSession;
+
+  async start(): Promise<void> {
+    if (!process.env.BENCH_WINDOW_PROF || this.session) return;
+    const session = new InspectorSession();
+    session.connect();
+    await session.post("Profiler.enable");
+    await session.post("Profiler.setSamplingInterval", { interval: 100 });
+    await session.post("Profiler.start");
+    this.session = session;
+  }
+
+  async stop(window: string): Promise<void> {
+    const session = this.session;
+    const dir = process.env.BENCH_WINDOW_PROF;
+    if (!session || !dir) return;
+    this.session = undefined;
+    const { profile } = await session.post("Profiler.stop");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `${window}-${init.side}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+const profiler = new WindowProfiler();
+
 function memSample(): MemSample {
   gc();
   const m = process.memoryUsage();
@@ -42,19 +75,36 @@ async function run(command: Command): Promise<Replies[Command["cmd"]]> {
       side = init.side === "ours" ? createOurs(init.sandboxUrl) : createWechat4u(init.sandboxUrl);
       side.onText((text) => collector?.handle(text));
       await side.loaded?.();
+      await profiler.start();
+      const cpu0 = process.cpuUsage();
       const t0 = wallNow();
-      await side.start(init.waitMembers, command.timeoutMs);
-      const readyAt = wallNow();
-      const result: StartResult = { readyMs: readyAt - t0, readyAt, ...side.counts(), phases: side.phases(t0) };
+      let readyAt: number;
+      let cpu: NodeJS.CpuUsage;
+      try {
+        await side.start(init.waitMembers, command.timeoutMs);
+      } finally {
+        readyAt = wallNow();
+        cpu = process.cpuUsage(cpu0);
+        await profiler.stop("login");
+      }
+      const result: StartResult = {
+        readyMs: readyAt - t0,
+        readyAt,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        ...side.counts(),
+        phases: side.phases(t0),
+      };
       return result;
     }
     case "collect":
+      await profiler.start();
       collector = new Collector(command.prefix, command.count);
       return { ok: true };
     case "collected": {
       if (!collector) throw new Error("collect was not called");
       const result = await collector.wait(command.timeoutMs, command.idleMs);
       collector = undefined;
+      await profiler.stop("collect");
       return result;
     }
     case "upload": {

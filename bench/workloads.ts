@@ -122,12 +122,17 @@ export function workloads(options: BenchOptions): Workload[] {
         { key: "readyMs", label: "wall ms (start to ready)", better: "lower", target: ">=2x faster" },
         { key: "scanToReadyMs", label: "wall ms (scan to ready)", better: "lower" },
         { key: "requests", label: "HTTP requests", better: "lower" },
+        { key: "cpuMs", label: "client CPU ms (start to ready)", better: "lower" },
       ],
       run: (side, round, ctx) =>
         withSession(side, { contacts: z.loginContacts, groups: z.loginGroups }, true, ctx, `login-${side}-${round}`, async (s) => {
           ctx.log(`  ${side}: ${s.start.contacts} contacts, ${s.start.groupsWithMembers}/${s.start.groups} groups with members ` +
             `(${s.start.members} members); phases ${JSON.stringify(s.start.phases)}; requests ${JSON.stringify(s.counter.endpoints())}`);
-          return { readyMs: s.start.readyMs, scanToReadyMs: s.start.readyAt - s.scannedAt, requests: s.counter.total, contacts: s.start.contacts, members: s.start.members };
+          if (s.counter.requestTimes().length > 0) {
+            const t0 = s.start.readyAt - s.start.readyMs - s.counter.resetAt;
+            ctx.log(`  ${side}: request timeline (ms) start ${t0.toFixed(1)}, ${s.counter.requestTimes().join(", ")}, ready ${(s.start.readyAt - s.counter.resetAt).toFixed(1)} (reset at ${s.counter.resetAt.toFixed(1)})`);
+          }
+          return { readyMs: s.start.readyMs, scanToReadyMs: s.start.readyAt - s.scannedAt, requests: s.counter.total, cpuMs: s.start.cpuMs, contacts: s.start.contacts, members: s.start.members };
         }),
     },
     {
@@ -150,6 +155,14 @@ export function workloads(options: BenchOptions): Workload[] {
             return wallNow();
           });
           const seconds = r.lastAt === undefined ? NaN : (r.lastAt - r.queuedAt) / 1000;
+          const times = s.counter.requestTimes();
+          if (times.length > 0) {
+            // "endpoint start-end": the server's time per endpoint and the client's time between two requests.
+            const parsed = times.map((t) => { const [e, span] = t.split(" "); const [a, b] = (span ?? "").split("-").map(Number); return { e, a: a ?? 0, b: b ?? 0 }; });
+            const serverMs = (e: string) => median(parsed.filter((p) => p.e === e).map((p) => p.b - p.a));
+            const gaps = parsed.slice(1).map((p, i) => p.a - (parsed[i]?.b ?? p.a));
+            ctx.log(`  ${side}: median server ms webwxsync ${serverMs("webwxsync")?.toFixed(2)}, synccheck ${serverMs("synccheck")?.toFixed(2)}; median client gap ${median(gaps)?.toFixed(2)} ms`);
+          }
           return {
             msgsPerSec: r.unique / seconds,
             lost: r.lost,
@@ -195,6 +208,8 @@ export function workloads(options: BenchOptions): Workload[] {
         withSession(side, {}, false, ctx, `upload-${side}-${round}`, async (s) => {
           const bytes = z.uploadMB * MB;
           const r = await s.worker.call({ cmd: "upload", bytes, to: "filehelper", fileName: "bench-upload.bin" }, 300_000);
+          const times = s.counter.requestTimes();
+          if (times.length > 0) ctx.log(`  ${side}: request timeline (ms) ${times.slice(-12).join(", ")} (last 12)`);
           const uploads = listOf(await s.sb.control.uploads(), "uploads") as { size?: unknown }[];
           if (!uploads.some((u) => u.size === bytes)) throw new Error(`the sandbox holds no upload of ${bytes} bytes`);
           return { mbPerSec: bytes / MB / (r.ms / 1000), peakRssMB: r.peakRssMB, rssBeforeMB: r.rssBeforeMB };

@@ -34,7 +34,7 @@ function groupLoaded(group: Contact): boolean {
 
 export function createOurs(sandboxUrl: string): BenchSide {
   const Client = loadClient();
-  const client = new Client({ loginUrl: sandboxUrl, pacing: false, logger: quietLogger });
+  const client = new Client({ loginUrl: sandboxUrl, pacing: false, qrImage: false, logger: quietLogger });
   const errors: string[] = [];
   const phases = new PhaseLog();
   client.on("state", (s) => phases.mark(s.state));

@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+
 /** A small seeded PRNG (mulberry32): the world is the same for the same seed. */
 export class Rng {
   private state: number;
@@ -33,5 +35,30 @@ export class Rng {
     let out = "";
     while (out.length < length) out += Math.floor(this.next() * 16).toString(16);
     return out;
+  }
+}
+
+/**
+ * Unpredictable bytes for names and ids, drawn from one `randomBytes` buffer refilled as it runs out: a login hands
+ * out thousands of UserNames, and one `randomBytes` call per name was most of the cost of a contact page.
+ */
+export class RandomPool {
+  private pool = Buffer.alloc(0);
+  private used = 0;
+
+  constructor(private readonly size = 16_384) {}
+
+  bytes(count: number): Buffer {
+    if (this.used + count > this.pool.length) {
+      this.pool = randomBytes(Math.max(this.size, count));
+      this.used = 0;
+    }
+    const out = this.pool.subarray(this.used, this.used + count);
+    this.used += count;
+    return out;
+  }
+
+  hex(count: number): string {
+    return this.bytes(count).toString("hex");
   }
 }

@@ -1,4 +1,5 @@
 import { randomBytes, randomInt } from "node:crypto";
+import { RandomPool } from "./rng";
 import type { Account } from "./world";
 
 /** One logged-in web session of one account: secrets, per-login UserNames, the sync event log and keys. */
@@ -57,6 +58,7 @@ export class Session {
   /** UserNames of this login: entity id <-> @hex. */
   private readonly userNames = new Map<string, string>();
   private readonly entities = new Map<string, string>();
+  private readonly random = new RandomPool();
   /**
    * Sync events in seq order with no gaps: the live entries are log[head..], and the entry of seq s sits at
    * index head + (s - firstSeq). Trimmed entries are dropped from the array in batches (head) so a push stays O(1).
@@ -97,7 +99,7 @@ export class Session {
     }
     let name = this.userNames.get(id);
     if (!name) {
-      name = group ? `@@${randomBytes(32).toString("hex")}` : `@${randomBytes(16).toString("hex")}`;
+      name = group ? `@@${this.random.hex(32)}` : `@${this.random.hex(16)}`;
       this.userNames.set(id, name);
       this.entities.set(name, id);
     }

@@ -1,7 +1,8 @@
 import { EventEmitter } from "node:events";
-import { randomBytes, randomInt } from "node:crypto";
+import { randomInt } from "node:crypto";
 import { Session, type SyncEvent } from "./session";
 import { plainName, World, type Account } from "./world";
+import { RandomPool } from "./rng";
 import {
   SandboxError,
   type LoginState,
@@ -64,6 +65,7 @@ export class SandboxState {
   readonly events = new EventEmitter<SandboxEvents>();
   readonly logins = new Map<string, Login>();
   readonly sessions = new Map<string, Session>(); // by sid
+  private readonly random = new RandomPool();
   readonly inbox = new Map<number, SyncEvent[]>();
   readonly sent: SentRecord[] = [];
   readonly uploads = new Map<string, StoredUpload>();
@@ -119,7 +121,7 @@ export class SandboxState {
   }
 
   newMsgId(): string {
-    this.msgCounter += 1n + BigInt(randomBytes(1)[0] ?? 0);
+    this.msgCounter += 1n + BigInt(this.random.bytes(1)[0] ?? 0);
     return this.msgCounter.toString();
   }
 

@@ -5,9 +5,12 @@ import type { Account, Group, Person, World } from "./world";
 /** Wire shapes: contacts, members and AddMsgList entries as the real server writes them. */
 
 const EMOJI_SPAN = /<span class="emoji emoji[0-9a-f]+"><\/span>/g;
+/** What `escapeUTF8` rewrites (an emoji span holds some of them too): without any, a string goes out as it is. */
+const NEEDS_ESCAPE = /[&<>"']/;
 
 /** HTML-escape a raw name or text, keeping emoji spans as they are (the server sends them as markup). */
 export function escapeWire(raw: string): string {
+  if (!NEEDS_ESCAPE.test(raw)) return raw;
   let out = "";
   let last = 0;
   for (const m of raw.matchAll(EMOJI_SPAN)) {

@@ -499,7 +499,8 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       // The first scan poll goes out before the QR is drawn, so drawing it overlaps the wait for the phone.
       const first = loginApi.poll(origin, uuid, 1, signal);
       first.catch(() => undefined);
-      this.setState({ state: "waiting-scan", qr: await qrDataUrl(text), qrUrl: text });
+      const qr = this.options.qrImage === false ? {} : { qr: await qrDataUrl(text) };
+      this.setState({ state: "waiting-scan", ...qr, qrUrl: text });
       const redirect = await this.waitForConfirm(loginApi, origin, uuid, signal, false, first);
       if (redirect) return await this.redeem(loginApi, redirect, signal);
       // expired or cancelled: a fresh uuid and QR

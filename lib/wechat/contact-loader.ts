@@ -1,5 +1,6 @@
 import type { Json, SessionApi } from "./api";
 import type { ContactStore } from "./contacts";
+import { afterCallsStarted } from "./http";
 import { rawContactToContact } from "./messages/contact";
 import type { RawContact } from "./messages/wire";
 import type { Contact } from "./types";
@@ -19,16 +20,27 @@ export function toContact(raw: Json, selfUserName: string): Contact {
   return contact;
 }
 
-/** Every page of webwxgetcontact (Seq paging until Seq is 0); `onPage` sees each page as it arrives. */
+/**
+ * Every page of webwxgetcontact (Seq paging until Seq is 0); `onPage` sees each page as it arrives. The next page
+ * is asked for as soon as an answer names its Seq, before that answer's contacts are handled: still one call in
+ * flight, but the server builds the next page while we read this one.
+ */
 export async function fetchAllContacts(api: SessionApi, onPage?: (members: Json[]) => void): Promise<Json[]> {
   const all: Json[] = [];
   let seq = 0;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const answer = await api.getContactPage(seq);
-    all.push(...answer.members);
+  let next: Promise<{ members: Json[]; seq: number }> | undefined = api.getContactPage(seq);
+  for (let page = 1; next; page++) {
+    const answer: { members: Json[]; seq: number } = await next;
+    next = undefined;
+    if (answer.seq !== 0 && answer.seq !== seq && page < MAX_PAGES) {
+      seq = answer.seq;
+      next = api.getContactPage(seq);
+      // Awaited on the next turn of the loop; if handling this page throws first, the failure is not unhandled.
+      next.catch(() => undefined);
+      await afterCallsStarted();
+    }
+    for (const member of answer.members) all.push(member);
     onPage?.(answer.members);
-    if (answer.seq === 0 || answer.seq === seq) break;
-    seq = answer.seq;
   }
   return all;
 }
@@ -76,7 +88,8 @@ export async function loadContacts(api: SessionApi, store: ContactStore, initial
   const groups: string[] = [];
   const listed = new Set<string>();
   const run = limiter(IN_FLIGHT);
-  const batches: Promise<Json[]>[] = [];
+  // Each batch's groups are turned into Contacts as the answer arrives, while the server builds the next one.
+  const batches: Promise<Contact[]>[] = [];
   let asked = 0;
   const take = (raws: Json[], last: boolean): void => {
     for (const r of raws) {
@@ -91,7 +104,7 @@ export async function loadContacts(api: SessionApi, store: ContactStore, initial
     while (groups.length - asked >= BATCH || (last && groups.length > asked)) {
       const chunk = groups.slice(asked, asked + BATCH).map((userName) => ({ UserName: userName, EncryChatRoomId: "" }));
       asked += chunk.length;
-      const batch = run(() => api.batchGetContact(chunk));
+      const batch = run(() => api.batchGetContact(chunk)).then((raws) => raws.map((r) => toContact(r, self)));
       batch.catch(() => undefined);
       batches.push(batch);
     }
@@ -123,7 +136,7 @@ export async function loadContacts(api: SessionApi, store: ContactStore, initial
     byUserName.set(contact.userName, contact);
   };
   for (const contact of contacts) merge(contact);
-  for (const r of detailed) merge(toContact(r, self));
+  for (const contact of detailed) merge(contact);
   store.clear();
   store.upsert(byUserName.values());
 }

@@ -11,22 +11,31 @@ const NON_ASCII = /[^ -~]/;
 const nfc = (value: string): string => (NON_ASCII.test(value) ? value.normalize("NFC") : value);
 const fold = (value: string): string => nfc(value).trim().toLowerCase();
 
+/** Name -> UserNames. Most names belong to one contact: those are kept as a plain string, not a one-entry Set. */
 class NameIndex {
-  private readonly map = new Map<string, Set<string>>();
+  private readonly map = new Map<string, string | Set<string>>();
   add(key: string, userName: string): void {
     if (!key) return;
-    let set = this.map.get(key);
-    if (!set) this.map.set(key, (set = new Set()));
-    set.add(userName);
+    const hit = this.map.get(key);
+    if (hit === undefined) this.map.set(key, userName);
+    else if (typeof hit === "string") {
+      if (hit !== userName) this.map.set(key, new Set([hit, userName]));
+    } else hit.add(userName);
   }
   remove(key: string, userName: string): void {
-    const set = this.map.get(key);
-    if (!set) return;
-    set.delete(userName);
-    if (set.size === 0) this.map.delete(key);
+    const hit = this.map.get(key);
+    if (hit === undefined) return;
+    if (typeof hit === "string") {
+      if (hit === userName) this.map.delete(key);
+      return;
+    }
+    hit.delete(userName);
+    if (hit.size === 1) this.map.set(key, hit.values().next().value as string);
   }
   get(key: string): string[] {
-    return [...(this.map.get(key) ?? [])];
+    const hit = this.map.get(key);
+    if (hit === undefined) return [];
+    return typeof hit === "string" ? [hit] : [...hit];
   }
   clear(): void {
     this.map.clear();
@@ -41,6 +50,11 @@ export class ContactStore {
   private readonly byUserName = new Map<string, Contact>();
   private readonly exact = new Map<Field, NameIndex>(FIELDS.map((f) => [f, new NameIndex()]));
   private readonly folded = new Map<Field, NameIndex>(FIELDS.map((f) => [f, new NameIndex()]));
+  /**
+   * The name indexes are built on the first lookup by name and kept up to date from then on: loading a large
+   * address book at login does not wait for them.
+   */
+  private indexed = false;
 
   get size(): number {
     return this.byUserName.size;
@@ -49,6 +63,7 @@ export class ContactStore {
   clear(): void {
     this.byUserName.clear();
     for (const index of [...this.exact.values(), ...this.folded.values()]) index.clear();
+    this.indexed = false;
   }
 
   get(userName: string): Contact | undefined {
@@ -67,7 +82,7 @@ export class ContactStore {
       if (!contact.userName) continue;
       const old = this.byUserName.get(contact.userName);
       if (old) {
-        this.unindex(old);
+        if (this.indexed) this.unindex(old);
         // A Mod entry without members must not drop the members we know.
         if (contact.kind === "group" && !contact.members && old.members) {
           contact.members = old.members;
@@ -78,7 +93,7 @@ export class ContactStore {
         added.push(contact.userName);
       }
       this.byUserName.set(contact.userName, contact);
-      this.index(contact);
+      if (this.indexed) this.index(contact);
     }
     return { added, changed };
   }
@@ -88,7 +103,7 @@ export class ContactStore {
     for (const userName of userNames) {
       const old = this.byUserName.get(userName);
       if (!old) continue;
-      this.unindex(old);
+      if (this.indexed) this.unindex(old);
       this.byUserName.delete(userName);
       removed.push(userName);
     }
@@ -132,6 +147,7 @@ export class ContactStore {
     if (direct) return direct;
     if (wanted.startsWith("@")) throw new WeChatError("NOT_FOUND", "no contact with this UserName in the current session");
     if (isSpecialUserName(wanted)) return specialContact(wanted);
+    this.buildIndexes();
     for (const [indexes, key] of [
       [this.exact, nfc(wanted)],
       [this.folded, fold(wanted)],
@@ -146,6 +162,12 @@ export class ContactStore {
       }
     }
     throw new WeChatError("NOT_FOUND", `no contact or group named "${wanted}"`);
+  }
+
+  private buildIndexes(): void {
+    if (this.indexed) return;
+    for (const contact of this.byUserName.values()) this.index(contact);
+    this.indexed = true;
   }
 
   private index(contact: Contact): void {

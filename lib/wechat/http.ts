@@ -1,6 +1,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import type { IncomingHttpHeaders } from "node:http";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { CookieJar } from "tough-cookie";
 import { WeChatError, errorForRet } from "./errors";
 import type { Logger } from "./types";
@@ -130,6 +131,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/**
+ * Resolves once the calls started so far are on the wire. got writes a request some microtasks and ticks after it
+ * is called, so synchronous work done right after starting a call holds the call back; the event loop's check
+ * phase comes after all of those. Used between starting the next call and handling the previous answer.
+ */
+export function afterCallsStarted(): Promise<void> {
+  return nextTurn();
 }
 
 /** base * 2^attempt, capped, spread by +-50 %. */

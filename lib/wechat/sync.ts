@@ -1,5 +1,5 @@
 import { WeChatError, isWeChatError } from "./errors";
-import { backoffDelay, sleep } from "./http";
+import { afterCallsStarted, backoffDelay, sleep } from "./http";
 import type { SessionApi, SyncAnswer } from "./api";
 
 /** Why a sync loop ended on its own: the server ended the session. */
@@ -110,6 +110,8 @@ export class SyncLoop {
         pending = this.api.sync();
         // Its failure is seen when it is awaited (next round), not as an unhandled rejection meanwhile.
         pending.catch(() => undefined);
+        // Let the call go out before this page is handled: the server builds the next page meanwhile.
+        await afterCallsStarted();
       }
       try {
         await this.handlers.onSync(answer);

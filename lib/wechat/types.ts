@@ -231,6 +231,11 @@ export interface ClientOptions {
    * message pacing: they are what gets accounts restricted. Default one per 5 s, no burst. false: none (tests).
    */
   actionPacing?: PacingOptions | false;
+  /**
+   * false: the waiting-scan state carries only `qrUrl` and the application draws the QR itself (a terminal, its
+   * own widget); the client then spends no time rendering a PNG. Default true: `qr` holds a PNG data URL.
+   */
+  qrImage?: boolean;
   logger?: Logger;
 }
 

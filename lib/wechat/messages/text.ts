@@ -41,12 +41,16 @@ export function emojiFromHex(hex: string): string {
   return fromParts(h.slice(0, firstLength), h.slice(firstLength)) ?? "";
 }
 
+const MARKUP = /[<&]/;
+
 /**
  * Decodes a WeChat Content / name: emoji spans become characters, <br/> becomes "\n", other tags are
  * dropped, then every HTML entity is decoded once (so an escaped "&lt;b&gt;" stays visible text "<b>").
  */
 export function decodeContent(content: unknown): string {
   if (typeof content !== "string" || content === "") return "";
+  // Every tag starts with "<" and every entity with "&": most names and texts have neither.
+  if (!MARKUP.test(content)) return content;
   return decodeHTML(
     content
       .replace(EMOJI_SPAN, (_span, hex: string) => emojiFromHex(hex))
