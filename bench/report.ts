@@ -77,7 +77,13 @@ export function formatTable(rows: MetricRow[]): string {
     `${r.label} (${r.better === "lower" ? "lower" : "higher"} is better)`,
     show(r.ours, r.oursNa),
     show(r.theirs, r.theirsNa),
-    r.ratio === null ? "-" : `${round(r.ratio, 2)}${r.ahead === null ? "" : r.ahead ? " ahead" : " behind"}`,
+    r.ratio === null
+      ? r.ahead === null || r.ours === r.theirs
+        ? "-"
+        : r.ahead
+          ? "ahead"
+          : "behind"
+      : `${round(r.ratio, 2)}${r.ahead === null ? "" : r.ahead ? " ahead" : " behind"}`,
     r.target ?? "",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));

@@ -51,7 +51,8 @@ async function main(): Promise<void> {
   const ctx: RunContext = {
     options,
     log,
-    execArgv: (name) => ["--expose-gc", ...(options.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [])],
+    // BENCH_WORKER_FLAGS="--trace-gc ...": extra node flags for every worker (diagnostics).
+    execArgv: (name) => ["--expose-gc", ...(process.env.BENCH_WORKER_FLAGS?.split(" ").filter(Boolean) ?? []), ...(options.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [])],
   };
   const all = [...workloads(options), nodeRedWorkload(options)];
   const selected = options.only.length === 0 ? all : all.filter((w) => options.only.includes(w.name));

@@ -53,6 +53,7 @@ export interface ClientTuning {
 
 export type WeChatClientOptions = ClientOptions & { tuning?: ClientTuning };
 
+/** How many of the newest de-duplicated MsgIds a saved session keeps (a restart drops them if they come again). */
 const RECENT_IDS_SAVED = 500;
 /** Send times remembered for revoke() calls that bring no time (far more than fit in 2 minutes). */
 const SENT_TIMES_KEPT = 2_000;
@@ -82,7 +83,6 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private forceQr = false;
   /** MsgIds handled by this client, across sessions; the newest few are saved with the session. */
   private readonly seen: BoundedSet<string>;
-  private recentIds: string[] = [];
   /** The wire User of webwxinit (richer than what a resumed session knows). */
   private selfRaw?: Record<string, unknown>;
   private wake?: () => void;
@@ -451,7 +451,6 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     this.setState({ state: "resuming" });
     const session = Session.fromSaved(saved);
     for (const id of saved.seen ?? []) this.seen.add(id);
-    this.recentIds = [...(saved.seen ?? [])].slice(-RECENT_IDS_SAVED);
     http.pageOrigin = session.hosts.page;
     const api = new SessionApi(http, session, this.timeouts, signal);
     for (let attempt = 0; ; attempt++) {
@@ -589,11 +588,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private async online(http: HttpClient, session: Session, signal: AbortSignal): Promise<SessionEnd> {
     const api = new SessionApi(http, session, this.timeouts, signal);
     const inbound = new Inbound(api, this.contactStore, {
-      emitMessage: (m) => {
-        this.recentIds.push(m.id);
-        if (this.recentIds.length > RECENT_IDS_SAVED) this.recentIds.splice(0, this.recentIds.length - RECENT_IDS_SAVED);
-        this.emitInbound(m);
-      },
+      emitMessage: (m) => this.emitInbound(m),
       emitContacts: (c) => this.emit("contacts", c),
       emitContact: (e) => this.emit("contact", e),
       warn: (m) => this.warn(m),
@@ -638,7 +633,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private async save(http: HttpClient, session: Session): Promise<void> {
     if (!this.store) return;
     try {
-      await this.store.save(session.toSaved(await http.jar.serialize(), this.recentIds));
+      await this.store.save(session.toSaved(await http.jar.serialize(), this.seen.newest(RECENT_IDS_SAVED)));
     } catch (error) {
       this.warn(`session not saved: ${describe(error)}`);
     }

@@ -21,12 +21,12 @@ export function toContact(raw: Json, selfUserName: string): Contact {
 }
 
 /**
- * Every page of webwxgetcontact (Seq paging until Seq is 0); `onPage` sees each page as it arrives. The next page
- * is asked for as soon as an answer names its Seq, before that answer's contacts are handled: still one call in
+ * Every page of webwxgetcontact (Seq paging until Seq is 0), each handed to `onPage` as it arrives and not kept:
+ * a large address book's raw entries die young instead of being carried to the end of the load. The next page is
+ * asked for as soon as an answer names its Seq, before that answer's contacts are handled: still one call in
  * flight, but the server builds the next page while we read this one.
  */
-export async function fetchAllContacts(api: SessionApi, onPage?: (members: Json[]) => void): Promise<Json[]> {
-  const all: Json[] = [];
+export async function fetchAllContacts(api: SessionApi, onPage: (members: Json[]) => void): Promise<void> {
   let seq = 0;
   let next: Promise<{ members: Json[]; seq: number }> | undefined = api.getContactPage(seq);
   for (let page = 1; next; page++) {
@@ -39,10 +39,8 @@ export async function fetchAllContacts(api: SessionApi, onPage?: (members: Json[
       next.catch(() => undefined);
       await afterCallsStarted();
     }
-    for (const member of answer.members) all.push(member);
-    onPage?.(answer.members);
+    onPage(answer.members);
   }
-  return all;
 }
 
 /** Runs at most `limit` tasks at once, in the order given. */
@@ -122,21 +120,9 @@ export async function loadContacts(api: SessionApi, store: ContactStore, initial
   if (failure) throw failure.error;
   const refused = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (refused) throw refused.reason;
-  const detailed = settled.flatMap((r) => (r.status === "fulfilled" ? r.value : []));
-  // Each group indexed once, with its members: a later entry takes the place of an earlier one (as upsert does,
-  // keeping the members it knew and the position).
-  const byUserName = new Map<string, Contact>();
-  const merge = (contact: Contact): void => {
-    if (contact.userName === "") return;
-    const old = byUserName.get(contact.userName);
-    if (old && contact.kind === "group" && !contact.members && old.members) {
-      contact.members = old.members;
-      contact.memberCount ??= old.memberCount;
-    }
-    byUserName.set(contact.userName, contact);
-  };
-  for (const contact of contacts) merge(contact);
-  for (const contact of detailed) merge(contact);
+  // The listing, then each group again with its members: upsert puts a later entry in place of an earlier one
+  // (same position) and keeps the members it knew when the later entry has none.
   store.clear();
-  store.upsert(byUserName.values());
+  store.upsert(contacts);
+  for (const r of settled) if (r.status === "fulfilled") store.upsert(r.value);
 }

@@ -55,6 +55,20 @@ describe("client contact store", () => {
     assert.equal(store.list({ kind: "group" }).length, 0);
   });
 
+  it("sees every change made before the first lookup by name (the name index is built then)", () => {
+    const store = new ContactStore();
+    store.upsert([person("@a", "Sam"), person("@b", "Kim"), person("@c", "Lee")]);
+    store.upsert([person("@a", "Samuel")]);
+    store.remove(["@b"]);
+    assert.equal(store.resolve("samuel").userName, "@a");
+    assert.throws(() => store.resolve("Sam"), (e) => isWeChatError(e, "NOT_FOUND"));
+    assert.throws(() => store.resolve("Kim"), (e) => isWeChatError(e, "NOT_FOUND"));
+    store.clear();
+    assert.throws(() => store.resolve("Lee"), (e) => isWeChatError(e, "NOT_FOUND"));
+    store.upsert([person("@d", "Lee")]);
+    assert.equal(store.resolve("Lee").userName, "@d");
+  });
+
   it("keeps a group's known members when a change carries none, and replaces them on request", () => {
     const store = new ContactStore();
     store.upsert([{ ...person("@@g", "G"), kind: "group", members: [{ userName: "@x", nickName: "X", displayName: "" }], memberCount: 1 }]);

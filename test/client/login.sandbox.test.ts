@@ -43,6 +43,16 @@ describe("client login against the sandbox", function () {
     if (someFriend) assert.equal(client.resolve(someFriend.nickName).kind, "friend");
   });
 
+  it("with qrImage false, waiting-scan carries only the QR text (the application draws it)", async () => {
+    env = await startEnv({ contacts: 5, groups: 1 });
+    const { client, rec } = env.newClient({ qrImage: false });
+    await loginByQr(env, client);
+    const waiting = rec.states.find((s) => s.state === "waiting-scan");
+    assert.ok(waiting, "a waiting-scan state was seen");
+    assert.equal(waiting.qr, undefined);
+    assert.match(waiting.qrUrl ?? "", /^https:\/\/login\.weixin\.qq\.com\/l\/.+/);
+  });
+
   it("with requireDesktop, web mode is refused with 1203 and the server's message", async () => {
     env = await startEnv({ requireDesktop: true });
     const { client, rec } = env.newClient({ mode: "web" });

@@ -6,6 +6,17 @@ import { sniffMime } from "../../lib/wechat/util/mime";
 import { parseScriptVars } from "../../lib/wechat/util/script-vars";
 
 describe("util/BoundedSet", () => {
+  it("lists the newest values oldest first, before and after it wraps", () => {
+    const set = new BoundedSet<string>(4);
+    for (const id of ["a", "b", "c"]) set.add(id);
+    assert.deepEqual(set.newest(2), ["b", "c"]);
+    assert.deepEqual(set.newest(10), ["a", "b", "c"]);
+    for (const id of ["d", "e", "f"]) set.add(id);
+    assert.deepEqual(set.newest(4), ["c", "d", "e", "f"]);
+    assert.deepEqual(set.newest(2), ["e", "f"]);
+    assert.deepEqual(set.newest(0), []);
+  });
+
   it("de-duplicates and reports whether a value was new", () => {
     const set = new BoundedSet();
     assert.equal(set.capacity, 10_000);

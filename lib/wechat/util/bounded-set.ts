@@ -36,6 +36,15 @@ export class BoundedSet<T = string> {
     return true;
   }
 
+  /** The `count` newest values, oldest first. */
+  newest(count: number): T[] {
+    const n = Math.max(0, Math.min(count, this.ring.length));
+    if (this.ring.length < this.capacity) return this.ring.slice(this.ring.length - n);
+    const out: T[] = [];
+    for (let i = n; i >= 1; i--) out.push(this.ring[(this.next - i + this.capacity) % this.capacity] as T);
+    return out;
+  }
+
   clear(): void {
     this.members.clear();
     this.ring.length = 0;
