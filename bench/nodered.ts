@@ -6,6 +6,7 @@ import type { NodeRedInit } from "./nodered-worker";
 import type { BenchOptions } from "./options";
 import { type SandboxLike, listOf, accountName, startSandbox } from "./sandbox-host";
 import { percentile, wallNow } from "./stats";
+import { errorText } from "./sides/side";
 import { WorkerHandle } from "./worker-handle";
 import type { RunContext, Sample, Workload } from "./workloads";
 
@@ -138,7 +139,11 @@ export function nodeRedWorkload(options: BenchOptions): Workload {
             sample.echoP99Ms = percentile(latencies, 99) ?? NaN;
             await sb.control.injectBulk({ from: friend, count: echoCount, prefix: "nrb" });
             const queuedAt = wallNow();
-            const bulk = await watch.wait("nrb", echoCount, Math.max(60_000, echoCount * 20));
+            const bulk = await watch.wait("nrb", echoCount, Math.max(60_000, echoCount * 20)).catch(async (error: unknown) => {
+              // Say why the sandbox refused what it refused: the run's sample is lost with the error.
+              const refused = listOf(await sb.control.violations(), "violations");
+              throw new Error(`${errorText(error)}${refused.length > 0 ? `; sandbox violations: ${JSON.stringify(refused.slice(0, 3))}` : ""}`);
+            });
             const last = bulk.reduce((m, e) => Math.max(m, e.at), queuedAt);
             sample.echoMsgsPerSec = echoCount / ((last - queuedAt) / 1000);
             sample.echoDuplicates = bulk.length - new Set(bulk.map((e) => e.text)).size;

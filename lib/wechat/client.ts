@@ -17,7 +17,7 @@ import { Session, readSyncKey } from "./session";
 import { SessionStore, type SavedSession } from "./session-store";
 import { SyncLoop, type SessionEnd, type SyncOptions } from "./sync";
 import { decodeContent } from "./messages/text";
-import { BoundedSet, RecentMessages, sniffMime } from "./util";
+import { BoundedSet, ClientMsgIds, RecentMessages, sniffMime } from "./util";
 import type {
   ClientEvents,
   ClientOptions,
@@ -83,6 +83,8 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private forceQr = false;
   /** MsgIds handled by this client, across sessions; the newest few are saved with the session. */
   private readonly seen: BoundedSet<string>;
+  /** LocalID / ClientMsgId of every send of this client, unique across its sessions. */
+  private readonly clientMsgIds = new ClientMsgIds();
   /** The wire User of webwxinit (richer than what a resumed session knows). */
   private selfRaw?: Record<string, unknown>;
   private wake?: () => void;
@@ -599,6 +601,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       ...(this.options.actionPacing !== undefined ? { actionPacing: this.options.actionPacing } : {}),
       desktop: this.mode === "desktop",
       ...(this.options.tuning?.sendQueue ? { queue: this.options.tuning.sendQueue } : {}),
+      ids: this.clientMsgIds,
       warn: (m) => this.warn(m),
     });
     const actions = new Actions(api, this.contactStore, sender.sendQueue, {

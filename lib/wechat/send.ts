@@ -6,7 +6,7 @@ import { SendQueue, buildFileAppMsgFields, buildMentionSource, mentionText, mult
 import type { SendQueueTuning, UploadPlan } from "./outbox";
 import { findMember, memberName } from "./members";
 import type { Contact, PacingOptions, SendFileOptions, SendResult } from "./types";
-import { makeClientMsgId, sniffMime } from "./util";
+import { ClientMsgIds, sniffMime } from "./util";
 
 /**
  * Our guard on one text message. The web protocol documents no limit; phones cap long texts and the server
@@ -36,6 +36,8 @@ export interface SenderOptions {
   /** desktop mode: file appmsgs carry an empty appid. */
   desktop: boolean;
   queue?: SendQueueTuning;
+  /** Where LocalID / ClientMsgId come from: the client keeps one source across its sessions (never the same id). */
+  ids?: ClientMsgIds;
   warn(message: string): void;
 }
 
@@ -49,12 +51,14 @@ function str(value: unknown): string {
  */
 export class Sender {
   private readonly queue: SendQueue;
+  private readonly ids: ClientMsgIds;
 
   constructor(
     private readonly api: SessionApi,
     private readonly contacts: ContactStore,
     private readonly options: SenderOptions,
   ) {
+    this.ids = options.ids ?? new ClientMsgIds();
     const actionPacing = options.actionPacing === undefined ? DEFAULT_ACTION_PACING : options.actionPacing;
     this.queue = new SendQueue(options.pacing ?? { perMinute: 60 }, { ...options.queue, ...(actionPacing ? { actionPacing } : {}) });
     this.queue.on("throttled", (intervalMs, info) => {
@@ -126,7 +130,7 @@ export class Sender {
   }
 
   private async post(what: string, path: string, query: Record<string, string>, to: Contact, fields: MsgFields): Promise<SendResult> {
-    const localId = makeClientMsgId();
+    const localId = this.ids.next();
     const answer = await this.api.send(what, path, query, {
       ...fields,
       FromUserName: this.api.session.user.userName,

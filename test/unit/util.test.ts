@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { BoundedSet } from "../../lib/wechat/util/bounded-set";
 import { sanitizeFileName, fileExtension } from "../../lib/wechat/util/filename";
-import { makeClientMsgId, deviceId } from "../../lib/wechat/util/ids";
+import { ClientMsgIds, makeClientMsgId, deviceId } from "../../lib/wechat/util/ids";
 import { sniffMime } from "../../lib/wechat/util/mime";
 import { parseScriptVars } from "../../lib/wechat/util/script-vars";
 
@@ -122,6 +122,21 @@ describe("util/ids", () => {
     assert.match(makeClientMsgId(), /^\d{17}$/);
     const ids = new Set(Array.from({ length: 50 }, () => makeClientMsgId(1_700_000_000_000)));
     assert.ok(ids.size > 40, "random part varies");
+  });
+
+  it("ClientMsgIds never repeats, even for thousands of sends in one millisecond", () => {
+    const ids = new ClientMsgIds(() => 1_700_000_000_123);
+    const drawn = Array.from({ length: 20_000 }, () => ids.next());
+    assert.equal(new Set(drawn).size, drawn.length);
+    for (const id of drawn) assert.match(id, /^\d{17}$/);
+    for (let i = 1; i < drawn.length; i++) assert.ok(BigInt(drawn[i]!) > BigInt(drawn[i - 1]!), "each id is above the one before");
+    assert.match(drawn[0]!, /^1700000000123\d{4}$/);
+    let clock = 1_700_000_000_000;
+    const later = new ClientMsgIds(() => clock);
+    const a = later.next();
+    clock += 1;
+    assert.match(later.next(), /^1700000000001\d{4}$/, "a new millisecond starts from its own prefix");
+    assert.match(a, /^1700000000000\d{4}$/);
   });
 
   it("deviceId is e + 15 digits", () => {

@@ -2,7 +2,7 @@ export { parseXml, escapeXml, xmlPath, xmlText, xmlString, DEFAULT_XML_MAX_BYTES
 export type { ParseXmlOptions } from "./xml";
 export { BoundedSet } from "./bounded-set";
 export { sanitizeFileName, fileExtension, MAX_FILE_NAME_BYTES } from "./filename";
-export { makeClientMsgId, deviceId } from "./ids";
+export { ClientMsgIds, makeClientMsgId, deviceId } from "./ids";
 export { sniffMime, mimeFromExtension, OCTET_STREAM } from "./mime";
 export { parseScriptVars } from "./script-vars";
 export { RecentMessages } from "./recent-messages";
