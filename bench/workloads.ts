@@ -197,6 +197,19 @@ export function workloads(options: BenchOptions): Workload[] {
             }
             return wallNow();
           });
+          const times = s.counter.requestTimes();
+          if (times.length > 0) {
+            // Per message: synccheck answered -> webwxsync asked (the client's turnaround), and the webwxsync itself.
+            const parsed = times.map((t) => { const [e, span] = t.split(" "); const [a, b] = (span ?? "").split("-").map(Number); return { e, a: a ?? 0, b: b ?? 0 }; });
+            const turn: number[] = [];
+            const sync: number[] = [];
+            parsed.forEach((p, i) => {
+              const prev = parsed[i - 1];
+              if (p.e === "webwxsync" && prev?.e === "synccheck") turn.push(p.a - prev.b);
+              if (p.e === "webwxsync") sync.push(p.b - p.a);
+            });
+            ctx.log(`  ${side}: synccheck answer -> webwxsync arrives: median ${median(turn)?.toFixed(2)} p99 ${percentile(turn, 99)?.toFixed(2)} ms; webwxsync at the server: median ${median(sync)?.toFixed(2)} ms`);
+          }
           if (r.latencies.length === 0) throw new Error("no message arrived");
           return { p50Ms: percentile(r.latencies, 50) ?? NaN, p99Ms: percentile(r.latencies, 99) ?? NaN, lost: r.lost };
         }),
