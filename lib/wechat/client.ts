@@ -7,7 +7,7 @@ import { loadContacts, toContact } from "./contact-loader";
 import { ContactStore } from "./contacts";
 import { WeChatError, isWeChatError } from "./errors";
 import { hostsFor, loginOrigin } from "./hosts";
-import { HttpClient, backoffDelay, preloadHttp, sleep } from "./http";
+import { HttpClient, afterCallsStarted, backoffDelay, preloadHttp, sleep } from "./http";
 import { Inbound } from "./inbound";
 import { LoginApi, qrDataUrl, qrText, type LoginMode, type ScanAnswer } from "./login";
 import { downloadMedia } from "./media";
@@ -500,7 +500,8 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       // The first scan poll goes out before the QR is drawn, so drawing it overlaps the wait for the phone.
       const first = loginApi.poll(origin, uuid, 1, signal);
       first.catch(() => undefined);
-      const qr = this.options.qrImage === false ? {} : { qr: await qrDataUrl(text) };
+      // Drawing is synchronous work: it starts once the poll is on the wire (afterCallsStarted), not before.
+      const qr = this.options.qrImage === false ? {} : { qr: await afterCallsStarted().then(() => qrDataUrl(text)) };
       this.setState({ state: "waiting-scan", ...qr, qrUrl: text });
       const redirect = await this.waitForConfirm(loginApi, origin, uuid, signal, false, first);
       if (redirect) return await this.redeem(loginApi, redirect, signal);
