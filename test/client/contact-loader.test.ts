@@ -1,0 +1,92 @@
+import { strict as assert } from "node:assert";
+import type { Json, SessionApi } from "../../lib/wechat/api";
+import { fetchAllContacts, loadContacts } from "../../lib/wechat/contact-loader";
+import { ContactStore } from "../../lib/wechat/contacts";
+import { WeChatError, isWeChatError } from "../../lib/wechat/errors";
+import { Session } from "../../lib/wechat/session";
+
+/** A fake SessionApi serving `pages` (Seq = index of the next page, 0 at the end) and group members on request. */
+function fakeApi(pages: Json[][], options: { failBatch?: boolean } = {}) {
+  const session = new Session("http://127.0.0.1:1", 1, "sid", "skey", "pt", "e123456789012345");
+  session.user = { userName: "@self", nickName: "Me", uin: 1 };
+  const log: string[] = [];
+  const api = {
+    session,
+    getContactPage: async (seq: number) => {
+      log.push(`page ${seq}`);
+      const members = pages[seq] ?? [];
+      return { members, seq: seq + 1 < pages.length ? seq + 1 : 0 };
+    },
+    batchGetContact: async (list: { UserName: string }[]) => {
+      log.push(`batch ${list.length}`);
+      if (options.failBatch) throw new WeChatError("SERVER", "webwxbatchgetcontact: HTTP 500");
+      return list.map((entry) => ({
+        UserName: entry.UserName,
+        NickName: `topic ${entry.UserName}`,
+        MemberCount: 2,
+        MemberList: [
+          { UserName: "@m1", NickName: "Ann", DisplayName: "" },
+          { UserName: "@m2", NickName: "Bo &amp; Co", DisplayName: "" },
+        ],
+      }));
+    },
+  } as unknown as SessionApi;
+  return { api, log };
+}
+
+const friend = (n: number): Json => ({ UserName: `@f${n}`, NickName: `Friend ${n}`, ContactFlag: 3 });
+const group = (n: number): Json => ({ UserName: `@@g${n}`, NickName: `Group ${n}`, ContactFlag: 3, MemberCount: 0, MemberList: [] });
+
+describe("client contact loading", () => {
+  it("asks for the next page before the current one is handled, in Seq order, until Seq is 0", async () => {
+    const { api, log } = fakeApi([[friend(1), friend(2)], [friend(3)], [friend(4)]]);
+    const seen: string[] = [];
+    await fetchAllContacts(api, (members) => {
+      log.push(`handle ${members.length}`);
+      for (const m of members) seen.push(String(m.UserName));
+    });
+    assert.deepEqual(seen, ["@f1", "@f2", "@f3", "@f4"]);
+    assert.deepEqual(log, ["page 0", "page 1", "handle 2", "page 2", "handle 1", "handle 1"]);
+  });
+
+  it("a page handler that throws ends the load with its error, and the page in flight is not left unhandled", async () => {
+    const { api } = fakeApi([[friend(1)], [friend(2)]]);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      await assert.rejects(
+        fetchAllContacts(api, () => {
+          throw new Error("handler failed");
+        }),
+        /handler failed/,
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    assert.deepEqual(unhandled, []);
+  });
+
+  it("loads every page and every group's members (50 a call), names decoded, into the store", async () => {
+    const groups = Array.from({ length: 60 }, (_, i) => group(i));
+    const { api, log } = fakeApi([[friend(1), ...groups.slice(0, 30)], [...groups.slice(30), friend(2)]]);
+    const store = new ContactStore();
+    await loadContacts(api, store);
+    assert.equal(store.size, 62);
+    assert.deepEqual(log.filter((l) => l.startsWith("batch")), ["batch 50", "batch 10"]);
+    const g = store.get("@@g59");
+    assert.equal(g?.nickName, "topic @@g59");
+    assert.deepEqual(g?.members?.map((m) => m.nickName), ["Ann", "Bo & Co"]);
+    assert.equal(store.resolve("Friend 2").userName, "@f2");
+  });
+
+  it("a failing member batch fails the load and leaves the previous contacts in place", async () => {
+    const { api } = fakeApi([[friend(1), group(1)]], { failBatch: true });
+    const store = new ContactStore();
+    store.upsert([{ userName: "@old", nickName: "Old", remarkName: "", alias: "", kind: "friend", displayName: "Old", handle: "Old" }]);
+    await assert.rejects(loadContacts(api, store), (e) => isWeChatError(e, "SERVER"));
+    assert.equal(store.size, 1);
+    assert.equal(store.get("@old")?.nickName, "Old");
+  });
+});
