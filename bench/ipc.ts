@@ -1,4 +1,5 @@
 /** The messages between the bench parent and a worker process (one side, one workload, one round). */
+import { errorText } from "./sides/side";
 
 export type Side = "ours" | "theirs";
 
@@ -97,4 +98,24 @@ export function isReplyMessage(value: unknown): value is ReplyMessage {
 
 export function isHelloMessage(value: unknown): value is HelloMessage {
   return typeof value === "object" && value !== null && (value as { hello?: unknown }).hello === true;
+}
+
+/** The worker's side: answers each command with run()'s value or error, then says hello to the parent. */
+export function serveCommands(run: (command: Command) => Promise<unknown>): void {
+  process.on("message", (raw: unknown) => {
+    const { id, command } = raw as RequestMessage;
+    const reply = (message: ReplyMessage): void => void process.send?.(message);
+    run(command).then(
+      (value) => {
+        reply({ id, ok: true, value });
+        // A stopped client may leave long polls held open: the worker is done, end it (a --cpu-prof profile is
+        // written on exit).
+        if (command.cmd === "stop") setImmediate(() => process.exit(0));
+      },
+      (error: unknown) => reply({ id, ok: false, error: errorText(error) }),
+    );
+  });
+  process.on("disconnect", () => process.exit(0));
+  const hello: HelloMessage = { hello: true };
+  process.send?.(hello);
 }

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { createRequire } from "node:module";
-import type { Command, ReplyMessage, RequestMessage } from "./ipc";
+import { type Command, serveCommands } from "./ipc";
 import { installLoopbackGuard } from "./net-guard";
 import { MB } from "./stats";
 import { errorText } from "./sides/side";
@@ -63,19 +63,7 @@ async function main(): Promise<void> {
         throw new Error(`the Node-RED worker does not do "${command.cmd}"`);
     }
   };
-  process.on("message", (raw: unknown) => {
-    const { id, command } = raw as RequestMessage;
-    const reply = (message: ReplyMessage): void => void process.send?.(message);
-    run(command).then(
-      (value) => {
-        reply({ id, ok: true, value });
-        if (command.cmd === "stop") setImmediate(() => process.exit(0));
-      },
-      (error: unknown) => reply({ id, ok: false, error: errorText(error) }),
-    );
-  });
-  process.on("disconnect", () => process.exit(0));
-  process.send?.({ hello: true });
+  serveCommands(run);
 }
 
 main().catch((error: unknown) => {

@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { MemSample } from "./ipc";
 import type { NodeRedInit } from "./nodered-worker";
 import type { BenchOptions } from "./options";
@@ -20,10 +21,6 @@ function nodesDir(): string {
     }
   }
   return dir;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Poll the sandbox world (bench driver, not a test) until `count` phone accounts are online. */

@@ -7,9 +7,9 @@ import * as path from "node:path";
 import { Session as InspectorSession } from "node:inspector/promises";
 import { installLoopbackGuard } from "./net-guard";
 import { Collector } from "./collector";
-import type { Command, CpuSample, MemSample, Replies, ReplyMessage, RequestMessage, StartResult, UploadResult, WorkerInit } from "./ipc";
+import { type Command, type CpuSample, type MemSample, type Replies, type StartResult, type UploadResult, type WorkerInit, serveCommands } from "./ipc";
 import { MB, wallNow } from "./stats";
-import { type BenchSide, errorText } from "./sides/side";
+import type { BenchSide } from "./sides/side";
 import { createOurs } from "./sides/ours";
 import { createWechat4u } from "./sides/wechat4u";
 
@@ -137,21 +137,4 @@ async function run(command: Command): Promise<Replies[Command["cmd"]]> {
   }
 }
 
-function reply(message: ReplyMessage): void {
-  process.send?.(message);
-}
-
-process.on("message", (raw: unknown) => {
-  const { id, command } = raw as RequestMessage;
-  run(command).then(
-    (value) => {
-      reply({ id, ok: true, value });
-      // A stopped client may leave long polls held open: the worker is done, end it (a --cpu-prof profile is
-      // written on exit).
-      if (command.cmd === "stop") setImmediate(() => process.exit(0));
-    },
-    (error: unknown) => reply({ id, ok: false, error: errorText(error) }),
-  );
-});
-process.on("disconnect", () => process.exit(0));
-process.send?.({ hello: true });
+serveCommands(run);

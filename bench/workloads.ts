@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { MemSample, Side, StartResult, WorkerInit } from "./ipc";
 import type { BenchOptions } from "./options";
 import { type SandboxLike, type SandboxStartOptions, RequestCounter, accountName, listOf, startSandbox } from "./sandbox-host";
@@ -47,10 +48,6 @@ interface Session {
   scannedAt: number;
   /** A friend that sends the injected messages (phone account 1). */
   friend: string;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { createRequire } from "node:module";
 import type { ClientOptions, Contact, Logger, StateInfo, WeChatClientApi } from "../../lib/wechat/types";
-import { type BenchSide, PhaseLog, errorText, waitUntil } from "./side";
+import { type BenchSide, PhaseLog, contactCounts, errorText, waitUntil } from "./side";
 
 type ClientConstructor = new (options: ClientOptions) => WeChatClientApi;
 
@@ -75,17 +75,12 @@ export function createOurs(sandboxUrl: string): BenchSide {
     async sendFile(to, data, fileName) {
       await client.sendFile(to, data, { fileName, as: "file" });
     },
-    counts() {
-      const all = client.listContacts({ kind: "all" });
-      const groups = all.filter((c) => c.kind === "group");
-      const loaded = groups.filter((g) => (g.members?.length ?? 0) > 0);
-      return {
-        contacts: all.length,
-        groups: groups.length,
-        groupsWithMembers: loaded.length,
-        members: loaded.reduce((sum, g) => sum + (g.members?.length ?? 0), 0),
-      };
-    },
+    counts: () =>
+      contactCounts(
+        client.listContacts({ kind: "all" }),
+        (c) => c.kind === "group",
+        (g) => g.members?.length ?? 0,
+      ),
     errors: () => errors,
     phases: (t0) => phases.relative(t0),
     stop: () => client.stop(),

@@ -29,6 +29,18 @@ export class PhaseLog {
   }
 }
 
+/** counts() of either side, computed the same way (only telling a group and its member count apart differs). */
+export function contactCounts<C>(all: readonly C[], isGroup: (c: C) => boolean, memberCount: (c: C) => number): ReturnType<BenchSide["counts"]> {
+  const loaded = all.filter(isGroup).map(memberCount);
+  const withMembers = loaded.filter((n) => n > 0);
+  return {
+    contacts: all.length,
+    groups: loaded.length,
+    groupsWithMembers: withMembers.length,
+    members: withMembers.reduce((sum, n) => sum + n, 0),
+  };
+}
+
 export function errorText(error: unknown): string {
   if (error instanceof Error) return error.name === "Error" ? error.message : `${error.name}: ${error.message}`;
   return String(error);

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { type BenchSide, PhaseLog, errorText } from "./side";
+import { type BenchSide, PhaseLog, contactCounts, errorText } from "./side";
 
 /** The parts of wechat4u (untyped JavaScript) the bench touches. */
 interface W4Contact {
@@ -100,17 +100,12 @@ export function createWechat4u(sandboxUrl: string): BenchSide {
     async sendFile(to, data, fileName) {
       await bot.sendMsg({ file: data, filename: fileName }, to);
     },
-    counts() {
-      const all = Object.values(bot.contacts);
-      const groups = all.filter((c) => c.UserName.startsWith("@@"));
-      const loaded = groups.filter((g) => (g.MemberList?.length ?? 0) > 0);
-      return {
-        contacts: all.length,
-        groups: groups.length,
-        groupsWithMembers: loaded.length,
-        members: loaded.reduce((sum, g) => sum + (g.MemberList?.length ?? 0), 0),
-      };
-    },
+    counts: () =>
+      contactCounts(
+        Object.values(bot.contacts),
+        (c) => c.UserName.startsWith("@@"),
+        (g) => g.MemberList?.length ?? 0,
+      ),
     errors: () => errors,
     phases: (t0) => phases.relative(t0),
     async stop() {

@@ -163,7 +163,7 @@ export async function authJson(ctx: Ctx, opts: { passTicket: boolean; limit?: nu
 export function authGet(ctx: Ctx, opts: { skey: boolean; dataTicket: boolean }): Session | undefined {
   const session = sessionFromCookies(ctx);
   if (!session) {
-    ctx.res.writeHead(200, { "Content-Type": "text/plain" }).end(JSON.stringify({ BaseResponse: { Ret: 1102, ErrMsg: "" } }));
+    ctx.fail(1102);
     return undefined;
   }
   if (!session.live) {

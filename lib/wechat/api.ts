@@ -231,8 +231,8 @@ export class SessionApi {
   }
 
   /** One chunk of file/webwxuploadmedia (file host, multipart). */
-  async uploadChunk(form: FormData | { data: Buffer; contentType: string }): Promise<Json> {
-    const response = await this.http.request({
+  uploadChunk(form: FormData | { data: Buffer; contentType: string }): Promise<Json> {
+    return this.http.json({
       what: "webwxuploadmedia",
       method: "POST",
       url: this.url("webwxuploadmedia", { f: "json" }, this.session.hosts.file),
@@ -242,9 +242,6 @@ export class SessionApi {
       retries: 2,
       signal: this.signal,
     });
-    const value = parseJsonBody(response.body, "webwxuploadmedia");
-    checkBaseResponse(value, "webwxuploadmedia");
-    return value as Json;
   }
 
   logout(): Promise<unknown> {

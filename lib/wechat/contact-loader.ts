@@ -61,18 +61,13 @@ function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
 
 /** webwxbatchgetcontact for any number of entries: at most 50 a call, a few calls in flight, order kept. */
 export async function batchGet(api: SessionApi, entries: { UserName: string; EncryChatRoomId: string }[]): Promise<Json[]> {
-  const chunks: (typeof entries)[] = [];
-  for (let i = 0; i < entries.length; i += BATCH) chunks.push(entries.slice(i, i + BATCH));
-  const results: Json[][] = new Array<Json[]>(chunks.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < chunks.length) {
-      const index = next++;
-      results[index] = await api.batchGetContact(chunks[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, chunks.length) }, worker));
-  return results.flat();
+  const run = limiter(IN_FLIGHT);
+  const calls: Promise<Json[]>[] = [];
+  for (let i = 0; i < entries.length; i += BATCH) {
+    const chunk = entries.slice(i, i + BATCH);
+    calls.push(run(() => api.batchGetContact(chunk)));
+  }
+  return (await Promise.all(calls)).flat();
 }
 
 /**

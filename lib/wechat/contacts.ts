@@ -8,8 +8,9 @@ const FIELDS: Field[] = ["remarkName", "nickName", "alias", "displayName"];
 
 // Printable ASCII is already NFC: skip normalize() for it (most names, and every UserName-like alias).
 const NON_ASCII = /[^ -~]/;
-const nfc = (value: string): string => (NON_ASCII.test(value) ? value.normalize("NFC") : value);
-const fold = (value: string): string => nfc(value).trim().toLowerCase();
+export const nfc = (value: string): string => (NON_ASCII.test(value) ? value.normalize("NFC") : value);
+/** A name as compared case-insensitively (contacts here, group members in members.ts). */
+export const fold = (value: string): string => nfc(value).trim().toLowerCase();
 
 /** Name -> UserNames. Most names belong to one contact: those are kept as a plain string, not a one-entry Set. */
 class NameIndex {
@@ -82,7 +83,7 @@ export class ContactStore {
       if (!contact.userName) continue;
       const old = this.byUserName.get(contact.userName);
       if (old) {
-        if (this.indexed) this.unindex(old);
+        if (this.indexed) this.names(old, "remove");
         // A Mod entry without members must not drop the members we know.
         if (contact.kind === "group" && !contact.members && old.members) {
           contact.members = old.members;
@@ -93,7 +94,7 @@ export class ContactStore {
         added.push(contact.userName);
       }
       this.byUserName.set(contact.userName, contact);
-      if (this.indexed) this.index(contact);
+      if (this.indexed) this.names(contact, "add");
     }
     return { added, changed };
   }
@@ -103,7 +104,7 @@ export class ContactStore {
     for (const userName of userNames) {
       const old = this.byUserName.get(userName);
       if (!old) continue;
-      if (this.indexed) this.unindex(old);
+      if (this.indexed) this.names(old, "remove");
       this.byUserName.delete(userName);
       removed.push(userName);
     }
@@ -166,27 +167,18 @@ export class ContactStore {
 
   private buildIndexes(): void {
     if (this.indexed) return;
-    for (const contact of this.byUserName.values()) this.index(contact);
+    for (const contact of this.byUserName.values()) this.names(contact, "add");
     this.indexed = true;
   }
 
-  private index(contact: Contact): void {
+  /** Adds the contact's names to, or removes them from, the exact and folded indexes (the same keys both ways). */
+  private names(contact: Contact, op: "add" | "remove"): void {
     for (const field of FIELDS) {
       const value = contact[field];
       if (!value) continue;
       const exact = nfc(value);
-      this.exact.get(field)!.add(exact, contact.userName);
-      this.folded.get(field)!.add(exact.trim().toLowerCase(), contact.userName);
-    }
-  }
-
-  private unindex(contact: Contact): void {
-    for (const field of FIELDS) {
-      const value = contact[field];
-      if (!value) continue;
-      const exact = nfc(value);
-      this.exact.get(field)!.remove(exact, contact.userName);
-      this.folded.get(field)!.remove(exact.trim().toLowerCase(), contact.userName);
+      this.exact.get(field)![op](exact, contact.userName);
+      this.folded.get(field)![op](exact.trim().toLowerCase(), contact.userName);
     }
   }
 }

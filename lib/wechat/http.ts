@@ -88,22 +88,6 @@ export interface HttpClientOptions {
   onRequest?: (what: string) => void;
 }
 
-const NETWORK_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ENETUNREACH",
-  "EHOSTUNREACH",
-  "ECONNABORTED",
-  "ERR_STREAM_PREMATURE_CLOSE",
-  "ERR_GOT_REQUEST_ERROR",
-  "UND_ERR_SOCKET",
-  "HPE_INVALID_CONSTANT",
-]);
-
 function errorCode(error: unknown): string {
   if (error !== null && typeof error === "object") {
     const code = (error as { code?: unknown }).code;
@@ -358,12 +342,9 @@ export class HttpClient {
     } catch (error) {
       if (tooLarge) throw new WeChatError("TOO_LARGE", `${spec.what}: the answer is larger than ${maxBytes} bytes`);
       if (signal.aborted) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
-      const code = errorCode(error);
-      if (code === "ETIMEDOUT" || NETWORK_CODES.has(code) || code.startsWith("E") || code.startsWith("ERR_")) {
-        // Only the code: got's messages and options can carry the URL, and the URL carries secrets.
-        throw new WeChatError("NETWORK", `${spec.what}: network error (${code})`);
-      }
-      throw new WeChatError("NETWORK", `${spec.what}: request failed (${code})`);
+      // Every other failure is a network one (retried). Only the code: got's messages and options can carry the
+      // URL, and the URL carries secrets.
+      throw new WeChatError("NETWORK", `${spec.what}: network error (${errorCode(error)})`);
     }
   }
 }

@@ -1,15 +1,13 @@
 import type { SessionApi } from "./api";
 import { WeChatError } from "./errors";
 import { raw } from "./http";
+import { str } from "./messages/fields";
 import type { Message } from "./types";
 
 /** Downloads are refused beyond this unless the caller sets maxBytes (files go up to about 100 MB). */
 export const DEFAULT_MAX_DOWNLOAD_BYTES = 110 * 1024 * 1024;
 
-function field(message: Message, name: string): string {
-  const value = message.raw[name];
-  return typeof value === "string" ? value : typeof value === "number" ? String(value) : "";
-}
+const field = (message: Message, name: string): string => str(message.raw[name]);
 
 /**
  * A received message's media (protocol.md section 5): image / sticker via webwxgetmsgimg (thumbnail: type=slave),

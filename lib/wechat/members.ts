@@ -1,8 +1,6 @@
-import type { ContactStore } from "./contacts";
+import { fold, nfc, type ContactStore } from "./contacts";
 import { WeChatError } from "./errors";
 import type { Contact, GroupMember } from "./types";
-
-const fold = (value: string): string => value.normalize("NFC").trim().toLowerCase();
 
 /** The names a member can be called by: their name in the group, their nickname, and our handles for them. */
 function namesOf(member: GroupMember, contacts: ContactStore): string[] {
@@ -23,7 +21,9 @@ export function findMember(group: Contact, name: string, contacts: ContactStore)
   const members = group.members ?? [];
   const byUserName = members.find((m) => m.userName === wanted);
   if (byUserName) return byUserName;
-  for (const same of [(a: string) => a.normalize("NFC") === wanted.normalize("NFC"), (a: string) => fold(a) === fold(wanted)]) {
+  const exact = nfc(wanted);
+  const folded = fold(wanted);
+  for (const same of [(a: string) => nfc(a) === exact, (a: string) => fold(a) === folded]) {
     const hits = members.filter((m) => namesOf(m, contacts).some(same));
     if (hits.length === 1) return hits[0]!;
     if (hits.length > 1) {

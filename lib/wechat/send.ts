@@ -5,6 +5,7 @@ import { WeChatError } from "./errors";
 import { SendQueue, buildFileAppMsgFields, buildMentionSource, mentionText, multipartBody, uploadPlan } from "./outbox";
 import type { SendQueueTuning, UploadPlan } from "./outbox";
 import { findMember, memberName } from "./members";
+import { str } from "./messages/fields";
 import type { Contact, PacingOptions, SendFileOptions, SendResult } from "./types";
 import { ClientMsgIds, sniffMime } from "./util";
 
@@ -39,10 +40,6 @@ export interface SenderOptions {
   /** Where LocalID / ClientMsgId come from: the client keeps one source across its sessions (never the same id). */
   ids?: ClientMsgIds;
   warn(message: string): void;
-}
-
-function str(value: unknown): string {
-  return typeof value === "string" ? value : typeof value === "number" ? String(value) : "";
 }
 
 /**

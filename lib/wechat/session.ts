@@ -13,7 +13,7 @@ export class Session {
   user: SelfInfo;
 
   constructor(
-    readonly pageUrl: string,
+    pageUrl: string,
     readonly uin: number,
     readonly sid: string,
     skey: string,

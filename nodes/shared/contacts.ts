@@ -1,15 +1,8 @@
 import type { Contact, ContactKind, GroupMember } from "../../lib/wechat/types";
 
 /** A contact as it goes into a msg: a plain copy, `type` named as users expect it. */
-export interface ContactOut {
+export interface ContactOut extends PickerEntry {
   userName: string;
-  handle: string;
-  displayName: string;
-  nickName: string;
-  remarkName: string;
-  alias: string;
-  type: ContactKind;
-  memberCount?: number;
   sex?: number;
   signature?: string;
   province?: string;

@@ -4,7 +4,7 @@ import type { NodeMessage } from "./red";
 
 export type TargetSource = "msg.to" | "msg.target" | "node" | "reply";
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 

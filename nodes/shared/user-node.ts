@@ -38,18 +38,14 @@ export function attachUser(
         done(new WeChatError("INVALID_ARGUMENT", "no WeChat account configured"));
         return;
       }
-      let settled = false;
-      const finish = (error?: unknown): void => {
-        if (settled) return;
-        settled = true;
-        if (error === undefined) done();
-        else done(asError(error));
-      };
-      try {
-        handle(account, msg, send).then(() => finish(), finish);
-      } catch (error) {
-        finish(error);
-      }
+      // Run inside a promise so a handler that throws before its first await also ends in done(err);
+      // then() calls exactly one of its two callbacks, so done runs once.
+      Promise.resolve()
+        .then(() => handle(account, msg, send))
+        .then(
+          () => done(),
+          (error: unknown) => done(asError(error)),
+        );
     });
   }
   return account;

@@ -2,12 +2,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as QRCode from "qrcode";
 import { WeChatError } from "../../lib/wechat/errors";
+import { DEFAULT_LOGIN_URL } from "../../lib/wechat/hosts";
 import type { ClientOptions, ContactEvent, Logger, Message, RecallEvent, StateInfo, WeChatClientApi } from "../../lib/wechat/types";
 import type { Node, NodeStatus } from "../shared/red";
 import { sessionSecret } from "../shared/secret";
 import { statusFor } from "../shared/status";
 
-export const WECHAT_LOGIN_URL = "https://login.wx.qq.com";
 export const DEFAULT_SANDBOX_PORT = 1881;
 export const DEFAULT_PACING = 60;
 
@@ -37,7 +37,7 @@ export interface AccountUser {
 
 export interface SandboxHandle {
   url: string;
-  phoneUrl?: string;
+  phoneUrl: string;
   close(): Promise<void>;
 }
 
@@ -105,7 +105,6 @@ export class WxAccount {
   private sandbox: SandboxHandle | undefined;
   private info: StateInfo = { state: "offline" };
   private seq = 0;
-  private qrImage: { url: string; dataUrl: string } | undefined;
   private loggedQr: string | undefined;
   private lifecycle: Promise<void> = Promise.resolve();
   private closed = false;
@@ -226,15 +225,13 @@ export class WxAccount {
     const view: AccountView = { state: info.state, server: this.deps.settings.server, users: this.users.size, seq: this.seq };
     if (info.state === "waiting-scan") {
       if (info.qrUrl) view.qrUrl = info.qrUrl;
-      const qr = info.qr ?? (this.qrImage && this.qrImage.url === info.qrUrl ? this.qrImage.dataUrl : undefined);
-      if (qr) view.qr = qr;
+      if (info.qr) view.qr = info.qr;
     }
     if (info.avatar) view.avatar = info.avatar;
     if (info.user) view.user = info.user.avatar ? { nickName: info.user.nickName, avatar: info.user.avatar } : { nickName: info.user.nickName };
     if (info.code !== undefined) view.code = info.code;
     if (info.message) view.message = info.message;
-    const phoneUrl = this.sandbox?.phoneUrl ?? (this.sandbox ? `${this.sandbox.url}/phone` : undefined);
-    if (phoneUrl) view.phoneUrl = phoneUrl;
+    if (this.sandbox) view.phoneUrl = this.sandbox.phoneUrl;
     return view;
   }
 
@@ -274,12 +271,7 @@ export class WxAccount {
       options.sessionSecret = sessionSecret(this.deps.secret(dir), this.id);
     }
     const client = this.deps.createClient(options);
-    client.on("state", this.onState);
-    client.on("message", this.onMessage);
-    client.on("warn", this.onWarn);
-    client.on("contact", this.onContact);
-    client.on("friend-request", this.onFriendRequest);
-    client.on("recall", this.onRecall);
+    this.listen(client, "on");
     this.client = client;
     client.start();
     this.setState(client.state);
@@ -292,19 +284,24 @@ export class WxAccount {
     try {
       await client.stop();
     } finally {
-      client.off("state", this.onState);
-      client.off("message", this.onMessage);
-      client.off("warn", this.onWarn);
-      client.off("contact", this.onContact);
-      client.off("friend-request", this.onFriendRequest);
-      client.off("recall", this.onRecall);
+      this.listen(client, "off");
       this.setState({ state: "offline" });
     }
   }
 
+  /** One list for subscribing and unsubscribing, so a stopped client never keeps a listener. */
+  private listen(client: WeChatClientApi, method: "on" | "off"): void {
+    client[method]("state", this.onState);
+    client[method]("message", this.onMessage);
+    client[method]("warn", this.onWarn);
+    client[method]("contact", this.onContact);
+    client[method]("friend-request", this.onFriendRequest);
+    client[method]("recall", this.onRecall);
+  }
+
   private async loginUrl(): Promise<string> {
     const settings = this.deps.settings;
-    if (settings.server === "wechat") return WECHAT_LOGIN_URL;
+    if (settings.server === "wechat") return DEFAULT_LOGIN_URL;
     if (settings.server === "custom") {
       let url: URL;
       try {
@@ -320,8 +317,9 @@ export class WxAccount {
     // The emulator lives as long as the account, so a restarted client can resume its session.
     if (!this.sandbox) {
       this.sandbox = await this.deps.startSandbox({ host: "127.0.0.1", port: settings.sandboxPort });
-      const phone = this.sandbox.phoneUrl ?? `${this.sandbox.url}/phone`;
-      this.deps.node.log(`${this.deps.translate("wx-account.log.sandbox")} ${this.sandbox.url} (${this.deps.translate("wx-account.log.phone")} ${phone})`);
+      this.deps.node.log(
+        `${this.deps.translate("wx-account.log.sandbox")} ${this.sandbox.url} (${this.deps.translate("wx-account.log.phone")} ${this.sandbox.phoneUrl})`,
+      );
     }
     return this.sandbox.url;
   }
@@ -343,30 +341,17 @@ export class WxAccount {
     for (const user of this.users.values()) user.node.status(status);
     this.deps.publish(stateTopic(this.id), this.summary(), true);
     this.dispatch({ kind: "state", state: { ...info } });
-    if (info.state === "waiting-scan" && info.qrUrl) this.showQr(info.qrUrl, !info.qr);
+    if (info.state === "waiting-scan" && info.qrUrl) this.logQr(info.qrUrl);
   }
 
-  /** Headless installs: the QR goes to the log; the editor gets a PNG if the client did not make one. */
-  private showQr(url: string, needImage: boolean): void {
-    if (this.loggedQr !== url) {
-      this.loggedQr = url;
-      QRCode.toString(url, { type: "terminal", small: true }).then(
-        (art) => this.deps.node.log(`${this.deps.translate("wx-account.log.scan")}\n${art}\n${url}`),
-        (error: unknown) => this.deps.node.warn(errorText(error)),
-      );
-    }
-    if (needImage && this.qrImage?.url !== url) {
-      QRCode.toDataURL(url, { margin: 2, width: 240 }).then(
-        (dataUrl) => {
-          this.qrImage = { url, dataUrl };
-          if (this.info.state === "waiting-scan" && this.info.qrUrl === url) {
-            this.seq += 1;
-            this.deps.publish(stateTopic(this.id), this.summary(), true);
-          }
-        },
-        (error: unknown) => this.deps.node.warn(errorText(error)),
-      );
-    }
+  /** Headless installs: the QR goes to the log (the editor's PNG comes from the client, which draws one by default). */
+  private logQr(url: string): void {
+    if (this.loggedQr === url) return;
+    this.loggedQr = url;
+    QRCode.toString(url, { type: "terminal", small: true }).then(
+      (art) => this.deps.node.log(`${this.deps.translate("wx-account.log.scan")}\n${art}\n${url}`),
+      (error: unknown) => this.deps.node.warn(errorText(error)),
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 import { WeChatError } from "../../lib/wechat/errors";
 import type { FriendRequestRef, RevokeTarget } from "../../lib/wechat/types";
 import type { NodeMessage } from "../shared/red";
+import { isRecord } from "../shared/target";
 
 export const ACTIONS = [
   "recall",
@@ -17,10 +18,6 @@ export const ACTIONS = [
   "logout",
 ] as const;
 export type Action = (typeof ACTIONS)[number];
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
 
 export function actionOf(value: unknown, fallback: Action): Action {
   if (value === undefined || value === null || value === "") return fallback;

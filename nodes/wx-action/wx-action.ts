@@ -3,7 +3,7 @@ import type { Contact } from "../../lib/wechat/types";
 import type { WxAccount } from "../wx-account/account";
 import { contactOut } from "../shared/contacts";
 import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
-import { chooseTarget } from "../shared/target";
+import { chooseTarget, isRecord } from "../shared/target";
 import { attachUser } from "../shared/user-node";
 import { ACTIONS, type Action, actionOf, friendRequestOf, nameList, sentOf, textArg } from "./args";
 
@@ -30,7 +30,7 @@ interface Defaults {
 
 /** What msg.wechat.action says about a done action: the contact acted on, by current UserName and stable handle. */
 function acted(msg: NodeMessage, action: Action, contact?: Contact): void {
-  const wechat = msg.wechat !== null && typeof msg.wechat === "object" && !Array.isArray(msg.wechat) ? msg.wechat : {};
+  const wechat = isRecord(msg.wechat) ? msg.wechat : {};
   const info: Record<string, unknown> = { action };
   if (contact) info.target = { userName: contact.userName, handle: contact.handle, displayName: contact.displayName, type: contact.kind };
   msg.wechat = { ...wechat, action: info };

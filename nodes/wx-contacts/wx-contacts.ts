@@ -1,5 +1,5 @@
 import { WeChatError } from "../../lib/wechat/errors";
-import type { ContactKind, ContactQuery } from "../../lib/wechat/types";
+import type { ContactQuery } from "../../lib/wechat/types";
 import { contactOut } from "../shared/contacts";
 import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
 import { attachUser } from "../shared/user-node";
@@ -57,7 +57,7 @@ export = function register(RED: NodeAPI): void {
         const client = account.onlineClient();
         if (action === "refresh") await client.refreshContacts();
         if (action === "list" || action === "refresh") {
-          const query: ContactQuery = { kind: kind as ContactKind | "all" };
+          const query: ContactQuery = { kind };
           if (name !== "") query.name = name;
           msg.payload = client
             .listContacts(query)

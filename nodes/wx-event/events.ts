@@ -1,4 +1,3 @@
-import * as QRCode from "qrcode";
 import type { ContactEvent, Message, RecallEvent, StateInfo } from "../../lib/wechat/types";
 import type { AccountEvent } from "../wx-account/account";
 import { contactOut } from "../shared/contacts";
@@ -92,11 +91,4 @@ export function eventMsg(event: AccountEvent): NodeMessage | undefined {
     case "recall":
       return recallMsg(event.event);
   }
-}
-
-/** A QR msg carries a PNG data URL even when the client made none. */
-export async function withQrImage(msg: NodeMessage): Promise<NodeMessage> {
-  const payload = msg.payload as { qr: string; qrUrl: string };
-  if (msg.topic === "qr" && payload.qr === "") payload.qr = await QRCode.toDataURL(payload.qrUrl, { margin: 2, width: 240 });
-  return msg;
 }

@@ -1,7 +1,7 @@
 import type { WxAccount } from "../wx-account/account";
 import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
 import { attachUser } from "../shared/user-node";
-import { type EventType, eventMsg, eventTypesOf, withQrImage } from "./events";
+import { type EventType, eventMsg, eventTypesOf } from "./events";
 
 interface EventDef extends NodeDef {
   account?: string;
@@ -14,8 +14,6 @@ export = function register(RED: NodeAPI): void {
     let closed = false;
     // One QR msg per QR (the state is re-published while it is shown).
     let lastQr: string | undefined;
-    // Msgs leave in the order the events happened, even when a QR image takes a moment.
-    let queue: Promise<void> = Promise.resolve();
 
     const emit = (msg: NodeMessage | undefined): void => {
       if (!msg || closed || !selected.has(msg.topic as EventType)) return;
@@ -26,12 +24,7 @@ export = function register(RED: NodeAPI): void {
       }
       const wechat = typeof msg.wechat === "object" && msg.wechat !== null ? msg.wechat : {};
       msg.wechat = { ...wechat, account: account?.id ?? "" };
-      queue = queue
-        .then(() => withQrImage(msg))
-        .then((out) => {
-          if (!closed) node.send(out);
-        })
-        .catch((error: unknown) => node.warn(error instanceof Error ? error.message : String(error)));
+      node.send(msg);
     };
 
     const account: WxAccount | undefined = attachUser(RED, node, config.account, {

@@ -3,21 +3,16 @@ import * as path from "node:path";
 import { WeChatError } from "../../lib/wechat/errors";
 import type { Message } from "../../lib/wechat/types";
 import { sanitizeFileName } from "../../lib/wechat/util";
+import { sniffImage } from "../shared/image";
 
 const EXTENSIONS: Record<string, string> = { voice: "mp3", video: "mp4", sticker: "gif" };
 /** Attempts at a free name ("name (1).ext", ...) before giving up. */
 const MAX_ATTEMPTS = 100;
 
-function imageExt(data: Buffer): string {
-  if (data.length > 3 && data[0] === 0x89 && data[1] === 0x50) return "png";
-  if (data.length > 3 && data.subarray(0, 3).toString("latin1") === "GIF") return "gif";
-  return "jpg";
-}
-
 /** The name a downloaded attachment is saved under: the sender's name sanitised, else one made from the message. */
 export function attachmentName(message: Message, data: Buffer): string {
   const kind = message.media?.kind ?? "file";
-  const ext = kind === "image" ? imageExt(data) : EXTENSIONS[kind] ?? "bin";
+  const ext = kind === "image" ? sniffImage(data)?.ext ?? "jpg" : EXTENSIONS[kind] ?? "bin";
   const fallback = `${kind}-${message.id}.${ext}`;
   // The sender chooses FileName: only ever one sanitised path segment (no "..", separators, NUL, controls).
   return sanitizeFileName(message.media?.fileName ?? fallback, fallback);

@@ -13,6 +13,13 @@ const MB = 1024 * 1024;
 /** WeChat's limits (protocol.md section 6): files about 100 MB, videos under 20 MB. */
 const MAX_FILE_BYTES = 100 * MB;
 const MAX_VIDEO_BYTES = 20 * MB;
+/** Sniffed types whose subtype is not their usual extension (the rest use the subtype: pdf, zip, png, mp4...). */
+const EXTENSION_OF: Readonly<Record<string, string>> = {
+  "image/jpeg": "jpg",
+  "audio/mpeg": "mp3",
+  "audio/mp4": "m4a",
+  "video/quicktime": "mov",
+};
 
 interface SendFileDef extends NodeDef {
   account?: string;
@@ -38,7 +45,7 @@ function fileNameOf(msg: NodeMessage, sourceName: string | undefined, data: Buff
   const given = typeof msg.filename === "string" && msg.filename.trim() !== "" ? msg.filename : sourceName;
   if (given !== undefined && given.trim() !== "") return sanitizeFileName(given, "file");
   const mime = sniffMime(data);
-  const ext = mime.split("/")[1]?.replace("jpeg", "jpg").replace(/[^a-z0-9]/g, "") ?? "";
+  const ext = EXTENSION_OF[mime] ?? mime.split("/")[1]?.replace(/[^a-z0-9]/g, "") ?? "";
   return mime === "application/octet-stream" || ext === "" ? "file" : `file.${ext}`;
 }
 

@@ -4,7 +4,7 @@ import { isWeChatError } from "../../lib/wechat/errors";
 import type { WeChatClient } from "../../lib/wechat/client";
 import { SessionStore } from "../../lib/wechat/session-store";
 import type { Contact, ContactEvent } from "../../lib/wechat/types";
-import { assertNoViolations, loginByQr, startEnv, uuidOf, waitForEvent, waitForMessages, waitForState, type Env } from "./env";
+import { envPerTest, loginByQr, uuidOf, waitForEvent, waitForMessages, waitForState, type Env } from "./env";
 
 const SECRET = "accounts test secret";
 
@@ -28,19 +28,10 @@ function waitForContact(client: WeChatClient, match: (e: ContactEvent) => boolea
 
 describe("client contacts, handles and accounts side by side, against the sandbox", function () {
   this.timeout(60_000);
-  let env: Env;
-
-  afterEach(async () => {
-    if (!env) return;
-    try {
-      await assertNoViolations(env);
-    } finally {
-      await env.close();
-    }
-  });
+  const startEnv = envPerTest();
 
   it("emits contact events for added, renamed, removed contacts and group member changes", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client } = env.newClient();
     await loginByQr(env, client);
     const events: ContactEvent[] = [];
@@ -83,7 +74,7 @@ describe("client contacts, handles and accounts side by side, against the sandbo
   });
 
   it("stable handles survive a re-login (new UserNames); an ambiguous name lists the candidates", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client, rec } = env.newClient();
     await loginByQr(env, client);
     const friend = uniqueFriend(env, client);
@@ -125,7 +116,7 @@ describe("client contacts, handles and accounts side by side, against the sandbo
   });
 
   it("two accounts in one process exchange messages both ways, each with its own session file and queue", async () => {
-    env = await startEnv({ accounts: 2 });
+    const env = await startEnv({ accounts: 2 });
     const fileA = path.join(env.dir, "a.session");
     const fileB = path.join(env.dir, "b.session");
     const a = env.newClient({ sessionFile: fileA, sessionSecret: SECRET, actionPacing: false });
@@ -178,7 +169,7 @@ describe("client contacts, handles and accounts side by side, against the sandbo
   });
 
   it("a recall between two accounts brings the recalled message along", async () => {
-    env = await startEnv({ accounts: 2 });
+    const env = await startEnv({ accounts: 2 });
     const a = env.newClient({ pacing: false });
     const b = env.newClient();
     await loginByQr(env, a.client, 0);

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { isWeChatError } from "../../lib/wechat/errors";
 import type { WeChatClient } from "../../lib/wechat/client";
 import type { Contact, ContactEvent, GroupMember } from "../../lib/wechat/types";
-import { assertNoViolations, loginByQr, startEnv, waitForEvent, waitForMessages, type Env } from "./env";
+import { envPerTest, loginByQr, waitForEvent, waitForMessages, type Env } from "./env";
 
 const PNG_MAGIC = Buffer.from("89504e47", "hex");
 /** A session UserName (never to appear in an error message). */
@@ -33,19 +33,10 @@ function waitForContact(client: WeChatClient, match: (e: ContactEvent) => boolea
 
 describe("client operations beyond sending, against the sandbox", function () {
   this.timeout(60_000);
-  let env: Env;
-
-  afterEach(async () => {
-    if (!env) return;
-    try {
-      await assertNoViolations(env);
-    } finally {
-      await env.close();
-    }
-  });
+  const startEnv = envPerTest();
 
   it("revokes its own message within 2 minutes, refuses older ones itself, and maps the server's refusal", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client, rec } = env.newClient({ pacing: false });
     await loginByQr(env, client);
     const [friend] = uniqueFriends(env, client);
@@ -76,7 +67,7 @@ describe("client operations beyond sending, against the sandbox", function () {
   });
 
   it("emits recall with the original message, and friend-request with what acceptFriend needs", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client, rec } = env.newClient({ actionPacing: false });
     await loginByQr(env, client);
     const [friend] = uniqueFriends(env, client);
@@ -119,7 +110,7 @@ describe("client operations beyond sending, against the sandbox", function () {
   });
 
   it("sets a remark and pins, with contact events that carry the previous names", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client } = env.newClient({ actionPacing: false });
     await loginByQr(env, client);
     const friend = uniqueFriends(env, client).find((c) => c.remarkName === "")!;
@@ -144,7 +135,7 @@ describe("client operations beyond sending, against the sandbox", function () {
   });
 
   it("creates a group, adds (invites from 40 members on), removes members and renames it", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client, rec } = env.newClient({ actionPacing: false });
     await loginByQr(env, client);
     const friends = uniqueFriends(env, client);
@@ -189,7 +180,7 @@ describe("client operations beyond sending, against the sandbox", function () {
   });
 
   it("marks a chat read and fetches avatars of contacts, groups and group members", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client, rec } = env.newClient();
     await loginByQr(env, client);
     const [friend] = uniqueFriends(env, client);
@@ -208,7 +199,7 @@ describe("client operations beyond sending, against the sandbox", function () {
   });
 
   it("@mentions resolve names to members' UserNames and notify through MsgSource", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client } = env.newClient({ pacing: false, actionPacing: false });
     await loginByQr(env, client);
     const self = client.state.user!.userName;
@@ -244,7 +235,7 @@ describe("client operations beyond sending, against the sandbox", function () {
   });
 
   it("paces friend and group operations more strictly than messages, in the same queue", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client, rec } = env.newClient({ pacing: false, actionPacing: { perMinute: 300, burst: 1, jitter: 0 } });
     await loginByQr(env, client);
     const [f1, f2] = uniqueFriends(env, client);

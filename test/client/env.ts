@@ -147,3 +147,22 @@ export async function assertNoViolations(env: Env): Promise<void> {
     "the sandbox recorded deviations from the official client",
   );
 }
+
+/**
+ * For a describe() whose tests each start one Env: registers the afterEach that asserts the sandbox saw no
+ * violation and then closes that Env (also when the assert fails); returns the start function to call in each test.
+ */
+export function envPerTest(): (options?: SandboxOptions) => Promise<Env> {
+  let env: Env | undefined;
+  afterEach(async () => {
+    const current = env;
+    env = undefined;
+    if (!current) return;
+    try {
+      await assertNoViolations(current);
+    } finally {
+      await current.close();
+    }
+  });
+  return async (options) => (env = await startEnv(options));
+}

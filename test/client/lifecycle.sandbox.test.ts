@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { promises as fs } from "node:fs";
 import { isWeChatError } from "../../lib/wechat/errors";
 import type { Contact } from "../../lib/wechat/types";
-import { assertNoViolations, loginByQr, startEnv, waitForEvent, waitForMessages, waitForState, type Env } from "./env";
+import { envPerTest, loginByQr, waitForEvent, waitForMessages, waitForState, type Env } from "./env";
 
 function aFriend(env: Env, contacts: Contact[]): Contact {
   const nickNames = new Set(env.sb.control.world().contacts.filter((c) => c.kind === "friend").map((c) => c.nickName));
@@ -20,19 +20,10 @@ function pattern(size: number): Buffer {
 
 describe("client lifecycle and media against the sandbox", function () {
   this.timeout(30_000);
-  let env: Env;
-
-  afterEach(async () => {
-    if (!env) return;
-    try {
-      await assertNoViolations(env);
-    } finally {
-      await env.close();
-    }
-  });
+  const startEnv = envPerTest();
 
   it("downloads voice, video (Range) and file media byte-exact, and refuses oversized ones", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client, rec } = env.newClient();
     await loginByQr(env, client);
     const friend = aFriend(env, client.listContacts());
@@ -54,7 +45,7 @@ describe("client lifecycle and media against the sandbox", function () {
   });
 
   it("applies contact changes: added, modified, removed, group members", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client } = env.newClient();
     await loginByQr(env, client);
     const added = waitForEvent(client, "contacts", (c) => c.added.length > 0);
@@ -85,7 +76,7 @@ describe("client lifecycle and media against the sandbox", function () {
   });
 
   it("rides out a sandbox restart mid-stream without losing or repeating messages", async () => {
-    env = await startEnv({ syncPageSize: 2 });
+    const env = await startEnv({ syncPageSize: 2 });
     const { client, rec } = env.newClient();
     await loginByQr(env, client);
     const friend = aFriend(env, client.listContacts());
@@ -104,7 +95,7 @@ describe("client lifecycle and media against the sandbox", function () {
   });
 
   it("logout() ends the session on the server, forgets the saved one and offers a QR", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const sessionFile = path.join(env.dir, "l.session");
     const { client, rec } = env.newClient({ sessionFile, sessionSecret: "s" });
     await loginByQr(env, client);
@@ -120,7 +111,7 @@ describe("client lifecycle and media against the sandbox", function () {
   });
 
   it("runs two accounts side by side in one process", async () => {
-    env = await startEnv({ accounts: 2 });
+    const env = await startEnv({ accounts: 2 });
     const a = env.newClient();
     const b = env.newClient();
     await loginByQr(env, a.client, 0);

@@ -1,21 +1,12 @@
 import { strict as assert } from "node:assert";
-import { assertNoViolations, loginByQr, startEnv, uuidOf, waitForState, type Env } from "./env";
+import { envPerTest, loginByQr, uuidOf, waitForState } from "./env";
 
 describe("client login against the sandbox", function () {
   this.timeout(20_000);
-  let env: Env;
-
-  afterEach(async () => {
-    if (!env) return;
-    try {
-      await assertNoViolations(env);
-    } finally {
-      await env.close();
-    }
-  });
+  const startEnv = envPerTest();
 
   it("logs in by QR in desktop mode and loads contacts with paging and groups with members", async () => {
-    env = await startEnv({ contacts: 30, groups: 55, contactPageSize: 10 });
+    const env = await startEnv({ contacts: 30, groups: 55, contactPageSize: 10 });
     const { client, rec } = env.newClient();
     const online = await loginByQr(env, client);
     assert.equal(online.user?.nickName, env.sb.control.world().accounts[0]!.nickName);
@@ -44,7 +35,7 @@ describe("client login against the sandbox", function () {
   });
 
   it("with qrImage false, waiting-scan carries only the QR text (the application draws it)", async () => {
-    env = await startEnv({ contacts: 5, groups: 1 });
+    const env = await startEnv({ contacts: 5, groups: 1 });
     const { client, rec } = env.newClient({ qrImage: false });
     await loginByQr(env, client);
     const waiting = rec.states.find((s) => s.state === "waiting-scan");
@@ -54,7 +45,7 @@ describe("client login against the sandbox", function () {
   });
 
   it("with requireDesktop, web mode is refused with 1203 and the server's message", async () => {
-    env = await startEnv({ requireDesktop: true });
+    const env = await startEnv({ requireDesktop: true });
     const { client, rec } = env.newClient({ mode: "web" });
     client.start();
     const waiting = await waitForState(client, (s) => s.state === "waiting-scan");
@@ -72,14 +63,14 @@ describe("client login against the sandbox", function () {
   });
 
   it("desktop mode passes requireDesktop", async () => {
-    env = await startEnv({ requireDesktop: true });
+    const env = await startEnv({ requireDesktop: true });
     const { client } = env.newClient({ mode: "desktop" });
     const online = await loginByQr(env, client);
     assert.equal(online.state, "online");
   });
 
   it("offers a fresh QR when the first one expires or is cancelled, and newQr() makes another", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client, rec } = env.newClient();
     client.start();
     const first = await waitForState(client, (s) => s.state === "waiting-scan");
@@ -98,7 +89,7 @@ describe("client login against the sandbox", function () {
   });
 
   it("stop() during a held login poll returns at once and leaves nothing running", async () => {
-    env = await startEnv({ longPollMs: 10_000 });
+    const env = await startEnv({ longPollMs: 10_000 });
     const { client, rec } = env.newClient({ tuning: { timeouts: { loginPollMs: 15_000 } } });
     client.start();
     await waitForState(client, (s) => s.state === "waiting-scan");

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { isWeChatError } from "../../lib/wechat/errors";
 import { MAX_TEXT_LENGTH } from "../../lib/wechat/send";
 import type { Contact } from "../../lib/wechat/types";
-import { assertNoViolations, loginByQr, startEnv, type Env } from "./env";
+import { envPerTest, loginByQr, type Env } from "./env";
 
 function bytes(size: number, seed: number): Buffer {
   const out = Buffer.alloc(size);
@@ -26,19 +26,10 @@ function aFriend(env: Env, contacts: Contact[]): Contact {
 
 describe("client sends against the sandbox", function () {
   this.timeout(60_000);
-  let env: Env;
-
-  afterEach(async () => {
-    if (!env) return;
-    try {
-      await assertNoViolations(env);
-    } finally {
-      await env.close();
-    }
-  });
+  const startEnv = envPerTest();
 
   it("sends text by stable handle and a real @mention in a group", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client } = env.newClient();
     await loginByQr(env, client);
     const friend = aFriend(env, client.listContacts());
@@ -63,7 +54,7 @@ describe("client sends against the sandbox", function () {
   });
 
   it("refuses an over-long text with TOO_LARGE before anything is sent, and goes on sending", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client } = env.newClient();
     await loginByQr(env, client);
     const friend = aFriend(env, client.listContacts());
@@ -79,7 +70,7 @@ describe("client sends against the sandbox", function () {
   });
 
   it("slows down on 1205 instead of hammering the server", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client, rec } = env.newClient({ pacing: false });
     await loginByQr(env, client);
     const friend = aFriend(env, client.listContacts());
@@ -101,7 +92,7 @@ describe("client sends against the sandbox", function () {
   });
 
   it("uploads 1.2 MB, 30 MB and CJK-named files byte-exact, and an image, a sticker, a video", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client } = env.newClient({ pacing: false });
     await loginByQr(env, client);
     const friend = aFriend(env, client.listContacts());
@@ -145,7 +136,7 @@ describe("client sends against the sandbox", function () {
   });
 
   it("sanitises a hostile file name and refuses empty and oversized data", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client } = env.newClient({ pacing: false });
     await loginByQr(env, client);
     const friend = aFriend(env, client.listContacts());

@@ -3,15 +3,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { SessionStore } from "../../lib/wechat/session-store";
 import type { Contact, Message } from "../../lib/wechat/types";
-import {
-  assertNoViolations,
-  loginByQr,
-  startEnv,
-  waitForMessages,
-  waitForState,
-  type Env,
-  type Recorder,
-} from "./env";
+import { envPerTest, loginByQr, waitForMessages, waitForState, type Env, type Recorder } from "./env";
 
 const SECRET = "test secret";
 
@@ -32,19 +24,10 @@ function assertExactlyOnce(texts: string[], expected: string[]): void {
 
 describe("client sync against the sandbox", function () {
   this.timeout(30_000);
-  let env: Env;
-
-  afterEach(async () => {
-    if (!env) return;
-    try {
-      await assertNoViolations(env);
-    } finally {
-      await env.close();
-    }
-  });
+  const startEnv = envPerTest();
 
   it("receives text, group text with a mention, and an image it can download", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client, rec } = env.newClient();
     await loginByQr(env, client);
     const friend = aFriend(env, client.listContacts());
@@ -84,7 +67,7 @@ describe("client sync against the sandbox", function () {
   });
 
   it("resumes a saved session after a restart: messages queued while down arrive exactly once, no QR", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const sessionFile = path.join(env.dir, "a.session");
     const first = env.newClient({ sessionFile, sessionSecret: SECRET });
     await loginByQr(env, first.client);
@@ -113,7 +96,7 @@ describe("client sync against the sandbox", function () {
   });
 
   it("a saved session the server ended meanwhile falls back to push login, then QR", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const sessionFile = path.join(env.dir, "x.session");
     const first = env.newClient({ sessionFile, sessionSecret: SECRET });
     await loginByQr(env, first.client);
@@ -135,7 +118,7 @@ describe("client sync against the sandbox", function () {
   });
 
   it("drops duplicates when resumed with a stale SyncKey", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const sessionFile = path.join(env.dir, "b.session");
     const { client, rec } = env.newClient({ sessionFile, sessionSecret: SECRET });
     await loginByQr(env, client);
@@ -165,7 +148,7 @@ describe("client sync against the sandbox", function () {
   });
 
   it("survives 500s, resets, hangs and truncated answers during sync without losing a message", async () => {
-    env = await startEnv({ skeyRotateEvery: 2 });
+    const env = await startEnv({ skeyRotateEvery: 2 });
     const { client, rec } = env.newClient();
     await loginByQr(env, client);
     const friend = aFriend(env, client.listContacts());
@@ -192,7 +175,7 @@ describe("client sync against the sandbox", function () {
   });
 
   it("1101 ends the session with a state event, tries push login, then offers a QR; no more sync calls", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client, rec } = env.newClient();
     await loginByQr(env, client);
     const loggedOut = waitForState(client, (s) => s.state === "logged-out");
@@ -215,7 +198,7 @@ describe("client sync against the sandbox", function () {
   });
 
   it("push login after 1100 brings the session back with one tap", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const { client, rec } = env.newClient();
     await loginByQr(env, client);
     const pushing = waitForState(client, (s) => s.state === "push-login");
@@ -232,7 +215,7 @@ describe("client sync against the sandbox", function () {
   });
 
   it("never puts a secret into states, warnings or errors", async () => {
-    env = await startEnv();
+    const env = await startEnv();
     const sessionFile = path.join(env.dir, "c.session");
     const { client, rec } = env.newClient({ sessionFile, sessionSecret: SECRET });
     await loginByQr(env, client);

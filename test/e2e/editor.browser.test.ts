@@ -5,14 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, fork } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import jsQR from "jsqr";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { startSandbox } from "../../lib/sandbox";
-import { RUNTIME_PACKAGE } from "../support/node-red";
+import { RUNTIME_PACKAGE, readExample } from "../support/node-red";
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
@@ -68,7 +68,8 @@ function startNodeRed(userDir: string): Promise<{ child: ChildProcess; origin: s
 }
 
 function stopNodeRed(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
+  // Already gone (an exit code, or killed by a signal): no "exit" event is coming.
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
     child.once("exit", () => {
@@ -277,16 +278,6 @@ describe("editor (browser)", function () {
   });
 });
 
-/** The repository root: the nearest folder above the compiled test that holds examples/ and package.json. */
-function repoRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(path.join(dir, "examples")) && existsSync(path.join(dir, "package.json"))) return dir;
-    dir = path.dirname(dir);
-  }
-  throw new Error(`no repository root above ${__dirname}`);
-}
-
 /** Fetch JSON from `url` until `accept` returns a value; bounded by timeoutMs. */
 async function pollJson<T>(url: string, accept: (body: unknown) => T | undefined, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -314,7 +305,7 @@ describe("echo-bot example (what npm start deploys)", function () {
 
   before(async function () {
     userDir = mkdtempSync(path.join(tmpdir(), "wxflow-echo-"));
-    const flow = JSON.parse(readFileSync(path.join(repoRoot(), "examples", "echo-bot-sandbox.json"), "utf8")) as Record<string, unknown>[];
+    const flow = readExample("echo-bot-sandbox");
     // The example's built-in sandbox listens on 1881; here on any free port.
     for (const node of flow) if (node.type === "wx-account") node.sandboxPort = 0;
     writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(flow));

@@ -3,31 +3,17 @@
  * sandbox, debug nodes are swapped for test helpers and delays shortened).
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import * as path from "node:path";
-import { RUNTIME_PACKAGE, helper, nodeById } from "../support/node-red";
+import { RUNTIME_PACKAGE, type FlowNode, helper, nodeById, readExample } from "../support/node-red";
 import { NODES, type Context, login, nextAt, useSandbox } from "./fixture";
-
-type FlowNode = Record<string, unknown> & { id: string; type: string };
 
 const runtime = createRequire(createRequire(__filename).resolve(RUNTIME_PACKAGE));
 const CORE = ["common/20-inject.js", "common/90-comment.js", "function/10-function.js", "function/10-switch.js", "function/15-change.js", "function/89-delay.js"].map(
   (file) => runtime(`@node-red/nodes/core/${file}`) as unknown,
 );
 
-function repoRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(path.join(dir, "examples")) && existsSync(path.join(dir, "package.json"))) return dir;
-    dir = path.dirname(dir);
-  }
-  throw new Error(`no repository root above ${__dirname}`);
-}
-
 function example(ctx: Context, name: string): FlowNode[] {
-  const flow = JSON.parse(readFileSync(path.join(repoRoot(), "examples", `${name}.json`), "utf8")) as FlowNode[];
-  return flow.map((node) => {
+  return readExample(name).map((node) => {
     if (node.type === "wx-account") return { ...node, server: "custom", loginUrl: ctx.sb.url, pacing: 600 };
     if (node.type === "debug") return { id: node.id, type: "helper", z: node.z, wires: [] };
     if (node.type === "delay") return { ...node, timeout: "0.05" };

@@ -1,18 +1,9 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
+import { readExample, repoRoot } from "../support/node-red";
 
 type FlowNode = Record<string, unknown> & { id: string; type: string; wires?: string[][] };
-
-/** The repository root: the nearest folder above this compiled file holding examples/ and package.json. */
-function repoRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(path.join(dir, "examples")) && existsSync(path.join(dir, "package.json"))) return dir;
-    dir = path.dirname(dir);
-  }
-  throw new Error(`no repository root above ${__dirname}`);
-}
 
 /** Every node type the package declares, but the config node. */
 function wxTypes(): string[] {
@@ -24,7 +15,7 @@ const WX_TYPES = wxTypes();
 describe("examples", function () {
   const dir = path.join(repoRoot(), "examples");
   const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
-  const flows = new Map(files.map((f) => [f, JSON.parse(readFileSync(path.join(dir, f), "utf8")) as FlowNode[]]));
+  const flows = new Map(files.map((f) => [f, readExample(path.basename(f, ".json")) as FlowNode[]]));
 
   it("has the example flows, the echo bot among them", function () {
     for (const name of [

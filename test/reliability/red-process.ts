@@ -7,20 +7,10 @@ import { createRequire } from "node:module";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
+import { repoRoot } from "../support/node-red";
 
 const load = createRequire(__filename);
 const NODE_TYPES = ["wx-account", "wx-receive", "wx-send-text", "wx-send-image", "wx-contacts"];
-
-/** The repository root (where package.json names this package), from the compiled or the source tree. */
-export function repoRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 8; i++) {
-    const file = path.join(dir, "package.json");
-    if (fs.existsSync(file) && (JSON.parse(fs.readFileSync(file, "utf8")) as { name?: string }).name === "@wxflow/node-red-wechat") return dir;
-    dir = path.dirname(dir);
-  }
-  throw new Error("repository root not found");
-}
 
 /**
  * A nodes dir Node-RED can load: for each type, the compiled .js (symlinked, so its relative imports resolve in the
@@ -174,7 +164,8 @@ export class RedProcess {
   async stop(signal: "SIGINT" | "SIGKILL" = "SIGINT"): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null) return;
+    // Already gone (an exit code, or killed by a signal): no "exit" event is coming.
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     child.kill(signal);
     const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);

@@ -3,7 +3,9 @@
  * "node-red" (default, Node-RED 4.1) or "node-red-5" (the Node-RED 5 alias, needs Node 22).
  * Also small waiting utilities for node tests (events with a timeout, never sleeps).
  */
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import * as path from "node:path";
 import type { NodeStatus } from "../../nodes/shared/red";
 
 const load = createRequire(__filename);
@@ -54,6 +56,22 @@ export interface NodeTestHelper {
   startServer(done: (error?: unknown) => void): void;
   stopServer(done: (error?: unknown) => void): void;
   log(): { args: unknown[][]; getCalls(): SinonCall[] };
+}
+
+/** The repository root (where package.json names this package), from the compiled or the source tree. */
+export function repoRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 8; i++) {
+    const file = path.join(dir, "package.json");
+    if (existsSync(file) && (JSON.parse(readFileSync(file, "utf8")) as { name?: string }).name === "@wxflow/node-red-wechat") return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error(`no repository root above ${__dirname}`);
+}
+
+/** The example flow examples/<name>.json as it ships. */
+export function readExample(name: string): FlowNode[] {
+  return JSON.parse(readFileSync(path.join(repoRoot(), "examples", `${name}.json`), "utf8")) as FlowNode[];
 }
 
 export const helper = load("node-red-node-test-helper") as NodeTestHelper;
