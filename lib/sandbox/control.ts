@@ -6,6 +6,7 @@ import {
   SandboxError,
   type BulkRequest,
   type ContactOp,
+  type DeviceIdRecord,
   type FaultSpec,
   type InjectRequest,
   type PendingLogin,
@@ -21,7 +22,7 @@ import { plainName } from "./world";
 
 /** The phone and the test bench: typed control operations, and their HTTP face under /api/sandbox/. */
 
-const FAULT_KINDS = ["500", "reset", "hang", "ret", "malformed", "truncated"];
+const FAULT_KINDS = ["500", "reset", "hang", "ret", "malformed", "truncated", "lost-500", "lost-reset", "lost-hang", "bad-cookies"];
 
 export interface ControlHost {
   readonly state: SandboxState;
@@ -192,6 +193,11 @@ export class SandboxControl {
 
   upload(mediaId: string): Buffer | undefined {
     return this.state.uploads.get(mediaId)?.data;
+  }
+
+  /** The DeviceID of every request that carried one, oldest first. */
+  deviceIds(): DeviceIdRecord[] {
+    return [...this.state.deviceIds];
   }
 
   violations(): Violation[] {
@@ -369,6 +375,8 @@ export async function handleControl(control: SandboxControl, host: ControlHost, 
         if (wait > 0) await host.until(["sent"], () => (control.sent(filter).length > 0 ? true : undefined), wait).catch(() => undefined);
         return sendApiJson(res, 200, { sent: control.sent(filter) });
       }
+      case "GET device-ids":
+        return sendApiJson(res, 200, { deviceIds: control.deviceIds() });
       case "GET uploads":
         return sendApiJson(res, 200, { uploads: control.uploads() });
       case "GET violations":

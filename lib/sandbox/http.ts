@@ -80,9 +80,26 @@ export function queryParam(raw: Map<string, string>, name: string): string | und
   return undefined;
 }
 
+/**
+ * Sees the answer a handler is about to write: may add headers to it, or take it over ("taken": the hook answered
+ * or dropped the connection itself). How a fault changes an answer after the call was handled.
+ */
+export type AnswerHook = (status: number, headers: Record<string, string | string[] | number>) => "send" | "taken";
+
+const ANSWER_HOOK = Symbol("wxflow.sandbox.answerHook");
+type HookedResponse = ServerResponse & { [ANSWER_HOOK]?: AnswerHook };
+
+/** Installs the hook for this one response (every handler answers through sendText). */
+export function hookAnswer(res: ServerResponse, hook: AnswerHook): void {
+  (res as HookedResponse)[ANSWER_HOOK] = hook;
+}
+
 export function sendText(res: ServerResponse, status: number, body: string | Buffer, contentType: string, headers: Record<string, string | string[]> = {}): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body), ...headers });
+  const head: Record<string, string | string[] | number> = { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body), ...headers };
+  const hook = (res as HookedResponse)[ANSWER_HOOK];
+  if (hook && hook(status, head) === "taken") return;
+  res.writeHead(status, head);
   res.end(body);
 }
 

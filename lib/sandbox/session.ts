@@ -82,8 +82,14 @@ export class Session {
   /** Wakes held synccheck polls. */
   readonly waiters = new Set<() => void>();
 
-  constructor(account: Account) {
+  /** Logged in in desktop (UOS) mode: mod=desktop with the desktop headers. */
+  readonly desktop: boolean;
+  /** The DeviceID of the session's previous request (a new one is drawn for every request). */
+  lastDeviceId?: string;
+
+  constructor(account: Account, desktop = false) {
     this.account = account;
+    this.desktop = desktop;
     this.latestSyncKey = this.syncKeyFor(0);
     this.latestCheckKey = formatSyncKey(this.latestSyncKey);
   }

@@ -103,6 +103,16 @@ export interface SentRecord {
   localId: string;
   msgId: string;
   time: number;
+  /** The appid of a file appmsg (type "file"). */
+  appId?: string;
+}
+
+/** The DeviceID a request carried (BaseRequest.DeviceID, synccheck deviceid), in request order. */
+export interface DeviceIdRecord {
+  endpoint: string;
+  account: string;
+  deviceId: string;
+  time: number;
 }
 
 export interface SentFilter {
@@ -132,7 +142,12 @@ export interface Violation {
   detail: string;
 }
 
-export type FaultKind = "500" | "reset" | "hang" | "ret" | "malformed" | "truncated";
+/**
+ * Faults answer instead of the handler, except the "lost-*" ones (the call is handled, a send delivered, then its
+ * answer is lost: 500, connection reset or never answered) and "bad-cookies" (handled and answered, with Set-Cookie
+ * headers a cookie jar must refuse added to the answer).
+ */
+export type FaultKind = "500" | "reset" | "hang" | "ret" | "malformed" | "truncated" | "lost-500" | "lost-reset" | "lost-hang" | "bad-cookies";
 
 export interface FaultSpec {
   endpoint: string;

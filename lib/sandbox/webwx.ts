@@ -204,6 +204,7 @@ export async function syncCheck(ctx: Ctx): Promise<void> {
     syncCheckAnswer(ctx, 1, 0);
     return;
   }
+  ctx.state.noteDeviceId(ctx.endpoint, session, ctx.q("deviceid") ?? "");
   const key = ctx.q("synckey") ?? "";
   if (key !== session.latestCheckKey) {
     if (key === formatSyncKey(session.latestSyncKey) || (session.lastStaleKey === key && session.syncedSinceStale)) {
@@ -359,7 +360,8 @@ export async function beginSend(ctx: Ctx, type: number | number[]): Promise<Send
     return ctx.fail(1);
   }
   if (msg.LocalID === undefined || msg.ClientMsgId === undefined) ctx.deviation("localid", "LocalID and ClientMsgId should both be sent");
-  // a retry of a send whose answer was lost: same ClientMsgId, same message -> the same answer, delivered once
+  // Nothing shows that the real server drops a repeated ClientMsgId (protocol.md section 2): a resend of the same
+  // message is delivered again, as a second message, and recorded as a violation (a client must never resend).
   const clientMsgId = String(msg.ClientMsgId ?? localId);
   const key = `${session.account.index}:${clientMsgId}`;
   const digest = JSON.stringify([msg.Type, msg.ToUserName, msg.Content ?? "", msg.MediaId ?? "", msg.EMoticonMd5 ?? ""]);
@@ -369,14 +371,13 @@ export async function beginSend(ctx: Ctx, type: number | number[]): Promise<Send
       ctx.violation("clientmsgid-reused", "a ClientMsgId was reused for a different message");
       return ctx.fail(1);
     }
-    sendWireJson(ctx.res, { BaseResponse: ok, MsgID: earlier.msgId, LocalID: String(localId) });
-    return undefined;
+    ctx.violation("send-repeated", `ClientMsgId ${clientMsgId} was sent again: the message reaches the chat twice`);
   }
   if (!ctx.state.takeToken(session.account)) return ctx.fail(1205);
   return { session, body, msg, targetId, localId: String(localId), sendKey: key, digest };
 }
 
-export function finishSend(ctx: Ctx, s: SendContext, type: SentType, extra: { text?: string; mediaId?: string; fileName?: string; msgSource?: string }): string {
+export function finishSend(ctx: Ctx, s: SendContext, type: SentType, extra: { text?: string; mediaId?: string; fileName?: string; msgSource?: string; appId?: string }): string {
   const msgId = ctx.state.newMsgId();
   const account = s.session.account;
   ctx.state.recordSent({

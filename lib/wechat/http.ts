@@ -62,6 +62,12 @@ export interface RequestSpec {
   timeoutMs?: number;
   /** Further attempts after a network error or a 5xx (default 2). */
   retries?: number;
+  /**
+   * false for a call that must not reach the server twice (a send, the one-use login ticket): it is retried only
+   * when the connection failed before the request was written; a failure after that (a reset, a timeout, a 5xx)
+   * is thrown at once with `afterSent` (protocol.md section 2). Default true.
+   */
+  idempotent?: boolean;
   signal?: AbortSignal;
   /** Refuse bodies larger than this (default: the client's cap). */
   maxBytes?: number;
@@ -86,6 +92,28 @@ export interface HttpClientOptions {
   retryDelayMs?: number;
   /** Called with the endpoint name before every attempt (observability, tests counting calls). */
   onRequest?: (what: string) => void;
+}
+
+/** Failures of the connection itself: the request cannot have been written (nothing reached the server). */
+const CONNECT_FAILURES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "EHOSTDOWN"]);
+
+/** What got's errors say of the connection (`error.timings`, set by @szmarczak/http-timer on every request). */
+interface GotTimings {
+  connect?: number;
+  secureConnect?: number;
+}
+
+/**
+ * Whether a failed request may have reached the server. got exposes the phase through `error.timings`: request
+ * bytes go out only once the socket is connected (and, for https, its TLS handshake done), so a failure without
+ * that timing (a refused connection, a DNS error, a connect timeout) sent nothing. A reused keep-alive socket
+ * counts as connected: a reset on it may come after the server read the request.
+ */
+export function mayHaveBeenSent(error: unknown, url: string): boolean {
+  if (CONNECT_FAILURES.has(errorCode(error))) return false;
+  const timings = error !== null && typeof error === "object" ? (error as { timings?: GotTimings }).timings : undefined;
+  if (timings === undefined) return false;
+  return url.startsWith("https:") ? timings.secureConnect !== undefined : timings.connect !== undefined;
 }
 
 function errorCode(error: unknown): string {
@@ -205,18 +233,21 @@ export class HttpClient {
 
   async request(spec: RequestSpec): Promise<HttpResponse> {
     const retries = spec.retries ?? 2;
+    const idempotent = spec.idempotent ?? true;
     for (let attempt = 0; ; attempt++) {
       try {
         const response = await this.once(spec);
-        if (response.status >= 500 && attempt < retries) {
+        if (response.status >= 500 && attempt < retries && idempotent) {
           this.config.logger?.debug(`${spec.what}: HTTP ${response.status}, retrying`);
         } else if (response.status >= 400) {
-          throw new WeChatError("SERVER", `${spec.what}: HTTP ${response.status}`);
+          // A 5xx may come after the server acted on the call; a 4xx is a refusal.
+          throw new WeChatError("SERVER", `${spec.what}: HTTP ${response.status}`, { afterSent: response.status >= 500 });
         } else {
           return response;
         }
       } catch (error) {
         if (!(error instanceof WeChatError) || error.code !== "NETWORK" || attempt >= retries) throw error;
+        if (!idempotent && error.afterSent) throw error;
         this.config.logger?.debug(`${spec.what}: ${error.message}, retrying`);
       }
       const linked = this.link(spec.signal);
@@ -231,7 +262,13 @@ export class HttpClient {
   /** POST/GET answering JSON with a BaseResponse: parsed and checked (Ret != 0 -> typed error). */
   async json(spec: RequestSpec): Promise<Record<string, unknown>> {
     const response = await this.request(spec);
-    const value = parseJsonBody(response.body, spec.what);
+    let value: unknown;
+    try {
+      value = parseJsonBody(response.body, spec.what);
+    } catch (error) {
+      // The server answered, so it may have acted on the call: an unreadable answer is not a refusal.
+      throw new WeChatError("PROTOCOL", error instanceof Error ? error.message : `${spec.what}: unreadable answer`, { afterSent: true });
+    }
     checkBaseResponse(value, spec.what);
     return value as Record<string, unknown>;
   }
@@ -271,6 +308,9 @@ export class HttpClient {
         followRedirect: false,
         throwHttpErrors: false,
         retry: { limit: 0 },
+        // A Set-Cookie the jar refuses (a foreign Domain, `Domain=wx.qq.com:443`, a bad date) is skipped, never the
+        // reason the answer it came with fails (protocol.md section 1): that answer may be the one-use ticket's.
+        ignoreInvalidCookies: true,
         responseType: "buffer",
         decompress: true,
       }),
@@ -342,9 +382,10 @@ export class HttpClient {
     } catch (error) {
       if (tooLarge) throw new WeChatError("TOO_LARGE", `${spec.what}: the answer is larger than ${maxBytes} bytes`);
       if (signal.aborted) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
-      // Every other failure is a network one (retried). Only the code: got's messages and options can carry the
-      // URL, and the URL carries secrets.
-      throw new WeChatError("NETWORK", `${spec.what}: network error (${errorCode(error)})`);
+      // Every other failure is a network one (retried, unless it may have reached the server and the call must not
+      // be repeated). Only the code: got's messages and options can carry the URL, and the URL carries secrets.
+      const afterSent = mayHaveBeenSent(error, spec.url);
+      throw new WeChatError("NETWORK", `${spec.what}: network error (${errorCode(error)}${afterSent ? ", after the request was sent" : ""})`, { afterSent });
     }
   }
 }
