@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { HttpClient, buildUrl, raw, parseJsonBody, checkBaseResponse, backoffDelay } from "../../lib/wechat/http";
+import { HttpClient, buildUrl, raw, parseJsonBody, checkBaseResponse, backoffDelay, mayHaveBeenSent } from "../../lib/wechat/http";
 import { isWeChatError } from "../../lib/wechat/errors";
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
@@ -156,6 +156,21 @@ describe("client http", () => {
     } finally {
       client.close();
       await srv.close();
+    }
+  });
+
+  it("tells from got's error.code and error.timings whether a failed request may have reached the server", () => {
+    const http = "http://127.0.0.1:1/x";
+    const https = "https://wx.qq.com/x";
+    // Never connected: a DNS failure, a refused connection, a connect timeout (no connect timing).
+    for (const code of ["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED"]) assert.equal(mayHaveBeenSent({ code, timings: { connect: 5 } }, http), false, code);
+    assert.equal(mayHaveBeenSent({ code: "ETIMEDOUT", timings: {} }, http), false, "connect timeout");
+    assert.equal(mayHaveBeenSent({ code: "ETIMEDOUT", timings: { connect: 5 } }, https), false, "TLS not done: nothing written");
+    assert.equal(mayHaveBeenSent({ code: "ERR_X" }, http), false, "failed before a request existed");
+    // Connected: a read timeout, a reset, a hang-up may come after the server read the request.
+    for (const code of ["ETIMEDOUT", "ECONNRESET", "ECONNABORTED", "EPIPE"]) {
+      assert.equal(mayHaveBeenSent({ code, timings: { connect: 5 } }, http), true, code);
+      assert.equal(mayHaveBeenSent({ code, timings: { connect: 5, secureConnect: 6 } }, https), true, code);
     }
   });
 
