@@ -50,7 +50,9 @@ export type InjectType =
   | "link"
   | "location"
   | "card"
-  | "system";
+  | "system"
+  /** The account opens a chat on its phone (from "self", `to` = the chat): a status notify, synccheck selector 7. */
+  | "open-chat";
 
 export interface InjectRequest {
   from: string;
@@ -81,10 +83,13 @@ export interface BulkRequest {
   account?: string | number;
 }
 
+/** How a name goes on the wire: HTML-escaped (default) or raw, "<" and "&" as they are (both seen from the server). */
+export type NameWire = "escaped" | "raw";
+
 export type ContactOp =
-  | { op: "add"; kind?: "friend" | "official"; nickName: string; remarkName?: string; alias?: string; account?: string | number }
-  | { op: "add-group"; nickName: string; members: string[]; account?: string | number }
-  | { op: "modify"; name: string; nickName?: string; remarkName?: string; alias?: string; account?: string | number }
+  | { op: "add"; kind?: "friend" | "official"; nickName: string; remarkName?: string; alias?: string; wire?: NameWire; account?: string | number }
+  | { op: "add-group"; nickName: string; members: string[]; wire?: NameWire; account?: string | number }
+  | { op: "modify"; name: string; nickName?: string; remarkName?: string; alias?: string; wire?: NameWire; account?: string | number }
   | { op: "remove"; name: string; account?: string | number }
   | { op: "add-members" | "remove-members"; room: string; members: string[]; account?: string | number };
 
@@ -132,7 +137,8 @@ export interface Violation {
   detail: string;
 }
 
-export type FaultKind = "500" | "reset" | "hang" | "ret" | "malformed" | "truncated";
+/** notice: Ret 0 with an `<e>` error XML in ErrMsg (webwxcreatechatroom: and no ChatRoomName), a failure. */
+export type FaultKind = "500" | "reset" | "hang" | "ret" | "malformed" | "truncated" | "notice";
 
 export interface FaultSpec {
   endpoint: string;
