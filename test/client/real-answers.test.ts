@@ -10,7 +10,8 @@ import { WeChatClient } from "../../lib/wechat/client";
 import { HttpClient } from "../../lib/wechat/http";
 import { LoginApi } from "../../lib/wechat/login";
 import type { Message } from "../../lib/wechat/types";
-import { waitForState } from "./env";
+import { isWeChatError } from "../../lib/wechat/errors";
+import { loginByQr, startEnv, waitForState, type Env } from "./env";
 import { HostileServer, text } from "../reliability/hostile-server";
 
 const FIXTURES = resolve(__dirname, "..", "..", "..", "test", "fixtures");
@@ -30,14 +31,32 @@ describe("client: real-shaped answers (issue #12 points 9 and 11)", function () 
   let server: HostileServer | undefined;
   let client: WeChatClient | undefined;
   let http: HttpClient | undefined;
+  let env: Env | undefined;
 
   afterEach(async () => {
     await client?.stop();
     http?.close();
     await server?.close();
+    await env?.close();
     client = undefined;
     http = undefined;
     server = undefined;
+    env = undefined;
+  });
+
+  it("createGroup: Ret 0 with an <e> error in ErrMsg is a refusal, reported with the server's text", async () => {
+    env = await startEnv({ contacts: 10, groups: 2 });
+    const { client: c } = env.newClient();
+    await loginByQr(env, c);
+    const friends = c.listContacts({ kind: "friend" }).slice(0, 2);
+    assert.equal(friends.length, 2);
+    const groupsBefore = c.listContacts({ kind: "group" }).length;
+    await env.api.fault({ endpoint: "webwxcreatechatroom", kind: "notice" });
+    await assert.rejects(
+      c.createGroup("Refused <group>", friends.map((f) => f.handle)),
+      (e: unknown) => isWeChatError(e, "SERVER") && /创建群聊失败/.test(e.message),
+    );
+    assert.equal(c.listContacts({ kind: "group" }).length, groupsBefore, "no group was added");
   });
 
   it("comes online on the fixtures and keeps ids, names and texts whole", async () => {
