@@ -90,7 +90,21 @@ function isComposite(value: unknown): boolean {
   return value !== null && typeof value === "object" && (!Array.isArray(value) || value.length > 0);
 }
 
+/** What JSON.stringify would escape in a string; without any of it a string is written between quotes as it is. */
+const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+const keyCache = new Map<string, string>();
+
+function quoteKey(key: string): string {
+  let quoted = keyCache.get(key);
+  if (quoted === undefined) {
+    quoted = `${JSON.stringify(key)}: `;
+    if (keyCache.size < 1_000) keyCache.set(key, quoted);
+  }
+  return quoted;
+}
+
 function writeWire(value: unknown): string {
+  if (typeof value === "string") return JSON_ESCAPED.test(value) ? JSON.stringify(value) : `"${value}"`;
   // A bigint is a JSON number with every digit (NewMsgId beyond 2^53, as the real server writes it).
   if (typeof value === "bigint") return value.toString();
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
@@ -106,10 +120,13 @@ function writeWire(value: unknown): string {
   let out = "{\n";
   let previous: unknown;
   let first = true;
-  for (const [key, item] of Object.entries(value)) {
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (!Object.prototype.hasOwnProperty.call(record, key)) continue;
+    const item = record[key];
     if (item === undefined || typeof item === "function") continue;
     if (!first) out += isComposite(previous) ? "\n,\n" : ",\n";
-    out += `${JSON.stringify(key)}: ${writeWire(item)}`;
+    out += quoteKey(key) + writeWire(item);
     previous = item;
     first = false;
   }

@@ -11,7 +11,7 @@ import { HttpClient } from "../../lib/wechat/http";
 import { LoginApi } from "../../lib/wechat/login";
 import type { Message } from "../../lib/wechat/types";
 import { isWeChatError } from "../../lib/wechat/errors";
-import { loginByQr, startEnv, waitForState, type Env } from "./env";
+import { loginByQr, startEnv, waitForEvent, waitForState, type Env } from "./env";
 import { HostileServer, text } from "../reliability/hostile-server";
 
 const FIXTURES = resolve(__dirname, "..", "..", "..", "test", "fixtures");
@@ -57,6 +57,29 @@ describe("client: real-shaped answers (issue #12 points 9 and 11)", function () 
       (e: unknown) => isWeChatError(e, "SERVER") && /创建群聊失败/.test(e.message),
     );
     assert.equal(c.listContacts({ kind: "group" }).length, groupsBefore, "no group was added");
+  });
+
+  it("selector 7 (the phone opens a chat) and 4 (a raw-named group renamed on the phone) are synced and handled", async () => {
+    env = await startEnv({ contacts: 10, groups: 2 });
+    const { client: c, rec } = env.newClient();
+    await loginByQr(env, c);
+    const group = c.listContacts({ kind: "group" })[0];
+    assert.ok(group);
+    const syncsBefore = rec.calls.filter((w) => w === "webwxsync").length;
+    env.sb.control.inject({ from: "self", to: group.handle, type: "open-chat" });
+    const renamed = waitForEvent(c, "contact", (e) => e.change === "renamed" && e.contact.userName === group.userName, 10_000, "the rename");
+    env.sb.control.contacts({ op: "modify", name: group.handle, nickName: TEAM, wire: "raw" });
+    const rename = await renamed;
+    assert.equal(rename.contact.displayName, TEAM);
+    assert.equal(rename.previous?.displayName, group.displayName);
+    assert.ok(rec.calls.filter((w) => w === "webwxsync").length > syncsBefore, "webwxsync was called");
+    const member = c.getContact(group.userName)?.members?.find((m) => m.userName !== c.self?.userName);
+    assert.ok(member);
+    const next = waitForEvent(c, "message", (m) => m.text === "after 7", 10_000, "a text after selector 7");
+    env.sb.control.inject({ room: group.userName, from: member.userName, text: "after 7" });
+    assert.equal((await next).room?.displayName, TEAM);
+    assert.equal(c.state.state, "online");
+    assert.equal(c.resolve(TEAM).userName, group.userName);
   });
 
   it("comes online on the fixtures and keeps ids, names and texts whole", async () => {
