@@ -91,6 +91,7 @@ function isComposite(value: unknown): boolean {
 }
 
 /** What JSON.stringify would escape in a string; without any of it a string is written between quotes as it is. */
+// eslint-disable-next-line no-control-regex
 const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
 const keyCache = new Map<string, string>();
 
