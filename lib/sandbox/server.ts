@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ctx, type Host, type WaitResult } from "./context";
 import { handleControl, SandboxControl, type ControlHost } from "./control";
-import { hookAnswer, sendText } from "./http";
+import { hookAnswer, sendText, wireJson } from "./http";
 import * as login from "./login";
 import * as media from "./media";
 import { SandboxState } from "./state";
@@ -54,6 +54,16 @@ function retBody(endpoint: string, ret: number): { body: string; type: string } 
   if (endpoint === "webwxnewloginpage") return { body: `<error><ret>${ret}</ret><message>fault</message></error>`, type: "text/plain" };
   if (endpoint === "webwxpushloginurl") return { body: JSON.stringify({ ret: String(ret), msg: "fault", uuid: "" }), type: "text/plain" };
   return { body: JSON.stringify({ BaseResponse: { Ret: ret, ErrMsg: "" } }), type: "text/plain" };
+}
+
+/** The `<e>` error XML the server puts in ErrMsg with Ret 0 (seen on webwxcreatechatroom: a failure). */
+export const NOTICE_XML =
+  "<e>\n<ShowType>1</ShowType>\n<Content><![CDATA[创建群聊失败]]></Content>\n<Url><![CDATA[]]></Url>\n<DispSec>30</DispSec>\n<Title><![CDATA[]]></Title>\n<Action>4</Action>\n<DelayConnSec>0</DelayConnSec>\n<Countdown>0</Countdown>\n<Ok><![CDATA[]]></Ok>\n<Cancel><![CDATA[]]></Cancel>\n</e>\n";
+
+function noticeBody(endpoint: string): Record<string, unknown> {
+  const base = { BaseResponse: { Ret: 0, ErrMsg: NOTICE_XML } };
+  if (endpoint !== "webwxcreatechatroom") return base;
+  return { ...base, Topic: "", PYInitial: "", QuanPin: "", MemberCount: 0, MemberList: [], ChatRoomName: "", BlackList: "" };
 }
 
 function pagePath(): string | undefined {
@@ -275,6 +285,9 @@ export class Sandbox implements Host, ControlHost {
         sendText(res, 200, body, type);
         break;
       }
+      case "notice":
+        sendText(res, 200, wireJson(noticeBody(endpoint)), "text/plain");
+        break;
       case "malformed":
         sendText(res, 200, endpoint === "synccheck" || endpoint === "login" ? "window.synccheck={retcode:" : '{"BaseResponse": {"Ret": 0,', "text/plain");
         break;

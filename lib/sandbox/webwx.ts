@@ -215,10 +215,7 @@ export async function syncCheck(ctx: Ctx): Promise<void> {
     syncCheckAnswer(ctx, 0, 2);
     return;
   }
-  const selectorNow = (): number => {
-    if (!session.hasAfter(session.cursor)) return 0;
-    return session.pendingKinds(session.cursor).messages ? 2 : 4;
-  };
+  const selectorNow = (): number => (session.hasAfter(session.cursor) ? session.pendingSelector(session.cursor) || 2 : 0);
   const now = selectorNow();
   if (now !== 0) {
     syncCheckAnswer(ctx, 0, now);
@@ -540,7 +537,7 @@ export async function verifyUser(ctx: Ctx): Promise<void> {
     }
     ctx.state.friendRequests.delete(ticket);
     session.account.friends.set(req.personId, { remarkName: "", starred: false });
-    ctx.state.deliver(session.account, { kind: "mod", id: req.personId });
+    ctx.state.deliver(session.account, { kind: "mod", id: req.personId, added: true });
   } else if (!session.entityOf(first.Value)) {
     ctx.violation("not-a-contact", "Value is not a UserName of this session");
     ctx.fail(1204);
@@ -580,7 +577,7 @@ export async function createChatroom(ctx: Ctx): Promise<void> {
   world.groups.set(group.id, group);
   for (const acc of world.accounts) if (group.members.includes(acc.personId)) {
     acc.groups.add(group.id);
-    ctx.state.deliver(acc, { kind: "mod", id: group.id });
+    ctx.state.deliver(acc, { kind: "mod", id: group.id, added: true });
   }
   const v = view(ctx, session);
   sendWireJson(ctx.res, { BaseResponse: ok, Topic: body.Topic ?? "", PYInitial: "", QuanPin: "", MemberCount: group.members.length, MemberList: group.members.map((m) => ({ ...v.member(group, m), MemberStatus: 0 })), ChatRoomName: v.userName(group.id), BlackList: "" });

@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { CookieJar } from "tough-cookie";
 import { WeChatError, errorForRet } from "./errors";
+import { parseXml, xmlString } from "./util/xml";
 import type { Logger } from "./types";
 
 // got is ESM-only: a real dynamic import (module=node16 keeps it one); Node caches the module after the first.
@@ -160,11 +161,28 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number): nu
   return Math.round(plain * (0.5 + Math.random()));
 }
 
-/** The body as JSON whatever the Content-Type (the server says text/plain). */
+/**
+ * Message ids written as JSON numbers: NewMsgId is a number on the wire and exceeds 2^53, so JSON.parse would
+ * round it (protocol.md section 9). Inside a JSON string every quote is escaped, so `"NewMsgId":` followed by a
+ * digit only ever matches a real key.
+ */
+const NUMERIC_MSG_ID = /("(?:NewMsgId|MsgId|MsgID|SvrMsgId)"\s*:\s*)(-?\d+)/g;
+/** The cheap test first: most answers (and every answer whose ids are already strings) skip the rewrite. */
+const HAS_NUMERIC_MSG_ID = /"(?:NewMsgId|MsgId|MsgID|SvrMsgId)"\s*:\s*-?\d/;
+
+/** Quotes the message ids that came as numbers, so they parse as exact strings (Node 20 has no JSON source access). */
+export function quoteMessageIds(text: string): string {
+  return HAS_NUMERIC_MSG_ID.test(text) ? text.replace(NUMERIC_MSG_ID, '$1"$2"') : text;
+}
+
+/**
+ * The body as JSON whatever the Content-Type (the server says text/plain) and however it is laid out; message
+ * ids (MsgId, NewMsgId, MsgID, SvrMsgId) come out as strings with every digit, numbers on the wire or not.
+ */
 export function parseJsonBody(body: Buffer | string, what: string): unknown {
   const text = typeof body === "string" ? body : body.toString("utf8");
   try {
-    return JSON.parse(text.replace(/^\uFEFF/, ""));
+    return JSON.parse(quoteMessageIds(text.replace(/^\uFEFF/, "")));
   } catch {
     throw new WeChatError("PROTOCOL", `${what}: the answer is not valid JSON`);
   }
@@ -182,6 +200,25 @@ export function checkBaseResponse(value: unknown, what: string): void {
     const msg = (base as { ErrMsg?: unknown }).ErrMsg;
     throw errorForRet(ret, what, typeof msg === "string" && msg.length < 200 ? msg : undefined);
   }
+}
+
+const MAX_NOTICE_CHARS = 200;
+
+/**
+ * The text of an `<e>` error XML in BaseResponse.ErrMsg, which the server sends with Ret 0 when it refuses
+ * (webwxcreatechatroom, protocol.md section 9); undefined when the answer carries none.
+ */
+export function serverNotice(value: unknown): string | undefined {
+  const base = value !== null && typeof value === "object" ? (value as { BaseResponse?: unknown }).BaseResponse : undefined;
+  const errMsg = base !== null && typeof base === "object" ? (base as { ErrMsg?: unknown }).ErrMsg : undefined;
+  if (typeof errMsg !== "string" || !/^\s*<e>/.test(errMsg)) return undefined;
+  let content = "";
+  try {
+    content = xmlString(parseXml(errMsg, { maxBytes: 64 * 1024 }), "e", "Content");
+  } catch {
+    // Unreadable XML: still a refusal, without its text.
+  }
+  return content.slice(0, MAX_NOTICE_CHARS).trim() || "refused";
 }
 
 /**

@@ -38,6 +38,8 @@ export class WebClient {
   desktop = false;
   /** Network retries per request (the official client retries failed calls). */
   retries = 0;
+  /** The last answer post() read, as it came (layout, headers). */
+  lastAnswer?: Resp;
 
   constructor(readonly url: string) {}
 
@@ -75,6 +77,7 @@ export class WebClient {
       body: JSON.stringify({ BaseRequest: this.baseRequest(), ...body }),
       headers: { "Content-Type": "application/json;charset=UTF-8" },
     });
+    this.lastAnswer = res;
     return JSON.parse(res.text) as Json;
   }
 
