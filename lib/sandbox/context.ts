@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isRecord, parseCookies, rawQuery, queryParam, readBody, sendWireJson, BodyTooLarge } from "./http";
+import type { FrontRequest } from "./real-hosts";
 import type { Session } from "./session";
 import type { SandboxState } from "./state";
 
@@ -12,6 +13,8 @@ export interface Host {
   readonly url: string;
   /** Hold a long poll: resolves when woken, after ms, or when the sandbox / the client closes. */
   wait(res: ServerResponse, ms: number, subscribe: (wake: () => void) => () => void): Promise<WaitResult>;
+  /** The page host an account's logins go to in the real-hosts mode (real-hosts.ts). */
+  pageHost?(accountIndex: number): string;
 }
 
 export class Ctx {
@@ -24,6 +27,8 @@ export class Ctx {
     readonly res: ServerResponse,
     readonly path: string,
     readonly endpoint: string,
+    /** Set when the call came through the real-hosts TLS front: the host name it was sent to and its role. */
+    readonly front?: FrontRequest,
   ) {
     this.raw = rawQuery(req.url ?? "");
     this.cookies = parseCookies(req);

@@ -13,3 +13,4 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   await sandbox.listen();
   return sandbox;
 }
+export { FAMILIES, realHostNames, realHostOf, realHostsTransport, type Family, type HostRole, type RealHostsInfo, type RealHostsOptions } from "./real-hosts";

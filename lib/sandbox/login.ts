@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import QRCode from "qrcode";
 import type { Ctx } from "./context";
 import { readBody, sendScript, sendText, sendWireJson } from "./http";
+import { cookieDomainOf } from "./real-hosts";
 import type { Login } from "./state";
 import type { Account } from "./world";
 
@@ -46,9 +47,15 @@ interface PollView {
   told201?: boolean;
 }
 
+/** The page host origin a login is sent to: the world's choice in the real-hosts mode, else the plain origin. */
+function pageOrigin(ctx: Ctx, login: Login): string {
+  if (!ctx.front || !ctx.host.pageHost) return ctx.host.url;
+  return `https://${ctx.host.pageHost(login.accountIndex ?? 0)}`;
+}
+
 function redirectUri(ctx: Ctx, login: Login): string {
   if (!login.ticket) login.ticket = randomBytes(18).toString("base64").replace(/[+/=]/g, "A");
-  return `${ctx.host.url}/cgi-bin/mmwebwx-bin/webwxnewloginpage?ticket=${login.ticket}&uuid=${login.uuid}&lang=zh_CN&scan=${Math.floor(login.createdAt / 1000)}`;
+  return `${pageOrigin(ctx, login)}/cgi-bin/mmwebwx-bin/webwxnewloginpage?ticket=${login.ticket}&uuid=${login.uuid}&lang=zh_CN&scan=${Math.floor(login.createdAt / 1000)}`;
 }
 
 function answerFor(ctx: Ctx, login: Login, view: PollView): string | undefined {
@@ -92,8 +99,20 @@ export async function loginPoll(ctx: Ctx): Promise<void> {
   sendScript(ctx.res, answerFor(ctx, login, view) ?? "window.code=408;");
 }
 
-function cookieHeader(name: string, value: string, ttlMs: number): string {
-  return `${name}=${value}; Path=/; Expires=${new Date(Date.now() + ttlMs).toUTCString()}`;
+function cookieHeader(name: string, value: string, ttlMs: number, domain?: string): string {
+  return `${name}=${value}; ${domain ? `Domain=${domain}; ` : ""}Path=/; Expires=${new Date(Date.now() + ttlMs).toUTCString()}`;
+}
+
+/**
+ * Domains of the login cookies (protocol.md section 1). On the real hosts the tickets shared by every host are set
+ * for the whole domain (.qq.com / .wechat.com) and the session cookies for the page host and its subdomains (its
+ * push and file hosts); every other session gets an already expired wxloadtime, as real answers sometimes carry.
+ * On the plain origin all are host cookies.
+ */
+function cookieScopes(ctx: Ctx, sessionCount: number): { shared?: string; session?: string; loadtimeTtl: number } {
+  const day = 24 * 3600 * 1000;
+  if (!ctx.front) return { loadtimeTtl: day / 2 };
+  return { shared: cookieDomainOf(ctx.front.family), session: ctx.front.hostname, loadtimeTtl: sessionCount % 2 === 0 ? -day : day / 2 };
 }
 
 function xml(ret: number, message: string, fields = ""): string {
@@ -122,19 +141,23 @@ export function newLoginPage(ctx: Ctx): void {
     return;
   }
   const account = ctx.state.world.accounts[login.accountIndex] as Account;
+  if (ctx.front && ctx.host.pageHost && ctx.front.hostname !== ctx.host.pageHost(account.index)) {
+    ctx.violation("wrong-host", `the ticket was redeemed on ${ctx.front.hostname}, not on the page host redirect_uri named`);
+  }
   const session = ctx.state.startSession(account, desktop);
   ctx.state.authTickets.set(account.index, { ticket: session.authTicket, uvid: session.uvid });
   const day = 24 * 3600 * 1000;
+  const scope = cookieScopes(ctx, ctx.state.sessions.size);
   const cookies = [
-    cookieHeader("wxuin", String(account.uin), day / 2),
-    cookieHeader("wxsid", session.sid, day / 2),
-    cookieHeader("webwx_data_ticket", session.dataTicket, day / 2),
-    cookieHeader("webwx_auth_ticket", session.authTicket, 180 * day),
-    cookieHeader("webwxuvid", session.uvid, 3650 * day),
-    cookieHeader("wxloadtime", `${Math.floor(Date.now() / 1000)}_expired`, day / 2),
-    cookieHeader("mm_lang", "zh_CN", day / 2),
-    cookieHeader("last_wxuin", String(account.uin), 180 * day),
-    cookieHeader("login_frequency", "1", day / 2),
+    cookieHeader("wxuin", String(account.uin), day / 2, scope.session),
+    cookieHeader("wxsid", session.sid, day / 2, scope.session),
+    cookieHeader("webwx_data_ticket", session.dataTicket, day / 2, scope.shared),
+    cookieHeader("webwx_auth_ticket", session.authTicket, 180 * day, scope.shared),
+    cookieHeader("webwxuvid", session.uvid, 3650 * day, scope.shared),
+    cookieHeader("wxloadtime", `${Math.floor(Date.now() / 1000)}_expired`, scope.loadtimeTtl, scope.session),
+    cookieHeader("mm_lang", "zh_CN", day / 2, scope.session),
+    cookieHeader("last_wxuin", String(account.uin), 180 * day, scope.session),
+    cookieHeader("login_frequency", "1", day / 2, scope.session),
   ];
   const fields =
     `<skey>${session.skey}</skey><wxsid>${session.sid}</wxsid><wxuin>${account.uin}</wxuin>` +

@@ -6,7 +6,9 @@ import { Ctx, type Host, type WaitResult } from "./context";
 import { handleControl, SandboxControl, type ControlHost } from "./control";
 import { hookAnswer, sendText, wireJson } from "./http";
 import * as login from "./login";
+import { closeServer, listenOn } from "./listener";
 import * as media from "./media";
+import { roleOfEndpoint, TlsFront, type FrontRequest, type RealHostsInfo, type RealHostsOptions } from "./real-hosts";
 import { SandboxState } from "./state";
 import { SandboxError, type SandboxOptions, type Settings } from "./types";
 import * as webwx from "./webwx";
@@ -93,6 +95,9 @@ export class Sandbox implements Host, ControlHost {
   private host: string;
   private port: number;
   private closed = false;
+  /** The real-hosts mode (real-hosts.ts): a TLS listener beside the plain origin, when asked for. */
+  private readonly front?: TlsFront;
+  private readonly realHostOptions?: RealHostsOptions;
 
   constructor(options: SandboxOptions = {}) {
     const settings: Settings = { ...DEFAULT_SETTINGS };
@@ -104,6 +109,21 @@ export class Sandbox implements Host, ControlHost {
     this.control = new SandboxControl(this);
     this.host = options.host ?? "127.0.0.1";
     this.port = options.port ?? 0;
+    if (options.realHosts) {
+      this.realHostOptions = options.realHosts === true ? {} : options.realHosts;
+      this.front = new TlsFront((req, res, front) => void this.handle(req, res, front), this.realHostOptions.port ?? 0);
+    }
+  }
+
+  /** Port and CA of the real-hosts mode, when it runs (README.md, "Real hosts"). */
+  get realHosts(): RealHostsInfo | undefined {
+    return this.front?.info;
+  }
+
+  /** The page host the world sends an account's logins to in the real-hosts mode (cycling over the options). */
+  pageHost(accountIndex: number): string {
+    const hosts = this.realHostOptions?.pageHosts ?? [];
+    return hosts.length === 0 ? "wx.qq.com" : (hosts[accountIndex % hosts.length] as string);
   }
 
   get url(): string {
@@ -127,16 +147,9 @@ export class Sandbox implements Host, ControlHost {
       this.sockets.add(socket);
       socket.on("close", () => this.sockets.delete(socket));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.port, this.host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    const address = server.address();
-    if (address && typeof address === "object") this.port = address.port;
+    this.port = await listenOn(server, this.port, this.host);
     this.server = server;
+    await this.front?.listen(this.host);
   }
 
   /** Close the listener and every connection (held polls are answered first), keep all state. */
@@ -144,18 +157,12 @@ export class Sandbox implements Host, ControlHost {
     for (const settle of [...this.pending]) settle("closed");
     for (const res of this.hung) res.destroy();
     this.hung.clear();
+    await this.front?.close();
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      // let answers to released polls flush, then cut what is left
-      setImmediate(() => {
-        for (const s of this.sockets) s.destroy();
-        server.closeAllConnections();
-      });
-    });
-    this.sockets.clear();
+    // answers to released polls flush first, then what is left is cut
+    await closeServer(server, this.sockets);
   }
 
   async restart(): Promise<void> {
@@ -214,18 +221,20 @@ export class Sandbox implements Host, ControlHost {
     });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse, front?: FrontRequest): Promise<void> {
     try {
-      await this.route(req, res);
+      await this.route(req, res, front);
     } catch (err) {
       if (!res.headersSent && !res.destroyed) sendText(res, 500, err instanceof Error ? err.message : "error", "text/plain");
       else res.destroy();
     }
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async route(req: IncomingMessage, res: ServerResponse, front?: FrontRequest): Promise<void> {
     const url = new URL(req.url ?? "/", "http://sandbox");
     const path = url.pathname;
+    // The real hosts serve the protocol only: the control API and the phone page stay on the plain origin.
+    if (front && !path.startsWith("/cgi-bin/") && path !== "/jslogin" && !path.startsWith("/qrcode/")) return sendText(res, 404, "not found", "text/plain");
     if (path.startsWith("/api/sandbox/")) {
       res.setHeader("Cache-Control", "no-store");
       return handleControl(this.control, this, req, res, path.slice("/api/sandbox/".length), url.searchParams);
@@ -251,8 +260,26 @@ export class Sandbox implements Host, ControlHost {
       handler = API[endpoint];
     }
     if (!endpoint || !handler) return sendText(res, 404, "not found", "text/plain");
+    if (front && this.wrongHost(front, endpoint, req, res)) return;
     if (this.applyFault(endpoint, req, res)) return;
-    await handler(new Ctx(this, req, res, path, endpoint));
+    await handler(new Ctx(this, req, res, path, endpoint, front));
+  }
+
+  /**
+   * A call sent to a host that does not serve it (synccheck or an upload to the page host, a page call to the push
+   * host): a violation, answered as the real hosts answer a session they do not know (1102), the QR with a 404.
+   */
+  private wrongHost(front: FrontRequest, endpoint: string, req: IncomingMessage, res: ServerResponse): boolean {
+    const role = roleOfEndpoint(endpoint);
+    if (role === front.role) return false;
+    this.state.violation(endpoint, "wrong-host", `${endpoint} belongs on the ${role} host, not on ${front.hostname} (a ${front.role} host; protocol.md section 1)`);
+    req.resume();
+    if (endpoint === "qrcode") sendText(res, 404, "not found", "text/plain");
+    else {
+      const { body, type } = retBody(endpoint, 1102);
+      sendText(res, 200, body, type);
+    }
+    return true;
   }
 
   private applyFault(endpoint: string, req: IncomingMessage, res: ServerResponse): boolean {

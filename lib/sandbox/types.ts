@@ -1,5 +1,7 @@
 /** Public shapes of the sandbox: options, control API requests and answers (see README.md). */
 
+import type { RealHostsOptions } from "./real-hosts";
+
 export interface ThrottleSettings {
   /** Sends allowed back to back. */
   burst: number;
@@ -25,6 +27,8 @@ export interface SandboxOptions extends Partial<Settings> {
   contacts?: number;
   groups?: number;
   accounts?: number;
+  /** Also answer the real WeChat host names over TLS (real-hosts.ts, README.md "Real hosts"). */
+  realHosts?: boolean | RealHostsOptions;
 }
 
 export type LoginState = "waiting" | "scanned" | "confirmed" | "done" | "cancelled" | "expired";

@@ -158,6 +158,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       timeoutMs: this.timeouts.requestMs,
       ...this.retryOption(),
       ...(onRequest ? { onRequest } : {}),
+      ...(this.options.transport ? { transport: this.options.transport } : {}),
     });
     const run = { abort, http, done: Promise.resolve() };
     this.run = run;

@@ -1,9 +1,8 @@
-import * as http from "node:http";
-import * as https from "node:https";
 import type { IncomingHttpHeaders } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { CookieJar } from "tough-cookie";
 import { WeChatError, errorForRet } from "./errors";
+import { agentsFor, type Transport } from "./transport";
 import { parseXml, xmlString } from "./util/xml";
 import type { Logger } from "./types";
 
@@ -93,10 +92,12 @@ export interface HttpClientOptions {
   retryDelayMs?: number;
   /** Called with the endpoint name before every attempt (observability, tests counting calls). */
   onRequest?: (what: string) => void;
+  /** Where connections really go (a server playing the real hosts); default: where the URL says. */
+  transport?: Transport;
 }
 
 /** Failures of the connection itself: the request cannot have been written (nothing reached the server). */
-const CONNECT_FAILURES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "EHOSTDOWN"]);
+const CONNECT_FAILURES = new Set(["ETRANSPORT", "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "EHOSTDOWN"]);
 
 /** What got's errors say of the connection (`error.timings`, set by @szmarczak/http-timer on every request). */
 interface GotTimings {
@@ -233,15 +234,13 @@ export class HttpClient {
   pageOrigin?: string;
   /** One got instance per client with the fixed options merged once (not on every request). */
   private gotInstance?: Promise<Got>;
-  private readonly agents = {
-    http: new http.Agent({ keepAlive: true, maxSockets: 8 }),
-    https: new https.Agent({ keepAlive: true, maxSockets: 8 }),
-  };
+  private readonly agents: ReturnType<typeof agentsFor>;
   private readonly closer = new AbortController();
-  private readonly options: Required<Omit<HttpClientOptions, "logger" | "jar" | "onRequest">>;
+  private readonly options: Required<Omit<HttpClientOptions, "logger" | "jar" | "onRequest" | "transport">>;
 
   constructor(private readonly config: HttpClientOptions = {}) {
     this.jar = config.jar ?? new CookieJar();
+    this.agents = agentsFor(config.transport);
     this.options = {
       maxBodyBytes: config.maxBodyBytes ?? 8 * 1024 * 1024,
       timeoutMs: config.timeoutMs ?? 15_000,

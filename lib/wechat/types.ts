@@ -4,6 +4,8 @@
  * Wire shapes (BaseRequest, AddMsgList entries, ...) live in wire.ts, not here.
  */
 
+import type { Transport } from "./transport";
+
 /** Login / session states, in the order a login walks through them. */
 export type SessionState =
   | "offline" // not started, or stopped
@@ -217,9 +219,16 @@ export interface PacingOptions {
   jitter?: number;
 }
 
+export type { Transport };
+
 export interface ClientOptions {
   /** Origin of the login host: https://login.wx.qq.com (default), or a sandbox / test server origin. */
   loginUrl?: string;
+  /**
+   * Where connections really go, for a server that plays the real hosts (the sandbox's real-hosts mode): a connect
+   * override and the CA to trust. URLs and TLS names stay the real ones. Default: where the URL says.
+   */
+  transport?: Transport;
   /** desktop (UOS headers + mod=desktop, the default) or web. */
   mode?: "desktop" | "web";
   /** Where the session is saved (encrypted, 0600). No file: nothing is saved. */

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { startSandbox } from "../../lib/sandbox";
+import { FAMILIES, realHostsTransport, startSandbox, type Family } from "../../lib/sandbox";
 import type { SandboxOptions } from "../../lib/sandbox/types";
 import { WeChatClient, type ClientTuning, type WeChatClientOptions } from "../../lib/wechat/client";
 import { SandboxClient } from "../support/sandbox";
@@ -45,8 +45,28 @@ export interface Env {
   close(): Promise<void>;
 }
 
+/**
+ * The page host family the client suites run against in the sandbox's real-hosts mode (TLS, the real names, the
+ * login URL left at https://login.wx.qq.com), from WXFLOW_REAL_HOSTS; unset: the sandbox's plain origin.
+ */
+export function realHostsFamily(): Family | undefined {
+  const value = process.env.WXFLOW_REAL_HOSTS;
+  if (value === undefined || value === "") return undefined;
+  const family = FAMILIES.find((f) => f === value);
+  if (!family) throw new Error(`WXFLOW_REAL_HOSTS must be one of ${FAMILIES.join(", ")}`);
+  return family;
+}
+
+/** Client options that reach `sb`: its real hosts through a transport when that mode runs, else its origin. */
+export function reach(sb: Sandbox): WeChatClientOptions {
+  const real = sb.realHosts;
+  return real ? { transport: realHostsTransport(real) } : { loginUrl: sb.url };
+}
+
 export async function startEnv(options: SandboxOptions = {}): Promise<Env> {
-  const sb = await startSandbox({ ...SANDBOX_DEFAULTS, ...options });
+  const family = realHostsFamily();
+  const mode: SandboxOptions = family && options.realHosts === undefined ? { realHosts: { pageHosts: [family] } } : {};
+  const sb = await startSandbox({ ...SANDBOX_DEFAULTS, ...mode, ...options });
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "wxflow-client-"));
   const clients: WeChatClient[] = [];
   return {
@@ -58,7 +78,7 @@ export async function startEnv(options: SandboxOptions = {}): Promise<Env> {
       const rec: Recorder = { states: [], messages: [], warns: [], contacts: [], calls: [], timedCalls: [] };
       const tuning = fastTuning(opts.tuning);
       const client = new WeChatClient({
-        loginUrl: sb.url,
+        ...reach(sb),
         ...opts,
         tuning: {
           ...tuning,
