@@ -1,13 +1,19 @@
 /**
  * An independent client proves the sandbox: wechat4u (CommonJS, untyped) logs in through the control API,
  * lists contacts, receives an injected message, sends a text and a 1.2 MB image in chunks, with no violation.
- * Its URLs are built from https:// hosts in lib/util/conf.js: getCONF is swapped for one that points every URL at
- * the sandbox, and the test checks that no URL leaves it.
+ * Its URLs are built from https:// hosts in lib/util/conf.js. On the sandbox's plain origin getCONF is swapped for
+ * one that points every URL at the sandbox, and the test checks that no URL leaves it. In the real-hosts mode
+ * (README.md "Real hosts") wechat4u runs unchanged on its real URLs: its HTTP layer is axios, which takes an
+ * `httpsAgent` per request (wechat4u only sets `httpsAgent: false` in its instance defaults), so its request
+ * function is wrapped to pass an agent that opens every connection to the sandbox (lib/wechat/transport.ts), and
+ * the agent refuses any name the sandbox does not play.
  */
 import assert from "node:assert/strict";
 import { EventEmitter, once } from "node:events";
 import { createRequire } from "node:module";
-import { startSandbox, type Sandbox } from "../../lib/sandbox";
+import type { Agent } from "node:http";
+import { realHostsTransport, startSandbox, type Sandbox } from "../../lib/sandbox";
+import { agentsFor } from "../../lib/wechat/transport";
 import { SandboxClient } from "../support/sandbox";
 
 /** CommonJS loader sharing the require cache, so the patched configuration is the one wechat4u reads. */
@@ -24,6 +30,8 @@ interface Bot extends EventEmitter {
   contacts: Record<string, { UserName: string; NickName: string; RemarkName?: string }>;
   user: { UserName: string };
   state: string;
+  /** wechat4u's request function (axios.request of its own instance); every call goes through it. */
+  request: (options: Record<string, unknown>) => Promise<unknown>;
 }
 
 function isConfModule(value: unknown): value is ConfModule {
@@ -43,7 +51,8 @@ function sandboxConf(original: ConfModule["getCONF"], origin: string): ConfModul
   };
 }
 
-describe("sandbox: wechat4u as an independent client", function () {
+for (const mode of ["origin", "real-hosts"] as const) {
+describe(`sandbox: wechat4u as an independent client (${mode === "origin" ? "plain origin, URLs rewritten" : "real hosts over TLS, URLs unchanged"})`, function () {
   this.timeout(30_000);
   let sb: Sandbox;
   let api: SandboxClient;
@@ -54,8 +63,9 @@ describe("sandbox: wechat4u as an independent client", function () {
 
   before(async () => {
     // requireDesktop: wechat4u logs in the desktop (UOS) way, as accounts need today
-    sb = await startSandbox({ longPollMs: 2_000, contacts: 30, seed: 5, requireDesktop: true });
+    sb = await startSandbox({ longPollMs: 2_000, contacts: 30, seed: 5, requireDesktop: true, ...(mode === "real-hosts" ? { realHosts: { pageHosts: ["wx2.qq.com"] } } : {}) });
     api = new SandboxClient(sb.url);
+    if (mode === "real-hosts") return;
     const conf: unknown = load("wechat4u/lib/util/conf");
     if (!isConfModule(conf)) throw new Error("wechat4u/lib/util/conf has no getCONF");
     confModule = conf;
@@ -77,6 +87,17 @@ describe("sandbox: wechat4u as an independent client", function () {
     const Wechat = mod as new () => Bot;
     const b = new Wechat();
     bot = b;
+    const asked = new Set<string>();
+    let agents: { http: Agent; https: Agent } | undefined;
+    if (mode === "real-hosts") {
+      const info = sb.realHosts;
+      assert.ok(info);
+      const inner = realHostsTransport(info);
+      agents = agentsFor({ ca: inner.ca, connect: (host, port) => (asked.add(host), inner.connect(host, port)) });
+      const through = agents;
+      const request = b.request;
+      b.request = (options) => request({ ...options, httpAgent: through.http, httpsAgent: through.https });
+    }
     b.on("error", (err: unknown) => errors.push(err));
     b.on("uuid", (uuid: string) => void api.scan({ uuid }));
     const loggedIn = once(b, "login");
@@ -146,5 +167,12 @@ describe("sandbox: wechat4u as an independent client", function () {
     for (const d of deviations) assert.ok(known.has(d), `unexpected deviation ${d}`);
     if (process.env.SANDBOX_PRINT_DEVIATIONS) console.log(deviations);
     assert.deepEqual(errors, []);
+    if (agents) {
+      // its derived hosts (conf.js getCONF from redirect_uri) are the family's: login, page, push and file host
+      assert.deepEqual([...asked].sort(), ["file.wx2.qq.com", "login.wx.qq.com", "webpush.wx2.qq.com", "wx2.qq.com"]);
+      agents.http.destroy();
+      agents.https.destroy();
+    }
   });
 });
+}
