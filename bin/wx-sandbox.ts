@@ -1,9 +1,27 @@
 #!/usr/bin/env node
 /** wx-sandbox: run the web-WeChat sandbox on its own (see lib/sandbox/README.md). */
+import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { startSandbox } from "../lib/sandbox";
+import { FAMILIES, startSandbox, type Family, type RealHostsOptions } from "../lib/sandbox";
 
-const USAGE = "usage: wx-sandbox [--port 8090] [--host 127.0.0.1] [--contacts 40] [--groups 6] [--seed 1] [--require-desktop] [--no-throttle]";
+const USAGE =
+  "usage: wx-sandbox [--port 8090] [--host 127.0.0.1] [--contacts 40] [--groups 6] [--seed 1] [--require-desktop] [--no-throttle]\n" +
+  "                  [--real-hosts wx.qq.com[,web.wechat.com...]] [--real-hosts-port 8443] [--ca-out sandbox-ca.pem]";
+
+/** --real-hosts: the page host of each account's logins, cycling (README.md "Real hosts"). */
+function realHostsOption(value: string | undefined, port: number | undefined): RealHostsOptions | undefined {
+  if (value === undefined) return undefined;
+  const pageHosts: Family[] = [];
+  for (const name of value.split(",").map((v) => v.trim()).filter(Boolean)) {
+    const family = FAMILIES.find((f) => f === name);
+    if (!family) {
+      console.error(`wx-sandbox: --real-hosts takes page hosts among ${FAMILIES.join(", ")}\n${USAGE}`);
+      process.exit(2);
+    }
+    pageHosts.push(family);
+  }
+  return { pageHosts, ...(port !== undefined ? { port } : {}) };
+}
 
 function intOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -27,6 +45,9 @@ async function main(): Promise<void> {
         seed: { type: "string" },
         "require-desktop": { type: "boolean" },
         "no-throttle": { type: "boolean" },
+        "real-hosts": { type: "string" },
+        "real-hosts-port": { type: "string" },
+        "ca-out": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -39,6 +60,7 @@ async function main(): Promise<void> {
     return;
   }
   const str = (k: string): string | undefined => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+  const realHosts = realHostsOption(str("real-hosts"), str("real-hosts-port") === undefined ? undefined : intOption(str("real-hosts-port"), "real-hosts-port", 0));
   const sandbox = await startSandbox({
     host: str("host") ?? "127.0.0.1",
     port: intOption(str("port"), "port", 8090),
@@ -47,11 +69,19 @@ async function main(): Promise<void> {
     seed: intOption(str("seed"), "seed", 1),
     requireDesktop: values["require-desktop"] === true,
     ...(values["no-throttle"] === true ? { throttle: false as const } : {}),
+    ...(realHosts ? { realHosts } : {}),
   });
   console.log(`wx-sandbox listening on ${sandbox.url}`);
   console.log(`  login URL (use it as the account's login URL): ${sandbox.url}`);
   console.log(`  phone page: ${sandbox.phoneUrl}`);
   console.log(`  control API: ${sandbox.url}/api/sandbox/`);
+  const real = sandbox.realHosts;
+  if (real) {
+    const caFile = str("ca-out") ?? "sandbox-ca.pem";
+    await writeFile(caFile, real.ca, { mode: 0o644 });
+    console.log(`  real hosts (login URL https://login.wx.qq.com): TLS on ${sandbox.url.replace(/^http:\/\//, "").replace(/:\d+$/, "")}:${real.port}; CA: ${caFile}`);
+    console.log(`  connect these names there: ${real.names.join(" ")}`);
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

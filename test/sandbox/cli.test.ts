@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { checkServerIdentity } from "node:tls";
 import { SandboxClient } from "../support/sandbox";
 
 describe("sandbox: wx-sandbox CLI", () => {
@@ -28,6 +32,44 @@ describe("sandbox: wx-sandbox CLI", () => {
       assert.equal(code, 0);
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
+
+  it("--real-hosts: serves the real names over TLS on its own port and writes the CA a client must trust", async () => {
+    const bin = join(__dirname, "..", "..", "bin", "wx-sandbox.js");
+    const dir = await mkdtemp(join(tmpdir(), "wxflow-cli-"));
+    const caFile = join(dir, "ca.pem");
+    const child = spawn(process.execPath, [bin, "--port", "0", "--contacts", "3", "--real-hosts", "web.wechat.com", "--ca-out", caFile], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      let out = "";
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          const m = /TLS on 127\.0\.0\.1:(\d+); CA: /.exec(out);
+          if (m?.[1] && /connect these names there: .*webpush\.web\.wechat\.com/.test(out)) resolve(Number(m[1]));
+        });
+        child.once("exit", (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      const ca = await readFile(caFile, "utf8");
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = httpsRequest(
+          { host: "127.0.0.1", port, path: "/jslogin?appid=wx782c26e4c19acffb&fun=new", servername: "login.wx.qq.com", headers: { host: "login.wx.qq.com" }, ca, agent: false, checkServerIdentity: (_h, cert) => checkServerIdentity("login.wx.qq.com", cert) },
+          (res) => {
+            let text = "";
+            res.on("data", (c: Buffer) => (text += c.toString()));
+            res.on("end", () => resolve(text));
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+      assert.match(body, /window\.QRLogin\.code = 200/);
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      assert.equal((await exited)[0], 0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
