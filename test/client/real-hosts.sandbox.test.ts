@@ -210,14 +210,16 @@ describe("sandbox real-hosts mode: TLS, real names, a transport (issue #13)", fu
       assert.deepEqual(await violations(), ["synccheck: wrong-host", "webwxinit: wrong-host"]);
     });
 
-    it("cookies for .qq.com dropped: the upload on the file host is refused (1102)", async () => {
+    it("cookies for .qq.com dropped: uploads and downloads on the file host are refused (1102)", async () => {
       const api = await login();
       await jar.store.removeCookies("qq.com", null);
       assert.equal(await http.cookie(`https://file.${family}/`, "webwx_data_ticket"), undefined);
       const form = new FormData();
       form.set("uploadmediarequest", JSON.stringify({ BaseRequest: { Uin: api.session.uin, Sid: api.session.sid, Skey: api.session.skey, DeviceID: "e123456789012345" } }));
       await assert.rejects(api.uploadChunk(form), (e: unknown) => isWeChatError(e, "SESSION_EXPIRED") && /1102/.test(e.message));
-      assert.deepEqual(await violations(), ["webwxuploadmedia: cookie-missing"]);
+      const download = api.mediaUrl("webwxgetmedia", { mediaid: "@crypt_x", sender: "@x", webwx_data_ticket: "", fromuser: api.session.uin }, api.session.hosts.file);
+      await assert.rejects(api.media("webwxgetmedia", download, 1_000_000), (e: unknown) => isWeChatError(e, "SESSION_EXPIRED"), "a download on the file host too");
+      assert.deepEqual(await violations(), ["webwxuploadmedia: cookie-missing", "webwxgetmedia: cookie-missing"]);
     });
 
     it("session cookies missing: synccheck on the push host and page calls get 1102", async () => {
