@@ -92,6 +92,11 @@ describe("sandbox real-hosts mode: TLS, real names, a transport (issue #13)", fu
       }
     });
 
+    it("is off unless asked for: a plain sandbox has no TLS listener and generates no certificate", async () => {
+      const env = await start({ realHosts: false });
+      assert.equal(env.sb.realHosts, undefined);
+    });
+
     it("a transport that does not map a name fails closed: nothing resolved, nothing sent, a NETWORK error", async () => {
       const env = await start({ realHosts: true });
       const info = env.sb.realHosts;
@@ -198,7 +203,7 @@ describe("sandbox real-hosts mode: TLS, real names, a transport (issue #13)", fu
       assert.deepEqual(await violations(), []);
     });
 
-    it("push host = page host: synccheck on the page host gets 1102 and a wrong-host violation, as the real page host fails it", async () => {
+    it("push host = page host (or another family's): synccheck there gets 1102 and a violation, as the real hosts fail it", async () => {
       const api = await login();
       assert.equal((await api.syncCheck(1)).retcode, 0, "on its push host synccheck works");
       const session: Session = api.session;
@@ -207,7 +212,10 @@ describe("sandbox real-hosts mode: TLS, real names, a transport (issue #13)", fu
       assert.equal((await brokenApi.syncCheck(2)).retcode, 1102);
       const file = Object.assign(Object.create(Object.getPrototypeOf(session) as object) as Session, session, { hosts: { ...session.hosts, page: session.hosts.push } });
       await assert.rejects(new SessionApi(http, file, { requestMs: 3_000, syncCheckMs: 3_000 }).init(), (e: unknown) => isWeChatError(e, "SESSION_EXPIRED"), "a page call on the push host");
-      assert.deepEqual(await violations(), ["synccheck: wrong-host", "webwxinit: wrong-host"]);
+      // Another family's push host: the session cookies are the page host's, so they do not go there.
+      const otherFamily = Object.assign(Object.create(Object.getPrototypeOf(session) as object) as Session, session, { hosts: { ...session.hosts, push: "https://webpush.wx.qq.com" } });
+      assert.equal((await new SessionApi(http, otherFamily, { requestMs: 3_000, syncCheckMs: 3_000 }).syncCheck(3)).retcode, 1102);
+      assert.deepEqual(await violations(), ["synccheck: wrong-host", "webwxinit: wrong-host", "synccheck: cookie-missing"]);
     });
 
     it("cookies for .qq.com dropped: uploads and downloads on the file host are refused (1102)", async () => {
