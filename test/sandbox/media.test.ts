@@ -10,7 +10,7 @@ describe("sandbox: incoming media and message kinds", () => {
   let friend: string;
   before(async () => {
     sb = await startSandbox({ longPollMs: 400, contacts: 20, seed: 2 });
-    api = new SandboxClient(sb.url);
+    api = new SandboxClient(sb);
     c = new WebClient(sb.url);
     await c.login((uuid) => api.scan({ uuid }));
     await c.receive();

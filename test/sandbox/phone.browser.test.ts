@@ -12,7 +12,7 @@ describe("sandbox: phone page (browser)", function () {
 
   before(async () => {
     sb = await startSandbox({ longPollMs: 5_000, contacts: 12, seed: 4 });
-    api = new SandboxClient(sb.url);
+    api = new SandboxClient(sb);
     browser = await chromium.launch({
       executablePath: "/usr/bin/chromium",
       args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
