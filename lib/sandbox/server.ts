@@ -256,7 +256,8 @@ export class Sandbox implements Host, ControlHost {
       if (!file) return sendText(res, 404, "phone page missing", "text/plain");
       return sendText(res, 200, readFileSync(file), "text/html; charset=utf-8", { "Cache-Control": "no-store" });
     }
-    if (path === "/") return sendText(res, 200, `wxflow sandbox. Phone: ${this.phoneUrl}\n`, "text/plain; charset=utf-8");
+    // never the token here: this page is not guarded, and a DNS-rebound page could read it
+    if (path === "/") return sendText(res, 200, `wxflow sandbox. Phone: ${this.url}/phone (open the phone URL wx-sandbox printed: it carries the token)\n`, "text/plain; charset=utf-8");
 
     let endpoint: string | undefined;
     let handler: Handler | undefined;
