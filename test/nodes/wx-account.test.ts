@@ -169,6 +169,10 @@ describe("wx-account", function () {
     assert.equal(noToken.status, 401);
     const scan = await fetch(`${origin}/api/sandbox/scan`, { method: "POST", headers: { "content-type": "application/json", "x-sandbox-token": token }, body: "{}" });
     assert.equal(scan.status, 200);
+    // the log names the sandbox, never the link with its token
+    const logged = JSON.stringify(helper.log().args);
+    assert.match(logged, new RegExp(origin.replace(/\./g, "\\.")));
+    assert.ok(!logged.includes(token), "the token is not in the log");
     await online;
     await helper.unload();
     await assert.rejects(fetch(`${origin}/api/sandbox/logins`));
