@@ -19,10 +19,11 @@ const FILE_MAX = 100 * MB;
 
 /**
  * What one upload request may hold: the official client sends 11 fields and one file part of at most one chunk,
- * and its longest field (uploadmediarequest) is well under 4 KiB. Anything past these is dropped unread by busboy,
- * so a request cannot make the sandbox keep more than about FIELDS_MAX * FIELD_SIZE_MAX + CHUNK bytes.
+ * and its longest field (uploadmediarequest) is well under 4 KiB. busboy drops whatever goes past these, so one
+ * request makes the sandbox keep at most fields x fieldSize (1.5 MiB) plus one chunk. fileSize is CHUNK + 1
+ * because busboy reports the limit on reaching it, and a full chunk is fine.
  */
-export const MULTIPART_LIMITS = { fields: 24, parts: 26, files: 1, fieldSize: 64 * 1024, fileSize: CHUNK + 1 }; // busboy signals the limit on reaching it
+export const MULTIPART_LIMITS = { fields: 24, parts: 26, files: 1, fieldSize: 64 * 1024, fileSize: CHUNK + 1 };
 /** A refused upload's body is read (and dropped) up to this much, then the connection is cut. */
 const REFUSED_DRAIN = 1 * MB;
 

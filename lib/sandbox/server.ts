@@ -254,7 +254,8 @@ export class Sandbox implements Host, ControlHost {
       }
       const file = pagePath();
       if (!file) return sendText(res, 404, "phone page missing", "text/plain");
-      return sendText(res, 200, readFileSync(file), "text/html; charset=utf-8", { "Cache-Control": "no-store" });
+      // no other page may frame it (its buttons drive the control API) or learn where it was opened from
+      return sendText(res, 200, readFileSync(file), "text/html; charset=utf-8", { "Cache-Control": "no-store", "Content-Security-Policy": "frame-ancestors 'none'", "Referrer-Policy": "no-referrer" });
     }
     // never the token here: this page is not guarded, and a DNS-rebound page could read it
     if (path === "/") return sendText(res, 200, `wxflow sandbox. Phone: ${this.url}/phone (open the phone URL wx-sandbox printed: it carries the token)\n`, "text/plain; charset=utf-8");

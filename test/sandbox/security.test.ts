@@ -70,6 +70,15 @@ describe("sandbox: the control API refuses what is not the phone page or a test 
     }
   });
 
+  it("serves the phone page so that no other page can frame it or learn its URL", async () => {
+    const page = await fetch(`${sb.url}/phone`);
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get("content-security-policy"), "frame-ancestors 'none'");
+    assert.equal(page.headers.get("referrer-policy"), "no-referrer");
+    const root = await (await fetch(`${sb.url}/`)).text();
+    assert.ok(!root.includes(sb.token ?? "-"), "the unguarded root page does not show the token");
+  });
+
   it("refuses a call without the token, or with a wrong one (401), and accepts header or Bearer", async () => {
     const uuid = await pendingLogin();
     const json = { host, "content-type": "application/json" };
