@@ -159,6 +159,27 @@ describe("sandbox: the control API refuses what is not the phone page or a test 
     }
   });
 
+  it("answers a refused control call without reading its body (200 MiB sent, little read)", async function () {
+    this.timeout(30_000);
+    const watch = watchServerSockets("/api/sandbox/");
+    try {
+      let n = 0;
+      const body = new Readable({
+        read() {
+          this.push(n++ < 200 ? Buffer.alloc(1024 * 1024, 0x20) : null);
+        },
+      });
+      const result = await streamPost(sb, "/api/sandbox/scan", { host, "content-type": "application/json" }, body);
+      const socket = watch.sockets[0];
+      assert.ok(socket);
+      if (!socket.destroyed) await new Promise((resolve) => socket.once("close", resolve));
+      assert.ok(socket.bytesRead < 8 * 1024 * 1024, `read ${socket.bytesRead} bytes`);
+      assert.ok(result.written < 200 * 1024 * 1024);
+    } finally {
+      watch.close();
+    }
+  });
+
   it("refuses a control body over 30 MiB (413) and takes one just under it", async function () {
     this.timeout(60_000);
     const friend = sb.control.worldContacts({ kind: "friend" })[0];
@@ -219,13 +240,19 @@ function manyFields(boundary: string, count: number, size: number): Readable {
 
 /** Stream the body to webwxuploadmedia; resolves with the answer (or undefined if the connection was cut first). */
 function streamUpload(sb: Sandbox, cookie: string, body: Readable, boundary: string): Promise<{ answer?: Json; written: number }> {
+  const headers: Record<string, string> = { "content-type": `multipart/form-data; boundary=${boundary}` };
+  if (cookie) headers.cookie = cookie;
+  return streamPost(sb, "/cgi-bin/mmwebwx-bin/webwxuploadmedia?f=json", headers, body);
+}
+
+/** POST a streamed body; resolves once the connection closes, with the JSON answer if one arrived. */
+function streamPost(sb: Sandbox, path: string, extra: Record<string, string>, body: Readable): Promise<{ answer?: Json; written: number }> {
   const u = new URL(sb.url);
   return new Promise((resolve) => {
     let answer: Json | undefined;
     let written = 0;
-    const headers: Record<string, string> = { "content-type": `multipart/form-data; boundary=${boundary}`, "transfer-encoding": "chunked" };
-    if (cookie) headers.cookie = cookie;
-    const req = httpRequest({ host: u.hostname, port: u.port, method: "POST", path: "/cgi-bin/mmwebwx-bin/webwxuploadmedia?f=json", headers, agent: false }, (res) => {
+    const headers = { ...extra, "transfer-encoding": "chunked" };
+    const req = httpRequest({ host: u.hostname, port: u.port, method: "POST", path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
