@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /** wx-sandbox: run the web-WeChat sandbox on its own (see lib/sandbox/README.md). */
 import { parseArgs } from "node:util";
-import { startSandbox } from "../lib/sandbox";
+import { networkWarning, startSandbox } from "../lib/sandbox";
 
-const USAGE = "usage: wx-sandbox [--port 8090] [--host 127.0.0.1] [--contacts 40] [--groups 6] [--seed 1] [--require-desktop] [--no-throttle]";
+const USAGE =
+  "usage: wx-sandbox [--port 8090] [--host 127.0.0.1] [--contacts 40] [--groups 6] [--seed 1] [--media-budget-mb 256] [--require-desktop] [--no-throttle] [--no-token]";
 
 function intOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
         seed: { type: "string" },
         "require-desktop": { type: "boolean" },
         "no-throttle": { type: "boolean" },
+        "no-token": { type: "boolean" },
+        "media-budget-mb": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -39,8 +42,13 @@ async function main(): Promise<void> {
     return;
   }
   const str = (k: string): string | undefined => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+  const host = str("host") ?? "127.0.0.1";
+  const noToken = values["no-token"] === true;
+  const budgetMb = intOption(str("media-budget-mb"), "media-budget-mb", 256);
   const sandbox = await startSandbox({
-    host: str("host") ?? "127.0.0.1",
+    host,
+    token: noToken ? false : undefined,
+    mediaBudgetBytes: Math.max(1, budgetMb) * 1024 * 1024,
     port: intOption(str("port"), "port", 8090),
     contacts: intOption(str("contacts"), "contacts", 40),
     groups: intOption(str("groups"), "groups", 6),
@@ -52,6 +60,10 @@ async function main(): Promise<void> {
   console.log(`  login URL (use it as the account's login URL): ${sandbox.url}`);
   console.log(`  phone page: ${sandbox.phoneUrl}`);
   console.log(`  control API: ${sandbox.url}/api/sandbox/`);
+  if (sandbox.token !== undefined) console.log(`  control token (header X-Sandbox-Token): ${sandbox.token}`);
+  else console.log("  control token: off (--no-token)");
+  const warning = networkWarning(host, !noToken);
+  if (warning) console.error(`wx-sandbox: ${warning}`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

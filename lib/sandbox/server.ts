@@ -3,7 +3,10 @@ import type { Socket } from "node:net";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ctx, type Host, type WaitResult } from "./context";
-import { handleControl, SandboxControl, type ControlHost } from "./control";
+import { DEFAULT_MEDIA_BUDGET } from "./budget";
+import { SandboxControl, type ControlHost } from "./control";
+import { handleControl, sendControlError } from "./control-http";
+import { ControlGuard, newToken } from "./guard";
 import { hookAnswer, sendText, wireJson } from "./http";
 import * as login from "./login";
 import * as media from "./media";
@@ -72,6 +75,13 @@ function pagePath(): string | undefined {
   return candidates.find((p) => existsSync(p));
 }
 
+/** Answer a refused request without reading its body (the connection closes after the answer). */
+function refuse(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  res.shouldKeepAlive = false;
+  sendControlError(res, err);
+  req.resume();
+}
+
 export const DEFAULT_SETTINGS: Settings = {
   requireDesktop: false,
   pushLogin: true,
@@ -93,6 +103,7 @@ export class Sandbox implements Host, ControlHost {
   private host: string;
   private port: number;
   private closed = false;
+  private readonly guard: ControlGuard;
 
   constructor(options: SandboxOptions = {}) {
     const settings: Settings = { ...DEFAULT_SETTINGS };
@@ -100,10 +111,19 @@ export class Sandbox implements Host, ControlHost {
       const v = options[key];
       if (v !== undefined) (settings as unknown as Record<string, unknown>)[key] = v;
     }
-    this.state = new SandboxState({ seed: options.seed ?? 1, contacts: options.contacts ?? 40, groups: options.groups ?? 6, accounts: options.accounts ?? 2 }, settings);
+    const world = { seed: options.seed ?? 1, contacts: options.contacts ?? 40, groups: options.groups ?? 6, accounts: options.accounts ?? 2 };
+    this.state = new SandboxState(world, settings, options.mediaBudgetBytes ?? DEFAULT_MEDIA_BUDGET);
     this.control = new SandboxControl(this);
     this.host = options.host ?? "127.0.0.1";
     this.port = options.port ?? 0;
+    if (typeof options.token === "string" && options.token.length < 16) throw new SandboxError("INVALID_ARGUMENT", "a chosen token needs at least 16 characters");
+    const token = options.token === false ? undefined : (options.token ?? newToken());
+    this.guard = new ControlGuard(token, () => ({ host: this.host, port: this.port }));
+  }
+
+  /** The token control API calls carry (header X-Sandbox-Token), or undefined when the check is off. */
+  get token(): string | undefined {
+    return this.guard.token;
   }
 
   get url(): string {
@@ -111,8 +131,9 @@ export class Sandbox implements Host, ControlHost {
     return `http://${h}:${this.port}`;
   }
 
+  /** The phone page, with the token in the fragment (never sent to a server, so never in a log or a Referer). */
   get phoneUrl(): string {
-    return `${this.url}/phone`;
+    return this.token === undefined ? `${this.url}/phone` : `${this.url}/phone#token=${this.token}`;
   }
 
   get events(): SandboxState["events"] {
@@ -228,14 +249,26 @@ export class Sandbox implements Host, ControlHost {
     const path = url.pathname;
     if (path.startsWith("/api/sandbox/")) {
       res.setHeader("Cache-Control", "no-store");
+      try {
+        this.guard.checkControl(req);
+      } catch (err) {
+        return refuse(req, res, err);
+      }
       return handleControl(this.control, this, req, res, path.slice("/api/sandbox/".length), url.searchParams);
     }
     if (path === "/phone" || path === "/phone/") {
+      try {
+        this.guard.checkPage(req);
+      } catch (err) {
+        return refuse(req, res, err);
+      }
       const file = pagePath();
       if (!file) return sendText(res, 404, "phone page missing", "text/plain");
-      return sendText(res, 200, readFileSync(file), "text/html; charset=utf-8", { "Cache-Control": "no-store" });
+      // no other page may frame it (its buttons drive the control API) or learn where it was opened from
+      return sendText(res, 200, readFileSync(file), "text/html; charset=utf-8", { "Cache-Control": "no-store", "Content-Security-Policy": "frame-ancestors 'none'", "Referrer-Policy": "no-referrer" });
     }
-    if (path === "/") return sendText(res, 200, `wxflow sandbox. Phone: ${this.phoneUrl}\n`, "text/plain; charset=utf-8");
+    // never the token here: this page is not guarded, and a DNS-rebound page could read it
+    if (path === "/") return sendText(res, 200, `wxflow sandbox. Phone: ${this.url}/phone (open the phone URL wx-sandbox printed: it carries the token)\n`, "text/plain; charset=utf-8");
 
     let endpoint: string | undefined;
     let handler: Handler | undefined;

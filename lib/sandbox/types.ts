@@ -21,6 +21,13 @@ export interface Settings {
 export interface SandboxOptions extends Partial<Settings> {
   host?: string;
   port?: number;
+  /**
+   * The control API token: a fresh random one by default (see `sb.token`), a string to choose it, or false to
+   * turn the check off (scripts; wx-sandbox --no-token). The phone page carries it in its URL fragment.
+   */
+  token?: string | false;
+  /** Bytes of media the sandbox keeps at most (injected media, uploads, chunks in progress); oldest used goes first. */
+  mediaBudgetBytes?: number;
   seed?: number;
   contacts?: number;
   groups?: number;
@@ -180,6 +187,14 @@ export interface WorldSummary {
   contacts: WorldContact[];
 }
 
+/** The media budget as `GET /api/sandbox/memory` shows it. */
+export interface MemoryReport {
+  limit: number;
+  used: number;
+  items: number;
+  evicted: number;
+}
+
 export interface SandboxEvents {
   login: [PendingLogin];
   "login-state": [PendingLogin];
@@ -189,7 +204,17 @@ export interface SandboxEvents {
   session: [{ account: string; online: boolean; code?: number }];
 }
 
-export type SandboxErrorCode = "NOT_FOUND" | "AMBIGUOUS" | "INVALID_ARGUMENT" | "CONFLICT" | "TIMEOUT" | "CLOSED";
+export type SandboxErrorCode =
+  | "NOT_FOUND"
+  | "AMBIGUOUS"
+  | "INVALID_ARGUMENT"
+  | "CONFLICT"
+  | "TIMEOUT"
+  | "CLOSED"
+  | "UNAUTHORIZED"
+  | "FORBIDDEN"
+  | "UNSUPPORTED_MEDIA_TYPE"
+  | "TOO_LARGE";
 
 export class SandboxError extends Error {
   readonly code: SandboxErrorCode;

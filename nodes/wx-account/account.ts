@@ -37,6 +37,7 @@ export interface AccountUser {
 
 export interface SandboxHandle {
   url: string;
+  /** The phone page with the control token (in its fragment): only for users with wx-account.write. */
   phoneUrl: string;
   close(): Promise<void>;
 }
@@ -318,7 +319,8 @@ export class WxAccount {
     if (!this.sandbox) {
       this.sandbox = await this.deps.startSandbox({ host: "127.0.0.1", port: settings.sandboxPort });
       this.deps.node.log(
-        `${this.deps.translate("wx-account.log.sandbox")} ${this.sandbox.url} (${this.deps.translate("wx-account.log.phone")} ${this.sandbox.phoneUrl})`,
+        // the phone URL carries the control token: the log names where to find it, not the URL itself
+        `${this.deps.translate("wx-account.log.sandbox")} ${this.sandbox.url} (${this.deps.translate("wx-account.log.phone")})`,
       );
     }
     return this.sandbox.url;

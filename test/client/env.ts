@@ -51,7 +51,7 @@ export async function startEnv(options: SandboxOptions = {}): Promise<Env> {
   const clients: WeChatClient[] = [];
   return {
     sb,
-    api: new SandboxClient(sb.url),
+    api: new SandboxClient(sb),
     dir,
     clients,
     newClient(opts: WeChatClientOptions = {}) {

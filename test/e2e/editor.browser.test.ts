@@ -279,10 +279,10 @@ describe("editor (browser)", function () {
 });
 
 /** Fetch JSON from `url` until `accept` returns a value; bounded by timeoutMs. */
-async function pollJson<T>(url: string, accept: (body: unknown) => T | undefined, timeoutMs = 15_000): Promise<T> {
+async function pollJson<T>(url: string, accept: (body: unknown) => T | undefined, timeoutMs = 15_000, headers: Record<string, string> = {}): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; Date.now() < deadline && attempt < 1000; attempt++) {
-    const res = await fetch(url).catch(() => undefined);
+    const res = await fetch(url, { headers }).catch(() => undefined);
     if (res?.ok) {
       const value = accept(await res.json());
       if (value !== undefined) return value;
@@ -292,8 +292,8 @@ async function pollJson<T>(url: string, accept: (body: unknown) => T | undefined
   throw new Error(`timed out waiting on ${url}`);
 }
 
-async function postJson(url: string, body: unknown): Promise<unknown> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
   assert.equal(res.status, 200, `${url}: ${res.status}`);
   return res.json();
 }
@@ -324,18 +324,25 @@ describe("echo-bot example (what npm start deploys)", function () {
     const stateUrl = `${nodeRed?.origin}/wx-account/${account.id}/state`;
     const phoneUrl = await pollJson(stateUrl, (b) => (b as { phoneUrl?: string }).phoneUrl);
     const sandbox = new URL(phoneUrl).origin;
-    await pollJson(`${sandbox}/api/sandbox/logins?wait=10000`, (b) => ((b as { logins: unknown[] }).logins.length > 0 ? true : undefined));
-    await postJson(`${sandbox}/api/sandbox/scan`, {});
+    // the editor's phone link carries the sandbox's control token in its fragment
+    const auth = { "x-sandbox-token": new URLSearchParams(new URL(phoneUrl).hash.slice(1)).get("token") ?? "" };
+    await pollJson(`${sandbox}/api/sandbox/logins?wait=10000`, (b) => ((b as { logins: unknown[] }).logins.length > 0 ? true : undefined), 15_000, auth);
+    await postJson(`${sandbox}/api/sandbox/scan`, {}, auth);
     await pollJson(stateUrl, (b) => ((b as { state: string }).state === "online" ? true : undefined));
-    const contacts = (await (await fetch(`${sandbox}/api/sandbox/world/contacts?kind=friend`)).json()) as { contacts: { nickName: string; remarkName: string }[] };
+    const contacts = (await (await fetch(`${sandbox}/api/sandbox/world/contacts?kind=friend`, { headers: auth })).json()) as { contacts: { nickName: string; remarkName: string }[] };
     const friend = contacts.contacts.find((c) => !/[<&]/.test(c.remarkName || c.nickName));
     assert.ok(friend);
     const name = friend.remarkName || friend.nickName;
-    await postJson(`${sandbox}/api/sandbox/messages`, { from: name, text: "ping from the phone" });
-    const sent = await pollJson(`${sandbox}/api/sandbox/sent?type=text&wait=10000`, (b) => {
-      const list = (b as { sent: { text?: string; toName: string }[] }).sent;
-      return list.length > 0 ? list : undefined;
-    });
+    await postJson(`${sandbox}/api/sandbox/messages`, { from: name, text: "ping from the phone" }, auth);
+    const sent = await pollJson(
+      `${sandbox}/api/sandbox/sent?type=text&wait=10000`,
+      (b) => {
+        const list = (b as { sent: { text?: string; toName: string }[] }).sent;
+        return list.length > 0 ? list : undefined;
+      },
+      15_000,
+      auth,
+    );
     assert.deepEqual(
       sent.map((r) => [r.text, r.toName]),
       [["ping from the phone", name]],

@@ -158,12 +158,21 @@ describe("wx-account", function () {
     await helper.load(NODES, [wxNode("send", "wx-send-text"), { ...accountConfig(ctx.sb), server: "sandbox", sandboxPort: 0, loginUrl: "" }]);
     await waitForStatus(nodeById("send"), (s) => s.fill === "yellow" && s.shape === "ring");
     const state = (await helper.request().get(`/wx-account/${ACCOUNT}/state`)).body as StateBody;
-    assert.match(state.phoneUrl ?? "", /^http:\/\/127\.0\.0\.1:\d+\/phone$/);
-    const origin = new URL(state.phoneUrl ?? "").origin;
+    // the link carries the control token in its fragment; without it the control API refuses
+    assert.match(state.phoneUrl ?? "", /^http:\/\/127\.0\.0\.1:\d+\/phone#token=[\w-]{32}$/);
+    const phone = new URL(state.phoneUrl ?? "");
+    const origin = phone.origin;
+    const token = new URLSearchParams(phone.hash.slice(1)).get("token") ?? "";
     assert.notEqual(origin, ctx.sb.url);
     const online = waitOnline(nodeById("send"));
-    const scan = await fetch(`${origin}/api/sandbox/scan`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const noToken = await fetch(`${origin}/api/sandbox/scan`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    assert.equal(noToken.status, 401);
+    const scan = await fetch(`${origin}/api/sandbox/scan`, { method: "POST", headers: { "content-type": "application/json", "x-sandbox-token": token }, body: "{}" });
     assert.equal(scan.status, 200);
+    // the log names the sandbox, never the link with its token
+    const logged = JSON.stringify(helper.log().args);
+    assert.match(logged, new RegExp(origin.replace(/\./g, "\\.")));
+    assert.ok(!logged.includes(token), "the token is not in the log");
     await online;
     await helper.unload();
     await assert.rejects(fetch(`${origin}/api/sandbox/logins`));

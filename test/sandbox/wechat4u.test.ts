@@ -55,7 +55,7 @@ describe("sandbox: wechat4u as an independent client", function () {
   before(async () => {
     // requireDesktop: wechat4u logs in the desktop (UOS) way, as accounts need today
     sb = await startSandbox({ longPollMs: 2_000, contacts: 30, seed: 5, requireDesktop: true });
-    api = new SandboxClient(sb.url);
+    api = new SandboxClient(sb);
     const conf: unknown = load("wechat4u/lib/util/conf");
     if (!isConfModule(conf)) throw new Error("wechat4u/lib/util/conf has no getCONF");
     confModule = conf;
