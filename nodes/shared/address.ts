@@ -17,7 +17,7 @@ export interface AddressPolicy {
 export class AddressRefusedError extends Error {
   readonly code = "ERR_WXFLOW_ADDRESS_REFUSED";
   constructor(readonly host: string) {
-    super(`${host} is a private or local address; name the host in the node's allowed hosts to reach it`);
+    super(`${host} is a private or local address (list the host under the node's Private hosts to reach it)`);
     this.name = "AddressRefusedError";
   }
 }
