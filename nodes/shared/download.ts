@@ -1,3 +1,5 @@
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import { WeChatError } from "../../lib/wechat/errors";
 import { AddressRefusedError, guardedLookup, refusedLiteral, isHostAllowed, type AddressPolicy } from "./address";
 
@@ -47,6 +49,22 @@ function reasonOf(error: unknown): string {
   return typeof code === "string" && /^[A-Z0-9_]+$/.test(code) ? code : "the request failed";
 }
 
+/** Where a redirect leads, without the credentials of the URL it came from when it leaves that origin. */
+function redirectTarget(location: string | undefined, from: URL, failure: string): URL {
+  if (typeof location !== "string" || location === "") throw new WeChatError("NETWORK", `${failure}: a redirect without a Location`);
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    throw new WeChatError("NETWORK", `${failure}: a redirect to an invalid URL`);
+  }
+  if (next.origin !== from.origin) {
+    next.username = "";
+    next.password = "";
+  }
+  return next;
+}
+
 /**
  * GETs `url` with at most `max` bytes, following up to MAX_REDIRECTS redirects itself so that every hop is
  * checked against `policy` (literal hosts here, resolved names in the connection's own lookup). Credentials in the
@@ -61,56 +79,50 @@ export async function downloadBytes(url: string, max: number, what: string, poli
     throw new WeChatError("INVALID_ARGUMENT", `msg.payload is not a valid URL`);
   }
   const shown = redactUrl(current);
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    if (current.protocol !== "http:" && current.protocol !== "https:") {
-      throw new WeChatError("INVALID_ARGUMENT", `the ${what} at ${shown} redirects to a URL that is not http(s)`);
-    }
-    const from = hop === 0 ? undefined : shown;
-    const literal = refusedLiteral(current.hostname, policy);
-    if (literal) throw refusedError(literal, what, from);
-    const request = got(current, {
-      responseType: "buffer",
-      timeout: { request: TIMEOUT_MS },
-      retry: { limit: 0 },
-      followRedirect: false,
-      dnsLookup: isHostAllowed(current.hostname, policy) ? undefined : guardedLookup(policy),
-    });
-    let tooLarge = false;
-    request.on("downloadProgress", (progress: { transferred: number; total?: number }) => {
-      if (progress.transferred > max || (progress.total !== undefined && progress.total > max)) {
-        tooLarge = true;
-        request.cancel();
+  // Sockets of this download only: Node's global agents keep connections alive and pool them by host and port,
+  // so a later download (from a node where that host is not allowed) would reuse one without any lookup.
+  const agent = { http: new HttpAgent({ keepAlive: false }), https: new HttpsAgent({ keepAlive: false }) };
+  try {
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      if (current.protocol !== "http:" && current.protocol !== "https:") {
+        throw new WeChatError("INVALID_ARGUMENT", `the ${what} at ${shown} redirects to a URL that is not http(s)`);
       }
-    });
-    let response: Awaited<typeof request>;
-    try {
-      response = await request;
-    } catch (error) {
-      const refused = refusalIn(error);
-      if (refused) throw refusedError(refused, what, from);
-      if (tooLarge) throw new WeChatError("TOO_LARGE", `the ${what} at ${shown} is larger than ${max} bytes`);
-      throw new WeChatError("NETWORK", `cannot download the ${what} from ${shown}: ${reasonOf(error)}`);
+      const from = hop === 0 ? undefined : shown;
+      const literal = refusedLiteral(current.hostname, policy);
+      if (literal) throw refusedError(literal, what, from);
+      const request = got(current, {
+        responseType: "buffer",
+        timeout: { request: TIMEOUT_MS },
+        retry: { limit: 0 },
+        followRedirect: false,
+        agent,
+        dnsLookup: isHostAllowed(current.hostname, policy) ? undefined : guardedLookup(policy),
+      });
+      let tooLarge = false;
+      request.on("downloadProgress", (progress: { transferred: number; total?: number }) => {
+        if (progress.transferred > max || (progress.total !== undefined && progress.total > max)) {
+          tooLarge = true;
+          request.cancel();
+        }
+      });
+      let response: Awaited<typeof request>;
+      try {
+        response = await request;
+      } catch (error) {
+        const refused = refusalIn(error);
+        if (refused) throw refusedError(refused, what, from);
+        if (tooLarge) throw new WeChatError("TOO_LARGE", `the ${what} at ${shown} is larger than ${max} bytes`);
+        throw new WeChatError("NETWORK", `cannot download the ${what} from ${shown}: ${reasonOf(error)}`);
+      }
+      if (!REDIRECT_STATUS.has(response.statusCode)) {
+        if (response.statusCode >= 300) throw new WeChatError("NETWORK", `cannot download the ${what} from ${shown}: the server answered HTTP ${response.statusCode}`);
+        return response.body;
+      }
+      current = redirectTarget(response.headers.location, current, `cannot download the ${what} from ${shown}`);
     }
-    if (!REDIRECT_STATUS.has(response.statusCode)) {
-      if (response.statusCode >= 300) throw new WeChatError("NETWORK", `cannot download the ${what} from ${shown}: the server answered HTTP ${response.statusCode}`);
-      return response.body;
-    }
-    const location = response.headers.location;
-    if (typeof location !== "string" || location === "") {
-      throw new WeChatError("NETWORK", `cannot download the ${what} from ${shown}: a redirect without a Location`);
-    }
-    let next: URL;
-    try {
-      next = new URL(location, current);
-    } catch {
-      throw new WeChatError("NETWORK", `cannot download the ${what} from ${shown}: a redirect to an invalid URL`);
-    }
-    // Credentials belong to the origin they were given for.
-    if (next.origin !== current.origin) {
-      next.username = "";
-      next.password = "";
-    }
-    current = next;
+    throw new WeChatError("NETWORK", `cannot download the ${what} from ${shown}: more than ${MAX_REDIRECTS} redirects`);
+  } finally {
+    agent.http.destroy();
+    agent.https.destroy();
   }
-  throw new WeChatError("NETWORK", `cannot download the ${what} from ${shown}: more than ${MAX_REDIRECTS} redirects`);
 }

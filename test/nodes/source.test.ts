@@ -199,6 +199,13 @@ describe("payload sources: URLs over HTTP", function () {
     assert.ok(data.equals(BODY));
   });
 
+  it("never reuses a connection another node's allowed host opened (each download has its own sockets)", async function () {
+    const url = `http://localhost:${port}/file.pdf`;
+    assert.ok((await loadBytes(url, options(["localhost"]))).data.equals(BODY));
+    await rejectsWith(loadBytes(url, options()), "INVALID_ARGUMENT");
+    assert.equal(seen.length, 1);
+  });
+
   it(`follows at most ${MAX_REDIRECTS} redirects`, async function () {
     const message = await rejectsWith(loadBytes(`http://127.0.0.1:${port}/loop`, options(["127.0.0.1"])), "NETWORK");
     assert.match(message, /more than 5 redirects/);
