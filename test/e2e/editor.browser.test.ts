@@ -99,7 +99,7 @@ describe("editor (browser)", function () {
       { id: "e2erecv000000001", type: "wx-receive", z: "e2etab0000000001", name: "", account: ACCOUNT, types: ["text", "image"], chats: ["家人群"], x: 100, y: 200, wires: [[]] },
       { id: "e2eimg0000000001", type: "wx-send-image", z: "e2etab0000000001", name: "", account: ACCOUNT, target: "", x: 300, y: 200, wires: [[]] },
       { id: "e2econtacts00001", type: "wx-contacts", z: "e2etab0000000001", name: "", account: ACCOUNT, action: "members", kind: "all", query: "家人群", x: 500, y: 200, wires: [[]] },
-      { id: "e2efile000000001", type: "wx-send-file", z: "e2etab0000000001", name: "", account: ACCOUNT, target: "", as: "file", allowPath: false, allowUrl: false, x: 300, y: 300, wires: [[]] },
+      { id: "e2efile000000001", type: "wx-send-file", z: "e2etab0000000001", name: "", account: ACCOUNT, target: "", as: "file", allowPath: true, allowUrl: true, x: 300, y: 300, wires: [[]] },
       { id: "e2eevent00000001", type: "wx-event", z: "e2etab0000000001", name: "", account: ACCOUNT, events: ["qr", "friend-request"], x: 100, y: 300, wires: [[]] },
       { id: "e2eaction0000001", type: "wx-action", z: "e2etab0000000001", name: "", account: ACCOUNT, action: "create-group", target: "", topic: "Hiking", members: "a, b", remark: "", x: 500, y: 300, wires: [[]] },
     ];
@@ -237,6 +237,12 @@ describe("editor (browser)", function () {
     await open("e2efile000000001");
     await page.waitForSelector("#node-input-as", { timeout: 10_000 });
     assert.equal(await page.inputValue("#node-input-as"), "file");
+    // Saved with the old allowPath checkbox: the folder field is empty (reading files is off) and the private
+    // hosts field shows with the URL option.
+    assert.equal(await page.inputValue("#node-input-readFolders"), "");
+    assert.equal(await page.isVisible("#node-input-allowHosts"), true);
+    await page.uncheck("#node-input-allowUrl");
+    assert.equal(await page.isVisible("#node-input-allowHosts"), false);
     await page.click("#node-dialog-cancel");
     await open("e2eevent00000001");
     await page.waitForSelector("#node-input-event-qr", { timeout: 10_000 });
