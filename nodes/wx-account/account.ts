@@ -46,8 +46,11 @@ export interface AccountDeps {
   settings: AccountSettings;
   /** Node-RED user dir; without it no session is saved. */
   userDir?: string;
-  /** Base secret for session files (see shared/secret.ts), asked for only when a session file is used. */
-  secret: (dir: string) => string;
+  /**
+   * Base secret for session files and the earlier ones existing files may be under (see shared/secret.ts), asked
+   * for only when a session file is used.
+   */
+  secret: (dir: string) => { secret: string; previous: readonly string[] };
   translate: (key: string) => string;
   publish: (topic: string, data: unknown, retain: boolean) => void;
   createClient: (options: ClientOptions) => WeChatClientApi;
@@ -267,8 +270,10 @@ export class WxAccount {
     if (file) {
       const dir = path.dirname(file);
       await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+      const key = this.deps.secret(dir);
       options.sessionFile = file;
-      options.sessionSecret = sessionSecret(this.deps.secret(dir), this.id);
+      options.sessionSecret = sessionSecret(key.secret, this.id);
+      options.previousSessionSecrets = key.previous.map((previous) => sessionSecret(previous, this.id));
     }
     const client = this.deps.createClient(options);
     this.listen(client, "on");

@@ -81,7 +81,7 @@ describe("node status of a session state", function () {
     ["offline", "grey", "ring", "offline"],
     ["waiting-scan", "yellow", "ring", "scan"],
     ["scanned", "yellow", "dot", "confirm"],
-    ["online", "green", "dot", "online: Me"],
+    ["online", "green", "dot", "online"],
     ["logged-out", "red", "ring", "loggedOut: 1101"],
     ["refused", "red", "ring", "refused: no web login"],
   ];
