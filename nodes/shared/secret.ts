@@ -89,7 +89,7 @@ function isInside(file: string, dir: string | undefined): boolean {
 }
 
 function keyFileSetting(settings: RedSettings): string | undefined {
-  const wxflow = (settings as { wxflow?: unknown }).wxflow ?? readSetting(settings, "wxflow");
+  const wxflow = settings.wxflow ?? readSetting(settings, "wxflow");
   if (wxflow === null || typeof wxflow !== "object") return undefined;
   const file = (wxflow as { sessionKeyFile?: unknown }).sessionKeyFile;
   return typeof file === "string" && file.trim() !== "" ? file.trim() : undefined;
