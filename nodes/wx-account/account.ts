@@ -270,7 +270,14 @@ export class WxAccount {
     if (file) {
       const dir = path.dirname(file);
       await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
-      const key = this.deps.secret(dir);
+      let key: { secret: string; previous: readonly string[] };
+      try {
+        key = this.deps.secret(dir);
+      } catch (error) {
+        // A configured session key that cannot be read: say so on the node, never fall back to the user dir.
+        this.setState({ state: "offline", message: errorText(error) });
+        throw error;
+      }
       options.sessionFile = file;
       options.sessionSecret = sessionSecret(key.secret, this.id);
       options.previousSessionSecrets = key.previous.map((previous) => sessionSecret(previous, this.id));
