@@ -15,9 +15,10 @@ export const DESKTOP_EXTSPAM =
 export type LoginMode = "desktop" | "web";
 
 /**
- * The shape of a login uuid (protocol.md section 3): a short base64 string such as "wb7R2kx9dA==" or "4ZrEq8JiYQ==";
- * URL-safe letters ("-", "_") and "+" / "/" are allowed, 8 to 64 of them, then at most two "=". Anything else (line
- * breaks, escapes, quotes, a URL) is not a uuid: it would end up in the QR, the log and every poll URL.
+ * The shape of a login uuid (protocol.md section 3). Every captured one is 10 base64 characters and "==" (7 bytes:
+ * "wb7R2kx9dA==", "4ZrEq8JiYQ==", "ob4xFTZAJA=="); in case the server changes, both base64 alphabets ("+" "/" and
+ * "-" "_") and 8 to 64 characters are accepted, then at most two "=". Anything else (line breaks, escapes, quotes, a
+ * URL) is not a uuid: it would end up in the QR, the log and every poll URL.
  */
 export const UUID_PATTERN = /^[A-Za-z0-9+/_-]{8,64}={0,2}$/;
 
