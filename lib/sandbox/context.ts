@@ -120,6 +120,7 @@ export function checkBaseRequest(ctx: Ctx, base: unknown, answer = true): Sessio
     ctx.violation("deviceid-format", `BaseRequest.DeviceID must be "e" + 15 digits`);
     return fail(1);
   }
+  ctx.state.noteDeviceId(ctx.endpoint, session, base.DeviceID);
   return session;
 }
 

@@ -6,8 +6,10 @@ import {
   SandboxError,
   type BulkRequest,
   type ContactOp,
+  type DeviceIdRecord,
   type FaultSpec,
   type InjectRequest,
+  type NameWire,
   type PendingLogin,
   type SentFilter,
   type SentRecord,
@@ -21,12 +23,17 @@ import { plainName } from "./world";
 
 /** The phone and the test bench: typed control operations, and their HTTP face under /api/sandbox/. */
 
-const FAULT_KINDS = ["500", "reset", "hang", "ret", "malformed", "truncated"];
+const FAULT_KINDS = ["500", "reset", "hang", "ret", "malformed", "truncated", "notice", "lost-500", "lost-reset", "lost-hang", "bad-cookies"];
 
 export interface ControlHost {
   readonly state: SandboxState;
   /** Resolves when fn() returns a value, re-checking on the given events; rejects after timeoutMs. */
   until<T>(events: string[], fn: () => T | undefined, timeoutMs: number): Promise<T>;
+}
+
+function rawWire(wire: NameWire | undefined): { rawWire?: true } {
+  if (wire !== undefined && wire !== "raw" && wire !== "escaped") throw new SandboxError("INVALID_ARGUMENT", 'wire must be "raw" or "escaped"');
+  return wire === "raw" ? { rawWire: true } : {};
 }
 
 export class SandboxControl {
@@ -102,18 +109,18 @@ export class SandboxControl {
     };
     switch (op.op) {
       case "add": {
-        const p = world.addPerson({ nickName: op.nickName, alias: op.alias ?? "", verifyFlag: op.kind === "official" ? 8 : 0 }, op.kind === "official" ? "official" : "person");
+        const p = world.addPerson({ nickName: op.nickName, alias: op.alias ?? "", verifyFlag: op.kind === "official" ? 8 : 0, ...rawWire(op.wire) }, op.kind === "official" ? "official" : "person");
         account.friends.set(p.id, { remarkName: op.remarkName ?? "", starred: false });
-        state.deliver(account, { kind: "mod", id: p.id });
+        state.deliver(account, { kind: "mod", id: p.id, added: true });
         return { ok: true, ...userNameOf(p.id) };
       }
       case "add-group": {
         const members = [account.personId, ...op.members.map((m) => state.resolveContact(account, m))];
         const id = world.newId("g");
-        world.groups.set(id, { id, topic: op.nickName, members, displayNames: new Map(), ownerId: account.personId });
+        world.groups.set(id, { id, topic: op.nickName, members, displayNames: new Map(), ownerId: account.personId, ...rawWire(op.wire) });
         for (const acc of world.accounts) if (members.includes(acc.personId)) {
           acc.groups.add(id);
-          state.deliver(acc, { kind: "mod", id });
+          state.deliver(acc, { kind: "mod", id, added: true });
         }
         return { ok: true, ...userNameOf(id) };
       }
@@ -122,11 +129,13 @@ export class SandboxControl {
         const group = world.groups.get(id);
         if (group) {
           if (op.nickName !== undefined) group.topic = op.nickName;
+          if (op.wire !== undefined) group.rawWire = rawWire(op.wire).rawWire === true;
         } else {
           const p = world.person(id);
           if (!p) throw new SandboxError("NOT_FOUND", op.name);
           if (op.nickName !== undefined) p.nickName = op.nickName;
           if (op.alias !== undefined) p.alias = op.alias;
+          if (op.wire !== undefined) p.rawWire = rawWire(op.wire).rawWire === true;
           const meta = account.friends.get(id);
           if (meta && op.remarkName !== undefined) meta.remarkName = op.remarkName;
         }
@@ -192,6 +201,11 @@ export class SandboxControl {
 
   upload(mediaId: string): Buffer | undefined {
     return this.state.uploads.get(mediaId)?.data;
+  }
+
+  /** The DeviceID of every request that carried one, oldest first. */
+  deviceIds(): DeviceIdRecord[] {
+    return [...this.state.deviceIds];
   }
 
   violations(): Violation[] {
@@ -369,6 +383,8 @@ export async function handleControl(control: SandboxControl, host: ControlHost, 
         if (wait > 0) await host.until(["sent"], () => (control.sent(filter).length > 0 ? true : undefined), wait).catch(() => undefined);
         return sendApiJson(res, 200, { sent: control.sent(filter) });
       }
+      case "GET device-ids":
+        return sendApiJson(res, 200, { deviceIds: control.deviceIds() });
       case "GET uploads":
         return sendApiJson(res, 200, { uploads: control.uploads() });
       case "GET violations":

@@ -80,15 +80,88 @@ export function queryParam(raw: Map<string, string>, name: string): string | und
   return undefined;
 }
 
+/**
+ * Sees the answer a handler is about to write: may add headers to it, or take it over ("taken": the hook answered
+ * or dropped the connection itself). How a fault changes an answer after the call was handled.
+ */
+export type AnswerHook = (status: number, headers: Record<string, string | string[] | number>) => "send" | "taken";
+
+const ANSWER_HOOK = Symbol("wxflow.sandbox.answerHook");
+type HookedResponse = ServerResponse & { [ANSWER_HOOK]?: AnswerHook };
+
+/** Installs the hook for this one response (every handler answers through sendText). */
+export function hookAnswer(res: ServerResponse, hook: AnswerHook): void {
+  (res as HookedResponse)[ANSWER_HOOK] = hook;
+}
+
 export function sendText(res: ServerResponse, status: number, body: string | Buffer, contentType: string, headers: Record<string, string | string[]> = {}): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body), ...headers });
+  const head: Record<string, string | string[] | number> = { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body), ...headers };
+  const hook = (res as HookedResponse)[ANSWER_HOOK];
+  if (hook && hook(status, head) === "taken") return;
+  res.writeHead(status, head);
   res.end(body);
 }
 
-/** JSON the way the real server sends it: text/plain. */
+function isComposite(value: unknown): boolean {
+  return value !== null && typeof value === "object" && (!Array.isArray(value) || value.length > 0);
+}
+
+/** What JSON.stringify would escape in a string; without any of it a string is written between quotes as it is. */
+// eslint-disable-next-line no-control-regex
+const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+const keyCache = new Map<string, string>();
+
+function quoteKey(key: string): string {
+  let quoted = keyCache.get(key);
+  if (quoted === undefined) {
+    quoted = `${JSON.stringify(key)}: `;
+    if (keyCache.size < 1_000) keyCache.set(key, quoted);
+  }
+  return quoted;
+}
+
+function writeWire(value: unknown): string {
+  if (typeof value === "string") return JSON_ESCAPED.test(value) ? JSON.stringify(value) : `"${value}"`;
+  // A bigint is a JSON number with every digit (NewMsgId beyond 2^53, as the real server writes it).
+  if (typeof value === "bigint") return value.toString();
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) {
+    if (value.length === 0) return "[]";
+    let out = "[";
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += isComposite(value[i - 1]) ? "\n," : ",";
+      out += writeWire(value[i] === undefined ? null : value[i]);
+    }
+    return out + (isComposite(value[value.length - 1]) ? "\n]" : "]");
+  }
+  let out = "{\n";
+  let previous: unknown;
+  let first = true;
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (!Object.prototype.hasOwnProperty.call(record, key)) continue;
+    const item = record[key];
+    if (item === undefined || typeof item === "function") continue;
+    if (!first) out += isComposite(previous) ? "\n,\n" : ",\n";
+    out += quoteKey(key) + writeWire(item);
+    previous = item;
+    first = false;
+  }
+  return first ? "{}" : out + "\n}";
+}
+
+/**
+ * JSON laid out the way the real server writes it (protocol.md section 9): one member a line, a closing "}" on its
+ * own line and the "," after it on the next, bigint values as bare numbers of any length.
+ */
+export function wireJson(value: unknown): string {
+  return writeWire(value) + "\n";
+}
+
+/** JSON the way the real server sends it: text/plain without a charset, laid out as wireJson does. */
 export function sendWireJson(res: ServerResponse, value: unknown): void {
-  sendText(res, 200, JSON.stringify(value), "text/plain; charset=utf-8");
+  sendText(res, 200, wireJson(value), "text/plain");
 }
 
 export function sendScript(res: ServerResponse, body: string): void {

@@ -85,8 +85,8 @@ export function inject(state: SandboxState, req: InjectRequest, resolved?: Resol
 
   const { from, room, to } = resolved ?? resolveSender(state, account, req);
   const base = { msgId, from, to, time, ...(room ? { room } : {}) };
-  const queue = (msgType: number, build: StoredMsg["build"]): { msgId: string } => {
-    state.deliver(account, { kind: "msg", msg: { ...base, msgType, build } });
+  const queue = (msgType: number, build: StoredMsg["build"], phone = false): { msgId: string } => {
+    state.deliver(account, { kind: "msg", msg: { ...base, msgType, build }, ...(phone ? { phone } : {}) });
     return { msgId };
   };
 
@@ -113,7 +113,9 @@ export function inject(state: SandboxState, req: InjectRequest, resolved?: Resol
       const data = bytes(req, sampleMp4);
       state.media.set(msgId, { data, mime: "video/mp4", owners: new Set([account.index]) });
       const seconds = Math.max(1, Math.round((req.durationMs ?? 5000) / 1000));
-      return queue(43, () => ({ Content: escapeWire(`<msg><videomsg aeskey="" cdnthumbaeskey="" cdnvideourl="" cdnthumburl="" length="${data.length}" playlength="${seconds}" cdnthumblength="0" cdnthumbwidth="100" cdnthumbheight="100" fromusername="" md5="" newmd5="" isad="0" /></msg>`), PlayLength: seconds, ImgHeight: 100, ImgWidth: 100 }));
+      // Laid out like the real server's: "<br/>" then a TAB before the element (protocol.md section 9).
+      const xml = `<?xml version="1.0"?>\n<msg>\n\t<videomsg aeskey="" cdnthumbaeskey="" cdnvideourl="" cdnthumburl="" length="${data.length}" playlength="${seconds}" cdnthumblength="0" cdnthumbwidth="100" cdnthumbheight="100" fromusername="" md5="" newmd5="" isad="0" />\n</msg>`;
+      return queue(43, () => ({ Content: escapeWire(xml).replace(/\n/g, "<br/>"), PlayLength: seconds, ImgHeight: 100, ImgWidth: 100 }));
     }
     case "sticker": {
       const data = bytes(req, () => SAMPLE_GIF);
@@ -163,6 +165,16 @@ export function inject(state: SandboxState, req: InjectRequest, resolved?: Resol
       return queue(10002, (userName) => ({
         Content: escapeWire(`<sysmsg type="revokemsg"><revokemsg><session>${userName(room ?? from)}</session><oldmsgid>0</oldmsgid><msgid>${escapeWire(target)}</msgid><replacemsg><![CDATA["${name}" 撤回了一条消息]]></replacemsg></revokemsg></sysmsg>`),
       }));
+    }
+    case "open-chat": {
+      // The phone entered a chat (StatusNotifyCode 2): From = To = self, the chat in StatusNotifyUserName.
+      if (from !== account.personId) throw new SandboxError("INVALID_ARGUMENT", 'open-chat is done by the account itself: from must be "self"');
+      const chat = room ?? to;
+      return queue(
+        51,
+        (userName) => ({ ToUserName: userName(account.personId), Content: "", StatusNotifyCode: 2, StatusNotifyUserName: userName(chat) }),
+        true,
+      );
     }
     default:
       throw new SandboxError("INVALID_ARGUMENT", `unknown type ${String(type)}`);

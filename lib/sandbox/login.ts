@@ -122,7 +122,7 @@ export function newLoginPage(ctx: Ctx): void {
     return;
   }
   const account = ctx.state.world.accounts[login.accountIndex] as Account;
-  const session = ctx.state.startSession(account);
+  const session = ctx.state.startSession(account, desktop);
   ctx.state.authTickets.set(account.index, { ticket: session.authTicket, uvid: session.uvid });
   const day = 24 * 3600 * 1000;
   const cookies = [

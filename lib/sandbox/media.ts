@@ -16,6 +16,8 @@ const MB = 1024 * 1024;
 const CHECK_UPLOAD_OVER = 25 * MB;
 const VIDEO_MAX = 20 * MB;
 const FILE_MAX = 100 * MB;
+/** appid of file appmsgs (protocol.md section 6): the web client's, sent in desktop mode as well. */
+const FILE_APPID = "wxeb7ec651dd0aefa9";
 
 interface Multipart {
   fields: Map<string, string>;
@@ -263,6 +265,13 @@ export async function sendAppMsg(ctx: Ctx): Promise<void> {
     ctx.fail(1);
     return;
   }
+  const appId = String(appmsg["@_appid"] ?? "");
+  if (s.session.desktop && appId !== FILE_APPID) {
+    // Desktop-mode file messages without it do not arrive: every working desktop-mode client sends it.
+    ctx.violation("appmsg-appid", `desktop mode: a file appmsg must carry appid='${FILE_APPID}' (got '${appId}')`);
+    ctx.fail(1);
+    return;
+  }
   const up = ownUpload(ctx, s.session, attach.attachid, ["doc", "pic", "video"]);
   if (!up) return;
   const title = String(appmsg.title ?? "");
@@ -278,7 +287,7 @@ export async function sendAppMsg(ctx: Ctx): Promise<void> {
     const signed = check !== undefined && (content.includes(check.signature) || s.msg.Signature === check.signature);
     if (!signed) ctx.deviation("appmsg-signature", "appmsg of a file over 25 MB should carry the Signature");
   }
-  const msgId = finishSend(ctx, s, "file", { mediaId: up.record.mediaId, fileName: title });
+  const msgId = finishSend(ctx, s, "file", { mediaId: up.record.mediaId, fileName: title, appId });
   const mediaId = newMediaId();
   const owners = new Set(ctx.state.world.accounts.filter((a) => a !== s.session.account).map((a) => a.index));
   ctx.state.files.set(mediaId, { data: up.data, fileName: title, owners });

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ctx, type Host, type WaitResult } from "./context";
 import { handleControl, SandboxControl, type ControlHost } from "./control";
-import { sendText } from "./http";
+import { hookAnswer, sendText, wireJson } from "./http";
 import * as login from "./login";
 import * as media from "./media";
 import { SandboxState } from "./state";
@@ -54,6 +54,16 @@ function retBody(endpoint: string, ret: number): { body: string; type: string } 
   if (endpoint === "webwxnewloginpage") return { body: `<error><ret>${ret}</ret><message>fault</message></error>`, type: "text/plain" };
   if (endpoint === "webwxpushloginurl") return { body: JSON.stringify({ ret: String(ret), msg: "fault", uuid: "" }), type: "text/plain" };
   return { body: JSON.stringify({ BaseResponse: { Ret: ret, ErrMsg: "" } }), type: "text/plain" };
+}
+
+/** The `<e>` error XML the server puts in ErrMsg with Ret 0 (seen on webwxcreatechatroom: a failure). */
+export const NOTICE_XML =
+  "<e>\n<ShowType>1</ShowType>\n<Content><![CDATA[创建群聊失败]]></Content>\n<Url><![CDATA[]]></Url>\n<DispSec>30</DispSec>\n<Title><![CDATA[]]></Title>\n<Action>4</Action>\n<DelayConnSec>0</DelayConnSec>\n<Countdown>0</Countdown>\n<Ok><![CDATA[]]></Ok>\n<Cancel><![CDATA[]]></Cancel>\n</e>\n";
+
+function noticeBody(endpoint: string): Record<string, unknown> {
+  const base = { BaseResponse: { Ret: 0, ErrMsg: NOTICE_XML } };
+  if (endpoint !== "webwxcreatechatroom") return base;
+  return { ...base, Topic: "", PYInitial: "", QuanPin: "", MemberCount: 0, MemberList: [], ChatRoomName: "", BlackList: "" };
 }
 
 function pagePath(): string | undefined {
@@ -250,6 +260,14 @@ export class Sandbox implements Host, ControlHost {
     if (!fault || fault.remaining <= 0) return false;
     fault.remaining -= 1;
     if (fault.remaining <= 0) this.state.faults.delete(endpoint);
+    switch (fault.kind) {
+      case "bad-cookies":
+      case "lost-500":
+      case "lost-reset":
+      case "lost-hang":
+        this.afterHandling(fault.kind, req, res);
+        return false;
+    }
     req.resume();
     switch (fault.kind) {
       case "500":
@@ -267,6 +285,9 @@ export class Sandbox implements Host, ControlHost {
         sendText(res, 200, body, type);
         break;
       }
+      case "notice":
+        sendText(res, 200, wireJson(noticeBody(endpoint)), "text/plain");
+        break;
       case "malformed":
         sendText(res, 200, endpoint === "synccheck" || endpoint === "login" ? "window.synccheck={retcode:" : '{"BaseResponse": {"Ret": 0,', "text/plain");
         break;
@@ -278,5 +299,43 @@ export class Sandbox implements Host, ControlHost {
       }
     }
     return true;
+  }
+
+  /**
+   * Faults that let the handler run (a send is delivered, a ticket used) and then change its answer: "bad-cookies"
+   * adds Set-Cookie headers a cookie jar must refuse (a foreign Domain, a Domain with a port, a bad date, no name),
+   * "lost-*" replaces the answer by a 500, a reset connection or silence.
+   */
+  private afterHandling(kind: "bad-cookies" | "lost-500" | "lost-reset" | "lost-hang", req: IncomingMessage, res: ServerResponse): void {
+    hookAnswer(res, (_status, headers) => {
+      switch (kind) {
+        case "bad-cookies": {
+          const host = (req.headers.host ?? "127.0.0.1").replace(/:\d+$/, "");
+          const bad = [
+            `wxflow_port=1; Domain=${host}:443; Path=/`,
+            "wxflow_foreign=1; Domain=foreign.example; Path=/",
+            "wxflow_date=1; Path=/; Expires=Thu, 99 Foo 20xx 99:99:99 GMT",
+            "=nameless; Path=/",
+          ];
+          const key = Object.keys(headers).find((k) => k.toLowerCase() === "set-cookie");
+          const own = key === undefined ? [] : ([] as (string | number)[]).concat(headers[key] ?? []).map(String);
+          if (key !== undefined) delete headers[key];
+          // The refused ones first: a client that stops at the first bad cookie loses the good ones.
+          headers["Set-Cookie"] = [...bad, ...own];
+          return "send";
+        }
+        case "lost-500":
+          res.writeHead(500, { "Content-Type": "text/html", "Content-Length": 21 });
+          res.end("Internal Server Error");
+          return "taken";
+        case "lost-reset":
+          req.socket.destroy();
+          return "taken";
+        case "lost-hang":
+          this.hung.add(res);
+          res.on("close", () => this.hung.delete(res));
+          return "taken";
+      }
+    });
   }
 }

@@ -19,10 +19,27 @@ export interface StoredMsg {
 }
 
 export type SyncEvent =
-  | { kind: "msg"; msg: StoredMsg }
-  | { kind: "mod"; id: string } // ModContactList: person or group id
+  | { kind: "msg"; msg: StoredMsg; /** The user acting on the phone (a status notify): selector 7. */ phone?: boolean }
+  | { kind: "mod"; id: string; /** A contact new to the account (selector 6), not a change (4). */ added?: boolean } // ModContactList: person or group id
   | { kind: "del"; id: string } // DelContactList
   | { kind: "members"; id: string }; // ModChatRoomMemberList: group id
+
+/**
+ * The synccheck selector an event raises (protocol.md section 4): 2 new messages, 4 a contact or group changed,
+ * 6 a contact added or deleted, 7 the user active on the phone.
+ */
+export function selectorOf(event: SyncEvent): number {
+  switch (event.kind) {
+    case "msg":
+      return event.phone ? 7 : 2;
+    case "mod":
+      return event.added ? 6 : 4;
+    case "del":
+      return 6;
+    default:
+      return 4;
+  }
+}
 
 export interface SyncKeyWire {
   Count: number;
@@ -66,9 +83,8 @@ export class Session {
   private readonly log: { seq: number; event: SyncEvent }[] = [];
   private head = 0;
   private nextSeq = 1;
-  /** Seq of the newest "msg" event and of the newest other event (0 = none): pendingKinds in O(1). */
-  private lastMsgSeq = 0;
-  private lastOtherSeq = 0;
+  /** Seq of the newest event of each selector: pendingSelector in O(1). */
+  private readonly lastSeqBySelector = new Map<number, number>();
   private readonly base1 = 640_000_000 + randomInt(1_000_000);
   private readonly base2 = 640_000_000 + randomInt(1_000_000);
   /** Cursor of the newest SyncKey issued (events with seq <= cursor were delivered). */
@@ -82,8 +98,14 @@ export class Session {
   /** Wakes held synccheck polls. */
   readonly waiters = new Set<() => void>();
 
-  constructor(account: Account) {
+  /** Logged in in desktop (UOS) mode: mod=desktop with the desktop headers. */
+  readonly desktop: boolean;
+  /** The DeviceID of the session's previous request (a new one is drawn for every request). */
+  lastDeviceId?: string;
+
+  constructor(account: Account, desktop = false) {
     this.account = account;
+    this.desktop = desktop;
     this.latestSyncKey = this.syncKeyFor(0);
     this.latestCheckKey = formatSyncKey(this.latestSyncKey);
   }
@@ -118,8 +140,7 @@ export class Session {
   push(event: SyncEvent): void {
     const seq = this.nextSeq++;
     this.log.push({ seq, event });
-    if (event.kind === "msg") this.lastMsgSeq = seq;
-    else this.lastOtherSeq = seq;
+    this.lastSeqBySelector.set(selectorOf(event), seq);
     // Keep exactly the newest LOG_LIMIT events; drop the dead prefix from the array in batches (amortised O(1)).
     if (this.log.length - this.head > LOG_LIMIT) this.head = this.log.length - LOG_LIMIT;
     if (this.head >= LOG_COMPACT) {
@@ -138,12 +159,24 @@ export class Session {
     return this.log[this.head]?.seq ?? this.nextSeq;
   }
 
-  pendingKinds(cursor: number): { messages: boolean; contacts: boolean } {
-    // The newest event of a kind is kept whenever any event of that kind is kept (the log drops the oldest first).
+  /**
+   * The selector synccheck answers for the events after a cursor: 2 while a message waits, else the selector of the
+   * newest waiting event (0 when none waits). The newest event of a selector is kept whenever any event of it is
+   * kept (the log drops the oldest first).
+   */
+  pendingSelector(cursor: number): number {
     const first = this.firstSeq;
-    const messages = this.lastMsgSeq > cursor && this.lastMsgSeq >= first;
-    const contacts = this.lastOtherSeq > cursor && this.lastOtherSeq >= first;
-    return { messages, contacts };
+    let selector = 0;
+    let newest = 0;
+    for (const [value, seq] of this.lastSeqBySelector) {
+      if (seq <= cursor || seq < first) continue;
+      if (value === 2) return 2;
+      if (seq > newest) {
+        newest = seq;
+        selector = value;
+      }
+    }
+    return selector;
   }
 
   /** Events after a cursor, at most `limit`; also tells whether more wait. */

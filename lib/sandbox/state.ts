@@ -5,6 +5,7 @@ import { plainName, World, type Account } from "./world";
 import { RandomPool } from "./rng";
 import {
   SandboxError,
+  type DeviceIdRecord,
   type LoginState,
   type PendingLogin,
   type SandboxEvents,
@@ -75,8 +76,10 @@ export class SandboxState {
   readonly checkUploads = new Map<string, { aesKey: string; signature: string }>(); // by md5
   /** Messages each account sent through the web client, for recall: msgId -> when and where. */
   readonly sentIndex = new Map<string, { account: number; to: string; time: number }>();
-  /** Sends by "<account>:<ClientMsgId>", so a retried send is answered again but delivered once. */
+  /** Sends by "<account>:<ClientMsgId>": a resend is told from a ClientMsgId reused for another message. */
   readonly sendIds = new Map<string, { msgId: string; digest: string }>();
+  /** The DeviceID of every request that carried one, oldest first (the last 10000). */
+  readonly deviceIds: DeviceIdRecord[] = [];
   readonly violations: Violation[] = [];
   readonly deviations: Violation[] = [];
   readonly faults = new Map<string, { kind: FaultSpec["kind"]; ret: number; remaining: number }>();
@@ -130,6 +133,20 @@ export class SandboxState {
     this.violations.push(v);
     if (this.violations.length > 10_000) this.violations.splice(0, this.violations.length - 10_000);
     this.events.emit("violation", v);
+  }
+
+  /**
+   * Records the DeviceID of a request. The official client draws a new one for every request (protocol.md
+   * section 2): the same one twice in a row in a session is a deviation (upload chunks aside).
+   */
+  noteDeviceId(endpoint: string, session: Session, deviceId: string): void {
+    // The chunks of one upload carry one uploadmediarequest, built once per file (protocol.md section 6).
+    if (endpoint !== "webwxuploadmedia") {
+      if (session.lastDeviceId === deviceId) this.deviation(endpoint, "deviceid-fixed", "the same DeviceID twice in a row: the official client draws a new one for every request");
+      session.lastDeviceId = deviceId;
+    }
+    this.deviceIds.push({ endpoint, account: this.accountName(session.account), deviceId, time: Date.now() });
+    if (this.deviceIds.length > 10_000) this.deviceIds.splice(0, this.deviceIds.length - 10_000);
   }
 
   deviation(endpoint: string, rule: string, detail: string): void {
@@ -240,9 +257,9 @@ export class SandboxState {
     this.inbox.set(account.index, box);
   }
 
-  startSession(account: Account): Session {
+  startSession(account: Account, desktop = false): Session {
     for (const s of this.sessions.values()) if (s.account === account && s.live) this.endSession(s, 1101, true);
-    const session = new Session(account);
+    const session = new Session(account, desktop);
     this.sessions.set(session.sid, session);
     // special accounts keep fixed UserNames: register them so they can be addressed at once
     for (const id of account.friends.keys()) {

@@ -50,7 +50,9 @@ export type InjectType =
   | "link"
   | "location"
   | "card"
-  | "system";
+  | "system"
+  /** The account opens a chat on its phone (from "self", `to` = the chat): a status notify, synccheck selector 7. */
+  | "open-chat";
 
 export interface InjectRequest {
   from: string;
@@ -81,10 +83,13 @@ export interface BulkRequest {
   account?: string | number;
 }
 
+/** How a name goes on the wire: HTML-escaped (default) or raw, "<" and "&" as they are (both seen from the server). */
+export type NameWire = "escaped" | "raw";
+
 export type ContactOp =
-  | { op: "add"; kind?: "friend" | "official"; nickName: string; remarkName?: string; alias?: string; account?: string | number }
-  | { op: "add-group"; nickName: string; members: string[]; account?: string | number }
-  | { op: "modify"; name: string; nickName?: string; remarkName?: string; alias?: string; account?: string | number }
+  | { op: "add"; kind?: "friend" | "official"; nickName: string; remarkName?: string; alias?: string; wire?: NameWire; account?: string | number }
+  | { op: "add-group"; nickName: string; members: string[]; wire?: NameWire; account?: string | number }
+  | { op: "modify"; name: string; nickName?: string; remarkName?: string; alias?: string; wire?: NameWire; account?: string | number }
   | { op: "remove"; name: string; account?: string | number }
   | { op: "add-members" | "remove-members"; room: string; members: string[]; account?: string | number };
 
@@ -102,6 +107,16 @@ export interface SentRecord {
   msgSource?: string;
   localId: string;
   msgId: string;
+  time: number;
+  /** The appid of a file appmsg (type "file"). */
+  appId?: string;
+}
+
+/** The DeviceID a request carried (BaseRequest.DeviceID, synccheck deviceid), in request order. */
+export interface DeviceIdRecord {
+  endpoint: string;
+  account: string;
+  deviceId: string;
   time: number;
 }
 
@@ -132,7 +147,13 @@ export interface Violation {
   detail: string;
 }
 
-export type FaultKind = "500" | "reset" | "hang" | "ret" | "malformed" | "truncated";
+/**
+ * Faults answer instead of the handler, except the "lost-*" ones (the call is handled, a send delivered, then its
+ * answer is lost: 500, connection reset or never answered) and "bad-cookies" (handled and answered, with Set-Cookie
+ * headers a cookie jar must refuse added to the answer).
+ * notice: Ret 0 with an `<e>` error XML in ErrMsg (webwxcreatechatroom: and no ChatRoomName), a failure.
+ */
+export type FaultKind = "500" | "reset" | "hang" | "ret" | "malformed" | "truncated" | "notice" | "lost-500" | "lost-reset" | "lost-hang" | "bad-cookies";
 
 export interface FaultSpec {
   endpoint: string;

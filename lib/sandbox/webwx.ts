@@ -204,6 +204,7 @@ export async function syncCheck(ctx: Ctx): Promise<void> {
     syncCheckAnswer(ctx, 1, 0);
     return;
   }
+  ctx.state.noteDeviceId(ctx.endpoint, session, ctx.q("deviceid") ?? "");
   const key = ctx.q("synckey") ?? "";
   if (key !== session.latestCheckKey) {
     if (key === formatSyncKey(session.latestSyncKey) || (session.lastStaleKey === key && session.syncedSinceStale)) {
@@ -214,10 +215,7 @@ export async function syncCheck(ctx: Ctx): Promise<void> {
     syncCheckAnswer(ctx, 0, 2);
     return;
   }
-  const selectorNow = (): number => {
-    if (!session.hasAfter(session.cursor)) return 0;
-    return session.pendingKinds(session.cursor).messages ? 2 : 4;
-  };
+  const selectorNow = (): number => (session.hasAfter(session.cursor) ? session.pendingSelector(session.cursor) || 2 : 0);
   const now = selectorNow();
   if (now !== 0) {
     syncCheckAnswer(ctx, 0, now);
@@ -359,7 +357,8 @@ export async function beginSend(ctx: Ctx, type: number | number[]): Promise<Send
     return ctx.fail(1);
   }
   if (msg.LocalID === undefined || msg.ClientMsgId === undefined) ctx.deviation("localid", "LocalID and ClientMsgId should both be sent");
-  // a retry of a send whose answer was lost: same ClientMsgId, same message -> the same answer, delivered once
+  // Nothing shows that the real server drops a repeated ClientMsgId (protocol.md section 2): a resend of the same
+  // message is delivered again, as a second message, and recorded as a violation (a client must never resend).
   const clientMsgId = String(msg.ClientMsgId ?? localId);
   const key = `${session.account.index}:${clientMsgId}`;
   const digest = JSON.stringify([msg.Type, msg.ToUserName, msg.Content ?? "", msg.MediaId ?? "", msg.EMoticonMd5 ?? ""]);
@@ -369,14 +368,13 @@ export async function beginSend(ctx: Ctx, type: number | number[]): Promise<Send
       ctx.violation("clientmsgid-reused", "a ClientMsgId was reused for a different message");
       return ctx.fail(1);
     }
-    sendWireJson(ctx.res, { BaseResponse: ok, MsgID: earlier.msgId, LocalID: String(localId) });
-    return undefined;
+    ctx.violation("send-repeated", `ClientMsgId ${clientMsgId} was sent again: the message reaches the chat twice`);
   }
   if (!ctx.state.takeToken(session.account)) return ctx.fail(1205);
   return { session, body, msg, targetId, localId: String(localId), sendKey: key, digest };
 }
 
-export function finishSend(ctx: Ctx, s: SendContext, type: SentType, extra: { text?: string; mediaId?: string; fileName?: string; msgSource?: string }): string {
+export function finishSend(ctx: Ctx, s: SendContext, type: SentType, extra: { text?: string; mediaId?: string; fileName?: string; msgSource?: string; appId?: string }): string {
   const msgId = ctx.state.newMsgId();
   const account = s.session.account;
   ctx.state.recordSent({
@@ -539,7 +537,7 @@ export async function verifyUser(ctx: Ctx): Promise<void> {
     }
     ctx.state.friendRequests.delete(ticket);
     session.account.friends.set(req.personId, { remarkName: "", starred: false });
-    ctx.state.deliver(session.account, { kind: "mod", id: req.personId });
+    ctx.state.deliver(session.account, { kind: "mod", id: req.personId, added: true });
   } else if (!session.entityOf(first.Value)) {
     ctx.violation("not-a-contact", "Value is not a UserName of this session");
     ctx.fail(1204);
@@ -579,7 +577,7 @@ export async function createChatroom(ctx: Ctx): Promise<void> {
   world.groups.set(group.id, group);
   for (const acc of world.accounts) if (group.members.includes(acc.personId)) {
     acc.groups.add(group.id);
-    ctx.state.deliver(acc, { kind: "mod", id: group.id });
+    ctx.state.deliver(acc, { kind: "mod", id: group.id, added: true });
   }
   const v = view(ctx, session);
   sendWireJson(ctx.res, { BaseResponse: ok, Topic: body.Topic ?? "", PYInitial: "", QuanPin: "", MemberCount: group.members.length, MemberList: group.members.map((m) => ({ ...v.member(group, m), MemberStatus: 0 })), ChatRoomName: v.userName(group.id), BlackList: "" });

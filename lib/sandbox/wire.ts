@@ -21,6 +21,11 @@ export function escapeWire(raw: string): string {
   return out + escapeUTF8(raw.slice(last));
 }
 
+/** A name on the wire: escaped, or as it is for an entity whose name the server sends raw. */
+export function nameOnWire(raw: string, rawWire: boolean | undefined): string {
+  return rawWire ? raw : escapeWire(raw);
+}
+
 /** Plain text as message Content: escaped, newlines as <br/>. */
 export function textContent(text: string): string {
   return escapeWire(text).replace(/\r?\n/g, "<br/>");
@@ -63,7 +68,7 @@ export class WireView {
     return {
       Uin: 0,
       UserName: this.userName(id),
-      NickName: escapeWire(person.nickName),
+      NickName: nameOnWire(person.nickName, person.rawWire),
       HeadImgUrl: this.headImg(id),
       ContactFlag: contactFlag,
       MemberCount: 0,
@@ -100,7 +105,7 @@ export class WireView {
     return {
       Uin: 0,
       UserName: this.userName(personId),
-      NickName: escapeWire(person.nickName),
+      NickName: nameOnWire(person.nickName, person.rawWire),
       AttrStatus: 2147584103,
       PYInitial: "",
       PYQuanPin: "",
@@ -116,7 +121,7 @@ export class WireView {
     return {
       Uin: 0,
       UserName: this.userName(group.id),
-      NickName: escapeWire(group.topic),
+      NickName: nameOnWire(group.topic, group.rawWire),
       HeadImgUrl: this.headImg(group.id),
       ContactFlag: 3,
       MemberCount: withMembers ? group.members.length : 0,
@@ -217,7 +222,8 @@ export class WireView {
       ImgHeight: 0,
       ImgWidth: 0,
       SubMsgType: 0,
-      NewMsgId: Number(msg.msgId),
+      // A JSON number on the wire, 19 digits: beyond 2^53 (protocol.md sections 5 and 9); MsgId is a string.
+      NewMsgId: BigInt(msg.msgId),
       OriContent: "",
       EncryFileName: "",
       ...built,

@@ -16,6 +16,8 @@ export interface Person {
   verifyFlag: number;
   /** Special accounts keep a fixed UserName (filehelper, weixin, ...). */
   fixedUserName?: string;
+  /** The nickName goes on the wire raw ("<" and "&" unescaped), as the server has sent some names. */
+  rawWire?: boolean;
 }
 
 export interface Group {
@@ -24,6 +26,8 @@ export interface Group {
   members: string[]; // person ids, in join order
   displayNames: Map<string, string>;
   ownerId: string;
+  /** The topic goes on the wire raw ("<" and "&" unescaped). */
+  rawWire?: boolean;
 }
 
 export interface ContactMeta {

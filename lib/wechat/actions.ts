@@ -2,6 +2,7 @@ import type { SessionApi } from "./api";
 import { toContact } from "./contact-loader";
 import type { ContactStore } from "./contacts";
 import { WeChatError, cleanServerText, isWeChatError } from "./errors";
+import { serverNotice } from "./http";
 import { findMember } from "./members";
 import { isGroupUserName } from "./messages";
 import type { SendQueue } from "./outbox";
@@ -114,6 +115,9 @@ export class Actions {
       if (m.kind !== "friend") throw new WeChatError("INVALID_ARGUMENT", `createGroup: only friends can be members (${cleanServerText(m.displayName)} is ${m.kind})`);
     }
     const answer = await this.action("createGroup", () => this.api.createChatroom(name, userNames));
+    // Ret 0 with an <e> error in ErrMsg is a refusal (protocol.md section 9).
+    const notice = serverNotice(answer);
+    if (notice !== undefined) throw new WeChatError("SERVER", `webwxcreatechatroom: the server refused to create the group: ${notice}`);
     const room = typeof answer.ChatRoomName === "string" ? answer.ChatRoomName : "";
     if (!isGroupUserName(room)) throw new WeChatError("PROTOCOL", "webwxcreatechatroom: no ChatRoomName in the answer");
     const memberList = Array.isArray(answer.MemberList) ? answer.MemberList : [];

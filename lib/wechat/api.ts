@@ -1,5 +1,5 @@
 import { WeChatError } from "./errors";
-import { HttpClient, buildUrl, raw, parseJsonBody, checkBaseResponse, type QueryValue } from "./http";
+import { HttpClient, buildUrl, raw, parseJsonBody, checkBaseResponse, type QueryValue, type RequestSpec } from "./http";
 import { readSyncKey, type Session, type SyncKey } from "./session";
 import { parseScriptVars } from "./util";
 
@@ -60,15 +60,22 @@ export class SessionApi {
   }
 
   async post(what: string, path: string, query: Record<string, QueryValue>, body: Json, retries?: number, maxBytes?: number): Promise<Json> {
-    return this.http.json({
+    return this.postWith(what, path, query, body, {
       ...(maxBytes !== undefined ? { maxBytes } : {}),
+      ...(retries !== undefined ? { retries } : {}),
+    });
+  }
+
+  /** A JSON POST with BaseRequest (a new DeviceID each time) and further request options. */
+  private postWith(what: string, path: string, query: Record<string, QueryValue>, body: Json, options: Pick<RequestSpec, "retries" | "maxBytes" | "idempotent">): Promise<Json> {
+    return this.http.json({
+      ...options,
       what,
       method: "POST",
       url: this.url(path, query),
       json: { BaseRequest: this.session.baseRequest(), ...body },
       headers: { "content-type": "application/json;charset=UTF-8" },
       timeoutMs: this.timeouts.requestMs,
-      ...(retries !== undefined ? { retries } : {}),
       signal: this.signal,
     });
   }
@@ -122,7 +129,7 @@ export class SessionApi {
           skey: s.skey,
           sid: s.sid,
           uin: s.uin,
-          deviceid: s.deviceId,
+          deviceid: s.deviceIdForRequest(),
           synckey: s.syncCheckParam(),
           _: counter,
         },
@@ -165,9 +172,12 @@ export class SessionApi {
     };
   }
 
-  /** A send call: webwxsendmsg, webwxsendmsgimg, ... The body is {BaseRequest, Msg, Scene: 0}. */
+  /**
+   * A send call: webwxsendmsg, webwxsendmsgimg, ... The body is {BaseRequest, Msg, Scene: 0}. Never repeated once
+   * it may have reached the server (protocol.md section 2): such a failure comes back with `afterSent`.
+   */
   send(what: string, path: string, query: Record<string, QueryValue>, msg: Json): Promise<Json> {
-    return this.post(what, path, { ...query, lang, pass_ticket: this.pt }, { Msg: msg, Scene: 0 });
+    return this.postWith(what, path, { ...query, lang, pass_ticket: this.pt }, { Msg: msg, Scene: 0 }, { idempotent: false });
   }
 
   /** webwxrevokemsg: recall a sent message (protocol.md section 6). */

@@ -606,7 +606,6 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     const sender = new Sender(api, this.contactStore, {
       ...(this.options.pacing !== undefined ? { pacing: this.options.pacing } : {}),
       ...(this.options.actionPacing !== undefined ? { actionPacing: this.options.actionPacing } : {}),
-      desktop: this.mode === "desktop",
       ...(this.options.tuning?.sendQueue ? { queue: this.options.tuning.sendQueue } : {}),
       ids: this.clientMsgIds,
       warn: (m) => this.warn(m),

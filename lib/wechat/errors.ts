@@ -5,6 +5,10 @@ export interface WeChatErrorOptions {
   ret?: number;
   /** For AMBIGUOUS: the names that matched. */
   candidates?: string[];
+  /** The request may have reached the server: it failed after it was written (a reset, a timeout, a 5xx). */
+  afterSent?: boolean;
+  /** For SEND_UNCERTAIN: the ClientMsgId (= LocalID) of the send, to look it up in the chat. */
+  clientMsgId?: string;
   cause?: unknown;
 }
 
@@ -16,6 +20,8 @@ export class WeChatError extends Error {
   readonly code: ErrorCode;
   readonly ret?: number;
   readonly candidates?: string[];
+  readonly afterSent?: boolean;
+  readonly clientMsgId?: string;
 
   constructor(code: ErrorCode, message: string, options: WeChatErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -23,6 +29,8 @@ export class WeChatError extends Error {
     this.code = code;
     if (options.ret !== undefined) this.ret = options.ret;
     if (options.candidates !== undefined) this.candidates = options.candidates;
+    if (options.afterSent) this.afterSent = true;
+    if (options.clientMsgId !== undefined) this.clientMsgId = options.clientMsgId;
   }
 }
 

@@ -10,20 +10,43 @@ export interface Hosts {
   file: string;
 }
 
-const KNOWN_PAGE_HOSTS = new Set(["wx.qq.com", "wx2.qq.com", "wx8.qq.com", "web.wechat.com", "web2.wechat.com"]);
-
 export const DEFAULT_LOGIN_URL = "https://login.wx.qq.com";
 
-/** The hosts for a page host URL (redirect_uri or an origin). Unknown hosts use their own origin for everything. */
+/** Whether `host` is `domain` or one of its subdomains. */
+function within(host: string, domain: string): boolean {
+  return host === domain || host.endsWith(`.${domain}`);
+}
+
+/**
+ * The host family of a WeChat page host, derived by suffix as the official web client does (protocol.md section 1):
+ * wx2 / wx8 keep their own family, any other qq.com host uses wx.qq.com's; web2.wechat.com keeps its own, any
+ * other wechat.com host uses web.wechat.com's. Undefined for a host that is not a WeChat domain.
+ */
+export function familyOf(host: string): string | undefined {
+  const name = host.toLowerCase().replace(/\.$/, "");
+  if (within(name, "qq.com")) {
+    if (name.endsWith("wx2.qq.com")) return "wx2.qq.com";
+    if (name.endsWith("wx8.qq.com")) return "wx8.qq.com";
+    return "wx.qq.com";
+  }
+  if (within(name, "wechat.com")) return name.endsWith("web2.wechat.com") ? "web2.wechat.com" : "web.wechat.com";
+  return undefined;
+}
+
+/**
+ * The hosts for a page host URL (redirect_uri or an origin). A WeChat page host keeps its own origin for page calls;
+ * login, push and file calls go to its family's hosts (never to the page host itself: push calls there fail forever).
+ * Any other origin (an emulator on 127.0.0.1, a WeChat name with an explicit port) is used for everything.
+ */
 export function hostsFor(pageUrl: string): Hosts {
   const url = new URL(pageUrl);
-  const host = url.hostname.toLowerCase();
-  if (url.protocol === "https:" && url.port === "" && KNOWN_PAGE_HOSTS.has(host)) {
+  const family = url.protocol === "https:" && url.port === "" ? familyOf(url.hostname) : undefined;
+  if (family !== undefined) {
     return {
-      page: `https://${host}`,
-      login: `https://login.${host}`,
-      push: `https://webpush.${host}`,
-      file: `https://file.${host}`,
+      page: `https://${url.hostname.toLowerCase()}`,
+      login: `https://login.${family}`,
+      push: `https://webpush.${family}`,
+      file: `https://file.${family}`,
     };
   }
   return { page: url.origin, login: url.origin, push: url.origin, file: url.origin };
@@ -31,8 +54,7 @@ export function hostsFor(pageUrl: string): Hosts {
 
 /** The WeChat domains (protocol.md section 1): qq.com and wechat.com and every host under them. */
 export function isWeChatHost(hostname: string): boolean {
-  const host = hostname.toLowerCase().replace(/\.$/, "");
-  return ["qq.com", "wechat.com"].some((domain) => host === domain || host.endsWith(`.${domain}`));
+  return familyOf(hostname) !== undefined;
 }
 
 /**

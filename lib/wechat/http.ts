@@ -3,7 +3,8 @@ import * as https from "node:https";
 import type { IncomingHttpHeaders } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { CookieJar } from "tough-cookie";
-import { WeChatError, errorForRet } from "./errors";
+import { WeChatError, cleanServerText, errorForRet } from "./errors";
+import { parseXml, xmlString } from "./util/xml";
 import type { Logger } from "./types";
 
 // got is ESM-only: a real dynamic import (module=node16 keeps it one); Node caches the module after the first.
@@ -62,6 +63,12 @@ export interface RequestSpec {
   timeoutMs?: number;
   /** Further attempts after a network error or a 5xx (default 2). */
   retries?: number;
+  /**
+   * false for a call that must not reach the server twice (a send, the one-use login ticket): it is retried only
+   * when the connection failed before the request was written; a failure after that (a reset, a timeout, a 5xx)
+   * is thrown at once with `afterSent` (protocol.md section 2). Default true.
+   */
+  idempotent?: boolean;
   signal?: AbortSignal;
   /** Refuse bodies larger than this (default: the client's cap). */
   maxBytes?: number;
@@ -86,6 +93,28 @@ export interface HttpClientOptions {
   retryDelayMs?: number;
   /** Called with the endpoint name before every attempt (observability, tests counting calls). */
   onRequest?: (what: string) => void;
+}
+
+/** Failures of the connection itself: the request cannot have been written (nothing reached the server). */
+const CONNECT_FAILURES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "EHOSTDOWN"]);
+
+/** What got's errors say of the connection (`error.timings`, set by @szmarczak/http-timer on every request). */
+interface GotTimings {
+  connect?: number;
+  secureConnect?: number;
+}
+
+/**
+ * Whether a failed request may have reached the server. got exposes the phase through `error.timings`: request
+ * bytes go out only once the socket is connected (and, for https, its TLS handshake done), so a failure without
+ * that timing (a refused connection, a DNS error, a connect timeout) sent nothing. A reused keep-alive socket
+ * counts as connected: a reset on it may come after the server read the request.
+ */
+export function mayHaveBeenSent(error: unknown, url: string): boolean {
+  if (CONNECT_FAILURES.has(errorCode(error))) return false;
+  const timings = error !== null && typeof error === "object" ? (error as { timings?: GotTimings }).timings : undefined;
+  if (timings === undefined) return false;
+  return url.startsWith("https:") ? timings.secureConnect !== undefined : timings.connect !== undefined;
 }
 
 function errorCode(error: unknown): string {
@@ -166,7 +195,24 @@ export function jsonNestsDeeper(bytes: Uint8Array, max: number): boolean {
   return false;
 }
 
-/** The body as JSON whatever the Content-Type (the server says text/plain). */
+/**
+ * Message ids written as JSON numbers: NewMsgId is a number on the wire and exceeds 2^53, so JSON.parse would
+ * round it (protocol.md section 9). Inside a JSON string every quote is escaped, so `"NewMsgId":` followed by a
+ * digit only ever matches a real key.
+ */
+const NUMERIC_MSG_ID = /("(?:NewMsgId|MsgId|MsgID|SvrMsgId)"\s*:\s*)(-?\d+)/g;
+/** The cheap test first: most answers (and every answer whose ids are already strings) skip the rewrite. */
+const HAS_NUMERIC_MSG_ID = /"(?:NewMsgId|MsgId|MsgID|SvrMsgId)"\s*:\s*-?\d/;
+
+/** Quotes the message ids that came as numbers, so they parse as exact strings (Node 20 has no JSON source access). */
+export function quoteMessageIds(text: string): string {
+  return HAS_NUMERIC_MSG_ID.test(text) ? text.replace(NUMERIC_MSG_ID, '$1"$2"') : text;
+}
+
+/**
+ * The body as JSON whatever the Content-Type (the server says text/plain) and however it is laid out; message
+ * ids (MsgId, NewMsgId, MsgID, SvrMsgId) come out as strings with every digit, numbers on the wire or not.
+ */
 export function parseJsonBody(body: Buffer | string, what: string): unknown {
   const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
   if (jsonNestsDeeper(bytes, MAX_JSON_DEPTH)) {
@@ -174,7 +220,7 @@ export function parseJsonBody(body: Buffer | string, what: string): unknown {
   }
   const text = typeof body === "string" ? body : body.toString("utf8");
   try {
-    return JSON.parse(text.replace(/^\uFEFF/, ""));
+    return JSON.parse(quoteMessageIds(text.replace(/^\uFEFF/, "")));
   } catch {
     throw new WeChatError("PROTOCOL", `${what}: the answer is not valid JSON`);
   }
@@ -216,6 +262,26 @@ export function checkBaseResponse(value: unknown, what: string): void {
     const msg = (base as { ErrMsg?: unknown }).ErrMsg;
     throw errorForRet(ret, what, typeof msg === "string" ? msg : undefined);
   }
+}
+
+const MAX_NOTICE_CHARS = 200;
+
+/**
+ * The text of an `<e>` error XML in BaseResponse.ErrMsg, which the server sends with Ret 0 when it refuses
+ * (webwxcreatechatroom, protocol.md section 9); undefined when the answer carries none.
+ */
+export function serverNotice(value: unknown): string | undefined {
+  const base = value !== null && typeof value === "object" ? (value as { BaseResponse?: unknown }).BaseResponse : undefined;
+  const errMsg = base !== null && typeof base === "object" ? (base as { ErrMsg?: unknown }).ErrMsg : undefined;
+  if (typeof errMsg !== "string" || !/^\s*<e>/.test(errMsg)) return undefined;
+  let content = "";
+  try {
+    content = xmlString(parseXml(errMsg, { maxBytes: 64 * 1024 }), "e", "Content");
+  } catch {
+    // Unreadable XML: still a refusal, without its text.
+  }
+  // Server text: no line breaks or escapes may reach the error, the log or a Catch node.
+  return cleanServerText(content, MAX_NOTICE_CHARS) || "refused";
 }
 
 /**
@@ -267,18 +333,21 @@ export class HttpClient {
 
   async request(spec: RequestSpec): Promise<HttpResponse> {
     const retries = spec.retries ?? 2;
+    const idempotent = spec.idempotent ?? true;
     for (let attempt = 0; ; attempt++) {
       try {
         const response = await this.once(spec);
-        if (response.status >= 500 && attempt < retries) {
+        if (response.status >= 500 && attempt < retries && idempotent) {
           this.config.logger?.debug(`${spec.what}: HTTP ${response.status}, retrying`);
         } else if (response.status >= 400) {
-          throw new WeChatError("SERVER", `${spec.what}: HTTP ${response.status}`);
+          // A 5xx may come after the server acted on the call; a 4xx is a refusal.
+          throw new WeChatError("SERVER", `${spec.what}: HTTP ${response.status}`, { afterSent: response.status >= 500 });
         } else {
           return response;
         }
       } catch (error) {
         if (!(error instanceof WeChatError) || error.code !== "NETWORK" || attempt >= retries) throw error;
+        if (!idempotent && error.afterSent) throw error;
         this.config.logger?.debug(`${spec.what}: ${error.message}, retrying`);
       }
       const linked = this.link(spec.signal);
@@ -293,7 +362,13 @@ export class HttpClient {
   /** POST/GET answering JSON with a BaseResponse: parsed and checked (Ret != 0 -> typed error). */
   async json(spec: RequestSpec): Promise<Record<string, unknown>> {
     const response = await this.request(spec);
-    const value = parseJsonBody(response.body, spec.what);
+    let value: unknown;
+    try {
+      value = parseJsonBody(response.body, spec.what);
+    } catch (error) {
+      // The server answered, so it may have acted on the call: an unreadable answer is not a refusal.
+      throw new WeChatError("PROTOCOL", error instanceof Error ? error.message : `${spec.what}: unreadable answer`, { afterSent: true });
+    }
     checkBaseResponse(value, spec.what);
     return value as Record<string, unknown>;
   }
@@ -334,6 +409,9 @@ export class HttpClient {
         followRedirect: false,
         throwHttpErrors: false,
         retry: { limit: 0 },
+        // A Set-Cookie the jar refuses (a foreign Domain, `Domain=wx.qq.com:443`, a bad date) is skipped, never the
+        // reason the answer it came with fails (protocol.md section 1): that answer may be the one-use ticket's.
+        ignoreInvalidCookies: true,
         responseType: "buffer",
         decompress: true,
       }),
@@ -405,9 +483,10 @@ export class HttpClient {
     } catch (error) {
       if (tooLarge) throw new WeChatError("TOO_LARGE", `${spec.what}: the answer is larger than ${maxBytes} bytes`);
       if (signal.aborted) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
-      // Every other failure is a network one (retried). Only the code: got's messages and options can carry the
-      // URL, and the URL carries secrets.
-      throw new WeChatError("NETWORK", `${spec.what}: network error (${errorCode(error)})`);
+      // Every other failure is a network one (retried, unless it may have reached the server and the call must not
+      // be repeated). Only the code: got's messages and options can carry the URL, and the URL carries secrets.
+      const afterSent = mayHaveBeenSent(error, spec.url);
+      throw new WeChatError("NETWORK", `${spec.what}: network error (${errorCode(error)}${afterSent ? ", after the request was sent" : ""})`, { afterSent });
     }
   }
 }

@@ -130,6 +130,8 @@ export class LoginApi {
     const response = await this.http.request({
       what: "webwxnewloginpage",
       url,
+      // The ticket is good once: never asked again after the server may have seen it (protocol.md section 2).
+      idempotent: false,
       headers,
       referer: this.mode === "desktop" ? "https://wx.qq.com/?&lang=zh_CN&target=t" : `${new URL(redirectUri).origin}/`,
       timeoutMs: this.timeouts.requestMs,

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Json, SessionApi } from "./api";
 import type { ContactStore } from "./contacts";
-import { WeChatError } from "./errors";
+import { WeChatError, isWeChatError } from "./errors";
 import { SendQueue, buildFileAppMsgFields, buildMentionSource, mentionText, multipartBody, uploadPlan } from "./outbox";
 import type { SendQueueTuning, UploadPlan } from "./outbox";
 import { findMember, memberName } from "./members";
@@ -34,8 +34,6 @@ export interface SenderOptions {
   pacing?: PacingOptions | false;
   /** Extra pacing of friend / group operations (default DEFAULT_ACTION_PACING). */
   actionPacing?: PacingOptions | false;
-  /** desktop mode: file appmsgs carry an empty appid. */
-  desktop: boolean;
   queue?: SendQueueTuning;
   /** Where LocalID / ClientMsgId come from: the client keeps one source across its sessions (never the same id). */
   ids?: ClientMsgIds;
@@ -53,7 +51,7 @@ export class Sender {
   constructor(
     private readonly api: SessionApi,
     private readonly contacts: ContactStore,
-    private readonly options: SenderOptions,
+    options: SenderOptions,
   ) {
     this.ids = options.ids ?? new ClientMsgIds();
     const actionPacing = options.actionPacing === undefined ? DEFAULT_ACTION_PACING : options.actionPacing;
@@ -101,7 +99,6 @@ export class Sender {
     if (!Buffer.isBuffer(data)) throw new WeChatError("INVALID_ARGUMENT", "data must be a Buffer");
     const mime = options.mime ?? sniffMime(data, options.fileName);
     const plan = uploadPlan(data, options.fileName, mime, options.as);
-    const desktop = this.options.desktop;
     return this.queue.run(async () => {
       const uploaded = await this.upload(to, data, plan);
       switch (plan.sendAs) {
@@ -118,7 +115,6 @@ export class Sender {
               size: data.length,
               mediaId: uploaded.mediaId,
               ext: plan.ext,
-              desktop,
               ...(uploaded.signature ? { signature: uploaded.signature } : {}),
             }),
           });
@@ -126,15 +122,32 @@ export class Sender {
     });
   }
 
+  /**
+   * One send call. A failure after the request may have reached the server (a reset, a timeout, a 5xx, an answer
+   * that cannot be read) becomes SEND_UNCERTAIN with the ClientMsgId, and is never resent: the server is not known
+   * to drop a repeated ClientMsgId, so a resend could reach the chat twice (protocol.md section 2).
+   */
   private async post(what: string, path: string, query: Record<string, string>, to: Contact, fields: MsgFields): Promise<SendResult> {
     const localId = this.ids.next();
-    const answer = await this.api.send(what, path, query, {
-      ...fields,
-      FromUserName: this.api.session.user.userName,
-      ToUserName: to.userName,
-      LocalID: localId,
-      ClientMsgId: localId,
-    });
+    let answer: Json;
+    try {
+      answer = await this.api.send(what, path, query, {
+        ...fields,
+        FromUserName: this.api.session.user.userName,
+        ToUserName: to.userName,
+        LocalID: localId,
+        ClientMsgId: localId,
+      });
+    } catch (error) {
+      if (isWeChatError(error) && error.afterSent && error.code !== "CLOSED") {
+        throw new WeChatError(
+          "SEND_UNCERTAIN",
+          `${what}: the message may or may not have been sent (ClientMsgId ${localId}); it is not sent again: look in the chat (${error.message})`,
+          { clientMsgId: localId, afterSent: true },
+        );
+      }
+      throw error;
+    }
     return { msgId: str(answer.MsgID), localId: str(answer.LocalID) || localId, to: to.userName, toHandle: to.handle, time: Date.now() };
   }
 

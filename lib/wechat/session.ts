@@ -1,6 +1,7 @@
 import { hostsFor, type Hosts } from "./hosts";
 import type { SavedSession, SyncKey } from "./session-store";
 import type { SelfInfo } from "./types";
+import { deviceId } from "./util";
 
 export type { SyncKey } from "./session-store";
 
@@ -18,6 +19,10 @@ export class Session {
     readonly sid: string,
     skey: string,
     readonly passTicket: string,
+    /**
+     * The DeviceID drawn at login, kept only because saved sessions carry one: requests draw a new one each time
+     * (deviceIdForRequest), as the official client does (protocol.md section 2).
+     */
     readonly deviceId: string,
     user?: SelfInfo,
   ) {
@@ -55,8 +60,14 @@ export class Session {
     };
   }
 
+  /** A new BaseRequest for every request, with a DeviceID drawn anew each time (protocol.md section 2). */
   baseRequest(): { Uin: number; Sid: string; Skey: string; DeviceID: string } {
-    return { Uin: this.uin, Sid: this.sid, Skey: this.skey, DeviceID: this.deviceId };
+    return { Uin: this.uin, Sid: this.sid, Skey: this.skey, DeviceID: this.deviceIdForRequest() };
+  }
+
+  /** "e" + 15 random digits, drawn anew for every request: the official client never reuses one. */
+  deviceIdForRequest(): string {
+    return deviceId();
   }
 
   /** The synccheck `synckey` parameter: from SyncCheckKey, else SyncKey. */

@@ -182,7 +182,9 @@ export type ErrorCode =
   | "NETWORK"
   | "PROTOCOL"
   | "SERVER"
-  | "CLOSED";
+  | "CLOSED"
+  /** A send whose request may have reached the server failed (timeout, reset, 5xx): never resent (protocol.md section 2). */
+  | "SEND_UNCERTAIN";
 
 export interface ClientEvents {
   state: [StateInfo];

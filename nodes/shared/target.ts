@@ -1,4 +1,4 @@
-import { WeChatError } from "../../lib/wechat/errors";
+import { WeChatError, isWeChatError } from "../../lib/wechat/errors";
 import type { Contact, SendResult, WeChatClientApi } from "../../lib/wechat/types";
 import type { NodeMessage } from "./red";
 
@@ -69,4 +69,14 @@ export function withSent(msg: NodeMessage, result: SendResult): NodeMessage {
     sent: { msgId: result.msgId, localId: result.localId, to: result.to, toHandle: result.toHandle, ...(result.time !== undefined ? { time: result.time } : {}) },
   };
   return msg;
+}
+
+/**
+ * A send whose fate is unknown (SEND_UNCERTAIN): the msg that goes to Catch names its ClientMsgId in
+ * msg.wechat.uncertain, so a flow can look for it in the chat rather than send again (plain data only).
+ */
+export function markUncertain(msg: NodeMessage, error: unknown): void {
+  if (!isWeChatError(error, "SEND_UNCERTAIN") || error.clientMsgId === undefined) return;
+  const wechat = isRecord(msg.wechat) ? msg.wechat : {};
+  msg.wechat = { ...wechat, uncertain: { clientMsgId: error.clientMsgId } };
 }

@@ -2,6 +2,7 @@ import { WeChatError } from "../../lib/wechat/errors";
 import type { WxAccount, AccountUser } from "../wx-account/account";
 import { findAccount } from "./account-ref";
 import type { DoneFunction, Node, NodeAPI, NodeMessage, SendFunction } from "./red";
+import { markUncertain } from "./target";
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
@@ -44,7 +45,10 @@ export function attachUser(
         .then(() => handle(account, msg, send))
         .then(
           () => done(),
-          (error: unknown) => done(asError(error)),
+          (error: unknown) => {
+            markUncertain(msg, error);
+            done(asError(error));
+          },
         );
     });
   }

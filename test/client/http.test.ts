@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { HttpClient, buildUrl, raw, parseJsonBody, checkBaseResponse, backoffDelay } from "../../lib/wechat/http";
+import { HttpClient, buildUrl, raw, parseJsonBody, checkBaseResponse, backoffDelay, mayHaveBeenSent } from "../../lib/wechat/http";
 import { isWeChatError } from "../../lib/wechat/errors";
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
@@ -124,6 +124,86 @@ describe("client http", () => {
       setImmediate(() => client.close());
       await assert.rejects(held, (e) => isWeChatError(e, "CLOSED"));
       assert.ok(Date.now() - started < 2000);
+    } finally {
+      client.close();
+      await srv.close();
+    }
+  });
+
+  it("skips a Set-Cookie the jar refuses (foreign Domain, a port in Domain, a bad date) and keeps the answer", async () => {
+    let calls = 0;
+    const srv = await serve((_req, res) => {
+      calls++;
+      res.writeHead(301, {
+        location: "/elsewhere",
+        "set-cookie": [
+          "bad1=1; Domain=wx.qq.com:443; Path=/",
+          "bad2=2; Domain=foreign.example; Path=/",
+          "=nameless; Path=/",
+          "dated=3; Path=/; Expires=Thu, 99 Foo 20xx 99:99:99 GMT",
+          "wxuin=42; Path=/",
+        ],
+      });
+      res.end("<error><ret>0</ret></error>");
+    });
+    const client = new HttpClient({ retryDelayMs: 5 });
+    try {
+      const text = await client.text({ what: "ticket", url: `${srv.origin}/ticket`, idempotent: false });
+      assert.equal(text, "<error><ret>0</ret></error>");
+      assert.equal(calls, 1, "answered once, never asked again");
+      assert.equal(await client.cookie(srv.origin, "wxuin"), "42", "the good cookie is kept");
+      assert.equal(await client.cookie(srv.origin, "bad2"), undefined);
+    } finally {
+      client.close();
+      await srv.close();
+    }
+  });
+
+  it("tells from got's error.code and error.timings whether a failed request may have reached the server", () => {
+    const http = "http://127.0.0.1:1/x";
+    const https = "https://wx.qq.com/x";
+    // Never connected: a DNS failure, a refused connection, a connect timeout (no connect timing).
+    for (const code of ["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED"]) assert.equal(mayHaveBeenSent({ code, timings: { connect: 5 } }, http), false, code);
+    assert.equal(mayHaveBeenSent({ code: "ETIMEDOUT", timings: {} }, http), false, "connect timeout");
+    assert.equal(mayHaveBeenSent({ code: "ETIMEDOUT", timings: { connect: 5 } }, https), false, "TLS not done: nothing written");
+    assert.equal(mayHaveBeenSent({ code: "ERR_X" }, http), false, "failed before a request existed");
+    // Connected: a read timeout, a reset, a hang-up may come after the server read the request.
+    for (const code of ["ETIMEDOUT", "ECONNRESET", "ECONNABORTED", "EPIPE"]) {
+      assert.equal(mayHaveBeenSent({ code, timings: { connect: 5 } }, http), true, code);
+      assert.equal(mayHaveBeenSent({ code, timings: { connect: 5, secureConnect: 6 } }, https), true, code);
+    }
+  });
+
+  it("repeats a call that must not reach the server twice only when the connection failed before it was written", async () => {
+    const attempts: string[] = [];
+    const srv = await serve((req, res) => {
+      if (req.url?.startsWith("/reset")) req.socket.destroy();
+      else if (req.url?.startsWith("/500")) res.writeHead(500).end("x");
+      else if (req.url?.startsWith("/garbled")) res.end('{"BaseResponse": {"Ret": 0,');
+      // /hang: never answered
+    });
+    const closed = await serve(() => undefined);
+    await closed.close();
+    const client = new HttpClient({ retryDelayMs: 5, onRequest: (what) => attempts.push(what) });
+    const count = (what: string): number => attempts.filter((a) => a === what).length;
+    try {
+      const refused = await client.request({ what: "refused", url: `${closed.origin}/x`, idempotent: false, retries: 2 }).catch((e: unknown) => e);
+      assert.ok(isWeChatError(refused, "NETWORK") && !refused.afterSent, String(refused));
+      assert.equal(count("refused"), 3, "a refused connection sent nothing: retried");
+      for (const [what, code] of [
+        ["reset", "NETWORK"],
+        ["500", "SERVER"],
+        ["hang", "NETWORK"],
+        ["garbled", "PROTOCOL"],
+      ] as const) {
+        const error = await client.json({ what, url: `${srv.origin}/${what}`, method: "POST", json: { Msg: 1 }, idempotent: false, retries: 2, timeoutMs: 300 }).catch((e: unknown) => e);
+        assert.ok(isWeChatError(error, code), `${what}: ${String(error)}`);
+        assert.equal(error.afterSent, true, `${what}: may have reached the server`);
+        assert.equal(count(what), 1, `${what}: not repeated`);
+      }
+      // An ordinary (idempotent) call still retries a reset.
+      await client.request({ what: "read", url: `${srv.origin}/reset`, retries: 1 }).catch(() => undefined);
+      assert.equal(count("read"), 2);
     } finally {
       client.close();
       await srv.close();

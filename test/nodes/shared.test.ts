@@ -7,7 +7,7 @@ import type { Contact, SessionState, WeChatClientApi } from "../../lib/wechat/ty
 import { accountSettings } from "../../nodes/wx-account/account";
 import { INSTALL_SECRET_FILE, SESSION_KEY_ENV, SESSION_KEY_FILE_ENV, baseSecret, sessionKey, sessionSecret } from "../../nodes/shared/secret";
 import { statusFor } from "../../nodes/shared/status";
-import { chooseTarget, mentionsOf, withSent } from "../../nodes/shared/target";
+import { chooseTarget, markUncertain, mentionsOf, withSent } from "../../nodes/shared/target";
 import { textOf } from "../../nodes/shared/text";
 
 describe("session secret", function () {
@@ -188,5 +188,27 @@ describe("message text of a payload", function () {
     assert.equal(textOf([1, "a"]), '[1,"a"]');
     assert.equal(textOf(Buffer.from("字")), "字");
     for (const empty of ["", "   ", undefined, null]) assert.throws(() => textOf(empty), /empty/);
+  });
+});
+
+describe("SEND_UNCERTAIN in the send nodes", () => {
+  it("puts the ClientMsgId on the msg that goes to Catch, plain data only", () => {
+    const msg: Record<string, unknown> = { payload: "x", wechat: { chat: { handle: "h" } } };
+    markUncertain(msg as never, new WeChatError("SEND_UNCERTAIN", "lost", { clientMsgId: "17000000000001234" }));
+    assert.deepEqual(msg.wechat, { chat: { handle: "h" }, uncertain: { clientMsgId: "17000000000001234" } });
+    const other: Record<string, unknown> = { payload: "y" };
+    markUncertain(other as never, new WeChatError("NETWORK", "down"));
+    assert.equal(other.wechat, undefined, "only SEND_UNCERTAIN marks the msg");
+  });
+
+  it("is explained in the help of every send node, in both languages", () => {
+    const root = path.join(__dirname, "..", "..", "..");
+    for (const lang of ["en-US", "zh-CN"]) {
+      for (const node of ["wx-send-text", "wx-send-image", "wx-send-file"]) {
+        const help = readFileSync(path.join(root, "locales", lang, `${node}.html`), "utf8");
+        assert.match(help, /<code>SEND_UNCERTAIN<\/code>/, `${lang}/${node}`);
+        assert.match(help, /msg\.wechat\.uncertain\.clientMsgId/, `${lang}/${node}`);
+      }
+    }
   });
 });

@@ -194,6 +194,28 @@ describe("wx-send-text", function () {
     await expectRefused(ctx, { payload: "too fast" }, "THROTTLED");
   });
 
+  it("reports a send whose answer was lost as SEND_UNCERTAIN with its ClientMsgId, delivered once, never resent", async function () {
+    await loadOnline(ctx, flow({ target: "filehelper" }), "send");
+    const before = ctx.sb.control.sent().length;
+    ctx.sb.control.fault({ endpoint: "webwxsendmsg", kind: "lost-500", count: 1 });
+    const send = nodeById("send");
+    const errors = errorCount(send);
+    const caught = waitForEvent(nodeById("caught"), "input", (m) => m as Caught & { wechat?: { uncertain?: { clientMsgId?: string } } });
+    send.receive({ payload: "fate unknown" });
+    const report = await caught;
+    assert.equal(report.error.code, "SEND_UNCERTAIN", report.error.message);
+    const clientMsgId = report.wechat?.uncertain?.clientMsgId ?? "";
+    assert.match(clientMsgId, /^\d{17}$/);
+    assert.ok(report.error.message.includes(clientMsgId), "the message names the ClientMsgId");
+    // A later send goes through, so the uncertain one had its chance to be (wrongly) repeated.
+    const ok = nextSent(send);
+    send.receive({ payload: "after" });
+    await ok;
+    assert.equal(errors.count, 1, "done(err) once");
+    const records = ctx.sb.control.sent().slice(before);
+    assert.deepEqual(records.map((r) => [r.text, r.text === "fate unknown" ? r.localId : ""]), [["fate unknown", clientMsgId], ["after", ""]], "delivered exactly once");
+  });
+
   it("reports the server's refusal (1204)", async function () {
     await loadOnline(ctx, flow({ target: "filehelper" }), "send");
     ctx.sb.control.fault({ endpoint: "webwxsendmsg", kind: "ret", ret: 1204, count: 1 });

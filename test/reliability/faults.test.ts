@@ -1,13 +1,15 @@
 /**
  * Randomised fault schedules against the client (seeded: the seed is printed). Faults on synccheck / webwxsync
  * (500, reset, hang, malformed, truncated), sandbox restarts, the client stopped mid-stream and started again from
- * its saved session, failed sends: every injected message must arrive exactly once, in order per chat, and every
- * send the caller was told succeeded must be on the server exactly once.
+ * its saved session, failed sends: every injected message must arrive exactly once, in order per chat, every send
+ * the caller was told succeeded must be on the server exactly once, and a send whose answer was lost is reported
+ * SEND_UNCERTAIN with its ClientMsgId (counted as reported, not lost) and on the server at most once, never resent.
  */
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import type { FaultKind } from "../../lib/sandbox/types";
 import type { WeChatClient } from "../../lib/wechat/client";
+import { isWeChatError } from "../../lib/wechat/errors";
 import { loginByQr, startEnv, waitForState, type Env } from "../client/env";
 import { assertNoViolations, injectInto, pickChats, waitAllArrived, type Chat } from "./harness";
 import { Ledger, runSeed, type Prng } from "./ledger";
@@ -30,6 +32,8 @@ interface Run {
   faults: number;
   /** localIds of sends the caller was told succeeded. */
   sentOk: string[];
+  /** ClientMsgIds of sends reported SEND_UNCERTAIN (their answer was lost: reported, never resent). */
+  uncertain: string[];
   sendFailures: number;
   clients: number;
   strangers: string[];
@@ -92,17 +96,19 @@ describe("reliability: randomised faults at the client", function () {
       injectInto(run.env, run.ledger, chat, `rel ${chat.key} ${counter.n++}`);
     }
     if (rng.chance(0.25)) {
-      // A send from the bot, sometimes through a fault of its own (retried by the client).
+      // A send from the bot, sometimes through a fault of its own: before the server handled it (500, reset) or
+      // after (the answer lost). Either way the client may not know: SEND_UNCERTAIN, never a resend.
       if (rng.chance(0.5)) {
-        sb.control.fault({ endpoint: "webwxsendmsg", kind: rng.pick(["500", "reset"] as const), count: 1 });
+        sb.control.fault({ endpoint: "webwxsendmsg", kind: rng.pick(["500", "reset", "lost-500", "lost-reset"] as const), count: 1 });
         run.faults++;
       }
       await waitForState(run.client, (s) => s.state === "online", 15_000, "online before a send");
       try {
         const result = await run.client.sendText("filehelper", `out ${counter.n++}`);
         run.sentOk.push(result.localId);
-      } catch {
-        run.sendFailures++;
+      } catch (error) {
+        if (isWeChatError(error, "SEND_UNCERTAIN") && error.clientMsgId) run.uncertain.push(error.clientMsgId);
+        else run.sendFailures++;
       }
     }
     if (rng.chance(0.6)) await waitAllArrived(run.client, run.ledger, 20_000);
@@ -113,7 +119,7 @@ describe("reliability: randomised faults at the client", function () {
     env = await startEnv({ longPollMs: 300, contacts: 20, groups: 3, skeyRotateEvery: 7 });
     const sessionFile = path.join(env.dir, "rel.session");
     const first = env.newClient({ sessionFile, sessionSecret: SECRET, pacing: { perMinute: 600, burst: 10 }, tuning: TUNING });
-    const run: Run = { env, ledger: new Ledger(), client: first.client, faults: 0, sentOk: [], sendFailures: 0, clients: 1, strangers: [] };
+    const run: Run = { env, ledger: new Ledger(), client: first.client, faults: 0, sentOk: [], uncertain: [], sendFailures: 0, clients: 1, strangers: [] };
     attach(run, first.client);
     await loginByQr(env, first.client);
     const chats = pickChats(env, first.client, 3);
@@ -127,6 +133,7 @@ describe("reliability: randomised faults at the client", function () {
     for (const r of sent) onServer.set(r.localId, (onServer.get(r.localId) ?? 0) + 1);
     const sendsLost = run.sentOk.filter((id) => !onServer.has(id)).length;
     const sendsDoubled = [...onServer.values()].reduce((t, n) => t + n - 1, 0);
+    const uncertainDelivered = run.uncertain.filter((id) => onServer.has(id)).length;
     summary.add({
       scenario: "client: random faults, restarts",
       seed: rng.seed,
@@ -135,7 +142,7 @@ describe("reliability: randomised faults at the client", function () {
       received: run.ledger.received,
       lost: run.ledger.lost + sendsLost,
       duplicated: run.ledger.duplicated + sendsDoubled,
-      note: `${run.clients} client instances, ${run.sendFailures} sends failed cleanly`,
+      note: `${run.clients} client instances, ${run.uncertain.length} SEND_UNCERTAIN reported (${uncertainDelivered} delivered once), ${run.sendFailures} other send failures`,
     });
 
     assert.equal(run.ledger.lost, 0, "no message lost");
@@ -144,6 +151,8 @@ describe("reliability: randomised faults at the client", function () {
     assert.deepEqual(run.ledger.outOfOrder(), [], "order kept in every chat");
     assert.equal(sendsLost, 0, "every send reported as done is on the server");
     assert.equal(sendsDoubled, 0, "no send is on the server twice");
+    assert.equal(new Set(run.uncertain).size, run.uncertain.length, "every uncertain send has its own ClientMsgId");
+    assert.deepEqual(run.uncertain.filter((id) => run.sentOk.includes(id)), [], "an uncertain send is not also reported as done");
     assert.equal(env.sb.control.logins().filter((l) => l.state === "done").length, 1, "one login: every restart resumed the saved session");
     assertNoViolations(env);
   });

@@ -260,6 +260,9 @@ describe("reliability: session ends and back-pressure", function () {
     }
     const sent = env.sb.control.sent().slice(sentBefore).map((r) => r.text ?? "");
     const doubled = sent.length - new Set(sent).size;
+    // The server handled each send and only its answer was lost: the client cannot know, so it says so, once.
+    assert.deepEqual(results, ["failed SEND_UNCERTAIN", "failed SEND_UNCERTAIN", "failed SEND_UNCERTAIN"], "reported, never resent");
+    assert.deepEqual(sent, ["once 0", "once 1", "once 2"], "each send on the server exactly once");
     summary.add({ scenario: "client: answers lost (proxy)", faults, sent: new Set(sent).size, received: ledger.received, lost: ledger.lost, duplicated: ledger.duplicated + doubled, note: `sends: ${results.map((r) => (r.startsWith("failed") ? r : "ok")).join(",")}` });
     assert.equal(ledger.lost + ledger.duplicated, 0, "inbound: exactly once");
     assert.deepEqual(ledger.outOfOrder(), []);

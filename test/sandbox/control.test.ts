@@ -79,6 +79,37 @@ describe("sandbox: control API, faults, restart", () => {
     assert.equal(((await c.sync()).BaseResponse as Json).Ret, 0);
   });
 
+  it("faults after handling: lost-500 / lost-reset / lost-hang deliver the send and lose its answer; bad-cookies adds refused cookies", async () => {
+    const before = (await api.sent()).length;
+    await api.fault({ endpoint: "webwxsendmsg", kind: "lost-500" });
+    const id = c.localId();
+    const msg = { Type: 1, Content: "lost 500", FromUserName: c.self.UserName, ToUserName: "filehelper", LocalID: id, ClientMsgId: id };
+    const r500 = await c.request("POST", `/cgi-bin/mmwebwx-bin/webwxsendmsg?pass_ticket=${c.passTicket}`, { body: JSON.stringify({ BaseRequest: c.baseRequest(), Msg: msg, Scene: 0 }) });
+    assert.equal(r500.status, 500);
+    await api.fault({ endpoint: "webwxsendmsg", kind: "lost-reset" });
+    await assert.rejects(c.sendText("filehelper", "lost reset"));
+    await api.fault({ endpoint: "webwxsendmsg", kind: "lost-hang" });
+    const ac = new AbortController();
+    const body = JSON.stringify({ BaseRequest: c.baseRequest(), Msg: { ...msg, Content: "lost hang", LocalID: c.localId(), ClientMsgId: c.localId() }, Scene: 0 });
+    const hung = fetch(`${sb.url}/cgi-bin/mmwebwx-bin/webwxsendmsg?pass_ticket=${c.passTicket}`, { method: "POST", body, signal: ac.signal, headers: { cookie: [...c.cookies].map(([k, v]) => `${k}=${v}`).join("; ") } });
+    const delivered = await api.waitForSent((r) => r.text === "lost hang", { timeoutMs: 5_000 });
+    assert.equal(delivered.to, "filehelper");
+    ac.abort();
+    assert.equal(await hung.then(() => "answered", () => "aborted"), "aborted");
+    const texts = (await api.sent()).slice(before).map((r) => r.text);
+    assert.deepEqual(texts, ["lost 500", "lost reset", "lost hang"], "each send was delivered once");
+
+    await api.fault({ endpoint: "webwxsync", kind: "bad-cookies" });
+    const res = await c.request("POST", `/cgi-bin/mmwebwx-bin/webwxsync?pass_ticket=${c.passTicket}`, { body: JSON.stringify({ BaseRequest: c.baseRequest(), SyncKey: c.syncKey, rr: 1 }) });
+    assert.equal(res.status, 200);
+    assert.equal(((JSON.parse(res.text) as Json).BaseResponse as Json).Ret, 0, "the call itself was handled");
+    const cookies = res.headers.getSetCookie();
+    assert.ok(cookies.some((x) => /Domain=127\.0\.0\.1:443/.test(x)), cookies.join(" | "));
+    assert.ok(cookies.some((x) => /Domain=foreign\.example/.test(x)));
+    assert.ok(cookies.some((x) => /Expires=Thu, 99 Foo/.test(x)));
+    await assert.rejects(api.fault({ endpoint: "webwxsync", kind: "nope" as never }));
+  });
+
   it("restart keeps sessions and queued messages on the same port", async () => {
     const url = sb.url;
     const friend = (await api.worldContacts({ kind: "friend" }))[0];

@@ -34,13 +34,15 @@ describe("sandbox: sending", () => {
     assert.deepEqual(await api.violations(), []);
   });
 
-  it("answers a retried send (same ClientMsgId) with the same MsgID and records it once", async () => {
+  it("delivers a resent message (same ClientMsgId) a second time and flags it, as no server de-duplication is known", async () => {
     const id = c.localId();
     const msg = { Type: 1, Content: "only once", FromUserName: c.self.UserName, ToUserName: "filehelper", LocalID: id, ClientMsgId: id };
     const first = await c.post("webwxsendmsg", "", { Msg: msg, Scene: 0 });
     const again = await c.post("webwxsendmsg", "", { Msg: msg, Scene: 0 });
-    assert.equal(again.MsgID, first.MsgID);
-    assert.equal((await api.sent()).filter((r) => r.text === "only once").length, 1);
+    assert.equal(ret(again), 0);
+    assert.notEqual(again.MsgID, first.MsgID, "a second message");
+    assert.equal((await api.sent()).filter((r) => r.text === "only once").length, 2, "the resend shows as two messages");
+    assert.deepEqual((await api.violations()).map((v) => v.rule), ["send-repeated"]);
     const other = await c.post("webwxsendmsg", "", { Msg: { ...msg, Content: "something else" }, Scene: 0 });
     assert.equal(ret(other), 1);
     assert.equal((await api.violations()).at(-1)?.rule, "clientmsgid-reused");

@@ -178,7 +178,7 @@ describe("sandbox: contacts and sync", () => {
     c.skey = skey;
     c.deviceId = "e123";
     assert.equal(((await c.sync()).BaseResponse as Json).Ret, 1);
-    c.deviceId = "e123456789012345";
+    c.deviceId = undefined;
     const saved = new Map(c.cookies);
     c.cookies.delete("wxsid");
     assert.equal(((await c.sync()).BaseResponse as Json).Ret, 1102);

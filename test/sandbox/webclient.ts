@@ -29,7 +29,8 @@ export class WebClient {
   sid = "";
   uin = 0;
   passTicket = "";
-  deviceId = "e" + "123456789012345";
+  /** A fixed DeviceID to send; undefined: a new one for every request, as the official client does. */
+  deviceId: string | undefined = undefined;
   self: Json = {};
   syncKey: SyncKey = { Count: 0, List: [] };
   checkKey = "";
@@ -37,6 +38,8 @@ export class WebClient {
   desktop = false;
   /** Network retries per request (the official client retries failed calls). */
   retries = 0;
+  /** The last answer post() read, as it came (layout, headers). */
+  lastAnswer?: Resp;
 
   constructor(readonly url: string) {}
 
@@ -61,7 +64,11 @@ export class WebClient {
   }
 
   baseRequest(): Json {
-    return { Uin: this.uin, Sid: this.sid, Skey: this.skey, DeviceID: this.deviceId };
+    return { Uin: this.uin, Sid: this.sid, Skey: this.skey, DeviceID: this.requestDeviceId() };
+  }
+
+  requestDeviceId(): string {
+    return this.deviceId ?? `e${String(Math.floor(Math.random() * 1e15)).padStart(15, "0")}`;
   }
 
   async post(endpoint: string, query: string, body: Json): Promise<Json> {
@@ -70,6 +77,7 @@ export class WebClient {
       body: JSON.stringify({ BaseRequest: this.baseRequest(), ...body }),
       headers: { "Content-Type": "application/json;charset=UTF-8" },
     });
+    this.lastAnswer = res;
     return JSON.parse(res.text) as Json;
   }
 
@@ -162,7 +170,7 @@ export class WebClient {
   }
 
   async syncCheck(key = this.checkKey): Promise<{ retcode: string; selector: string; text: string }> {
-    const res = await this.request("GET", `/cgi-bin/mmwebwx-bin/synccheck?r=${Date.now()}&skey=${encodeURIComponent(this.skey)}&sid=${encodeURIComponent(this.sid)}&uin=${this.uin}&deviceid=${this.deviceId}&synckey=${encodeURIComponent(key)}&_=${Date.now()}`);
+    const res = await this.request("GET", `/cgi-bin/mmwebwx-bin/synccheck?r=${Date.now()}&skey=${encodeURIComponent(this.skey)}&sid=${encodeURIComponent(this.sid)}&uin=${this.uin}&deviceid=${this.requestDeviceId()}&synckey=${encodeURIComponent(key)}&_=${Date.now()}`);
     const m = /retcode:"(\d+)",selector:"(\d+)"/.exec(res.text);
     return { retcode: m?.[1] ?? "", selector: m?.[2] ?? "", text: res.text };
   }

@@ -5,6 +5,7 @@
 import type {
   BulkRequest,
   ContactOp,
+  DeviceIdRecord,
   FaultSpec,
   InjectRequest,
   PendingLogin,
@@ -121,6 +122,9 @@ export class SandboxClient {
     const res = await fetch(new URL(`/api/sandbox/uploads/${encodeURIComponent(mediaId)}`, this.baseUrl));
     if (!res.ok) throw new SandboxApiError(res.status, "NOT_FOUND", "no such upload");
     return Buffer.from(await res.arrayBuffer());
+  }
+  async deviceIds(): Promise<DeviceIdRecord[]> {
+    return (await this.call<{ deviceIds: DeviceIdRecord[] }>("GET", "device-ids")).deviceIds;
   }
   async violations(): Promise<Violation[]> {
     return (await this.call<{ violations: Violation[] }>("GET", "violations")).violations;

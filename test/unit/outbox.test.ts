@@ -16,7 +16,7 @@ function code(expected: string) {
 
 describe("outbox/buildFileAppMsg", () => {
   it("builds the exact web XML", () => {
-    const xml = buildFileAppMsg({ title: "report.pdf", size: 20480, mediaId: "@crypt_abc", ext: "pdf", desktop: false });
+    const xml = buildFileAppMsg({ title: "report.pdf", size: 20480, mediaId: "@crypt_abc", ext: "pdf" });
     assert.equal(
       xml,
       "<appmsg appid='wxeb7ec651dd0aefa9' sdkver=''><title>report.pdf</title><des></des><action></action><type>6</type>" +
@@ -25,16 +25,16 @@ describe("outbox/buildFileAppMsg", () => {
     );
   });
 
-  it("uses an empty appid in desktop mode and escapes the title", () => {
-    const xml = buildFileAppMsg({ title: `a<b>&"c'.txt`, size: 1, mediaId: "@m", ext: "txt", desktop: true });
-    assert.ok(xml.startsWith("<appmsg appid='' sdkver=''><title>a&lt;b&gt;&amp;&quot;c&apos;.txt</title>"));
+  it("uses the web appid (desktop mode sends it too) and escapes the title", () => {
+    const xml = buildFileAppMsg({ title: `a<b>&"c'.txt`, size: 1, mediaId: "@m", ext: "txt" });
+    assert.ok(xml.startsWith("<appmsg appid='wxeb7ec651dd0aefa9' sdkver=''><title>a&lt;b&gt;&amp;&quot;c&apos;.txt</title>"));
     const doc = parseXml(xml);
     assert.equal(xmlString(doc, "appmsg", "title"), `a<b>&"c'.txt`);
     assert.equal(xmlString(doc, "appmsg", "appattach", "totallen"), "1");
   });
 
   it("puts a signature beside the Content, not inside it", () => {
-    const input = { title: "big.zip", size: 30 * MB, mediaId: "@m", ext: "zip", desktop: false, signature: "sig123" };
+    const input = { title: "big.zip", size: 30 * MB, mediaId: "@m", ext: "zip", signature: "sig123" };
     const fields = buildFileAppMsgFields(input);
     assert.equal(fields.Type, 6);
     assert.equal(fields.Signature, "sig123");
@@ -43,9 +43,9 @@ describe("outbox/buildFileAppMsg", () => {
   });
 
   it("refuses a bad size or a missing media id", () => {
-    assert.throws(() => buildFileAppMsg({ title: "x", size: -1, mediaId: "@m", ext: "", desktop: false }), code("INVALID_ARGUMENT"));
-    assert.throws(() => buildFileAppMsg({ title: "x", size: 1.5, mediaId: "@m", ext: "", desktop: false }), code("INVALID_ARGUMENT"));
-    assert.throws(() => buildFileAppMsg({ title: "x", size: 1, mediaId: "", ext: "", desktop: false }), code("INVALID_ARGUMENT"));
+    assert.throws(() => buildFileAppMsg({ title: "x", size: -1, mediaId: "@m", ext: "" }), code("INVALID_ARGUMENT"));
+    assert.throws(() => buildFileAppMsg({ title: "x", size: 1.5, mediaId: "@m", ext: "" }), code("INVALID_ARGUMENT"));
+    assert.throws(() => buildFileAppMsg({ title: "x", size: 1, mediaId: "", ext: "" }), code("INVALID_ARGUMENT"));
   });
 });
 

@@ -85,3 +85,26 @@ describe("messages/text isMentioned", () => {
     assert.equal(isMentioned("@Robert\u2005x", ["Bob", "Robert"]), true);
   });
 });
+
+describe("messages/text names keep their text (issue #12 point 9)", () => {
+  const name = "Dev <Team> & 朋友";
+
+  it("keeps text that only looks like a tag, sent raw or escaped", () => {
+    assert.equal(decodeContent("Dev <Team> & 朋友"), name);
+    assert.equal(decodeContent("Dev &lt;Team&gt; &amp; 朋友"), name);
+    assert.equal(decodeContent("Project <Alpha> <dev>"), "Project <Alpha> <dev>");
+    assert.equal(decodeContent("1 <a2> & <spanish>"), "1 <a2> & <spanish>");
+  });
+
+  it("decodes entities once and only with their semicolon (a raw AT&T &copy 2 stays)", () => {
+    assert.equal(decodeContent("AT&T &copy 2"), "AT&T &copy 2");
+    assert.equal(decodeContent("Tom &amp;amp; Jerry"), "Tom &amp; Jerry");
+  });
+
+  it("strips only the server's markup: emoji spans, <br/>, links, QQ faces and a few real tags", () => {
+    assert.equal(decodeContent('<span class="emoji emoji1f604"></span><span class="emoji emoji1f389"></span>'), "😄🎉");
+    assert.equal(decodeContent('你邀请<a href="weixin://findfriend/verifycontact">Dev <Team></a>加入了群聊'), "你邀请Dev <Team>加入了群聊");
+    assert.equal(decodeContent('ok <img class="qqemoji qqemoji13" text="[Grin]_web" src="/zh_CN/htmledition/v2/images/spacer.gif" />!'), "ok [Grin]!");
+    assert.equal(decodeContent('<font color="red">red</font> <b>bold</b><br/>next'), "red bold\nnext");
+  });
+});

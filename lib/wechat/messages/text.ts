@@ -1,9 +1,16 @@
-import { decodeHTML } from "entities";
+import { decodeHTML, decodeHTMLStrict } from "entities";
 
 const EMOJI_SPAN = /<span\s+class\s*=\s*["']emoji\s+emoji([0-9a-fA-F]{1,12})["'][^<>]*>\s*<\/span>/gi;
 const BR = /<br\s*\/?>/gi;
-// Markup only: after the emoji and <br/> passes, whatever still looks like a tag is dropped.
-const TAG = /<\/?[A-Za-z][^<>]*>/g;
+/** A QQ face in a text: `<img class="qqemoji qqemoji13" text="[Grin]_web" src="...">` stands for its `text`. */
+const QQ_FACE = /<img\s[^<>]*?\bclass\s*=\s*["']qqemoji[^"']*["'][^<>]*?>/gi;
+const QQ_FACE_TEXT = /\btext\s*=\s*["']([^"']*)["']/i;
+/**
+ * The markup the server itself writes into names and texts besides emoji spans and <br/> (protocol.md section 9):
+ * links in system notices and a short list of real HTML tags. Anything else that looks like a tag (`<Team>`) is
+ * part of the text and stays.
+ */
+const SERVER_TAG = /<\/?(?:a|span|img|font|b|strong|em|p|div)(?:\s[^<>]*)?\/?>/gi;
 
 // Second code points that follow a base character in WeChat's two-code-point emoji classes.
 const TRAILING_4 = new Set(["20e3", "fe0f", "200d"]);
@@ -43,19 +50,28 @@ export function emojiFromHex(hex: string): string {
 
 const MARKUP = /[<&]/;
 
+function qqFaceText(tag: string): string {
+  return (QQ_FACE_TEXT.exec(tag)?.[1] ?? "").replace(/_web$/, "");
+}
+
 /**
- * Decodes a WeChat Content / name: emoji spans become characters, <br/> becomes "\n", other tags are
- * dropped, then every HTML entity is decoded once (so an escaped "&lt;b&gt;" stays visible text "<b>").
+ * Decodes a WeChat Content / name, shared by names and message texts: emoji spans become characters, <br/>
+ * becomes "\n", QQ faces their text, the server's own tags are dropped, then every HTML entity is decoded once
+ * (so an escaped "&lt;b&gt;" stays visible text "<b>"). Text that only looks like a tag, sent raw (`Dev <Team>`),
+ * is kept as it is.
  */
 export function decodeContent(content: unknown): string {
   if (typeof content !== "string" || content === "") return "";
   // Every tag starts with "<" and every entity with "&": most names and texts have neither.
   if (!MARKUP.test(content)) return content;
-  return decodeHTML(
+  // Strict: only entities with their ";" (what the server writes), so a raw "AT&T &copy 2" keeps its text.
+  if (!content.includes("<")) return decodeHTMLStrict(content);
+  return decodeHTMLStrict(
     content
       .replace(EMOJI_SPAN, (_span, hex: string) => emojiFromHex(hex))
       .replace(BR, "\n")
-      .replace(TAG, ""),
+      .replace(QQ_FACE, qqFaceText)
+      .replace(SERVER_TAG, ""),
   );
 }
 

@@ -1,7 +1,10 @@
 import { WeChatError } from "../errors";
 import { escapeXml } from "../util/xml";
 
-/** appid of the web client's file messages; desktop (UOS) mode sends an empty appid. */
+/**
+ * appid of file messages, in web and desktop (UOS) mode alike: every working desktop-mode client sends it
+ * (protocol.md section 6).
+ */
 export const WEB_FILE_APPID = "wxeb7ec651dd0aefa9";
 export const APPMSG_TYPE_FILE = 6;
 
@@ -13,7 +16,6 @@ export interface FileAppMsgInput {
   mediaId: string;
   /** File extension without the dot. */
   ext: string;
-  desktop: boolean;
   /**
    * From webwxcheckupload (files over 25 MB). The official web client sends it as Msg.Signature, protocol.md
    * puts it "into the appmsg": it goes into both (<appattach><signature>), which the server accepts either way.
@@ -36,9 +38,8 @@ function checkInput(input: FileAppMsgInput): void {
  */
 export function buildFileAppMsg(input: FileAppMsgInput): string {
   checkInput(input);
-  const appid = input.desktop ? "" : WEB_FILE_APPID;
   return (
-    `<appmsg appid='${appid}' sdkver=''>` +
+    `<appmsg appid='${WEB_FILE_APPID}' sdkver=''>` +
     `<title>${escapeXml(String(input.title ?? ""))}</title>` +
     "<des></des><action></action>" +
     `<type>${APPMSG_TYPE_FILE}</type>` +
