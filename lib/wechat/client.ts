@@ -6,7 +6,7 @@ import { DEFAULT_TIMEOUTS, SessionApi, type ApiTimeouts } from "./api";
 import { loadContacts, toContact } from "./contact-loader";
 import { ContactStore } from "./contacts";
 import { WeChatError, isWeChatError } from "./errors";
-import { hostsFor, loginOrigin } from "./hosts";
+import { hostsFor, isWeChatHost, loginOrigin } from "./hosts";
 import { HttpClient, afterCallsStarted, backoffDelay, preloadHttp, sleep } from "./http";
 import { Inbound } from "./inbound";
 import { LoginApi, qrDataUrl, qrText, type LoginMode, type ScanAnswer } from "./login";
@@ -110,7 +110,11 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     this.recent = new RecentMessages(recent.capacity ?? 500, recent.maxAgeMs ?? 10 * 60_000);
     if (options.sessionFile) {
       if (!options.sessionSecret) throw new WeChatError("INVALID_ARGUMENT", "sessionSecret is required with sessionFile");
-      this.store = new SessionStore(options.sessionFile, options.sessionSecret, (m) => this.warn(m));
+      this.store = new SessionStore(options.sessionFile, options.sessionSecret, {
+        warn: (m) => this.warn(m),
+        info: (m) => this.logger.info(m),
+        previous: options.previousSessionSecrets ?? [],
+      });
     }
   }
 
@@ -478,8 +482,10 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
 
   /** Push login when possible, else QR, until the phone confirms: the redeemed session. */
   private async login(http: HttpClient, signal: AbortSignal, push?: { pageUrl: string; uin: number }): Promise<Session> {
-    const loginApi = new LoginApi(http, this.mode, { requestMs: this.timeouts.requestMs, longPollMs: this.timeouts.loginPollMs });
     const origin = loginOrigin(this.options.loginUrl);
+    // wechat mode: a login that starts at WeChat may only be sent on to WeChat (https page hosts on its domains).
+    const policy = { wechatHostsOnly: isWeChatHost(new URL(origin).hostname) };
+    const loginApi = new LoginApi(http, this.mode, { requestMs: this.timeouts.requestMs, longPollMs: this.timeouts.loginPollMs }, policy);
     if (push) {
       this.setState({ state: "push-login" });
       try {

@@ -226,6 +226,8 @@ export interface ClientOptions {
   sessionFile?: string;
   /** Secret the session file is encrypted with (required with sessionFile). */
   sessionSecret?: string;
+  /** Secrets the file may still be under (an earlier key): read once, then re-written under sessionSecret. */
+  previousSessionSecrets?: string[];
   /** false disables pacing (benchmarks only). */
   pacing?: PacingOptions | false;
   /**

@@ -47,8 +47,11 @@ export interface AccountDeps {
   settings: AccountSettings;
   /** Node-RED user dir; without it no session is saved. */
   userDir?: string;
-  /** Base secret for session files (see shared/secret.ts), asked for only when a session file is used. */
-  secret: (dir: string) => string;
+  /**
+   * Base secret for session files and the earlier ones existing files may be under (see shared/secret.ts), asked
+   * for only when a session file is used.
+   */
+  secret: (dir: string) => { secret: string; previous: readonly string[] };
   translate: (key: string) => string;
   publish: (topic: string, data: unknown, retain: boolean) => void;
   createClient: (options: ClientOptions) => WeChatClientApi;
@@ -268,8 +271,17 @@ export class WxAccount {
     if (file) {
       const dir = path.dirname(file);
       await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+      let key: { secret: string; previous: readonly string[] };
+      try {
+        key = this.deps.secret(dir);
+      } catch (error) {
+        // A configured session key that cannot be read: say so on the node, never fall back to the user dir.
+        this.setState({ state: "offline", message: errorText(error) });
+        throw error;
+      }
       options.sessionFile = file;
-      options.sessionSecret = sessionSecret(this.deps.secret(dir), this.id);
+      options.sessionSecret = sessionSecret(key.secret, this.id);
+      options.previousSessionSecrets = key.previous.map((previous) => sessionSecret(previous, this.id));
     }
     const client = this.deps.createClient(options);
     this.listen(client, "on");

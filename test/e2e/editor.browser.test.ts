@@ -158,6 +158,21 @@ describe("editor (browser)", function () {
     assert.equal(text, `https://login.weixin.qq.com/l/${fresh.uuid}`);
   });
 
+  it("shows a failed action's message as text in the notification, never as HTML (#14.8)", async function () {
+    const hostile = '<img src="data:," onload="window.__wxInjected=1"><b class="wx-injected">bold</b>';
+    const route = `**/wx-account/${ACCOUNT}/qr`;
+    await page.route(route, (r) => r.fulfill({ status: 500, contentType: "application/json", body: JSON.stringify({ error: { code: "SERVER", message: hostile } }) }));
+    try {
+      await page.click("#wx-account-qr");
+      const note = await page.waitForSelector(".red-ui-notification-error", { timeout: 5_000 });
+      assert.ok((await note.textContent())?.includes(hostile), "the message is shown as the text it is");
+      assert.equal(await page.$(".red-ui-notification .wx-injected"), null, "no markup from the answer is rendered");
+      assert.equal(await page.evaluate("typeof window.__wxInjected"), "undefined", "no handler from the answer ran");
+    } finally {
+      await page.unroute(route);
+    }
+  });
+
   it("shows the logged-in user once the phone scans", async function () {
     const pending = sb.control.logins()[0];
     assert.ok(pending);
@@ -166,9 +181,10 @@ describe("editor (browser)", function () {
     assert.equal(await nick.textContent(), "Sandbox Me");
     await page.waitForSelector("#wx-account-logout", { timeout: 5_000 });
     assert.equal(await page.$("img.wx-account-qr"), null);
-    // The node status in the workspace, translated by the runtime.
+    // The node status in the workspace, translated by the runtime; without the nickname (every editor user sees
+    // node status, read-only ones too: the name is in the dialog only).
     await page.waitForFunction(
-      `(function () { var el = document.querySelector("#e2esend000000001 .red-ui-flow-node-status-label"); return !!el && el.textContent === "online: Sandbox Me"; })()`,
+      `(function () { var el = document.querySelector("#e2esend000000001 .red-ui-flow-node-status-label"); return !!el && el.textContent === "online"; })()`,
       undefined,
       { timeout: 10_000 },
     );

@@ -135,6 +135,34 @@ describe("reliability: a real Node-RED with adminAuth", function () {
   });
 });
 
+describe("reliability: what a read-only editor user sees of a logged-in account (#14.6)", function () {
+  this.timeout(60_000);
+  let world: World | undefined;
+
+  after(async () => tearDown(world));
+
+  it("node status reaches every editor user, so it says online without the account's nickname", async () => {
+    world = await setUp(true);
+    const { red, sb } = world;
+    await red.start();
+    const viewer = await red.login("viewer", "viewer-pass-1", "read");
+    const comms = new CommsClient();
+    try {
+      await comms.connect(red.url, viewer, "status/#");
+      await scanIn(sb);
+      const isOnline = (m: { topic: string; data: unknown }): boolean => m.topic.startsWith("status/") && /online/.test(JSON.stringify(m.data));
+      const online = await comms.next(isOnline, 20_000);
+      assert.match(JSON.stringify(online.data), /"fill":"green"/);
+      const nickName = sb.control.world().accounts[0]?.nickName ?? "";
+      assert.ok(nickName.length > 0);
+      assert.ok(!JSON.stringify(comms.messages).includes(nickName), `the read-only user's status feed names the account: ${JSON.stringify(online.data)}`);
+    } finally {
+      comms.close();
+    }
+    summary.add({ scenario: "node-red: read-only status", faults: 0, sent: 0, received: 0, lost: 0, duplicated: 0, note: "online, no nickname" });
+  });
+});
+
 describe("reliability: a realistic Node-RED run, then a search for secrets", function () {
   this.timeout(120_000);
   let world: World | undefined;
