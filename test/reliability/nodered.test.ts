@@ -180,7 +180,7 @@ describe("reliability: what a read-only editor user sees of a logged-in account 
       await page.fill("#node-dialog-login-username", "viewer");
       await page.fill("#node-dialog-login-password", "viewer-pass-1");
       await page.click("#node-dialog-login-submit");
-      await page.waitForFunction(() => typeof RED !== "undefined" && RED.nodes?.node("recv") != null, undefined, { timeout: 30_000 });
+      await page.waitForFunction(() => typeof RED !== "undefined" && RED.nodes?.node("recv") !== null && RED.nodes?.node("recv") !== undefined, undefined, { timeout: 30_000 });
       const labels = (): Promise<string[]> =>
         page.$$eval(".red-ui-flow-node-status-label", (els) => els.map((e) => e.textContent ?? "").filter((t) => t !== ""));
       await page.waitForFunction(
