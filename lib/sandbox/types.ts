@@ -16,6 +16,11 @@ export interface Settings {
   syncPageSize: number;
   contactPageSize: number;
   skeyRotateEvery: number;
+  /**
+   * Share (0..1) of each account's groups that are not saved to the address book: webwxgetcontact leaves them
+   * out; webwxinit's ChatSet and the login status notify name all but the last of them (that one is "quiet").
+   */
+  unsavedGroups: number;
 }
 
 export interface SandboxOptions extends Partial<Settings> {
@@ -132,13 +137,15 @@ export interface Violation {
   detail: string;
 }
 
-export type FaultKind = "500" | "reset" | "hang" | "ret" | "malformed" | "truncated";
+export type FaultKind = "500" | "reset" | "hang" | "ret" | "malformed" | "truncated" | "slow";
 
 export interface FaultSpec {
   endpoint: string;
   kind: FaultKind;
   ret?: number;
   count?: number;
+  /** kind "slow": how long the answer is held before it is given as usual (default 1000 ms). */
+  delayMs?: number;
 }
 
 export type WorldContactKind = "friend" | "group" | "official" | "special" | "account";
