@@ -84,9 +84,13 @@ export class SyncLoop {
     const backoffMs = this.options.backoffMs ?? 250;
     const maxBackoffMs = this.options.maxBackoffMs ?? 10_000;
     const troubleAfter = this.options.troubleAfter ?? 3;
-    let failures = 0;
-    let since = 0;
-    let troubled = false;
+    // Failures in a row, since when, and whether they were reported as trouble.
+    const streak = { failures: 0, since: 0, troubled: false };
+    const succeeded = (): void => {
+      if (streak.troubled) this.handlers.onTrouble?.({ failing: false, failures: streak.failures, since: streak.since, message: "sync works again" });
+      streak.failures = 0;
+      streak.troubled = false;
+    };
     // Rounds where synccheck said "something" and webwxsync brought nothing: never let that spin.
     let emptyRounds = 0;
     for (;;) {
@@ -102,39 +106,31 @@ export class SyncLoop {
         if (check.retcode !== 0) throw new WeChatError("SERVER", `synccheck: retcode ${check.retcode}`, { ret: check.retcode });
         if (check.selector !== "0") {
           const brought = await this.syncAll();
-          failures = this.recovered(failures, since, troubled);
-          troubled = false;
+          succeeded();
           emptyRounds = brought ? 0 : emptyRounds + 1;
           if (emptyRounds >= 3) {
             await sleep(backoffDelay(emptyRounds - 3, this.options.emptyBackoffMs ?? 500, Math.min(10_000, maxBackoffMs)), signal);
           }
         } else {
-          failures = this.recovered(failures, since, troubled);
-          troubled = false;
+          succeeded();
         }
       } catch (error) {
         if (isWeChatError(error, "CLOSED") || signal?.aborted) throw new WeChatError("CLOSED", "stopped");
         if (isWeChatError(error, "SESSION_EXPIRED") && error.ret !== undefined) {
           return { code: error.ret, message: ENDING[error.ret] ?? "session ended" };
         }
-        if (failures === 0) since = Date.now();
-        failures++;
+        if (streak.failures === 0) streak.since = Date.now();
+        streak.failures++;
         const message = `sync: ${error instanceof Error ? error.message : "failed"}`;
-        const delay = cappedBackoff(failures - 1, backoffMs, maxBackoffMs);
+        const delay = cappedBackoff(streak.failures - 1, backoffMs, maxBackoffMs);
         this.handlers.onWarn(`${message}; retrying in ${Math.round(delay / 100) / 10} s`);
-        if (failures >= troubleAfter) {
-          troubled = true;
-          this.handlers.onTrouble?.({ failing: true, failures, since, message });
+        if (streak.failures >= troubleAfter) {
+          streak.troubled = true;
+          this.handlers.onTrouble?.({ failing: true, failures: streak.failures, since: streak.since, message });
         }
         await sleep(delay, signal);
       }
     }
-  }
-
-  /** A round went through: reports the end of a trouble, and the count starts again. */
-  private recovered(failures: number, since: number, troubled: boolean): number {
-    if (troubled) this.handlers.onTrouble?.({ failing: false, failures, since, message: "sync works again" });
-    return 0;
   }
 
   /**

@@ -92,6 +92,24 @@ describe("client login fidelity against the sandbox (issue #12)", function () {
       assert.deepEqual(stateNames(rec), ["waiting-scan", "logging-in", "online"]);
     });
 
+    it("a send by name waits for the contacts still loading, up to its bound, then says they are still loading", async () => {
+      const env = await startEnv({ contacts: 20, contactPageSize: 50 });
+      env.sb.control.fault({ endpoint: "webwxgetcontact", kind: "slow", delayMs: 1_500, count: 1 });
+      const { client } = env.newClient({
+        tuning: { contactsWaitMs: 200, timeouts: { requestMs: 3_000, syncCheckMs: 2_500, loginPollMs: 2_500, contactsMs: 5_000 } },
+      });
+      await scanToOnline(env, client);
+      assert.equal(client.state.contacts, "loading");
+      // The last friend: not among the recent chats webwxinit brings in full.
+      const friend = env.sb.control.worldContacts({ kind: "friend" }).filter((c) => !c.remarkName && !/[<&]/.test(c.nickName)).at(-1)!;
+      await assert.rejects(client.sendText(friend.nickName, "too early"), (e: Error & { code?: string }) => e.code === "NOT_FOUND" && /still loading/.test(e.message));
+      // filehelper and known UserNames never wait.
+      await client.sendText("filehelper", "at once");
+      await waitForState(client, onlineLoaded, 10_000, "contacts loaded");
+      const sent = await client.sendText(friend.nickName, "now");
+      assert.ok(sent.to.startsWith("@"));
+    });
+
     it("a statusnotify error is a warning: online with the same QR", async () => {
       const env = await startEnv();
       env.sb.control.fault({ endpoint: "webwxstatusnotify", kind: "ret", ret: 1, count: 1 });
