@@ -254,7 +254,9 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     const active = this.requireSession();
     // Unsaved groups are never listed: the ones known (ChatSet, messages) are fetched again with the rest.
     const groups = this.contactStore.list({ kind: "group" }).map((c) => c.userName);
-    const { complete } = await loadContacts(active.api, this.contactStore, { groups, retry: this.loadRetry, warn: (m) => this.warn(`contacts: ${m}`) });
+    // Someone waits for this answer: fewer tries than the login's background load.
+    const retry = { ...this.loadRetry, attempts: Math.min(this.loadRetry.attempts, 3) };
+    const { complete } = await loadContacts(active.api, this.contactStore, { groups, retry, warn: (m) => this.warn(`contacts: ${m}`) });
     this.addSelf(active.session);
     if (this.session === active && this.current.state === "online" && !this.loading) this.setState({ ...this.current, contacts: complete ? "loaded" : "incomplete" });
     this.emit("contacts", { added: this.contactStore.list().map((c) => c.userName), removed: [], changed: [] });
