@@ -23,7 +23,7 @@ import { plainName } from "./world";
 
 /** The phone and the test bench: typed control operations (their HTTP face is control-http.ts). */
 
-const FAULT_KINDS = ["500", "reset", "hang", "ret", "malformed", "truncated", "notice", "lost-500", "lost-reset", "lost-hang", "bad-cookies"];
+const FAULT_KINDS = ["500", "reset", "hang", "ret", "malformed", "truncated", "notice", "lost-500", "lost-reset", "lost-hang", "bad-cookies", "slow"];
 
 export interface ControlHost {
   readonly state: SandboxState;
@@ -231,7 +231,10 @@ export class SandboxControl {
     const count = spec.count ?? 1;
     if (!Number.isInteger(count) || count < 0) throw new SandboxError("INVALID_ARGUMENT", "count must be a whole number");
     if (count === 0) this.state.faults.delete(spec.endpoint);
-    else this.state.faults.set(spec.endpoint, { kind: spec.kind, ret: spec.ret ?? 1, remaining: count });
+    const delayMs = spec.delayMs ?? 1_000;
+    if (!Number.isInteger(delayMs) || delayMs < 0 || delayMs > 600_000) throw new SandboxError("INVALID_ARGUMENT", "delayMs must be a whole number of ms (0..600000)");
+    if (count === 0) return;
+    this.state.faults.set(spec.endpoint, { kind: spec.kind, ret: spec.ret ?? 1, remaining: count, delayMs });
   }
 
   expireSession(req: { code: number; account?: string | number }): void {
@@ -258,6 +261,11 @@ export class SandboxControl {
         if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || ((key === "syncPageSize" || key === "contactPageSize") && v < 1)) throw new SandboxError("INVALID_ARGUMENT", `${key} must be a whole number`);
         s[key] = v;
       }
+    }
+    if (patch.unsavedGroups !== undefined) {
+      const v = patch.unsavedGroups;
+      if (typeof v !== "number" || !(v >= 0 && v <= 1)) throw new SandboxError("INVALID_ARGUMENT", "unsavedGroups must be a share from 0 to 1");
+      s.unsavedGroups = v;
     }
     if (patch.throttle !== undefined) {
       const t = patch.throttle;

@@ -11,7 +11,7 @@ import { hookAnswer, sendText, wireJson } from "./http";
 import * as login from "./login";
 import * as media from "./media";
 import { SandboxState } from "./state";
-import { SandboxError, type SandboxOptions, type Settings } from "./types";
+import { SandboxError, type FaultSpec, type SandboxOptions, type Settings } from "./types";
 import * as webwx from "./webwx";
 
 /** The HTTP face: one origin for login, page, push and file hosts, the control API and the phone page. */
@@ -91,6 +91,7 @@ export const DEFAULT_SETTINGS: Settings = {
   syncPageSize: 50,
   contactPageSize: 500,
   skeyRotateEvery: 20,
+  unsavedGroups: 0,
 };
 
 export class Sandbox implements Host, ControlHost {
@@ -284,15 +285,26 @@ export class Sandbox implements Host, ControlHost {
       handler = API[endpoint];
     }
     if (!endpoint || !handler) return sendText(res, 404, "not found", "text/plain");
-    if (this.applyFault(endpoint, req, res)) return;
+    const fault = this.takeFault(endpoint);
+    if (fault?.kind === "slow") {
+      // Held, then answered as usual (a slow page); the hold ends early when the sandbox or the client closes.
+      if ((await this.wait(res, fault.delayMs, () => () => undefined)) !== "timeout") return;
+    } else if (fault && this.applyFault(fault, endpoint, req, res)) {
+      return;
+    }
     await handler(new Ctx(this, req, res, path, endpoint));
   }
 
-  private applyFault(endpoint: string, req: IncomingMessage, res: ServerResponse): boolean {
+  private takeFault(endpoint: string): { kind: FaultSpec["kind"]; ret: number; delayMs: number } | undefined {
     const fault = this.state.faults.get(endpoint);
-    if (!fault || fault.remaining <= 0) return false;
+    if (!fault || fault.remaining <= 0) return undefined;
     fault.remaining -= 1;
     if (fault.remaining <= 0) this.state.faults.delete(endpoint);
+    return fault;
+  }
+
+  /** Answers in the fault's place (true), or, for the faults that act after handling, arms them (false). */
+  private applyFault(fault: { kind: FaultSpec["kind"]; ret: number }, endpoint: string, req: IncomingMessage, res: ServerResponse): boolean {
     switch (fault.kind) {
       case "bad-cookies":
       case "lost-500":

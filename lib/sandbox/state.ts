@@ -86,7 +86,7 @@ export class SandboxState {
   readonly deviceIds: DeviceIdRecord[] = [];
   readonly violations: Violation[] = [];
   readonly deviations: Violation[] = [];
-  readonly faults = new Map<string, { kind: FaultSpec["kind"]; ret: number; remaining: number }>();
+  readonly faults = new Map<string, { kind: FaultSpec["kind"]; ret: number; remaining: number; delayMs: number }>();
   readonly buckets = new Map<number, Bucket>();
   /** Friend requests waiting for webwxverifyuser: ticket -> person id and account. */
   readonly friendRequests = new Map<string, { personId: string; account: number }>();
@@ -184,6 +184,16 @@ export class SandboxState {
 
   accountName(account: Account): string {
     return plainName(this.world.person(account.personId)?.nickName ?? "");
+  }
+
+  /**
+   * The account's groups that are not saved to its address book (settings.unsavedGroups, spread evenly over the
+   * groups in join order). webwxgetcontact leaves them out; the recent chats name all but the last ("quiet") one.
+   */
+  unsavedGroups(account: Account): string[] {
+    const share = this.settings.unsavedGroups;
+    if (!(share > 0)) return [];
+    return [...account.groups].filter((_id, i) => Math.floor((i + 1) * share) > Math.floor(i * share));
   }
 
   liveSession(account: Account): Session | undefined {

@@ -16,6 +16,11 @@ export interface Settings {
   syncPageSize: number;
   contactPageSize: number;
   skeyRotateEvery: number;
+  /**
+   * Share (0..1) of each account's groups that are not saved to the address book: webwxgetcontact leaves them
+   * out; webwxinit's ChatSet and the login status notify name all but the last of them (that one is "quiet").
+   */
+  unsavedGroups: number;
 }
 
 export interface SandboxOptions extends Partial<Settings> {
@@ -159,14 +164,17 @@ export interface Violation {
  * answer is lost: 500, connection reset or never answered) and "bad-cookies" (handled and answered, with Set-Cookie
  * headers a cookie jar must refuse added to the answer).
  * notice: Ret 0 with an `<e>` error XML in ErrMsg (webwxcreatechatroom: and no ChatRoomName), a failure.
+ * slow: held for `delayMs`, then answered as usual.
  */
-export type FaultKind = "500" | "reset" | "hang" | "ret" | "malformed" | "truncated" | "notice" | "lost-500" | "lost-reset" | "lost-hang" | "bad-cookies";
+export type FaultKind = "500" | "reset" | "hang" | "ret" | "malformed" | "truncated" | "notice" | "lost-500" | "lost-reset" | "lost-hang" | "bad-cookies" | "slow";
 
 export interface FaultSpec {
   endpoint: string;
   kind: FaultKind;
   ret?: number;
   count?: number;
+  /** kind "slow": how long the answer is held before it is given as usual (default 1000 ms). */
+  delayMs?: number;
 }
 
 export type WorldContactKind = "friend" | "group" | "official" | "special" | "account";

@@ -30,6 +30,9 @@ export function statusFor(state: StateInfo, t: Translate): NodeStatus {
     case "logging-in":
       return { fill: "yellow", shape: "dot", text: label("loggingIn") };
     case "online":
+      // Online but receiving nothing (the sync loop keeps failing), or still loading the address book.
+      if (state.sync) return { fill: "yellow", shape: "ring", text: label("syncFailing", String(state.sync.failures)) };
+      if (state.contacts === "loading") return { fill: "green", shape: "ring", text: label("loadingContacts") };
       return { fill: "green", shape: "dot", text: label("online") };
     case "logged-out":
       return { fill: "red", shape: "ring", text: label("loggedOut", state.code === undefined ? undefined : String(state.code)) };

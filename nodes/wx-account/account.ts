@@ -3,7 +3,7 @@ import * as path from "node:path";
 import * as QRCode from "qrcode";
 import { WeChatError } from "../../lib/wechat/errors";
 import { DEFAULT_LOGIN_URL } from "../../lib/wechat/hosts";
-import type { ClientOptions, ContactEvent, Logger, Message, RecallEvent, StateInfo, WeChatClientApi } from "../../lib/wechat/types";
+import type { ClientOptions, ContactEvent, Logger, Message, RecallEvent, StateInfo, SyncTroubleEvent, WeChatClientApi } from "../../lib/wechat/types";
 import type { Node, NodeStatus } from "../shared/red";
 import { sessionSecret } from "../shared/secret";
 import { statusFor } from "../shared/status";
@@ -26,7 +26,8 @@ export type AccountEvent =
   | { kind: "state"; state: StateInfo }
   | { kind: "contact"; event: ContactEvent }
   | { kind: "friend-request"; message: Message }
-  | { kind: "recall"; event: RecallEvent };
+  | { kind: "recall"; event: RecallEvent }
+  | { kind: "sync"; event: SyncTroubleEvent };
 
 /** A node that uses the account: it mirrors the session status and may take messages and events. */
 export interface AccountUser {
@@ -127,6 +128,7 @@ export class WxAccount {
   private readonly onContact = (event: ContactEvent): void => this.dispatch({ kind: "contact", event });
   private readonly onFriendRequest = (message: Message): void => this.dispatch({ kind: "friend-request", message });
   private readonly onRecall = (event: RecallEvent): void => this.dispatch({ kind: "recall", event });
+  private readonly onSync = (event: SyncTroubleEvent): void => this.dispatch({ kind: "sync", event });
 
   private dispatch(event: AccountEvent): void {
     for (const user of this.users.values()) {
@@ -310,6 +312,7 @@ export class WxAccount {
     client[method]("contact", this.onContact);
     client[method]("friend-request", this.onFriendRequest);
     client[method]("recall", this.onRecall);
+    client[method]("sync", this.onSync);
   }
 
   private async loginUrl(): Promise<string> {

@@ -107,7 +107,7 @@ export = function register(RED: NodeAPI): void {
         .map(pickerEntry)
         .sort((a, b) => a.displayName.localeCompare(b.displayName))
         .slice(0, PICKER_LIMIT);
-      res.json({ state: wx.state.state, contacts, more: found.length > contacts.length });
+      res.json({ state: wx.state.state, contacts, more: found.length > contacts.length, ...(wx.state.contacts === "loading" ? { loading: true } : {}) });
     } catch (error) {
       sendError(res, 500, error);
     }

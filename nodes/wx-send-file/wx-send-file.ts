@@ -56,7 +56,7 @@ export = function register(RED: NodeAPI): void {
     attachUser(RED, this, config.account, {
       handle: async (account, msg, send) => {
         const client = account.onlineClient();
-        const contact = resolveTarget(msg, configured, client);
+        const contact = await resolveTarget(msg, configured, client);
         const sendAs = sendAsOf(msg, as);
         const max = sendAs === "video" ? MAX_VIDEO_BYTES : MAX_FILE_BYTES;
         const source = await loadBytes(msg.payload, { ...sources, maxBytes: max, what: sendAs === "video" ? "video" : "file" });

@@ -27,7 +27,7 @@ export = function register(RED: NodeAPI): void {
     attachUser(RED, this, config.account, {
       handle: async (account, msg, send) => {
         const client = account.onlineClient();
-        const contact = resolveTarget(msg, configured, client);
+        const contact = await resolveTarget(msg, configured, client);
         const image = await loadImage(msg.payload, sources);
         if (image.data.length === 0) throw new WeChatError("INVALID_ARGUMENT", "the image is empty");
         const type = sniffImage(image.data);

@@ -125,12 +125,20 @@ export function uuidOf(state: StateInfo): string {
   return uuid;
 }
 
-/** start(), scan and confirm the QR through the control API, wait until online. */
+/** True once online with the contacts loaded (they load in the background after login). */
+export const onlineLoaded = (s: StateInfo): boolean => s.state === "online" && s.contacts !== "loading";
+
+/** start(), scan and confirm the QR through the control API, wait until online with the contacts loaded. */
 export async function loginByQr(env: Env, client: WeChatClient, account?: string | number): Promise<StateInfo> {
   client.start();
   const waiting = await waitForState(client, (s) => s.state === "waiting-scan", 10_000, "waiting-scan");
   env.sb.control.scan({ uuid: uuidOf(waiting), ...(account !== undefined ? { account } : {}) });
-  return waitForState(client, (s) => s.state === "online", 10_000, "online");
+  return waitForState(client, onlineLoaded, 10_000, "online");
+}
+
+/** The states a client walked through, a state re-published (online: contacts loaded, sync trouble) once. */
+export function stateNames(rec: Recorder): string[] {
+  return rec.states.map((s) => s.state).filter((s, i, all) => i === 0 || all[i - 1] !== s);
 }
 
 /** Asserts, through the HTTP control API, that the sandbox saw no protocol violation (nor deviation). */

@@ -50,7 +50,8 @@ describe("wx-account", function () {
     const confirming = waitForStatus(nodeById("recv"), (s) => s.fill === "yellow" && s.shape === "dot");
     ctx.sb.control.scanOnly({ uuid: pending.uuid });
     assert.match((await confirming).text ?? "", /status\.confirm/);
-    const online = waitForStatus(nodeById("recv"), (s) => s.fill === "green");
+    // Online at once, contacts loading (a green ring), then loaded (a green dot).
+    const online = waitForStatus(nodeById("recv"), (s) => s.fill === "green" && s.shape === "dot");
     ctx.sb.control.confirm({ uuid: pending.uuid });
     const status = await online;
     assert.equal(status.shape, "dot");
