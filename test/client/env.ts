@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -33,6 +34,8 @@ export interface Recorder {
   calls: string[];
   /** The same calls with the time each attempt started (ms). */
   timedCalls: { what: string; at: number }[];
+  /** Emits "call" with the endpoint name as each attempt starts. */
+  callEvents: EventEmitter;
 }
 
 export interface Env {
@@ -55,7 +58,7 @@ export async function startEnv(options: SandboxOptions = {}): Promise<Env> {
     dir,
     clients,
     newClient(opts: WeChatClientOptions = {}) {
-      const rec: Recorder = { states: [], messages: [], warns: [], contacts: [], calls: [], timedCalls: [] };
+      const rec: Recorder = { states: [], messages: [], warns: [], contacts: [], calls: [], timedCalls: [], callEvents: new EventEmitter() };
       const tuning = fastTuning(opts.tuning);
       const client = new WeChatClient({
         loginUrl: sb.url,
@@ -65,6 +68,7 @@ export async function startEnv(options: SandboxOptions = {}): Promise<Env> {
           onRequest: (what) => {
             rec.calls.push(what);
             rec.timedCalls.push({ what, at: Date.now() });
+            rec.callEvents.emit("call", what);
           },
         },
       });
@@ -117,6 +121,27 @@ export async function waitForMessages(client: WeChatClient, rec: Recorder, match
   if (have().length >= count) return have();
   await waitForEvent(client, "message", () => have().length >= count, timeoutMs, `${count} messages`);
   return have();
+}
+
+/**
+ * Resolves once the client is parked on synccheck: its newest call is a synccheck that came after every webwxsync
+ * so far, so a change made now reaches it through a new webwxsync, not one already on the wire.
+ */
+export function waitForSyncIdle(rec: Recorder, timeoutMs = 10_000): Promise<void> {
+  if (rec.calls.at(-1) === "synccheck") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      rec.callEvents.off("call", on);
+      reject(new Error(`the client did not go back to synccheck within ${timeoutMs} ms: ${rec.calls.slice(-5).join(", ")}`));
+    }, timeoutMs);
+    const on = (what: string): void => {
+      if (what !== "synccheck") return;
+      clearTimeout(timer);
+      rec.callEvents.off("call", on);
+      resolve();
+    };
+    rec.callEvents.on("call", on);
+  });
 }
 
 export function uuidOf(state: StateInfo): string {
