@@ -2,10 +2,10 @@
 /** wx-sandbox: run the web-WeChat sandbox on its own (see lib/sandbox/README.md). */
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { FAMILIES, startSandbox, type Family, type RealHostsOptions } from "../lib/sandbox";
+import { FAMILIES, networkWarning, startSandbox, type Family, type RealHostsOptions } from "../lib/sandbox";
 
 const USAGE =
-  "usage: wx-sandbox [--port 8090] [--host 127.0.0.1] [--contacts 40] [--groups 6] [--seed 1] [--require-desktop] [--no-throttle]\n" +
+  "usage: wx-sandbox [--port 8090] [--host 127.0.0.1] [--contacts 40] [--groups 6] [--seed 1] [--media-budget-mb 256] [--require-desktop] [--no-throttle] [--no-token]\n" +
   "                  [--real-hosts wx.qq.com[,web.wechat.com...]] [--real-hosts-port 8443] [--ca-out sandbox-ca.pem]";
 
 /** --real-hosts: the page host of each account's logins, cycling (README.md "Real hosts"). */
@@ -48,6 +48,8 @@ async function main(): Promise<void> {
         "real-hosts": { type: "string" },
         "real-hosts-port": { type: "string" },
         "ca-out": { type: "string" },
+        "no-token": { type: "boolean" },
+        "media-budget-mb": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -61,8 +63,13 @@ async function main(): Promise<void> {
   }
   const str = (k: string): string | undefined => (typeof values[k] === "string" ? (values[k] as string) : undefined);
   const realHosts = realHostsOption(str("real-hosts"), str("real-hosts-port") === undefined ? undefined : intOption(str("real-hosts-port"), "real-hosts-port", 0));
+  const host = str("host") ?? "127.0.0.1";
+  const noToken = values["no-token"] === true;
+  const budgetMb = intOption(str("media-budget-mb"), "media-budget-mb", 256);
   const sandbox = await startSandbox({
-    host: str("host") ?? "127.0.0.1",
+    host,
+    token: noToken ? false : undefined,
+    mediaBudgetBytes: Math.max(1, budgetMb) * 1024 * 1024,
     port: intOption(str("port"), "port", 8090),
     contacts: intOption(str("contacts"), "contacts", 40),
     groups: intOption(str("groups"), "groups", 6),
@@ -82,6 +89,10 @@ async function main(): Promise<void> {
     console.log(`  real hosts (login URL https://login.wx.qq.com): TLS on ${sandbox.url.replace(/^http:\/\//, "").replace(/:\d+$/, "")}:${real.port}; CA: ${caFile}`);
     console.log(`  connect these names there: ${real.names.join(" ")}`);
   }
+  if (sandbox.token !== undefined) console.log(`  control token (header X-Sandbox-Token): ${sandbox.token}`);
+  else console.log("  control token: off (--no-token)");
+  const warning = networkWarning(host, !noToken);
+  if (warning) console.error(`wx-sandbox: ${warning}`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -1,5 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { isRecord, readBody, sendApiJson, sendText } from "./http";
+import { isRecord } from "./http";
 import { inject, resolveSender } from "./inject";
 import type { SandboxState } from "./state";
 import {
@@ -9,6 +8,7 @@ import {
   type DeviceIdRecord,
   type FaultSpec,
   type InjectRequest,
+  type MemoryReport,
   type NameWire,
   type PendingLogin,
   type SentFilter,
@@ -21,9 +21,9 @@ import {
 } from "./types";
 import { plainName } from "./world";
 
-/** The phone and the test bench: typed control operations, and their HTTP face under /api/sandbox/. */
+/** The phone and the test bench: typed control operations (their HTTP face is control-http.ts). */
 
-const FAULT_KINDS = ["500", "reset", "hang", "ret", "malformed", "truncated", "notice", "lost-500", "lost-reset", "lost-hang", "bad-cookies"];
+const FAULT_KINDS = ["500", "reset", "hang", "ret", "malformed", "truncated", "notice", "lost-500", "lost-reset", "lost-hang", "bad-cookies", "slow"];
 
 export interface ControlHost {
   readonly state: SandboxState;
@@ -208,6 +208,11 @@ export class SandboxControl {
     return [...this.state.deviceIds];
   }
 
+  /** The media budget: its limit, the bytes kept, items kept and items evicted so far. */
+  memory(): MemoryReport {
+    return this.state.mediaBudget.report();
+  }
+
   violations(): Violation[] {
     return [...this.state.violations];
   }
@@ -226,7 +231,10 @@ export class SandboxControl {
     const count = spec.count ?? 1;
     if (!Number.isInteger(count) || count < 0) throw new SandboxError("INVALID_ARGUMENT", "count must be a whole number");
     if (count === 0) this.state.faults.delete(spec.endpoint);
-    else this.state.faults.set(spec.endpoint, { kind: spec.kind, ret: spec.ret ?? 1, remaining: count });
+    const delayMs = spec.delayMs ?? 1_000;
+    if (!Number.isInteger(delayMs) || delayMs < 0 || delayMs > 600_000) throw new SandboxError("INVALID_ARGUMENT", "delayMs must be a whole number of ms (0..600000)");
+    if (count === 0) return;
+    this.state.faults.set(spec.endpoint, { kind: spec.kind, ret: spec.ret ?? 1, remaining: count, delayMs });
   }
 
   expireSession(req: { code: number; account?: string | number }): void {
@@ -253,6 +261,11 @@ export class SandboxControl {
         if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || ((key === "syncPageSize" || key === "contactPageSize") && v < 1)) throw new SandboxError("INVALID_ARGUMENT", `${key} must be a whole number`);
         s[key] = v;
       }
+    }
+    if (patch.unsavedGroups !== undefined) {
+      const v = patch.unsavedGroups;
+      if (typeof v !== "number" || !(v >= 0 && v <= 1)) throw new SandboxError("INVALID_ARGUMENT", "unsavedGroups must be a share from 0 to 1");
+      s.unsavedGroups = v;
     }
     if (patch.throttle !== undefined) {
       const t = patch.throttle;
@@ -318,122 +331,5 @@ export class SandboxControl {
 
   reset(req: { seed?: number } = {}): void {
     this.state.reset(req.seed);
-  }
-}
-
-// ---- HTTP ---------------------------------------------------------------------------------------------------------
-
-function statusOf(err: SandboxError): number {
-  return err.code === "NOT_FOUND" ? 404 : err.code === "AMBIGUOUS" || err.code === "CONFLICT" ? 409 : err.code === "TIMEOUT" ? 408 : 400;
-}
-
-async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const text = (await readBody(req, 64 * 1024 * 1024)).toString("utf8");
-  if (!text.trim()) return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new SandboxError("INVALID_ARGUMENT", "the body is not JSON");
-  }
-  if (!isRecord(value)) throw new SandboxError("INVALID_ARGUMENT", "the body must be a JSON object");
-  return value;
-}
-
-function opt(value: string | null): string | undefined {
-  return value === null || value === "" ? undefined : value;
-}
-
-export async function handleControl(control: SandboxControl, host: ControlHost, req: IncomingMessage, res: ServerResponse, sub: string, query: URLSearchParams): Promise<void> {
-  const method = req.method ?? "GET";
-  const route = `${method} ${sub}`;
-  try {
-    const wait = Math.min(Number(query.get("wait") ?? "0") || 0, 60_000);
-    switch (route) {
-      case "GET logins": {
-        if (wait > 0) await host.until(["login", "login-state"], () => control.logins().find((l) => l.state === "waiting"), wait).catch(() => undefined);
-        return sendApiJson(res, 200, { logins: control.logins() });
-      }
-      case "POST scan":
-      case "POST scan/only":
-      case "POST confirm":
-      case "POST cancel":
-      case "POST qr/expire": {
-        const body = await jsonBody(req);
-        const uuid = typeof body.uuid === "string" ? body.uuid : undefined;
-        const account = typeof body.account === "string" || typeof body.account === "number" ? body.account : undefined;
-        const r = { ...(uuid ? { uuid } : {}), ...(account !== undefined ? { account } : {}) };
-        const login = sub === "scan" ? control.scan(r) : sub === "scan/only" ? control.scanOnly(r) : sub === "confirm" ? control.confirm(r) : sub === "cancel" ? control.cancel(r) : control.expireQr(r);
-        return sendApiJson(res, 200, { uuid: login.uuid, state: login.state });
-      }
-      case "POST messages":
-        return sendApiJson(res, 200, control.inject((await jsonBody(req)) as unknown as InjectRequest));
-      case "POST messages/bulk":
-        return sendApiJson(res, 200, control.injectBulk((await jsonBody(req)) as unknown as BulkRequest));
-      case "POST contacts":
-        return sendApiJson(res, 200, control.contacts((await jsonBody(req)) as unknown as ContactOp));
-      case "GET sent": {
-        const after = opt(query.get("after"));
-        const filter: SentFilter = {
-          ...(opt(query.get("account")) !== undefined ? { account: opt(query.get("account")) as string } : {}),
-          ...(opt(query.get("to")) !== undefined ? { to: opt(query.get("to")) as string } : {}),
-          ...(opt(query.get("type")) !== undefined ? { type: opt(query.get("type")) as SentFilter["type"] & string } : {}),
-          ...(after !== undefined ? { after: Number(after) } : {}),
-        };
-        if (wait > 0) await host.until(["sent"], () => (control.sent(filter).length > 0 ? true : undefined), wait).catch(() => undefined);
-        return sendApiJson(res, 200, { sent: control.sent(filter) });
-      }
-      case "GET device-ids":
-        return sendApiJson(res, 200, { deviceIds: control.deviceIds() });
-      case "GET uploads":
-        return sendApiJson(res, 200, { uploads: control.uploads() });
-      case "GET violations":
-        return sendApiJson(res, 200, { violations: control.violations() });
-      case "GET deviations":
-        return sendApiJson(res, 200, { deviations: control.deviations() });
-      case "DELETE violations":
-        control.clearViolations();
-        return sendApiJson(res, 200, { ok: true });
-      case "POST faults":
-        control.fault((await jsonBody(req)) as unknown as FaultSpec);
-        return sendApiJson(res, 200, { ok: true });
-      case "POST session/expire": {
-        const body = await jsonBody(req);
-        control.expireSession({ code: Number(body.code), ...(typeof body.account === "string" || typeof body.account === "number" ? { account: body.account } : {}) });
-        return sendApiJson(res, 200, { ok: true });
-      }
-      case "GET settings":
-        return sendApiJson(res, 200, control.settings());
-      case "PUT settings":
-        return sendApiJson(res, 200, control.settings((await jsonBody(req)) as Partial<Settings>));
-      case "GET world":
-        return sendApiJson(res, 200, control.world());
-      case "GET world/contacts": {
-        const account = opt(query.get("account"));
-        const kind = opt(query.get("kind"));
-        const name = opt(query.get("name"));
-        return sendApiJson(res, 200, { contacts: control.worldContacts({ ...(account ? { account } : {}), ...(kind ? { kind } : {}), ...(name ? { name } : {}) }) });
-      }
-      case "GET world/members": {
-        const room = opt(query.get("room"));
-        if (!room) throw new SandboxError("INVALID_ARGUMENT", "room is required");
-        return sendApiJson(res, 200, { members: control.groupMembers(room, opt(query.get("account"))) });
-      }
-      case "POST reset": {
-        const body = await jsonBody(req);
-        control.reset(typeof body.seed === "number" ? { seed: body.seed } : {});
-        return sendApiJson(res, 200, { ok: true });
-      }
-    }
-    if (method === "GET" && sub.startsWith("uploads/")) {
-      const data = control.upload(decodeURIComponent(sub.slice("uploads/".length)));
-      if (!data) throw new SandboxError("NOT_FOUND", "no such upload");
-      const record = control.uploads().find((u) => u.mediaId === decodeURIComponent(sub.slice("uploads/".length)));
-      return sendText(res, 200, data, record?.mediaType === "pic" ? record.mime || "application/octet-stream" : "application/octet-stream");
-    }
-    throw new SandboxError("NOT_FOUND", `no control operation ${route}`);
-  } catch (err) {
-    if (err instanceof SandboxError) return sendApiJson(res, statusOf(err), { error: { code: err.code, message: err.message } });
-    return sendApiJson(res, 500, { error: { code: "INTERNAL", message: err instanceof Error ? err.message : String(err) } });
   }
 }

@@ -35,6 +35,27 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/**
+ * Stop keeping a refused request's body: what still arrives is dropped, and past `limit` bytes the connection is
+ * cut once the answer has been handed to the socket (a small body drains, so keep-alive clients read the answer).
+ */
+export function discardBody(req: IncomingMessage, res: ServerResponse, limit: number): void {
+  let size = 0;
+  const cut = (): void => {
+    if (res.writableFinished) req.socket.destroy();
+    else res.once("finish", () => req.socket.destroy());
+  };
+  req.on("data", (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limit) {
+      req.removeAllListeners("data");
+      req.pause();
+      cut();
+    }
+  });
+  req.resume();
+}
+
 export function parseCookies(req: IncomingMessage): Map<string, string> {
   const out = new Map<string, string>();
   const header = req.headers.cookie;

@@ -6,6 +6,8 @@ import type { SandboxOptions } from "./types";
 export type { SandboxControl } from "./control";
 export { Sandbox, DEFAULT_SETTINGS } from "./server";
 export * from "./types";
+export { isLoopbackHost, networkWarning, TOKEN_HEADER } from "./guard";
+export { DEFAULT_MEDIA_BUDGET } from "./budget";
 
 /** Start a sandbox listening on options.host:options.port (default 127.0.0.1, ephemeral port). */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {

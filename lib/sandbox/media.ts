@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import busboy from "busboy";
 import { XMLParser } from "fast-xml-parser";
 import { authGet, authJson, checkBaseRequest, checkPassTicket, type Ctx } from "./context";
-import { isRecord, sendText, sendWireJson } from "./http";
+import { discardBody, isRecord, sendText, sendWireJson } from "./http";
 import { TINY_PNG } from "./login";
 import type { Session } from "./session";
 import type { StoredUpload } from "./state";
@@ -19,23 +19,41 @@ const FILE_MAX = 100 * MB;
 /** appid of file appmsgs (protocol.md section 6): the web client's, sent in desktop mode as well. */
 const FILE_APPID = "wxeb7ec651dd0aefa9";
 
+/**
+ * What one upload request may hold: the official client sends 11 fields and one file part of at most one chunk,
+ * and its longest field (uploadmediarequest) is well under 4 KiB. busboy drops whatever goes past these, so one
+ * request makes the sandbox keep at most fields x fieldSize (1.5 MiB) plus one chunk. fileSize is CHUNK + 1
+ * because busboy reports the limit on reaching it, and a full chunk is fine.
+ */
+export const MULTIPART_LIMITS = { fields: 24, parts: 26, files: 1, fieldSize: 64 * 1024, fileSize: CHUNK + 1 };
+/** A refused upload's body is read (and dropped) up to this much, then the connection is cut. */
+const REFUSED_DRAIN = 1 * MB;
+
 interface Multipart {
   fields: Map<string, string>;
   file?: { fileName: string; mime: string; data: Buffer };
   tooLarge: boolean;
+  /** A field, part or file limit was hit (MULTIPART_LIMITS). */
+  overLimit?: string;
 }
 
-function parseMultipart(ctx: Ctx, limit: number): Promise<Multipart> {
+function parseMultipart(ctx: Ctx): Promise<Multipart> {
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
-      bb = busboy({ headers: ctx.req.headers, limits: { fileSize: limit, files: 1, fieldSize: 1 * MB } });
+      bb = busboy({ headers: ctx.req.headers, limits: MULTIPART_LIMITS });
     } catch (err) {
       reject(err instanceof Error ? err : new Error(String(err)));
       return;
     }
     const out: Multipart = { fields: new Map(), tooLarge: false };
-    bb.on("field", (name, value) => out.fields.set(name, value));
+    bb.on("field", (name, value, info) => {
+      if (info.valueTruncated) out.overLimit = `field ${name} is over ${MULTIPART_LIMITS.fieldSize} bytes`;
+      else out.fields.set(name, value);
+    });
+    bb.on("fieldsLimit", () => (out.overLimit = `more than ${MULTIPART_LIMITS.fields} fields`));
+    bb.on("partsLimit", () => (out.overLimit = `more than ${MULTIPART_LIMITS.parts} parts`));
+    bb.on("filesLimit", () => (out.overLimit = `more than ${MULTIPART_LIMITS.files} file part`));
     bb.on("file", (name, stream, info) => {
       const chunks: Buffer[] = [];
       stream.on("data", (c: Buffer) => chunks.push(c));
@@ -70,20 +88,31 @@ export async function uploadMedia(ctx: Ctx): Promise<void> {
     sendText(ctx.res, 200, "", "text/plain");
     return;
   }
+  const fail = (rule: string, detail: string, ret = 1): void => {
+    ctx.violation(rule, detail);
+    ctx.fail(ret);
+  };
+  // The cookies come first: a request without a session's cookies is answered before its body is read.
+  const refuse = (rule: string, detail: string): void => {
+    fail(rule, detail, 1102);
+    discardBody(ctx.req, ctx.res, REFUSED_DRAIN);
+  };
+  const dataTicketCookie = ctx.cookies.get("webwx_data_ticket");
+  const wxsid = ctx.cookies.get("wxsid");
+  if (!dataTicketCookie || !ctx.cookies.get("wxuin") || !wxsid) return refuse("cookie-missing", "upload needs the wxuin, wxsid and webwx_data_ticket cookies");
+  const cookieSession = ctx.state.sessions.get(wxsid);
+  if (!cookieSession || String(cookieSession.uin) !== ctx.cookies.get("wxuin") || cookieSession.dataTicket !== dataTicketCookie) {
+    return refuse("cookie-invalid", "wxuin, wxsid and webwx_data_ticket cookies do not name a session this server issued");
+  }
   let form: Multipart;
   try {
-    form = await parseMultipart(ctx, 26 * MB);
+    form = await parseMultipart(ctx);
   } catch {
     ctx.violation("multipart-malformed", "the body is not multipart/form-data");
     ctx.fail(1);
     return;
   }
-  const fail = (rule: string, detail: string, ret = 1): void => {
-    ctx.violation(rule, detail);
-    ctx.fail(ret);
-  };
-  const dataTicketCookie = ctx.cookies.get("webwx_data_ticket");
-  if (!dataTicketCookie || !ctx.cookies.get("wxuin") || !ctx.cookies.get("wxsid")) return fail("cookie-missing", "upload needs the wxuin, wxsid and webwx_data_ticket cookies", 1102);
+  if (form.overLimit) return fail("multipart-limits", `${form.overLimit}: the official client sends 11 fields and one file part`);
   const reqText = form.fields.get("uploadmediarequest");
   let request: unknown;
   try {
@@ -113,6 +142,8 @@ export async function uploadMedia(ctx: Ctx): Promise<void> {
   if (mediatype !== mediaTypeFor(name)) return fail("field-invalid", `mediatype must be ${mediaTypeFor(name)} for ${name}`);
   if (mediatype === "video" && total > VIDEO_MAX) return fail("upload-too-large", "video is limited to 20 MB");
   if (total > FILE_MAX) return fail("upload-too-large", "files are limited to about 100 MB");
+  const budget = ctx.state.mediaBudget.limit;
+  if (total > budget) return fail("media-budget", `${total} bytes exceed the sandbox's media budget of ${budget} bytes (option mediaBudgetBytes)`);
   if (request.FileMd5 === undefined) ctx.deviation("filemd5-missing", "uploadmediarequest has no FileMd5");
   if (form.fields.get("id") === undefined) ctx.deviation("id-missing", "the id field (WU_FILE_0) is missing");
   if (total > CHECK_UPLOAD_OVER) {
@@ -144,6 +175,7 @@ export async function uploadMedia(ctx: Ctx): Promise<void> {
     if (partial.request !== reqText) return fail("chunk-request", "uploadmediarequest must be the same JSON on every chunk");
     partial.parts.push(file.data);
     partial.at = Date.now();
+    ctx.state.partialUploads.set(key, partial); // counts the new chunk against the media budget
   }
   if (chunk < chunks - 1) {
     answerUpload(ctx, { StartPos: (chunk + 1) * CHUNK });

@@ -3,14 +3,17 @@ import type { Socket } from "node:net";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ctx, type Host, type WaitResult } from "./context";
-import { handleControl, SandboxControl, type ControlHost } from "./control";
+import { DEFAULT_MEDIA_BUDGET } from "./budget";
+import { SandboxControl, type ControlHost } from "./control";
+import { handleControl, sendControlError } from "./control-http";
+import { ControlGuard, newToken } from "./guard";
 import { hookAnswer, sendText, wireJson } from "./http";
 import * as login from "./login";
 import { closeServer, listenOn } from "./listener";
 import * as media from "./media";
 import { roleOfEndpoint, TlsFront, type FrontRequest, type RealHostsInfo, type RealHostsOptions } from "./real-hosts";
 import { SandboxState } from "./state";
-import { SandboxError, type SandboxOptions, type Settings } from "./types";
+import { SandboxError, type FaultSpec, type SandboxOptions, type Settings } from "./types";
 import * as webwx from "./webwx";
 
 /** The HTTP face: one origin for login, page, push and file hosts, the control API and the phone page. */
@@ -74,6 +77,13 @@ function pagePath(): string | undefined {
   return candidates.find((p) => existsSync(p));
 }
 
+/** Answer a refused request without reading its body (the connection closes after the answer). */
+function refuse(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  res.shouldKeepAlive = false;
+  sendControlError(res, err);
+  req.resume();
+}
+
 export const DEFAULT_SETTINGS: Settings = {
   requireDesktop: false,
   pushLogin: true,
@@ -83,6 +93,7 @@ export const DEFAULT_SETTINGS: Settings = {
   syncPageSize: 50,
   contactPageSize: 500,
   skeyRotateEvery: 20,
+  unsavedGroups: 0,
 };
 
 export class Sandbox implements Host, ControlHost {
@@ -98,6 +109,7 @@ export class Sandbox implements Host, ControlHost {
   /** The real-hosts mode (real-hosts.ts): a TLS listener beside the plain origin, when asked for. */
   private readonly front?: TlsFront;
   private readonly realHostOptions?: RealHostsOptions;
+  private readonly guard: ControlGuard;
 
   constructor(options: SandboxOptions = {}) {
     const settings: Settings = { ...DEFAULT_SETTINGS };
@@ -105,14 +117,23 @@ export class Sandbox implements Host, ControlHost {
       const v = options[key];
       if (v !== undefined) (settings as unknown as Record<string, unknown>)[key] = v;
     }
-    this.state = new SandboxState({ seed: options.seed ?? 1, contacts: options.contacts ?? 40, groups: options.groups ?? 6, accounts: options.accounts ?? 2 }, settings);
+    const world = { seed: options.seed ?? 1, contacts: options.contacts ?? 40, groups: options.groups ?? 6, accounts: options.accounts ?? 2 };
+    this.state = new SandboxState(world, settings, options.mediaBudgetBytes ?? DEFAULT_MEDIA_BUDGET);
     this.control = new SandboxControl(this);
     this.host = options.host ?? "127.0.0.1";
     this.port = options.port ?? 0;
+    if (typeof options.token === "string" && options.token.length < 16) throw new SandboxError("INVALID_ARGUMENT", "a chosen token needs at least 16 characters");
+    const token = options.token === false ? undefined : (options.token ?? newToken());
+    this.guard = new ControlGuard(token, () => ({ host: this.host, port: this.port }));
     if (options.realHosts) {
       this.realHostOptions = options.realHosts === true ? {} : options.realHosts;
       this.front = new TlsFront((req, res, front) => void this.handle(req, res, front), this.realHostOptions.port ?? 0);
     }
+  }
+
+  /** The token control API calls carry (header X-Sandbox-Token), or undefined when the check is off. */
+  get token(): string | undefined {
+    return this.guard.token;
   }
 
   /** Port and CA of the real-hosts mode, when it runs (README.md, "Real hosts"). */
@@ -131,8 +152,9 @@ export class Sandbox implements Host, ControlHost {
     return `http://${h}:${this.port}`;
   }
 
+  /** The phone page, with the token in the fragment (never sent to a server, so never in a log or a Referer). */
   get phoneUrl(): string {
-    return `${this.url}/phone`;
+    return this.token === undefined ? `${this.url}/phone` : `${this.url}/phone#token=${this.token}`;
   }
 
   get events(): SandboxState["events"] {
@@ -237,14 +259,26 @@ export class Sandbox implements Host, ControlHost {
     if (front && !path.startsWith("/cgi-bin/") && path !== "/jslogin" && !path.startsWith("/qrcode/")) return sendText(res, 404, "not found", "text/plain");
     if (path.startsWith("/api/sandbox/")) {
       res.setHeader("Cache-Control", "no-store");
+      try {
+        this.guard.checkControl(req);
+      } catch (err) {
+        return refuse(req, res, err);
+      }
       return handleControl(this.control, this, req, res, path.slice("/api/sandbox/".length), url.searchParams);
     }
     if (path === "/phone" || path === "/phone/") {
+      try {
+        this.guard.checkPage(req);
+      } catch (err) {
+        return refuse(req, res, err);
+      }
       const file = pagePath();
       if (!file) return sendText(res, 404, "phone page missing", "text/plain");
-      return sendText(res, 200, readFileSync(file), "text/html; charset=utf-8", { "Cache-Control": "no-store" });
+      // no other page may frame it (its buttons drive the control API) or learn where it was opened from
+      return sendText(res, 200, readFileSync(file), "text/html; charset=utf-8", { "Cache-Control": "no-store", "Content-Security-Policy": "frame-ancestors 'none'", "Referrer-Policy": "no-referrer" });
     }
-    if (path === "/") return sendText(res, 200, `wxflow sandbox. Phone: ${this.phoneUrl}\n`, "text/plain; charset=utf-8");
+    // never the token here: this page is not guarded, and a DNS-rebound page could read it
+    if (path === "/") return sendText(res, 200, `wxflow sandbox. Phone: ${this.url}/phone (open the phone URL wx-sandbox printed: it carries the token)\n`, "text/plain; charset=utf-8");
 
     let endpoint: string | undefined;
     let handler: Handler | undefined;
@@ -261,7 +295,13 @@ export class Sandbox implements Host, ControlHost {
     }
     if (!endpoint || !handler) return sendText(res, 404, "not found", "text/plain");
     if (front && this.wrongHost(front, endpoint, req, res)) return;
-    if (this.applyFault(endpoint, req, res)) return;
+    const fault = this.takeFault(endpoint);
+    if (fault?.kind === "slow") {
+      // Held, then answered as usual (a slow page); the hold ends early when the sandbox or the client closes.
+      if ((await this.wait(res, fault.delayMs, () => () => undefined)) !== "timeout") return;
+    } else if (fault && this.applyFault(fault, endpoint, req, res)) {
+      return;
+    }
     await handler(new Ctx(this, req, res, path, endpoint, front));
   }
 
@@ -282,11 +322,16 @@ export class Sandbox implements Host, ControlHost {
     return true;
   }
 
-  private applyFault(endpoint: string, req: IncomingMessage, res: ServerResponse): boolean {
+  private takeFault(endpoint: string): { kind: FaultSpec["kind"]; ret: number; delayMs: number } | undefined {
     const fault = this.state.faults.get(endpoint);
-    if (!fault || fault.remaining <= 0) return false;
+    if (!fault || fault.remaining <= 0) return undefined;
     fault.remaining -= 1;
     if (fault.remaining <= 0) this.state.faults.delete(endpoint);
+    return fault;
+  }
+
+  /** Answers in the fault's place (true), or, for the faults that act after handling, arms them (false). */
+  private applyFault(fault: { kind: FaultSpec["kind"]; ret: number }, endpoint: string, req: IncomingMessage, res: ServerResponse): boolean {
     switch (fault.kind) {
       case "bad-cookies":
       case "lost-500":

@@ -3,6 +3,7 @@ import { randomInt } from "node:crypto";
 import { Session, type SyncEvent } from "./session";
 import { plainName, World, type Account } from "./world";
 import { RandomPool } from "./rng";
+import { BudgetedMap, MediaBudget } from "./budget";
 import {
   SandboxError,
   type DeviceIdRecord,
@@ -69,10 +70,13 @@ export class SandboxState {
   private readonly random = new RandomPool();
   readonly inbox = new Map<number, SyncEvent[]>();
   readonly sent: SentRecord[] = [];
-  readonly uploads = new Map<string, StoredUpload>();
-  readonly media = new Map<string, MediaBlob>(); // incoming media by MsgId
-  readonly files = new Map<string, { data: Buffer; fileName: string; owners: Set<number> }>(); // incoming files by MediaId
-  readonly partialUploads = new Map<string, { request: string; parts: Buffer[]; at: number }>();
+  /** Every media byte below counts against it (see budget.ts). */
+  readonly mediaBudget: MediaBudget;
+  readonly uploads: BudgetedMap<StoredUpload>;
+  readonly media: BudgetedMap<MediaBlob>; // incoming media by MsgId
+  readonly files: BudgetedMap<{ data: Buffer; fileName: string; owners: Set<number> }>; // incoming files by MediaId
+  /** Chunks of uploads in progress: set() again after each chunk so the budget counts them. */
+  readonly partialUploads: BudgetedMap<{ request: string; parts: Buffer[]; at: number }>;
   readonly checkUploads = new Map<string, { aesKey: string; signature: string }>(); // by md5
   /** Messages each account sent through the web client, for recall: msgId -> when and where. */
   readonly sentIndex = new Map<string, { account: number; to: string; time: number }>();
@@ -82,7 +86,7 @@ export class SandboxState {
   readonly deviceIds: DeviceIdRecord[] = [];
   readonly violations: Violation[] = [];
   readonly deviations: Violation[] = [];
-  readonly faults = new Map<string, { kind: FaultSpec["kind"]; ret: number; remaining: number }>();
+  readonly faults = new Map<string, { kind: FaultSpec["kind"]; ret: number; remaining: number; delayMs: number }>();
   readonly buckets = new Map<number, Bucket>();
   /** Friend requests waiting for webwxverifyuser: ticket -> person id and account. */
   readonly friendRequests = new Map<string, { personId: string; account: number }>();
@@ -92,7 +96,12 @@ export class SandboxState {
   private sentSeq = 0;
   private params: WorldParams;
 
-  constructor(params: WorldParams, settings: Settings) {
+  constructor(params: WorldParams, settings: Settings, mediaBudgetBytes: number) {
+    this.mediaBudget = new MediaBudget(mediaBudgetBytes);
+    this.uploads = new BudgetedMap(this.mediaBudget, "upload", (u) => [u.data]);
+    this.media = new BudgetedMap(this.mediaBudget, "media", (m) => [m.data]);
+    this.files = new BudgetedMap(this.mediaBudget, "file", (f) => [f.data]);
+    this.partialUploads = new BudgetedMap(this.mediaBudget, "partial", (p) => p.parts);
     this.params = params;
     this.settings = settings;
     this.world = new World(params);
@@ -175,6 +184,16 @@ export class SandboxState {
 
   accountName(account: Account): string {
     return plainName(this.world.person(account.personId)?.nickName ?? "");
+  }
+
+  /**
+   * The account's groups that are not saved to its address book (settings.unsavedGroups, spread evenly over the
+   * groups in join order). webwxgetcontact leaves them out; the recent chats name all but the last ("quiet") one.
+   */
+  unsavedGroups(account: Account): string[] {
+    const share = this.settings.unsavedGroups;
+    if (!(share > 0)) return [];
+    return [...account.groups].filter((_id, i) => Math.floor((i + 1) * share) > Math.floor(i * share));
   }
 
   liveSession(account: Account): Session | undefined {

@@ -18,11 +18,23 @@ export interface Settings {
   syncPageSize: number;
   contactPageSize: number;
   skeyRotateEvery: number;
+  /**
+   * Share (0..1) of each account's groups that are not saved to the address book: webwxgetcontact leaves them
+   * out; webwxinit's ChatSet and the login status notify name all but the last of them (that one is "quiet").
+   */
+  unsavedGroups: number;
 }
 
 export interface SandboxOptions extends Partial<Settings> {
   host?: string;
   port?: number;
+  /**
+   * The control API token: a fresh random one by default (see `sb.token`), a string to choose it, or false to
+   * turn the check off (scripts; wx-sandbox --no-token). The phone page carries it in its URL fragment.
+   */
+  token?: string | false;
+  /** Bytes of media the sandbox keeps at most (injected media, uploads, chunks in progress); oldest used goes first. */
+  mediaBudgetBytes?: number;
   seed?: number;
   contacts?: number;
   groups?: number;
@@ -156,14 +168,17 @@ export interface Violation {
  * answer is lost: 500, connection reset or never answered) and "bad-cookies" (handled and answered, with Set-Cookie
  * headers a cookie jar must refuse added to the answer).
  * notice: Ret 0 with an `<e>` error XML in ErrMsg (webwxcreatechatroom: and no ChatRoomName), a failure.
+ * slow: held for `delayMs`, then answered as usual.
  */
-export type FaultKind = "500" | "reset" | "hang" | "ret" | "malformed" | "truncated" | "notice" | "lost-500" | "lost-reset" | "lost-hang" | "bad-cookies";
+export type FaultKind = "500" | "reset" | "hang" | "ret" | "malformed" | "truncated" | "notice" | "lost-500" | "lost-reset" | "lost-hang" | "bad-cookies" | "slow";
 
 export interface FaultSpec {
   endpoint: string;
   kind: FaultKind;
   ret?: number;
   count?: number;
+  /** kind "slow": how long the answer is held before it is given as usual (default 1000 ms). */
+  delayMs?: number;
 }
 
 export type WorldContactKind = "friend" | "group" | "official" | "special" | "account";
@@ -184,6 +199,14 @@ export interface WorldSummary {
   contacts: WorldContact[];
 }
 
+/** The media budget as `GET /api/sandbox/memory` shows it. */
+export interface MemoryReport {
+  limit: number;
+  used: number;
+  items: number;
+  evicted: number;
+}
+
 export interface SandboxEvents {
   login: [PendingLogin];
   "login-state": [PendingLogin];
@@ -193,7 +216,17 @@ export interface SandboxEvents {
   session: [{ account: string; online: boolean; code?: number }];
 }
 
-export type SandboxErrorCode = "NOT_FOUND" | "AMBIGUOUS" | "INVALID_ARGUMENT" | "CONFLICT" | "TIMEOUT" | "CLOSED";
+export type SandboxErrorCode =
+  | "NOT_FOUND"
+  | "AMBIGUOUS"
+  | "INVALID_ARGUMENT"
+  | "CONFLICT"
+  | "TIMEOUT"
+  | "CLOSED"
+  | "UNAUTHORIZED"
+  | "FORBIDDEN"
+  | "UNSUPPORTED_MEDIA_TYPE"
+  | "TOO_LARGE";
 
 export class SandboxError extends Error {
   readonly code: SandboxErrorCode;

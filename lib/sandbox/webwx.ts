@@ -24,9 +24,13 @@ export async function webwxinit(ctx: Ctx): Promise<void> {
   const world = ctx.state.world;
   const special = [...account.friends.keys()].filter((id) => world.person(id)?.kind === "special");
   const people = [...account.friends.keys()].filter((id) => world.person(id)?.kind === "person").slice(0, 6);
-  const groups = [...account.groups].slice(0, 3);
-  const recent = [...special.filter((id) => world.person(id)?.fixedUserName === "filehelper"), ...groups, ...people];
-  const contactList = recent.map((id) => v.contact(id, true));
+  // Unsaved groups are known to a client only from here (ChatSet, the status notify) or from a message.
+  const unsaved = ctx.state.unsavedGroups(account);
+  const groups = [...account.groups].filter((id) => !unsaved.includes(id)).slice(0, 3);
+  const top = [...special.filter((id) => world.person(id)?.fixedUserName === "filehelper"), ...groups, ...people];
+  // ContactList carries the top chats in full; ChatSet and the status notify name more (the unsaved groups too).
+  const contactList = top.map((id) => v.contact(id, true));
+  const recent = [...top, ...unsaved.slice(0, -1)];
   if (!session.initDone) {
     session.initDone = true;
     // the real server follows init with a status notify (code 4) listing the recent chats
@@ -110,7 +114,8 @@ export function getContact(ctx: Ctx): void {
   if (!session) return;
   const v = view(ctx, session);
   const account = session.account;
-  const all = [...account.friends.keys(), ...account.groups];
+  const unsaved = new Set(ctx.state.unsavedGroups(account));
+  const all = [...account.friends.keys(), ...[...account.groups].filter((id) => !unsaved.has(id))];
   const seq = Number(ctx.q("seq") ?? "0");
   const pageSize = ctx.state.settings.contactPageSize;
   if (!Number.isInteger(seq) || seq < 0 || seq % pageSize !== 0 || (seq > 0 && seq >= all.length)) {

@@ -1,7 +1,7 @@
 import type { SessionApi } from "./api";
 import { toContact } from "./contact-loader";
 import type { ContactStore } from "./contacts";
-import { WeChatError, isWeChatError } from "./errors";
+import { WeChatError, cleanServerText, isWeChatError } from "./errors";
 import { serverNotice } from "./http";
 import { findMember } from "./members";
 import { isGroupUserName } from "./messages";
@@ -97,13 +97,13 @@ export class Actions {
 
   async setRemark(contact: Contact, remark: string): Promise<void> {
     const value = text(remark, "setRemark: remark");
-    if (contact.kind !== "friend") throw new WeChatError("INVALID_ARGUMENT", `setRemark: only friends have a remark (${contact.displayName} is ${contact.kind})`);
+    if (contact.kind !== "friend") throw new WeChatError("INVALID_ARGUMENT", `setRemark: only friends have a remark (${cleanServerText(contact.displayName)} is ${contact.kind})`);
     await this.action("setRemark", () => this.api.opLog({ CmdId: 2, UserName: contact.userName, RemarkName: value }));
   }
 
   async pin(contact: Contact, on: boolean): Promise<void> {
     if (typeof on !== "boolean") throw new WeChatError("INVALID_ARGUMENT", "pin: on must be true or false");
-    if (contact.kind !== "friend" && contact.kind !== "group") throw new WeChatError("INVALID_ARGUMENT", `pin: only friends and groups can be pinned (${contact.displayName} is ${contact.kind})`);
+    if (contact.kind !== "friend" && contact.kind !== "group") throw new WeChatError("INVALID_ARGUMENT", `pin: only friends and groups can be pinned (${cleanServerText(contact.displayName)} is ${contact.kind})`);
     await this.action("pin", () => this.api.opLog({ CmdId: 3, UserName: contact.userName, OP: on ? 1 : 0 }));
   }
 
@@ -112,7 +112,7 @@ export class Actions {
     const userNames = [...new Set(members.map((m) => m.userName))];
     if (userNames.length < 2) throw new WeChatError("INVALID_ARGUMENT", "createGroup: a group needs at least two other members");
     for (const m of members) {
-      if (m.kind !== "friend") throw new WeChatError("INVALID_ARGUMENT", `createGroup: only friends can be members (${m.displayName} is ${m.kind})`);
+      if (m.kind !== "friend") throw new WeChatError("INVALID_ARGUMENT", `createGroup: only friends can be members (${cleanServerText(m.displayName)} is ${m.kind})`);
     }
     const answer = await this.action("createGroup", () => this.api.createChatroom(name, userNames));
     // Ret 0 with an <e> error in ErrMsg is a refusal (protocol.md section 9).
@@ -132,7 +132,7 @@ export class Actions {
   async addMembers(group: Contact, members: Contact[]): Promise<void> {
     this.requireGroup(group, "addMembers");
     for (const m of members) {
-      if (m.kind !== "friend") throw new WeChatError("INVALID_ARGUMENT", `addMembers: only friends can be added (${m.displayName} is ${m.kind})`);
+      if (m.kind !== "friend") throw new WeChatError("INVALID_ARGUMENT", `addMembers: only friends can be added (${cleanServerText(m.displayName)} is ${m.kind})`);
     }
     const known = new Set((group.members ?? []).map((m) => m.userName));
     const adding = [...new Set(members.map((m) => m.userName))].filter((u) => !known.has(u));

@@ -9,9 +9,11 @@ export interface ApiTimeouts {
   requestMs: number;
   /** synccheck (default 38 s; the server holds it about 25 s). */
   syncCheckMs: number;
+  /** Contact pages and member batches (default 60 s: a large address book's page takes long to build). */
+  contactsMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: ApiTimeouts = { requestMs: 15_000, syncCheckMs: 38_000 };
+export const DEFAULT_TIMEOUTS: ApiTimeouts = { requestMs: 15_000, syncCheckMs: 38_000, contactsMs: 60_000 };
 
 export type Json = Record<string, unknown>;
 
@@ -59,23 +61,24 @@ export class SessionApi {
     return raw(this.session.passTicket);
   }
 
-  async post(what: string, path: string, query: Record<string, QueryValue>, body: Json, retries?: number, maxBytes?: number): Promise<Json> {
+  async post(what: string, path: string, query: Record<string, QueryValue>, body: Json, retries?: number, maxBytes?: number, timeoutMs?: number): Promise<Json> {
     return this.postWith(what, path, query, body, {
       ...(maxBytes !== undefined ? { maxBytes } : {}),
       ...(retries !== undefined ? { retries } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     });
   }
 
   /** A JSON POST with BaseRequest (a new DeviceID each time) and further request options. */
-  private postWith(what: string, path: string, query: Record<string, QueryValue>, body: Json, options: Pick<RequestSpec, "retries" | "maxBytes" | "idempotent">): Promise<Json> {
+  private postWith(what: string, path: string, query: Record<string, QueryValue>, body: Json, options: Pick<RequestSpec, "retries" | "maxBytes" | "idempotent" | "timeoutMs">): Promise<Json> {
     return this.http.json({
+      timeoutMs: this.timeouts.requestMs,
       ...options,
       what,
       method: "POST",
       url: this.url(path, query),
       json: { BaseRequest: this.session.baseRequest(), ...body },
       headers: { "content-type": "application/json;charset=UTF-8" },
-      timeoutMs: this.timeouts.requestMs,
       signal: this.signal,
     });
   }
@@ -98,7 +101,7 @@ export class SessionApi {
     const answer = await this.http.json({
       what: "webwxgetcontact",
       url: this.url("webwxgetcontact", { pass_ticket: this.pt, r: Date.now(), seq, skey: this.session.skey, lang }),
-      timeoutMs: this.timeouts.requestMs,
+      timeoutMs: this.timeouts.contactsMs,
       maxBytes: 64 * 1024 * 1024,
       signal: this.signal,
     });
@@ -114,6 +117,7 @@ export class SessionApi {
       { Count: entries.length, List: entries },
       undefined,
       32 * 1024 * 1024,
+      this.timeouts.contactsMs,
     );
     return list(answer.ContactList);
   }

@@ -3,10 +3,10 @@ import { CookieJar } from "tough-cookie";
 import { Actions } from "./actions";
 import { contactEvents } from "./contact-events";
 import { DEFAULT_TIMEOUTS, SessionApi, type ApiTimeouts } from "./api";
-import { loadContacts, toContact } from "./contact-loader";
+import { batchGet, loadContacts, retried, toContact, type RetryPolicy } from "./contact-loader";
 import { ContactStore } from "./contacts";
 import { WeChatError, isWeChatError } from "./errors";
-import { hostsFor, loginOrigin } from "./hosts";
+import { hostsFor, isWeChatHost, loginOrigin } from "./hosts";
 import { HttpClient, afterCallsStarted, backoffDelay, preloadHttp, sleep } from "./http";
 import { Inbound } from "./inbound";
 import { LoginApi, qrDataUrl, qrText, type LoginMode, type ScanAnswer } from "./login";
@@ -15,8 +15,9 @@ import { Sender } from "./send";
 import type { SendQueueTuning } from "./outbox";
 import { Session, readSyncKey } from "./session";
 import { SessionStore, type SavedSession } from "./session-store";
-import { SyncLoop, type SessionEnd, type SyncOptions } from "./sync";
+import { SyncLoop, type SessionEnd, type SyncOptions, type SyncTrouble } from "./sync";
 import { decodeContent } from "./messages/text";
+import { isGroupUserName, isSpecialUserName } from "./messages/contact";
 import { BoundedSet, ClientMsgIds, RecentMessages, sniffMime } from "./util";
 import type {
   ClientEvents,
@@ -49,6 +50,13 @@ export interface ClientTuning {
   sendQueue?: SendQueueTuning;
   /** What a recall is matched against: the last `capacity` messages of the last `maxAgeMs` (500, 10 min). */
   recentMessages?: { capacity?: number; maxAgeMs?: number };
+  /**
+   * How a step after the login ticket is retried on its own (webwxinit, each contact page, each member batch)
+   * instead of dropping the redeemed session: default 6 tries, back-off from 1 s up to 30 s.
+   */
+  loadRetry?: Partial<RetryPolicy>;
+  /** How long a send or look-up by name waits for the contacts still loading after login (default 60 s). */
+  contactsWaitMs?: number;
 }
 
 export type WeChatClientOptions = ClientOptions & { tuning?: ClientTuning };
@@ -58,6 +66,14 @@ const RECENT_IDS_SAVED = 500;
 /** Send times remembered for revoke() calls that bring no time (far more than fit in 2 minutes). */
 const SENT_TIMES_KEPT = 2_000;
 const IMAGE_EXTENSIONS: Record<string, string> = { "image/png": "png", "image/jpeg": "jpg", "image/bmp": "bmp", "image/gif": "gif" };
+
+/** What webwxinit says beyond the user: the recent chats to fetch with the contacts. */
+interface InitInfo {
+  /** ContactList: the top recent chats, in full. */
+  recent: Record<string, unknown>[];
+  /** ChatSet: every recent chat's UserName (unsaved groups among them). */
+  chatSet: string[];
+}
 
 const quietLogger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -92,6 +108,9 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private readonly recent: RecentMessages;
   /** When this client sent what (msgId -> ms), for revoke(). */
   private readonly sentTimes = new Map<string, number>();
+  /** The contact load of the current session while it runs: settles when it ends (never rejects). */
+  private loading?: { done: Promise<void>; covers: Set<string> };
+  private readonly loadRetry: RetryPolicy;
 
   constructor(private readonly options: WeChatClientOptions = {}) {
     super();
@@ -103,14 +122,21 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     this.timeouts = {
       requestMs: t.requestMs ?? DEFAULT_TIMEOUTS.requestMs,
       syncCheckMs: t.syncCheckMs ?? DEFAULT_TIMEOUTS.syncCheckMs,
+      contactsMs: t.contactsMs ?? DEFAULT_TIMEOUTS.contactsMs,
       loginPollMs: t.loginPollMs ?? 38_000,
     };
+    const retry = options.tuning?.loadRetry ?? {};
+    this.loadRetry = { attempts: retry.attempts ?? 6, backoffMs: retry.backoffMs ?? 1_000, maxBackoffMs: retry.maxBackoffMs ?? 30_000 };
     this.seen = new BoundedSet<string>(options.tuning?.dedupCapacity ?? 10_000);
     const recent = options.tuning?.recentMessages ?? {};
     this.recent = new RecentMessages(recent.capacity ?? 500, recent.maxAgeMs ?? 10 * 60_000);
     if (options.sessionFile) {
       if (!options.sessionSecret) throw new WeChatError("INVALID_ARGUMENT", "sessionSecret is required with sessionFile");
-      this.store = new SessionStore(options.sessionFile, options.sessionSecret, (m) => this.warn(m));
+      this.store = new SessionStore(options.sessionFile, options.sessionSecret, {
+        warn: (m) => this.warn(m),
+        info: (m) => this.logger.info(m),
+        previous: options.previousSessionSecrets ?? [],
+      });
     }
   }
 
@@ -231,19 +257,73 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
 
   async refreshContacts(): Promise<void> {
     const active = this.requireSession();
-    await loadContacts(active.api, this.contactStore);
+    // Unsaved groups are never listed: the ones known (ChatSet, messages) are fetched again with the rest.
+    const groups = this.contactStore.list({ kind: "group" }).map((c) => c.userName);
+    // Someone waits for this answer: fewer tries than the login's background load.
+    const retry = { ...this.loadRetry, attempts: Math.min(this.loadRetry.attempts, 3) };
+    const { complete } = await loadContacts(active.api, this.contactStore, { groups, retry, warn: (m) => this.warn(`contacts: ${m}`) });
     this.addSelf(active.session);
+    if (this.session === active && this.current.state === "online" && !this.loading) this.setState({ ...this.current, contacts: complete ? "loaded" : "incomplete" });
     this.emit("contacts", { added: this.contactStore.list().map((c) => c.userName), removed: [], changed: [] });
   }
 
+  async contactsReady(timeoutMs = this.options.tuning?.contactsWaitMs ?? 60_000): Promise<boolean> {
+    const loading = this.loading;
+    if (!loading) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs));
+    });
+    try {
+      return await Promise.race([loading.done.then(() => true), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * A target as a live contact, as resolve() does, but: a name waits for the contacts still loading after login
+   * (up to contactsWaitMs, then it is looked up among those loaded so far), and a group UserName (@@...) this
+   * client does not know yet is fetched from the server (an unsaved group, protocol.md section 7).
+   */
+  async findContact(target: string): Promise<Contact> {
+    const active = this.requireSession();
+    const wanted = typeof target === "string" ? target.trim() : "";
+    const known = this.contactStore.get(wanted);
+    if (known) return known;
+    if (isGroupUserName(wanted)) return this.fetchGroup(active, wanted);
+    if (wanted === "" || wanted.startsWith("@") || isSpecialUserName(wanted)) return this.resolve(target);
+    const ready = await this.contactsReady();
+    try {
+      return this.resolve(target);
+    } catch (error) {
+      if (ready || !isWeChatError(error, "NOT_FOUND")) throw error;
+      throw new WeChatError("NOT_FOUND", `${error.message} (the contacts are still loading)`);
+    }
+  }
+
+  /** An unknown group by its UserName, fetched with its members (webwxbatchgetcontact) and kept. */
+  private async fetchGroup(active: NonNullable<WeChatClient["session"]>, userName: string): Promise<Contact> {
+    const self = active.session.user.userName;
+    const found = (await batchGet(active.api, [{ UserName: userName, EncryChatRoomId: "" }]))
+      .map((raw) => toContact(raw, self))
+      .filter((c) => c.userName === userName);
+    if (found.length === 0) throw new WeChatError("NOT_FOUND", "no group with this UserName in the current session");
+    const result = this.contactStore.upsert(found);
+    this.emit("contacts", { added: result.added, removed: [], changed: result.changed });
+    return this.contactStore.get(userName) ?? found[0]!;
+  }
+
   async sendText(to: string, text: string, options?: { mentions?: string[] }): Promise<SendResult> {
-    return this.sent(this.requireSession().sender.sendText(this.resolve(to), text, options?.mentions ?? []));
+    const target = await this.findContact(to);
+    return this.sent(this.requireSession().sender.sendText(target, text, options?.mentions ?? []));
   }
 
   async sendImage(to: string, data: Buffer, options?: { fileName?: string; mime?: string }): Promise<SendResult> {
     const mime = options?.mime ?? (Buffer.isBuffer(data) ? sniffMime(data, options?.fileName) : undefined);
+    const target = await this.findContact(to);
     return this.sent(
-      this.requireSession().sender.sendMedia(this.resolve(to), data, {
+      this.requireSession().sender.sendMedia(target, data, {
         fileName: options?.fileName ?? `image.${IMAGE_EXTENSIONS[mime ?? ""] ?? "jpg"}`,
         ...(mime ? { mime } : {}),
         as: "image",
@@ -252,7 +332,8 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   }
 
   async sendFile(to: string, data: Buffer, options: SendFileOptions): Promise<SendResult> {
-    return this.sent(this.requireSession().sender.sendMedia(this.resolve(to), data, options));
+    const target = await this.findContact(to);
+    return this.sent(this.requireSession().sender.sendMedia(target, data, options));
   }
 
   async revoke(sent: RevokeTarget): Promise<void> {
@@ -267,47 +348,47 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     const active = this.requireSession();
     const target = typeof userName === "string" ? userName.trim() : "";
     // A UserName of this session (a group member is one we have no contact for), else a known contact.
-    const resolved = target.startsWith("@") && !this.contactStore.has(target) ? target : this.resolve(target).userName;
+    const resolved = target.startsWith("@") && !this.contactStore.has(target) ? target : (await this.findContact(target)).userName;
     if (resolved.startsWith("@@")) throw new WeChatError("INVALID_ARGUMENT", "addFriend: a group cannot be added as a friend");
     await active.actions.addFriend(resolved, greeting);
   }
 
   async setRemark(target: string, remark: string): Promise<void> {
-    await this.requireSession().actions.setRemark(this.resolve(target), remark);
+    await this.requireSession().actions.setRemark(await this.findContact(target), remark);
   }
 
   async pin(target: string, on: boolean): Promise<void> {
-    await this.requireSession().actions.pin(this.resolve(target), on);
+    await this.requireSession().actions.pin(await this.findContact(target), on);
   }
 
   async createGroup(topic: string, memberTargets: string[]): Promise<Contact> {
     const active = this.requireSession();
-    return active.actions.createGroup(topic, this.resolveAll(memberTargets, "createGroup"));
+    return active.actions.createGroup(topic, await this.resolveAll(memberTargets, "createGroup"));
   }
 
   async addMembers(group: string, targets: string[]): Promise<void> {
     const active = this.requireSession();
-    await active.actions.addMembers(this.resolve(group), this.resolveAll(targets, "addMembers"));
+    await active.actions.addMembers(await this.findContact(group), await this.resolveAll(targets, "addMembers"));
   }
 
   async removeMembers(group: string, targets: string[]): Promise<void> {
     const active = this.requireSession();
     if (!Array.isArray(targets) || targets.length === 0) throw new WeChatError("INVALID_ARGUMENT", "removeMembers: at least one member is required");
-    await active.actions.removeMembers(this.resolve(group), targets);
+    await active.actions.removeMembers(await this.findContact(group), targets);
   }
 
   async renameGroup(group: string, topic: string): Promise<void> {
-    await this.requireSession().actions.renameGroup(this.resolve(group), topic);
+    await this.requireSession().actions.renameGroup(await this.findContact(group), topic);
   }
 
   async markRead(target: string): Promise<void> {
-    await this.requireSession().actions.markRead(this.resolve(target));
+    await this.requireSession().actions.markRead(await this.findContact(target));
   }
 
   async avatar(target: string, options?: { group?: string }): Promise<Buffer> {
     const active = this.requireSession();
-    if (options?.group !== undefined) return active.actions.avatar({ member: target, group: this.resolve(options.group) });
-    return active.actions.avatar(this.resolve(target));
+    if (options?.group !== undefined) return active.actions.avatar({ member: target, group: await this.findContact(options.group) });
+    return active.actions.avatar(await this.findContact(target));
   }
 
   async download(message: Message, options?: { thumbnail?: boolean; maxBytes?: number }): Promise<Buffer> {
@@ -322,9 +403,11 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     return result;
   }
 
-  private resolveAll(targets: string[], what: string): Contact[] {
+  private async resolveAll(targets: string[], what: string): Promise<Contact[]> {
     if (!Array.isArray(targets) || targets.length === 0) throw new WeChatError("INVALID_ARGUMENT", `${what}: at least one member is required`);
-    return targets.map((t) => this.resolve(t));
+    const found: Contact[] = [];
+    for (const t of targets) found.push(await this.findContact(t));
+    return found;
   }
 
   /** A message went out to the listeners: remember it for recalls, and raise the events it stands for. */
@@ -397,21 +480,22 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       this.step = step;
       const stepSignal = AbortSignal.any([signal, step.abort.signal]);
       try {
-        let session: Session | undefined;
+        let ready: { session: Session; init: InitInfo } | undefined;
         if (saved && !this.forceQr) {
           const candidate = saved;
           saved = undefined;
-          session = await this.resume(run.http, candidate, stepSignal);
+          ready = await this.resume(run.http, candidate, stepSignal);
         }
-        if (!session) {
+        if (!ready) {
           const usePush = this.forceQr ? undefined : push;
           push = undefined;
           this.forceQr = false;
-          session = await this.login(run.http, stepSignal, usePush);
-          await this.prepare(run.http, session, stepSignal);
+          const redeemed = await this.login(run.http, stepSignal, usePush);
+          ready = { session: redeemed, init: await this.prepare(run.http, redeemed, stepSignal) };
         }
+        const session = ready.session;
         failures = 0;
-        const end = await this.online(run.http, session, stepSignal);
+        const end = await this.online(run.http, session, ready.init, stepSignal);
         // The server ended the session: say so, forget it, and go on to push login, then QR.
         this.session?.sender.close();
         this.session = undefined;
@@ -449,38 +533,33 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     }
   }
 
-  /** A saved session: check it still works (contacts load) and keep its SyncKey, so nothing queued is lost. */
-  private async resume(http: HttpClient, saved: SavedSession, signal: AbortSignal): Promise<Session | undefined> {
+  /**
+   * A saved session: webwxinit + status notify on it, as a fresh login does (the user and SKey come fresh), but the
+   * saved SyncKey and MsgIds stay: what arrived while we were down comes once, nothing twice. Undefined when the
+   * server no longer knows the session (then push login, then QR).
+   */
+  private async resume(http: HttpClient, saved: SavedSession, signal: AbortSignal): Promise<{ session: Session; init: InitInfo } | undefined> {
     this.setState({ state: "resuming" });
     const session = Session.fromSaved(saved);
     for (const id of saved.seen ?? []) this.seen.add(id);
     http.pageOrigin = session.hosts.page;
-    const api = new SessionApi(http, session, this.timeouts, signal);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await loadContacts(api, this.contactStore);
-        this.selfRaw = undefined;
-        this.addSelf(session);
-        return session;
-      } catch (error) {
-        if (isWeChatError(error, "CLOSED")) throw error;
-        if (isWeChatError(error, "NETWORK") || isWeChatError(error, "SERVER")) {
-          if (attempt < 5) {
-            await sleep(backoffDelay(attempt, this.options.tuning?.loginBackoffMs ?? 2_000, 30_000), signal);
-            continue;
-          }
-        }
-        this.warn(`saved session not usable (${describe(error)}); logging in again`);
-        await this.store?.clear();
-        return undefined;
-      }
+    try {
+      const init = await this.initSession(new SessionApi(http, session, this.timeouts, signal), session, false);
+      return { session, init };
+    } catch (error) {
+      if (isWeChatError(error, "CLOSED") || signal.aborted) throw error;
+      this.warn(`saved session not usable (${describe(error)}); logging in again`);
+      await this.store?.clear();
+      return undefined;
     }
   }
 
   /** Push login when possible, else QR, until the phone confirms: the redeemed session. */
   private async login(http: HttpClient, signal: AbortSignal, push?: { pageUrl: string; uin: number }): Promise<Session> {
-    const loginApi = new LoginApi(http, this.mode, { requestMs: this.timeouts.requestMs, longPollMs: this.timeouts.loginPollMs });
     const origin = loginOrigin(this.options.loginUrl);
+    // wechat mode: a login that starts at WeChat may only be sent on to WeChat (https page hosts on its domains).
+    const policy = { wechatHostsOnly: isWeChatHost(new URL(origin).hostname) };
+    const loginApi = new LoginApi(http, this.mode, { requestMs: this.timeouts.requestMs, longPollMs: this.timeouts.loginPollMs }, policy);
     if (push) {
       this.setState({ state: "push-login" });
       try {
@@ -558,28 +637,44 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     return loginApi.redeem(redirectUri, signal);
   }
 
-  /** After the tickets: init, status notify, contacts. */
-  private async prepare(http: HttpClient, session: Session, signal: AbortSignal): Promise<void> {
+  /** After the tickets: init and status notify (the contacts load once online). */
+  private async prepare(http: HttpClient, session: Session, signal: AbortSignal): Promise<InitInfo> {
     if (this.current.state !== "logging-in") this.setState({ state: "logging-in" });
     http.pageOrigin = session.hosts.page;
-    const api = new SessionApi(http, session, this.timeouts, signal);
-    const init = await api.init();
+    return this.initSession(new SessionApi(http, session, this.timeouts, signal), session, true);
+  }
+
+  /**
+   * webwxinit (retried on its own: a redeemed login is never thrown away over a hiccup), then status notify, whose
+   * failure is only a warning. `fresh`: take init's SyncKey (a new login); a resumed session keeps its own.
+   */
+  private async initSession(api: SessionApi, session: Session, fresh: boolean): Promise<InitInfo> {
+    const init = await retried(() => api.init(), this.loadRetry, api.signal, (m) => this.warn(`login: ${m}`));
     const user = (init.User ?? {}) as Record<string, unknown>;
+    const avatar = this.current.avatar ?? session.user.avatar;
     session.user = {
       userName: typeof user.UserName === "string" ? user.UserName : "",
       nickName: decodeContent(typeof user.NickName === "string" ? user.NickName : ""),
       uin: Number(user.Uin) || session.uin,
-      ...(this.current.avatar ? { avatar: this.current.avatar } : {}),
+      ...(avatar ? { avatar } : {}),
     };
     if (!session.user.userName) throw new WeChatError("PROTOCOL", "webwxinit: no User in the answer");
-    session.syncKey = readSyncKey(init.SyncKey);
-    session.syncCheckKey = undefined;
+    if (fresh) {
+      session.syncKey = readSyncKey(init.SyncKey);
+      session.syncCheckKey = undefined;
+    }
     if (typeof init.SKey === "string" && init.SKey) session.skey = init.SKey;
-    await api.statusNotify(3, session.user.userName);
-    const recent = Array.isArray(init.ContactList) ? (init.ContactList as Record<string, unknown>[]) : [];
     this.selfRaw = user;
-    await loadContacts(api, this.contactStore, recent);
-    this.addSelf(session);
+    try {
+      await api.statusNotify(3, session.user.userName);
+    } catch (error) {
+      if (isWeChatError(error, "CLOSED") || isWeChatError(error, "SESSION_EXPIRED") || api.signal?.aborted) throw error;
+      this.warn(`webwxstatusnotify failed (${describe(error)}); going on`);
+    }
+    return {
+      recent: Array.isArray(init.ContactList) ? (init.ContactList as Record<string, unknown>[]).filter((c) => c !== null && typeof c === "object") : [],
+      chatSet: typeof init.ChatSet === "string" ? init.ChatSet.split(",").map((n) => n.trim()).filter(Boolean) : [],
+    };
   }
 
   /** The account itself in the contact list (webwxgetcontact leaves it out). */
@@ -588,15 +683,20 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     this.contactStore.upsert([toContact(raw, session.user.userName)]);
   }
 
-  /** Online until the server ends the session (returned) or we stop / interrupt (throws CLOSED). */
-  private async online(http: HttpClient, session: Session, signal: AbortSignal): Promise<SessionEnd> {
+  /**
+   * Online until the server ends the session (returned) or we stop / interrupt (throws CLOSED). The contacts load
+   * meanwhile (state `contacts: "loading"`); the load ends with the session.
+   */
+  private async online(http: HttpClient, session: Session, init: InitInfo, signal: AbortSignal): Promise<SessionEnd> {
     const api = new SessionApi(http, session, this.timeouts, signal);
+    const ended = new AbortController();
     const inbound = new Inbound(api, this.contactStore, {
       emitMessage: (m) => this.emitInbound(m),
       emitContacts: (c) => this.emit("contacts", c),
       emitContact: (e) => this.emit("contact", e),
       warn: (m) => this.warn(m),
       seen: this.seen,
+      loading: (userName) => this.loading?.covers.has(userName) ?? false,
     });
     const sender = new Sender(api, this.contactStore, {
       ...(this.options.pacing !== undefined ? { pacing: this.options.pacing } : {}),
@@ -613,8 +713,12 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       },
     });
     this.session = { session, api, sender, inbound, actions };
+    // UserNames are new at every login: nothing of an earlier session's contacts is valid.
+    this.contactStore.clear();
+    this.addSelf(session);
     await this.save(http, session);
-    this.setState({ state: "online", user: { ...session.user } });
+    const load = this.loadInBackground(new SessionApi(http, session, this.timeouts, AbortSignal.any([signal, ended.signal])), session, init);
+    this.setState({ state: "online", user: { ...session.user }, contacts: "loading" });
     this.emit("contacts", { added: this.contactStore.list().map((c) => c.userName), removed: [], changed: [] });
     let savedKeys = JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]);
     const loop = new SyncLoop(
@@ -628,10 +732,56 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
           await this.save(http, session);
         },
         onWarn: (m) => this.warn(m),
+        onTrouble: (trouble) => this.syncTrouble(session, trouble),
       },
       this.options.tuning?.sync ?? {},
     );
-    return loop.run();
+    try {
+      return await loop.run();
+    } finally {
+      ended.abort();
+      await load;
+    }
+  }
+
+  /**
+   * The address book of a new session, loaded while the account is already online: every page and member batch
+   * retried on its own, the ChatSet's groups (unsaved ones are never listed) fetched too. Never rejects.
+   */
+  private loadInBackground(api: SessionApi, session: Session, init: InitInfo): Promise<void> {
+    const covers = new Set(init.chatSet.filter(isGroupUserName));
+    const warn = (m: string): void => this.warn(`contacts: ${m}`);
+    const loading = { covers, done: Promise.resolve() };
+    const mine = (): boolean => this.session?.session === session && this.current.state === "online";
+    loading.done = (async () => {
+      let outcome: "loaded" | "incomplete" = "incomplete";
+      try {
+        const result = await loadContacts(api, this.contactStore, { initial: init.recent, groups: [...covers], fill: true, retry: this.loadRetry, warn });
+        outcome = result.complete ? "loaded" : "incomplete";
+      } catch (error) {
+        // The session or the client ended: the sync loop says why; anything else leaves the list incomplete.
+        if (api.signal?.aborted || isWeChatError(error, "CLOSED") || isWeChatError(error, "SESSION_EXPIRED")) return;
+        warn(`not all could be loaded (${describe(error)}); wx-contacts refresh tries again`);
+      } finally {
+        if (this.loading === loading) this.loading = undefined;
+      }
+      if (!mine()) return;
+      this.addSelf(session);
+      this.setState({ ...this.current, contacts: outcome });
+      this.emit("contacts", { added: this.contactStore.list().map((c) => c.userName), removed: [], changed: [] });
+    })();
+    this.loading = loading;
+    return loading.done;
+  }
+
+  /** The sync loop keeps failing, or works again: shown in the state, and a `sync` event at each turn. */
+  private syncTrouble(session: Session, trouble: SyncTrouble): void {
+    if (this.session?.session !== session || this.current.state !== "online") return;
+    const wasFailing = this.current.sync !== undefined;
+    const rest: StateInfo = { ...this.current };
+    delete rest.sync;
+    this.setState(trouble.failing ? { ...rest, sync: { failures: trouble.failures, since: trouble.since, message: trouble.message } } : rest);
+    if (trouble.failing !== wasFailing) this.emit("sync", { ...trouble });
   }
 
   private async save(http: HttpClient, session: Session): Promise<void> {

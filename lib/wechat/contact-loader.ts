@@ -1,7 +1,8 @@
 import type { Json, SessionApi } from "./api";
 import type { ContactStore } from "./contacts";
-import { afterCallsStarted } from "./http";
-import { rawContactToContact } from "./messages/contact";
+import { isWeChatError } from "./errors";
+import { afterCallsStarted, backoffDelay, sleep } from "./http";
+import { isGroupUserName, rawContactToContact } from "./messages/contact";
 import type { RawContact } from "./messages/wire";
 import type { Contact } from "./types";
 
@@ -20,21 +21,52 @@ export function toContact(raw: Json, selfUserName: string): Contact {
   return contact;
 }
 
+/** How a contact page or member batch is tried again after a failure that does not end the session. */
+export interface RetryPolicy {
+  /** Tries in all (1: no retry). */
+  attempts: number;
+  /** First back-off (doubled each time, capped at maxBackoffMs). */
+  backoffMs: number;
+  maxBackoffMs: number;
+}
+
+const NO_RETRY: RetryPolicy = { attempts: 1, backoffMs: 0, maxBackoffMs: 0 };
+
+/** Only the end of the session (1100/1101/1102) or of the client stops a retry; a refused argument too. */
+function retriable(error: unknown): boolean {
+  return isWeChatError(error) && (error.code === "NETWORK" || error.code === "SERVER" || error.code === "THROTTLED" || error.code === "PROTOCOL");
+}
+
+/** One call, tried again with back-off (THROTTLED too: 1205 asks to slow down, not to give up). */
+export async function retried<T>(call: () => Promise<T>, policy: RetryPolicy, signal?: AbortSignal, warn?: (m: string) => void): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!retriable(error) || attempt + 1 >= policy.attempts || signal?.aborted) throw error;
+      const delay = backoffDelay(attempt, policy.backoffMs, policy.maxBackoffMs);
+      warn?.(`${error instanceof Error ? error.message : "failed"}; trying again in ${Math.round(delay / 100) / 10} s`);
+      await sleep(delay, signal);
+    }
+  }
+}
+
 /**
  * Every page of webwxgetcontact (Seq paging until Seq is 0), each handed to `onPage` as it arrives and not kept:
  * a large address book's raw entries die young instead of being carried to the end of the load. The next page is
  * asked for as soon as an answer names its Seq, before that answer's contacts are handled: still one call in
- * flight, but the server builds the next page while we read this one.
+ * flight, but the server builds the next page while we read this one. Each page is retried on its own.
  */
-export async function fetchAllContacts(api: SessionApi, onPage: (members: Json[]) => void): Promise<void> {
+export async function fetchAllContacts(api: SessionApi, onPage: (members: Json[]) => void, retry: RetryPolicy = NO_RETRY, warn?: (m: string) => void): Promise<void> {
+  const page = (seq: number) => retried(() => api.getContactPage(seq), retry, api.signal, warn);
   let seq = 0;
-  let next: Promise<{ members: Json[]; seq: number }> | undefined = api.getContactPage(seq);
-  for (let page = 1; next; page++) {
+  let next: Promise<{ members: Json[]; seq: number }> | undefined = page(seq);
+  for (let count = 1; next; count++) {
     const answer: { members: Json[]; seq: number } = await next;
     next = undefined;
-    if (answer.seq !== 0 && answer.seq !== seq && page < MAX_PAGES) {
+    if (answer.seq !== 0 && answer.seq !== seq && count < MAX_PAGES) {
       seq = answer.seq;
-      next = api.getContactPage(seq);
+      next = page(seq);
       // Awaited on the next turn of the loop; if handling this page throws first, the failure is not unhandled.
       next.catch(() => undefined);
       await afterCallsStarted();
@@ -70,42 +102,85 @@ export async function batchGet(api: SessionApi, entries: { UserName: string; Enc
   return (await Promise.all(calls)).flat();
 }
 
+export interface LoadOptions {
+  /** webwxinit's ContactList (the recent chats, in full). */
+  initial?: Json[];
+  /**
+   * More groups to fetch with their members besides the listed ones: the ChatSet of webwxinit (unsaved groups are
+   * never listed by webwxgetcontact, protocol.md section 7), or the groups known before a refresh.
+   */
+  groups?: string[];
+  /**
+   * true (login, in the background): contacts go into the store as they arrive, and a member batch that keeps
+   * failing is left out with a warning. false (the default, a refresh): the store is replaced at the end, and any
+   * failure fails the load with the store untouched.
+   */
+  fill?: boolean;
+  retry?: RetryPolicy;
+  warn?: (message: string) => void;
+}
+
 /**
  * Loads the whole address book into the store: contacts with paging, then every group with its members. The
  * member batches (50 groups a call, a few in flight) start as soon as a page has listed 50 groups, while the
- * next pages are fetched; the calls are the same as asking for them after the last page.
+ * next pages are fetched; the calls are the same as asking for them after the last page. Each page and batch is
+ * retried on its own (options.retry). Resolves with `complete` false when some groups came without members.
  */
-export async function loadContacts(api: SessionApi, store: ContactStore, initial: Json[] = []): Promise<void> {
+export async function loadContacts(api: SessionApi, store: ContactStore, options: LoadOptions = {}): Promise<{ complete: boolean }> {
   const self = api.session.user.userName;
+  const replace = !(options.fill ?? false);
+  const retry = options.retry ?? NO_RETRY;
   const contacts: Contact[] = [];
   const groups: string[] = [];
   const listed = new Set<string>();
   const run = limiter(IN_FLIGHT);
   // Each batch's groups are turned into Contacts as the answer arrives, while the server builds the next one.
   const batches: Promise<Contact[]>[] = [];
+  let complete = true;
   let asked = 0;
+  const keep = (found: Contact[]): void => {
+    if (replace) contacts.push(...found);
+    else store.upsert(found);
+  };
+  const want = (userName: string): void => {
+    if (listed.has(userName)) return;
+    listed.add(userName);
+    groups.push(userName);
+  };
   const take = (raws: Json[], last: boolean): void => {
+    const found: Contact[] = [];
     for (const r of raws) {
       const contact = toContact(r, self);
       if (contact.userName === "") continue;
-      contacts.push(contact);
-      if (contact.kind === "group" && !listed.has(contact.userName)) {
-        listed.add(contact.userName);
-        groups.push(contact.userName);
-      }
+      found.push(contact);
+      if (contact.kind === "group") want(contact.userName);
     }
+    keep(found);
     while (groups.length - asked >= BATCH || (last && groups.length > asked)) {
       const chunk = groups.slice(asked, asked + BATCH).map((userName) => ({ UserName: userName, EncryChatRoomId: "" }));
       asked += chunk.length;
-      const batch = run(() => api.batchGetContact(chunk)).then((raws) => raws.map((r) => toContact(r, self)));
+      const batch = run(() => retried(() => api.batchGetContact(chunk), retry, api.signal, options.warn)).then(
+        (raws) => {
+          const fetched = raws.map((r) => toContact(r, self)).filter((c) => c.userName !== "");
+          if (!replace) store.upsert(fetched);
+          return fetched;
+        },
+        (error: unknown) => {
+          if (replace || !retriable(error)) throw error;
+          complete = false;
+          options.warn?.(`members of ${chunk.length} groups not loaded: ${error instanceof Error ? error.message : "error"}`);
+          return [];
+        },
+      );
       batch.catch(() => undefined);
       batches.push(batch);
     }
   };
   let failure: { error: unknown } | undefined;
   try {
-    take(initial, false);
-    await fetchAllContacts(api, (members) => take(members, false));
+    for (const userName of options.groups ?? []) if (isGroupUserName(userName)) want(userName);
+    take(options.initial ?? [], false);
+    await fetchAllContacts(api, (members) => take(members, false), retry, options.warn);
     take([], true);
   } catch (error) {
     failure = { error };
@@ -115,9 +190,12 @@ export async function loadContacts(api: SessionApi, store: ContactStore, initial
   if (failure) throw failure.error;
   const refused = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (refused) throw refused.reason;
-  // The listing, then each group again with its members: upsert puts a later entry in place of an earlier one
-  // (same position) and keeps the members it knew when the later entry has none.
-  store.clear();
-  store.upsert(contacts);
-  for (const r of settled) if (r.status === "fulfilled") store.upsert(r.value);
+  if (replace) {
+    // The listing, then each group again with its members: upsert puts a later entry in place of an earlier one
+    // (same position) and keeps the members it knew when the later entry has none.
+    store.clear();
+    store.upsert(contacts);
+    for (const r of settled) if (r.status === "fulfilled") store.upsert(r.value);
+  }
+  return { complete };
 }

@@ -1,4 +1,4 @@
-import { WeChatError } from "./errors";
+import { WeChatError, cleanServerText } from "./errors";
 import { isSpecialUserName } from "./messages/contact";
 import type { Contact, ContactQuery, GroupMember } from "./types";
 
@@ -158,7 +158,9 @@ export class ContactStore {
         if (hits.length === 1) return this.byUserName.get(hits[0]!)!;
         if (hits.length > 1) {
           const candidates = hits.map((u) => describe(this.byUserName.get(u)!));
-          throw new WeChatError("AMBIGUOUS", `"${wanted}" matches ${hits.length} contacts: ${candidates.join(", ")}`, { candidates });
+          // Names are server text: cleaned for the message, kept as they are in `candidates`.
+          const names = candidates.map((c) => cleanServerText(c)).join(", ");
+          throw new WeChatError("AMBIGUOUS", `"${wanted}" matches ${hits.length} contacts: ${names}`, { candidates });
         }
       }
     }

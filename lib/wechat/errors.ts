@@ -38,9 +38,30 @@ export function isWeChatError(value: unknown, code?: ErrorCode): value is WeChat
   return value instanceof WeChatError && (code === undefined || value.code === code);
 }
 
-/** The error a server Ret / retcode stands for (protocol.md section 8). */
+// Line breaks (CR, LF, tab, U+2028/2029) become one space; every other control character (C0, DEL, C1 with the
+// 8-bit CSI) and the bidi overrides that reorder a terminal line are dropped.
+const LINE_BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]+/g;
+// eslint-disable-next-line no-control-regex
+const CONTROLS = /[\u0000-\u001F\u007F-\u009F\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+/** Longest server text kept in a log line, status or error. */
+export const SERVER_TEXT_MAX = 200;
+
+/**
+ * A server-chosen string (a refusal `<message>`, an `ErrMsg`, ...) made safe for a log line, a node status or an
+ * error message: no line breaks, no terminal escapes, at most `max` characters. Every path where server text
+ * reaches a person goes through here, so a hostile server cannot forge log lines or repaint a terminal.
+ */
+export function cleanServerText(text: string, max = SERVER_TEXT_MAX): string {
+  const clean = text.replace(LINE_BREAKS, " ").replace(CONTROLS, "").trim();
+  const chars = Array.from(clean);
+  return chars.length > max ? `${chars.slice(0, max).join("")}…` : clean;
+}
+
+/** The error a server Ret / retcode stands for (protocol.md section 8); `serverMessage` is cleaned here. */
 export function errorForRet(ret: number, what: string, serverMessage?: string): WeChatError {
-  const said = serverMessage ? `: ${serverMessage}` : "";
+  const cleaned = serverMessage === undefined ? "" : cleanServerText(serverMessage);
+  const said = cleaned ? `: ${cleaned}` : "";
   switch (ret) {
     case 1100:
       return new WeChatError("SESSION_EXPIRED", `${what}: logged out from the phone (1100)${said}`, { ret });

@@ -52,6 +52,25 @@ export function hostsFor(pageUrl: string): Hosts {
   return { page: url.origin, login: url.origin, push: url.origin, file: url.origin };
 }
 
+/** The WeChat domains (protocol.md section 1): qq.com and wechat.com and every host under them. */
+export function isWeChatHost(hostname: string): boolean {
+  return familyOf(hostname) !== undefined;
+}
+
+/**
+ * Whether a page URL from `redirect_uri` may be trusted in wechat mode (logins that start at a WeChat login host):
+ * https on the default port, on a WeChat domain. Anything else would send the tickets and cookies elsewhere.
+ */
+export function isWeChatPageUrl(pageUrl: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(pageUrl);
+  } catch {
+    return false;
+  }
+  return url.protocol === "https:" && url.port === "" && url.username === "" && url.password === "" && isWeChatHost(url.hostname);
+}
+
 /** The origin logins start at: a login URL as configured (path and query ignored). */
 export function loginOrigin(loginUrl: string | undefined): string {
   return new URL(loginUrl ?? DEFAULT_LOGIN_URL).origin;

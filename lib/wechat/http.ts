@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { CookieJar } from "tough-cookie";
-import { WeChatError, errorForRet } from "./errors";
+import { WeChatError, cleanServerText, errorForRet } from "./errors";
 import { agentsFor, type Transport } from "./transport";
 import { parseXml, xmlString } from "./util/xml";
 import type { Logger } from "./types";
@@ -162,6 +162,40 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number): nu
   return Math.round(plain * (0.5 + Math.random()));
 }
 
+/** Deepest nesting accepted in a server's JSON; real answers nest about six levels. */
+export const MAX_JSON_DEPTH = 64;
+
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * True when the JSON nests deeper than `max`. One linear pass over the bytes (string contents skipped), so a
+ * body of millions of "[" is refused in milliseconds instead of blocking the event loop in JSON.parse for seconds.
+ * UTF-8 never uses these ASCII bytes inside a multi-byte character, so bytes are enough.
+ */
+export function jsonNestsDeeper(bytes: Uint8Array, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i];
+    if (inString) {
+      if (byte === BACKSLASH) i++;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) {
+      inString = true;
+    } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+      if (++depth > max) return true;
+    } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 /**
  * Message ids written as JSON numbers: NewMsgId is a number on the wire and exceeds 2^53, so JSON.parse would
  * round it (protocol.md section 9). Inside a JSON string every quote is escaped, so `"NewMsgId":` followed by a
@@ -181,11 +215,39 @@ export function quoteMessageIds(text: string): string {
  * ids (MsgId, NewMsgId, MsgID, SvrMsgId) come out as strings with every digit, numbers on the wire or not.
  */
 export function parseJsonBody(body: Buffer | string, what: string): unknown {
+  const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+  if (jsonNestsDeeper(bytes, MAX_JSON_DEPTH)) {
+    throw new WeChatError("PROTOCOL", `${what}: the answer nests deeper than ${MAX_JSON_DEPTH} levels; refused`);
+  }
   const text = typeof body === "string" ? body : body.toString("utf8");
   try {
     return JSON.parse(quoteMessageIds(text.replace(/^\uFEFF/, "")));
   } catch {
     throw new WeChatError("PROTOCOL", `${what}: the answer is not valid JSON`);
+  }
+}
+
+const CHARSET = /charset\s*=\s*"?([\w-]+)/i;
+
+/**
+ * A body as text: UTF-8 when the bytes are valid UTF-8 (ASCII included), else the charset the answer declared, else
+ * GB18030 (a superset of GBK and GB2312): non-UTF-8 login answers have been reported (protocol.md section 9).
+ * TextDecoder knows these charsets with Node's full ICU; nothing is decoded twice.
+ */
+export function decodeBody(body: Buffer, contentType?: string | string[]): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(body);
+  } catch {
+    const declared = [contentType ?? []].flat().map((type) => CHARSET.exec(type)?.[1]?.toLowerCase()).find((c) => c && c !== "utf-8" && c !== "utf8");
+    for (const charset of [declared, "gb18030"]) {
+      if (!charset) continue;
+      try {
+        return new TextDecoder(charset).decode(body);
+      } catch {
+        // an unknown label: try the next
+      }
+    }
+    return body.toString("utf8");
   }
 }
 
@@ -199,7 +261,7 @@ export function checkBaseResponse(value: unknown, what: string): void {
   if (!Number.isFinite(ret)) throw new WeChatError("PROTOCOL", `${what}: BaseResponse without Ret`);
   if (ret !== 0) {
     const msg = (base as { ErrMsg?: unknown }).ErrMsg;
-    throw errorForRet(ret, what, typeof msg === "string" && msg.length < 200 ? msg : undefined);
+    throw errorForRet(ret, what, typeof msg === "string" ? msg : undefined);
   }
 }
 
@@ -219,7 +281,8 @@ export function serverNotice(value: unknown): string | undefined {
   } catch {
     // Unreadable XML: still a refusal, without its text.
   }
-  return content.slice(0, MAX_NOTICE_CHARS).trim() || "refused";
+  // Server text: no line breaks or escapes may reach the error, the log or a Catch node.
+  return cleanServerText(content, MAX_NOTICE_CHARS) || "refused";
 }
 
 /**
@@ -311,7 +374,8 @@ export class HttpClient {
 
   /** The body as text (script answers, XML). */
   async text(spec: RequestSpec): Promise<string> {
-    return (await this.request(spec)).body.toString("utf8");
+    const response = await this.request(spec);
+    return decodeBody(response.body, response.headers["content-type"]);
   }
 
   /**

@@ -16,6 +16,8 @@ export interface InboundSinks {
   warn(message: string): void;
   /** MsgIds already handled (shared across the sessions of one client). */
   seen: BoundedSet<string>;
+  /** True for a UserName the contact load in progress is fetching already (no second fetch needed). */
+  loading?(userName: string): boolean;
 }
 
 /**
@@ -114,6 +116,10 @@ export class Inbound {
         wanted.set(userName, { UserName: userName, EncryChatRoomId: "" });
       }
       if (room && !this.contacts.has(room)) wanted.set(room, { UserName: room, EncryChatRoomId: "" });
+      // The login status notify (MsgType 51, code 4) names the recent chats: unsaved groups are known only so.
+      for (const group of statusNotifyGroups(raw)) {
+        if (!this.contacts.has(group) && !this.sinks.loading?.(group)) wanted.set(group, { UserName: group, EncryChatRoomId: "" });
+      }
     }
     if (wanted.size === 0) return;
     let fetched: Json[];
@@ -129,4 +135,12 @@ export class Inbound {
       this.sinks.emitContacts({ added: result.added, removed: [], changed: result.changed });
     }
   }
+}
+
+/** The groups a "sync conversations" status notify (MsgType 51, StatusNotifyCode 4) names, protocol.md section 7. */
+function statusNotifyGroups(raw: RawMessage): string[] {
+  if (Number(raw.MsgType) !== 51 || Number(raw.StatusNotifyCode) !== 4 || typeof raw.StatusNotifyUserName !== "string") return [];
+  return raw.StatusNotifyUserName.split(",")
+    .map((name) => name.trim())
+    .filter(isGroupUserName);
 }

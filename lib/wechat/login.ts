@@ -1,8 +1,9 @@
 import * as QRCode from "qrcode";
-import { WeChatError } from "./errors";
-import { HttpClient, buildUrl, parseJsonBody } from "./http";
+import { WeChatError, cleanServerText } from "./errors";
+import { isWeChatPageUrl } from "./hosts";
+import { HttpClient, buildUrl, decodeBody, parseJsonBody } from "./http";
 import { Session } from "./session";
-import { deviceId, parseScriptVars, parseXml, xmlString } from "./util";
+import { deviceId, parseScriptVars, readXmlTags } from "./util";
 
 export const APP_ID = "wx782c26e4c19acffb";
 export const DESKTOP_REDIRECT_URI = "https://wx.qq.com/cgi-bin/mmwebwx-bin/webwxnewloginpage?mod=desktop";
@@ -12,6 +13,22 @@ export const DESKTOP_EXTSPAM =
   "Go8FCIkFEokFCggwMDAwMDAwMRAGGvAESySibk50w5Wb3uTl2c2h64jVVrV7gNs06GFlWplHQbY/5FfiO++1yH4ykCyNPWKXmco+wfQzK5R98D3so7rJ5LmGFvBLjGceleySrc3SOf2Pc1gVehzJgODeS0lDL3/I/0S2SSE98YgKleq6Uqx6ndTy9yaL9qFxJL7eiA/R3SEfTaW1SBoSITIu+EEkXff+Pv8NHOk7N57rcGk1w0ZzRrQDkXTOXFN2iHYIzAAZPIOY45Lsh+A4slpgnDiaOvRtlQYCt97nmPLuTipOJ8Qc5pM7ZsOsAPPrCQL7nK0I7aPrFDF0q4ziUUKettzW8MrAaiVfmbD1/VkmLNVqqZVvBCtRblXb5FHmtS8FxnqCzYP4WFvz3T0TcrOqwLX1M/DQvcHaGGw0B0y4bZMs7lVScGBFxMj3vbFi2SRKbKhaitxHfYHAOAa0X7/MSS0RNAjdwoyGHeOepXOKY+h3iHeqCvgOH6LOifdHf/1aaZNwSkGotYnYScW8Yx63LnSwba7+hESrtPa/huRmB9KWvMCKbDThL/nne14hnL277EDCSocPu3rOSYjuB9gKSOdVmWsj9Dxb/iZIe+S6AiG29Esm+/eUacSba0k8wn5HhHg9d4tIcixrxveflc8vi2/wNQGVFNsGO6tB5WF0xf/plngOvQ1/ivGV/C1Qpdhzznh0ExAVJ6dwzNg7qIEBaw+BzTJTUuRcPk92Sn6QDn2Pu3mpONaEumacjW4w6ipPnPw+g2TfywJjeEcpSZaP4Q3YV5HG8D6UjWA4GSkBKculWpdCMadx0usMomsSS/74QgpYqcPkmamB4nVv1JxczYITIqItIKjD35IGKAUwAA==";
 
 export type LoginMode = "desktop" | "web";
+
+/**
+ * The shape of a login uuid (protocol.md section 3). Every captured one is 10 base64 characters and "==" (7 bytes:
+ * "wb7R2kx9dA==", "4ZrEq8JiYQ==", "ob4xFTZAJA=="); in case the server changes, both base64 alphabets ("+" "/" and
+ * "-" "_") and 8 to 64 characters are accepted, then at most two "=". Anything else (line breaks, escapes, quotes, a
+ * URL) is not a uuid: it would end up in the QR, the log and every poll URL.
+ */
+export const UUID_PATTERN = /^[A-Za-z0-9+/_-]{8,64}={0,2}$/;
+
+export function isUuid(value: string): boolean {
+  return UUID_PATTERN.test(value);
+}
+
+/** Ticket answers are tiny: anything larger is refused unread. */
+const LOGIN_PAGE_MAX_BYTES = 64 * 1024;
+const LOGIN_PAGE_TAGS = ["ret", "message", "skey", "wxsid", "wxuin", "pass_ticket"] as const;
 
 export type ScanAnswer =
   | { code: 408 }
@@ -26,12 +43,21 @@ export interface LoginTimeouts {
   longPollMs: number;
 }
 
+export interface LoginPolicy {
+  /**
+   * wechat mode (logins that start at a WeChat login host): redirect_uri must name an https page host on a WeChat
+   * domain, or the tickets and cookies would go wherever the answer points.
+   */
+  wechatHostsOnly?: boolean;
+}
+
 /** The steps of a login before a session exists (protocol.md section 3, steps 1-4, and push login). */
 export class LoginApi {
   constructor(
     private readonly http: HttpClient,
     private readonly mode: LoginMode,
     private readonly timeouts: LoginTimeouts,
+    private readonly policy: LoginPolicy = {},
   ) {}
 
   /** Step 1: a new uuid from jslogin. */
@@ -50,9 +76,13 @@ export class LoginApi {
     });
     const vars = parseScriptVars(text);
     const uuid = vars["QRLogin.uuid"];
-    if (vars["QRLogin.code"] !== "200" || !uuid) {
-      throw new WeChatError("PROTOCOL", `jslogin: unexpected answer (code ${vars["QRLogin.code"] ?? "none"})`);
+    const code = vars["QRLogin.code"];
+    if (code !== "200" || !uuid) {
+      const shown = code !== undefined && /^-?\d{1,6}$/.test(code) ? code : "none";
+      throw new WeChatError("PROTOCOL", `jslogin: unexpected answer (code ${shown})`);
     }
+    // Never quoted: a hostile uuid is exactly what must not reach a log line.
+    if (!isUuid(uuid)) throw new WeChatError("PROTOCOL", "jslogin: the uuid does not have the shape of one; refused");
     return uuid;
   }
 
@@ -78,6 +108,9 @@ export class LoginApi {
       case 200: {
         const redirectUri = vars.redirect_uri;
         if (!redirectUri || !/^https?:\/\//.test(redirectUri)) throw new WeChatError("PROTOCOL", "login: 200 without redirect_uri");
+        if (this.policy.wechatHostsOnly && !isWeChatPageUrl(redirectUri)) {
+          throw new WeChatError("PROTOCOL", "login: redirect_uri names a page host that is not https on a WeChat domain; refused");
+        }
         return { code, redirectUri };
       }
       default:
@@ -104,10 +137,16 @@ export class LoginApi {
       timeoutMs: this.timeouts.requestMs,
       signal,
     });
-    const xml = parseXml(response.body.toString("utf8"), { maxBytes: 64 * 1024 });
-    const ret = Number(xmlString(xml, "error", "ret"));
-    const message = xmlString(xml, "error", "message");
-    if (ret !== 0 || !Number.isFinite(ret)) {
+    // Read robustly (protocol.md section 9): refusals have come as XML that is not well-formed and as GBK text.
+    const page = readXmlTags(decodeBody(response.body, response.headers["content-type"]), "error", LOGIN_PAGE_TAGS, {
+      maxBytes: LOGIN_PAGE_MAX_BYTES,
+    });
+    if (page.ret === undefined) throw new WeChatError("PROTOCOL", "webwxnewloginpage: no <ret> in the answer");
+    // Full-width digits fold to ASCII; a <ret> that is still no number is a refusal without a code (-1).
+    const retText = page.ret.normalize("NFKC").trim();
+    const ret = /^-?\d{1,9}$/.test(retText) ? Number(retText) : Number.NaN;
+    const message = cleanServerText(page.message ?? "");
+    if (ret !== 0) {
       const code = Number.isFinite(ret) ? ret : -1;
       const said = message ? `: ${message}` : "";
       // A dead ticket or cookie (-14, 1100-1102) is not a refusal of the account: the login loop starts over with a
@@ -121,10 +160,10 @@ export class LoginApi {
           : `login refused by the server (${code})${said}`;
       throw new WeChatError("LOGIN_REFUSED", text, { ret: code });
     }
-    const skey = xmlString(xml, "error", "skey");
-    const sid = xmlString(xml, "error", "wxsid");
-    const uin = Number(xmlString(xml, "error", "wxuin"));
-    const passTicket = xmlString(xml, "error", "pass_ticket");
+    const skey = page.skey ?? "";
+    const sid = page.wxsid ?? "";
+    const uin = Number(page.wxuin);
+    const passTicket = page.pass_ticket ?? "";
     if (!skey || !sid || !Number.isFinite(uin) || uin <= 0 || !passTicket) {
       throw new WeChatError("PROTOCOL", "webwxnewloginpage: tickets missing from the answer");
     }
@@ -143,7 +182,7 @@ export class LoginApi {
     const value = parseJsonBody(response.body, "webwxpushloginurl");
     if (value === null || typeof value !== "object") return undefined;
     const { ret, uuid } = value as { ret?: unknown; uuid?: unknown };
-    return String(ret) === "0" && typeof uuid === "string" && uuid !== "" ? uuid : undefined;
+    return String(ret) === "0" && typeof uuid === "string" && isUuid(uuid) ? uuid : undefined;
   }
 }
 

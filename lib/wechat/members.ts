@@ -1,5 +1,5 @@
 import { fold, nfc, type ContactStore } from "./contacts";
-import { WeChatError } from "./errors";
+import { WeChatError, cleanServerText } from "./errors";
 import type { Contact, GroupMember } from "./types";
 
 /** The names a member can be called by: their name in the group, their nickname, and our handles for them. */
@@ -28,10 +28,11 @@ export function findMember(group: Contact, name: string, contacts: ContactStore)
     if (hits.length === 1) return hits[0]!;
     if (hits.length > 1) {
       const candidates = hits.map((m) => m.displayName || m.nickName);
-      throw new WeChatError("AMBIGUOUS", `"${wanted}" matches ${hits.length} members of ${group.displayName}: ${candidates.join(", ")}`, { candidates });
+      const names = candidates.map((c) => cleanServerText(c)).join(", ");
+      throw new WeChatError("AMBIGUOUS", `"${wanted}" matches ${hits.length} members of ${cleanServerText(group.displayName)}: ${names}`, { candidates });
     }
   }
-  throw new WeChatError("NOT_FOUND", `"${wanted}" is not a member of ${group.displayName}`);
+  throw new WeChatError("NOT_FOUND", `"${wanted}" is not a member of ${cleanServerText(group.displayName)}`);
 }
 
 /** The name a member is shown under in the group (what an @mention writes). */

@@ -46,6 +46,20 @@ function deriveKey(secret: string, salt: Buffer): Promise<Buffer> {
   });
 }
 
+/** The session in an envelope when `secret` opens it and the content is a session; undefined otherwise. */
+async function open(envelope: Envelope, secret: string): Promise<SavedSession | undefined> {
+  try {
+    const key = await deriveKey(secret, Buffer.from(envelope.salt, "base64"));
+    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(envelope.iv, "base64"));
+    decipher.setAuthTag(Buffer.from(envelope.tag, "base64"));
+    const plain = Buffer.concat([decipher.update(Buffer.from(envelope.data, "base64")), decipher.final()]);
+    const session: unknown = JSON.parse(plain.toString("utf8"));
+    return isSavedSession(session) ? session : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function isEnvelope(value: unknown): value is Envelope {
   if (value === null || typeof value !== "object") return false;
   const v = value as Record<string, unknown>;
@@ -79,6 +93,18 @@ function isSavedSession(value: unknown): value is SavedSession {
   );
 }
 
+export interface SessionStoreOptions {
+  /** Problems worth a warning (a file that cannot be read back). */
+  warn?: (message: string) => void;
+  /** Notes worth an info line (a migration). */
+  info?: (message: string) => void;
+  /**
+   * Secrets sessions were written under before (e.g. the key derived from the user dir, before a key from outside it
+   * was configured): a file that opens only with one of them is read once and re-written under `secret` at once.
+   */
+  previous?: readonly string[];
+}
+
 /**
  * The saved session of one account: AES-256-GCM with a key derived by scrypt from the caller's secret, written
  * atomically (temp file + rename) with mode 0600. A file that cannot be read back (tampered, another secret,
@@ -89,12 +115,20 @@ export class SessionStore {
   /** One salt and key per store: scrypt runs once, every write still gets a fresh IV. */
   private writeKey?: Promise<{ salt: Buffer; key: Buffer }>;
 
+  private readonly warn: (message: string) => void;
+  private readonly info: (message: string) => void;
+  private readonly previous: readonly string[];
+
   constructor(
     private readonly file: string,
     private readonly secret: string,
-    private readonly warn: (message: string) => void = () => undefined,
+    options: SessionStoreOptions | ((message: string) => void) = {},
   ) {
     if (!secret) throw new TypeError("SessionStore: a secret is required");
+    const opts = typeof options === "function" ? { warn: options } : options;
+    this.warn = opts.warn ?? (() => undefined);
+    this.info = opts.info ?? (() => undefined);
+    this.previous = (opts.previous ?? []).filter((p) => p && p !== secret);
   }
 
   async load(): Promise<SavedSession | undefined> {
@@ -105,20 +139,30 @@ export class SessionStore {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") this.warn("saved session unreadable; ignored");
       return undefined;
     }
+    let envelope: unknown;
     try {
-      const envelope: unknown = JSON.parse(text);
-      if (!isEnvelope(envelope)) throw new Error("format");
-      const key = await deriveKey(this.secret, Buffer.from(envelope.salt, "base64"));
-      const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(envelope.iv, "base64"));
-      decipher.setAuthTag(Buffer.from(envelope.tag, "base64"));
-      const plain = Buffer.concat([decipher.update(Buffer.from(envelope.data, "base64")), decipher.final()]);
-      const session: unknown = JSON.parse(plain.toString("utf8"));
-      if (!isSavedSession(session)) throw new Error("content");
-      return session;
+      envelope = JSON.parse(text);
     } catch {
-      this.warn("saved session could not be decrypted (tampered, another secret or another format); ignored");
-      return undefined;
+      envelope = undefined;
     }
+    if (isEnvelope(envelope)) {
+      const current = await open(envelope, this.secret);
+      if (current) return current;
+      for (const secret of this.previous) {
+        const migrated = await open(envelope, secret);
+        if (!migrated) continue;
+        // Migration: from now on the file opens only with the current secret.
+        try {
+          await this.save(migrated);
+          this.info("saved session re-encrypted under the configured session key");
+        } catch {
+          this.warn("saved session could not be re-encrypted under the configured session key");
+        }
+        return migrated;
+      }
+    }
+    this.warn("saved session could not be decrypted (tampered, another secret or another format); ignored");
+    return undefined;
   }
 
   /** Saves; calls are serialised so that the last save wins. */

@@ -14,18 +14,49 @@ export interface SyncHandlers {
   /** The keys changed and the answer was handled: a good moment to save the session. */
   onKeys(): Promise<void>;
   onWarn(message: string): void;
+  /**
+   * Sync keeps failing (after `troubleAfter` failures in a row: called again at each further failure), or it
+   * works again (`failing` false, once, at the first success after trouble).
+   */
+  onTrouble?(trouble: SyncTrouble): void;
+}
+
+/** A sync loop that keeps failing: nothing is received meanwhile. */
+export interface SyncTrouble {
+  failing: boolean;
+  /** Failures in a row. */
+  failures: number;
+  /** When the first of them happened (unix ms). */
+  since: number;
+  /** The last failure (no secrets). */
+  message: string;
 }
 
 export interface SyncOptions {
-  /** First back-off delay after a failure (default 1 s), doubled each time, capped at maxBackoffMs. */
+  /**
+   * First back-off delay after a failure (default 250 ms), doubled each time, capped at maxBackoffMs (default
+   * 10 s). Jitter only shortens a delay (to 75-100 %), so five failures in a row wait under 8 s in all and a
+   * server that answers again is heard from within about 4 s.
+   */
   backoffMs?: number;
   maxBackoffMs?: number;
+  /** Failures in a row after which the trouble is reported (default 3). */
+  troubleAfter?: number;
   /** Wait after synccheck retcode 1205 (default 30 s). */
   throttledMs?: number;
   /** First pause after three empty rounds in a row (default 500 ms). */
   emptyBackoffMs?: number;
   /** ContinueFlag chains longer than this are cut (and resumed by the next synccheck). */
   maxContinue?: number;
+}
+
+/**
+ * The wait after the attempt-th failure in a row (0-based): base * 2^attempt, capped, then shortened by up to a
+ * quarter at random (jitter spreads clients apart without ever adding to the wait).
+ */
+export function cappedBackoff(attempt: number, baseMs: number, maxMs: number): number {
+  const plain = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20));
+  return Math.round(plain * (0.75 + 0.25 * Math.random()));
 }
 
 const ENDING: Record<number, string> = {
@@ -50,9 +81,16 @@ export class SyncLoop {
 
   async run(): Promise<SessionEnd> {
     const signal = this.api.signal;
-    const backoffMs = this.options.backoffMs ?? 1_000;
-    const maxBackoffMs = this.options.maxBackoffMs ?? 60_000;
-    let failures = 0;
+    const backoffMs = this.options.backoffMs ?? 250;
+    const maxBackoffMs = this.options.maxBackoffMs ?? 10_000;
+    const troubleAfter = this.options.troubleAfter ?? 3;
+    // Failures in a row, since when, and whether they were reported as trouble.
+    const streak = { failures: 0, since: 0, troubled: false };
+    const succeeded = (): void => {
+      if (streak.troubled) this.handlers.onTrouble?.({ failing: false, failures: streak.failures, since: streak.since, message: "sync works again" });
+      streak.failures = 0;
+      streak.troubled = false;
+    };
     // Rounds where synccheck said "something" and webwxsync brought nothing: never let that spin.
     let emptyRounds = 0;
     for (;;) {
@@ -66,22 +104,30 @@ export class SyncLoop {
           continue;
         }
         if (check.retcode !== 0) throw new WeChatError("SERVER", `synccheck: retcode ${check.retcode}`, { ret: check.retcode });
-        failures = 0;
         if (check.selector !== "0") {
           const brought = await this.syncAll();
+          succeeded();
           emptyRounds = brought ? 0 : emptyRounds + 1;
           if (emptyRounds >= 3) {
             await sleep(backoffDelay(emptyRounds - 3, this.options.emptyBackoffMs ?? 500, Math.min(10_000, maxBackoffMs)), signal);
           }
+        } else {
+          succeeded();
         }
       } catch (error) {
         if (isWeChatError(error, "CLOSED") || signal?.aborted) throw new WeChatError("CLOSED", "stopped");
         if (isWeChatError(error, "SESSION_EXPIRED") && error.ret !== undefined) {
           return { code: error.ret, message: ENDING[error.ret] ?? "session ended" };
         }
-        failures++;
-        const delay = backoffDelay(failures - 1, backoffMs, maxBackoffMs);
-        this.handlers.onWarn(`sync: ${error instanceof Error ? error.message : "failed"}; retrying in ${Math.round(delay / 100) / 10} s`);
+        if (streak.failures === 0) streak.since = Date.now();
+        streak.failures++;
+        const message = `sync: ${error instanceof Error ? error.message : "failed"}`;
+        const delay = cappedBackoff(streak.failures - 1, backoffMs, maxBackoffMs);
+        this.handlers.onWarn(`${message}; retrying in ${Math.round(delay / 100) / 10} s`);
+        if (streak.failures >= troubleAfter) {
+          streak.troubled = true;
+          this.handlers.onTrouble?.({ failing: true, failures: streak.failures, since: streak.since, message });
+        }
         await sleep(delay, signal);
       }
     }

@@ -38,6 +38,23 @@ export interface StateInfo {
   /** For logged-out / refused: the server's code (1100, 1101, 1102, 1203, ...) and message. */
   code?: number;
   message?: string;
+  /**
+   * Online: the address book. "loading" right after login (sends by name wait for it, bounded), "loaded", or
+   * "incomplete" (some groups came without members, or a page could not be had: refreshContacts() tries again).
+   */
+  contacts?: "loading" | "loaded" | "incomplete";
+  /** Online: set while the sync loop keeps failing (nothing is received meanwhile). */
+  sync?: { failures: number; since: number; message: string };
+}
+
+/** The `sync` event: the sync loop started failing over and over (failing), or works again. */
+export interface SyncTroubleEvent {
+  failing: boolean;
+  /** Failures in a row so far. */
+  failures: number;
+  /** When the first of them happened (unix ms). */
+  since: number;
+  message: string;
 }
 
 export type ContactKind = "friend" | "group" | "official" | "special" | "self" | "stranger";
@@ -201,6 +218,8 @@ export interface ClientEvents {
   "friend-request": [Message];
   /** A message was recalled (the recall notice is also emitted as a "message"). */
   recall: [RecallEvent];
+  /** The sync loop keeps failing (failing true), or receives again (false). Also in the state (`sync`). */
+  sync: [SyncTroubleEvent];
 }
 
 export interface Logger {
@@ -235,6 +254,8 @@ export interface ClientOptions {
   sessionFile?: string;
   /** Secret the session file is encrypted with (required with sessionFile). */
   sessionSecret?: string;
+  /** Secrets the file may still be under (an earlier key): read once, then re-written under sessionSecret. */
+  previousSessionSecrets?: string[];
   /** false disables pacing (benchmarks only). */
   pacing?: PacingOptions | false;
   /**
@@ -283,8 +304,18 @@ export interface WeChatClientApi {
   getContact(userName: string): Contact | undefined;
   /** Resolve a target as described above; throws WeChatError NOT_FOUND / AMBIGUOUS. */
   resolve(target: string): Contact;
+  /**
+   * resolve() for sends and actions: a name waits for the contacts still loading after login (bounded, then it is
+   * looked up among those loaded), and a group UserName (@@) not known yet is fetched from the server.
+   */
+  findContact(target: string): Promise<Contact>;
   /** Reload the contact list from the server. */
   refreshContacts(): Promise<void>;
+  /**
+   * Resolves true once the contacts of the login are loaded (at once when they are, or when offline), false
+   * when they still load after timeoutMs (default: the client's bound, 60 s).
+   */
+  contactsReady(timeoutMs?: number): Promise<boolean>;
   sendText(to: string, text: string, options?: { mentions?: string[] }): Promise<SendResult>;
   sendImage(to: string, data: Buffer, options?: { fileName?: string; mime?: string }): Promise<SendResult>;
   sendFile(to: string, data: Buffer, options: SendFileOptions): Promise<SendResult>;

@@ -1,5 +1,5 @@
 import { sniffMime } from "../../lib/wechat/util";
-import { loadBytes } from "./source";
+import { loadBytes, type SourceAccess } from "./source";
 
 export const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
 
@@ -19,13 +19,8 @@ export function sniffImage(data: Buffer): { mime: string; ext: string } | undefi
   return ext === undefined ? undefined : { mime, ext };
 }
 
-export interface ImageSourceOptions {
-  allowPath: boolean;
-  allowUrl: boolean;
-  maxBytes?: number;
-}
 
 /** msg.payload as image bytes: a Buffer, or (when allowed) a file path or an http(s) URL. */
-export function loadImage(payload: unknown, options: ImageSourceOptions): Promise<{ data: Buffer; name?: string }> {
-  return loadBytes(payload, { allowPath: options.allowPath, allowUrl: options.allowUrl, maxBytes: options.maxBytes ?? MAX_IMAGE_BYTES, what: "image" });
+export function loadImage(payload: unknown, access: SourceAccess, maxBytes = MAX_IMAGE_BYTES): Promise<{ data: Buffer; name?: string }> {
+  return loadBytes(payload, { ...access, maxBytes, what: "image" });
 }

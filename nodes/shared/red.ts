@@ -64,6 +64,8 @@ export interface AdminApp {
 export interface RedSettings {
   userDir?: string;
   credentialSecret?: string | false;
+  /** settings.js `wxflow: {...}`: this package's own settings (untrusted shape until checked). */
+  wxflow?: unknown;
   get?(key: string): unknown;
 }
 

@@ -1,13 +1,55 @@
-import { promises as fs } from "node:fs";
+import { homedir } from "node:os";
 import * as path from "node:path";
 import { WeChatError } from "../../lib/wechat/errors";
+import { parseAllowHosts, type AddressPolicy } from "./address";
+import { downloadBytes } from "./download";
+import { parseFolders, readInFolders, resolveReadFolders, type ReadFolders } from "./folders";
+import type { Node, NodeAPI } from "./red";
 
-export interface SourceOptions {
-  allowPath: boolean;
+/** The settings of a node that takes a file path or URL in msg.payload (wx-send-file, wx-send-image). */
+export interface SourceDef {
+  /** Folders (absolute, separated by ";") whose files msg.payload may name; blank: no file paths. */
+  readFolders?: unknown;
+  /** Before 0.2: a checkbox that let msg.payload name any file. Ignored (reading is off), with a warning. */
+  allowPath?: unknown;
+  allowUrl?: unknown;
+  /** Hosts a URL may reach although they are private or local (comma or space separated). */
+  allowHosts?: unknown;
+}
+
+/** What a node lets msg.payload name, fixed at deploy. */
+export interface SourceAccess {
+  /** The folders files are read from; an error when the setting was refused at deploy; undefined: off. */
+  read: ReadFolders | WeChatError | undefined;
   allowUrl: boolean;
+  address: AddressPolicy;
+}
+
+export interface SourceOptions extends SourceAccess {
   maxBytes: number;
   /** What the bytes are, for error messages ("image", "file"). */
   what: string;
+}
+
+/**
+ * The node's source settings, checked at deploy: a refused folder is reported with node.error (and every path
+ * in msg.payload is then refused); a flow saved with the old allowPath checkbox reads no file and says so once.
+ */
+export function sourceAccessOf(RED: NodeAPI, node: Node, config: SourceDef): SourceAccess {
+  const folders = parseFolders(config.readFolders);
+  const userDir = typeof RED.settings.userDir === "string" ? RED.settings.userDir : path.join(homedir(), ".node-red");
+  let read: SourceAccess["read"];
+  if (folders.length > 0) {
+    try {
+      read = resolveReadFolders(folders, userDir);
+    } catch (error) {
+      read = error instanceof WeChatError ? error : new WeChatError("INVALID_ARGUMENT", String(error));
+      node.error(`${RED._(`${node.type}.error.readFolders`)}: ${read.message}`);
+    }
+  } else if (config.allowPath === true) {
+    node.warn(RED._(`${node.type}.warn.allowPath`));
+  }
+  return { read, allowUrl: config.allowUrl === true, address: { allowHosts: parseAllowHosts(config.allowHosts) } };
 }
 
 /** msg.payload as bytes: a Buffer, or (when allowed) a file path or an http(s) URL; `name` is the source's base name. */
@@ -23,40 +65,17 @@ export async function loadBytes(payload: unknown, options: SourceOptions): Promi
     const ref = payload.trim();
     if (/^https?:\/\//i.test(ref)) {
       if (!options.allowUrl) throw new WeChatError("INVALID_ARGUMENT", "URLs in msg.payload are not enabled on this node");
-      data = await fetchBytes(ref, max, what);
+      data = await downloadBytes(ref, max, what, options.address);
       name = path.posix.basename(new URL(ref).pathname) || undefined;
     } else {
-      if (!options.allowPath) throw new WeChatError("INVALID_ARGUMENT", "file paths in msg.payload are not enabled on this node");
-      let size: number;
-      try {
-        const stat = await fs.stat(ref);
-        if (!stat.isFile()) throw new Error("not a regular file");
-        size = stat.size;
-      } catch (error) {
-        throw new WeChatError("NOT_FOUND", `cannot read ${what} file "${ref}"`, { cause: error });
+      const read = options.read;
+      if (read === undefined) throw new WeChatError("INVALID_ARGUMENT", "file paths in msg.payload are not enabled on this node");
+      if (read instanceof WeChatError) {
+        throw new WeChatError("INVALID_ARGUMENT", `file paths in msg.payload are off: the node's folders were refused at deploy (${read.message})`);
       }
-      if (size > max) throw new WeChatError("TOO_LARGE", `${what} file is ${size} bytes, more than ${max}`);
-      data = await fs.readFile(ref);
-      name = path.basename(ref);
+      ({ data, name } = await readInFolders(ref, read, max, what));
     }
   }
   if (data.length > max) throw new WeChatError("TOO_LARGE", `the ${what} is ${data.length} bytes, more than ${max}`);
   return name === undefined ? { data } : { data, name };
-}
-
-async function fetchBytes(url: string, max: number, what: string): Promise<Buffer> {
-  const { got } = await import("got");
-  const request = got(url, { responseType: "buffer", timeout: { request: 15_000 }, retry: { limit: 0 }, followRedirect: true });
-  request.on("downloadProgress", (progress: { transferred: number; total?: number }) => {
-    if (progress.transferred > max || (progress.total !== undefined && progress.total > max)) request.cancel();
-  });
-  try {
-    const response = await request;
-    return response.body;
-  } catch (error) {
-    if (request.isCanceled) throw new WeChatError("TOO_LARGE", `${what} at ${url} is larger than ${max} bytes`);
-    throw new WeChatError("NETWORK", `cannot download the ${what} from ${url}: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    });
-  }
 }

@@ -1,3 +1,4 @@
+import { cleanServerText } from "../../lib/wechat/errors";
 import type { StateInfo } from "../../lib/wechat/types";
 import type { NodeStatus } from "./red";
 
@@ -5,12 +6,15 @@ type Translate = (key: string) => string;
 
 /**
  * The node status every wx node shows for a session state. Labels come from the wx-account catalog;
- * details (nickname, server message) are appended after a colon so they survive any translation.
+ * details (a code, the server's message, cleaned) are appended after a colon so they survive any translation.
+ * Never the account's nickname: every editor user with status.read sees node status, read-only ones too; the name
+ * is in the account dialog, behind wx-account.write.
  */
 export function statusFor(state: StateInfo, t: Translate): NodeStatus {
   const label = (key: string, detail?: string): string => {
     const text = t(`wx-account.status.${key}`);
-    return detail ? `${text}: ${detail}` : text;
+    const shown = detail === undefined ? "" : cleanServerText(detail);
+    return shown ? `${text}: ${shown}` : text;
   };
   switch (state.state) {
     case "offline":
@@ -26,7 +30,10 @@ export function statusFor(state: StateInfo, t: Translate): NodeStatus {
     case "logging-in":
       return { fill: "yellow", shape: "dot", text: label("loggingIn") };
     case "online":
-      return { fill: "green", shape: "dot", text: label("online", state.user?.nickName) };
+      // Online but receiving nothing (the sync loop keeps failing), or still loading the address book.
+      if (state.sync) return { fill: "yellow", shape: "ring", text: label("syncFailing", String(state.sync.failures)) };
+      if (state.contacts === "loading") return { fill: "green", shape: "ring", text: label("loadingContacts") };
+      return { fill: "green", shape: "dot", text: label("online") };
     case "logged-out":
       return { fill: "red", shape: "ring", text: label("loggedOut", state.code === undefined ? undefined : String(state.code)) };
     case "refused":

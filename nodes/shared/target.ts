@@ -39,10 +39,13 @@ export function chooseTarget(
   throw new WeChatError("INVALID_ARGUMENT", `no target: set msg.${key}, configure a target, or reply to a received message (msg.wechat.chat)`);
 }
 
-/** Resolve the target of a msg to one live contact (NOT_FOUND / AMBIGUOUS from the client). */
-export function resolveTarget(msg: NodeMessage, configured: string, client: WeChatClientApi): Contact {
+/**
+ * Resolve the target of a msg to one live contact (NOT_FOUND / AMBIGUOUS from the client). Right after login a
+ * name waits for the contacts still loading (bounded), and an unknown group UserName is fetched (findContact).
+ */
+export function resolveTarget(msg: NodeMessage, configured: string, client: WeChatClientApi): Promise<Contact> {
   const { target } = chooseTarget(msg, configured, client);
-  return client.resolve(target);
+  return client.findContact(target);
 }
 
 /** Names to @mention: msg.mentions as an array of names (or one name). Only for groups. */

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import * as QRCode from "qrcode";
 import { WeChatError } from "../../lib/wechat/errors";
 import { DEFAULT_LOGIN_URL } from "../../lib/wechat/hosts";
-import type { ClientOptions, ContactEvent, Logger, Message, RecallEvent, StateInfo, WeChatClientApi } from "../../lib/wechat/types";
+import type { ClientOptions, ContactEvent, Logger, Message, RecallEvent, StateInfo, SyncTroubleEvent, WeChatClientApi } from "../../lib/wechat/types";
 import type { Node, NodeStatus } from "../shared/red";
 import { sessionSecret } from "../shared/secret";
 import { statusFor } from "../shared/status";
@@ -26,7 +26,8 @@ export type AccountEvent =
   | { kind: "state"; state: StateInfo }
   | { kind: "contact"; event: ContactEvent }
   | { kind: "friend-request"; message: Message }
-  | { kind: "recall"; event: RecallEvent };
+  | { kind: "recall"; event: RecallEvent }
+  | { kind: "sync"; event: SyncTroubleEvent };
 
 /** A node that uses the account: it mirrors the session status and may take messages and events. */
 export interface AccountUser {
@@ -37,6 +38,7 @@ export interface AccountUser {
 
 export interface SandboxHandle {
   url: string;
+  /** The phone page with the control token (in its fragment): only for users with wx-account.write. */
   phoneUrl: string;
   close(): Promise<void>;
 }
@@ -46,8 +48,11 @@ export interface AccountDeps {
   settings: AccountSettings;
   /** Node-RED user dir; without it no session is saved. */
   userDir?: string;
-  /** Base secret for session files (see shared/secret.ts), asked for only when a session file is used. */
-  secret: (dir: string) => string;
+  /**
+   * Base secret for session files and the earlier ones existing files may be under (see shared/secret.ts), asked
+   * for only when a session file is used.
+   */
+  secret: (dir: string) => { secret: string; previous: readonly string[] };
   translate: (key: string) => string;
   publish: (topic: string, data: unknown, retain: boolean) => void;
   createClient: (options: ClientOptions) => WeChatClientApi;
@@ -123,6 +128,7 @@ export class WxAccount {
   private readonly onContact = (event: ContactEvent): void => this.dispatch({ kind: "contact", event });
   private readonly onFriendRequest = (message: Message): void => this.dispatch({ kind: "friend-request", message });
   private readonly onRecall = (event: RecallEvent): void => this.dispatch({ kind: "recall", event });
+  private readonly onSync = (event: SyncTroubleEvent): void => this.dispatch({ kind: "sync", event });
 
   private dispatch(event: AccountEvent): void {
     for (const user of this.users.values()) {
@@ -267,8 +273,17 @@ export class WxAccount {
     if (file) {
       const dir = path.dirname(file);
       await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+      let key: { secret: string; previous: readonly string[] };
+      try {
+        key = this.deps.secret(dir);
+      } catch (error) {
+        // A configured session key that cannot be read: say so on the node, never fall back to the user dir.
+        this.setState({ state: "offline", message: errorText(error) });
+        throw error;
+      }
       options.sessionFile = file;
-      options.sessionSecret = sessionSecret(this.deps.secret(dir), this.id);
+      options.sessionSecret = sessionSecret(key.secret, this.id);
+      options.previousSessionSecrets = key.previous.map((previous) => sessionSecret(previous, this.id));
     }
     const client = this.deps.createClient(options);
     this.listen(client, "on");
@@ -297,6 +312,7 @@ export class WxAccount {
     client[method]("contact", this.onContact);
     client[method]("friend-request", this.onFriendRequest);
     client[method]("recall", this.onRecall);
+    client[method]("sync", this.onSync);
   }
 
   private async loginUrl(): Promise<string> {
@@ -318,7 +334,8 @@ export class WxAccount {
     if (!this.sandbox) {
       this.sandbox = await this.deps.startSandbox({ host: "127.0.0.1", port: settings.sandboxPort });
       this.deps.node.log(
-        `${this.deps.translate("wx-account.log.sandbox")} ${this.sandbox.url} (${this.deps.translate("wx-account.log.phone")} ${this.sandbox.phoneUrl})`,
+        // the phone URL carries the control token: the log names where to find it, not the URL itself
+        `${this.deps.translate("wx-account.log.sandbox")} ${this.sandbox.url} (${this.deps.translate("wx-account.log.phone")})`,
       );
     }
     return this.sandbox.url;

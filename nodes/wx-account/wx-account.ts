@@ -5,7 +5,7 @@ import type { ContactKind } from "../../lib/wechat/types";
 import { findAccount } from "../shared/account-ref";
 import { pickerEntry } from "../shared/contacts";
 import type { AdminRequest, AdminResponse, Node, NodeAPI, NodeDef } from "../shared/red";
-import { baseSecret } from "../shared/secret";
+import { sessionKey } from "../shared/secret";
 import { WxAccount, accountSettings, errorText, stateTopic } from "./account";
 
 interface AccountDef extends NodeDef {
@@ -31,12 +31,22 @@ function clientTuning(RED: NodeAPI): ClientTuning | undefined {
 }
 
 export = function register(RED: NodeAPI): void {
+  // Once per Node-RED process (register runs once), not once per account.
+  let keyWarned = false;
+
   function setup(node: Node & { wx?: WxAccount }, config: AccountDef): void {
     const wx = new WxAccount({
       node,
       settings: accountSettings({ ...config }),
       userDir: typeof RED.settings.userDir === "string" ? RED.settings.userDir : undefined,
-      secret: (dir) => baseSecret(RED.settings, dir),
+      secret: (dir) => {
+        const key = sessionKey(RED.settings, dir);
+        if (key.inUserDir && !keyWarned) {
+          keyWarned = true;
+          node.warn(`${RED._("wx-account.log.keyInUserDir")} ${key.where}`);
+        }
+        return key;
+      },
       translate: (key) => RED._(key),
       publish: (topic, data, retain) => RED.comms.publish(topic, data, retain),
       createClient: (options) => {
@@ -97,7 +107,7 @@ export = function register(RED: NodeAPI): void {
         .map(pickerEntry)
         .sort((a, b) => a.displayName.localeCompare(b.displayName))
         .slice(0, PICKER_LIMIT);
-      res.json({ state: wx.state.state, contacts, more: found.length > contacts.length });
+      res.json({ state: wx.state.state, contacts, more: found.length > contacts.length, ...(wx.state.contacts === "loading" ? { loading: true } : {}) });
     } catch (error) {
       sendError(res, 500, error);
     }

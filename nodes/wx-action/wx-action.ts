@@ -44,7 +44,7 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
     return;
   }
   const client = account.onlineClient();
-  const target = (): Contact => client.resolve(chooseTarget(msg, d.target, client, "target").target);
+  const target = (): Promise<Contact> => client.findContact(chooseTarget(msg, d.target, client, "target").target);
   const members = (): string[] => {
     const list = nameList(msg.members, "msg.members") ?? d.members;
     if (!list) throw new WeChatError("INVALID_ARGUMENT", `${action} needs members: msg.members or the node's members`);
@@ -67,7 +67,7 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
       return;
     }
     case "set-remark": {
-      const contact = target();
+      const contact = await target();
       const remark = typeof msg.remark === "string" ? msg.remark.trim() : d.remark;
       await client.setRemark(contact.userName, remark);
       acted(msg, action, contact);
@@ -75,7 +75,7 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
     }
     case "pin":
     case "unpin": {
-      const contact = target();
+      const contact = await target();
       await client.pin(contact.userName, action === "pin");
       acted(msg, action, contact);
       return;
@@ -89,7 +89,7 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
     }
     case "add-members":
     case "remove-members": {
-      const group = requireGroup(target());
+      const group = requireGroup(await target());
       const list = members();
       if (action === "add-members") await client.addMembers(group.userName, list);
       else await client.removeMembers(group.userName, list);
@@ -97,13 +97,13 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
       return;
     }
     case "rename-group": {
-      const group = requireGroup(target());
+      const group = requireGroup(await target());
       await client.renameGroup(group.userName, topic());
       acted(msg, action, group);
       return;
     }
     case "mark-read": {
-      const contact = target();
+      const contact = await target();
       await client.markRead(contact.userName);
       acted(msg, action, contact);
       return;
@@ -115,9 +115,9 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
         const member = textArg(msg, ["target"], d.target);
         if (member === "") throw new WeChatError("INVALID_ARGUMENT", "avatar with msg.group needs msg.target (the member's name)");
         msg.payload = await client.avatar(member, { group });
-        acted(msg, action, client.resolve(group));
+        acted(msg, action, await client.findContact(group));
       } else {
-        const contact = target();
+        const contact = await target();
         msg.payload = await client.avatar(contact.userName);
         acted(msg, action, contact);
       }

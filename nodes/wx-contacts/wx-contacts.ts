@@ -56,6 +56,9 @@ export = function register(RED: NodeAPI): void {
 
         const client = account.onlineClient();
         if (action === "refresh") await client.refreshContacts();
+        // Right after login the contacts load in the background: a list waits for them (bounded, then it lists
+        // those loaded so far); get / members wait the same way in findContact.
+        else if (action === "list") await client.contactsReady();
         if (action === "list" || action === "refresh") {
           const query: ContactQuery = { kind };
           if (name !== "") query.name = name;
@@ -65,7 +68,7 @@ export = function register(RED: NodeAPI): void {
             .map((c) => contactOut(c));
         } else {
           if (name === "") throw new WeChatError("INVALID_ARGUMENT", `"${action}" needs a name: msg.name, msg.payload or the node's name setting`);
-          const contact = client.resolve(name);
+          const contact = await client.findContact(name);
           if (action === "get") {
             msg.payload = contactOut(contact, true);
           } else {

@@ -1,4 +1,4 @@
-import type { ContactEvent, Message, RecallEvent, StateInfo } from "../../lib/wechat/types";
+import type { ContactEvent, Message, RecallEvent, StateInfo, SyncTroubleEvent } from "../../lib/wechat/types";
 import type { AccountEvent } from "../wx-account/account";
 import { contactOut } from "../shared/contacts";
 import type { NodeMessage } from "../shared/red";
@@ -16,6 +16,8 @@ export const EVENT_TYPES = [
   "group-members",
   "friend-request",
   "recall",
+  "sync-failing",
+  "sync-recovered",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -79,6 +81,11 @@ function recallMsg(event: RecallEvent): NodeMessage {
   return { topic: "recall", payload, wechat };
 }
 
+/** The sync loop keeps failing (nothing is received), or receives again. */
+function syncMsg(event: SyncTroubleEvent): NodeMessage {
+  return { topic: event.failing ? "sync-failing" : "sync-recovered", payload: { failures: event.failures, since: event.since, message: event.message } };
+}
+
 /** The msg for an account event, or undefined when it is not one a wx-event node sends (e.g. "logging-in"). */
 export function eventMsg(event: AccountEvent): NodeMessage | undefined {
   switch (event.kind) {
@@ -90,5 +97,7 @@ export function eventMsg(event: AccountEvent): NodeMessage | undefined {
       return friendRequestMsg(event.message);
     case "recall":
       return recallMsg(event.event);
+    case "sync":
+      return syncMsg(event.event);
   }
 }

@@ -14,6 +14,8 @@ export = function register(RED: NodeAPI): void {
     let closed = false;
     // One QR msg per QR (the state is re-published while it is shown).
     let lastQr: string | undefined;
+    // One msg per state reached: an online account re-publishes its state (contacts loaded, sync trouble).
+    let lastState: string | undefined;
 
     const emit = (msg: NodeMessage | undefined): void => {
       if (!msg || closed || !selected.has(msg.topic as EventType)) return;
@@ -28,7 +30,14 @@ export = function register(RED: NodeAPI): void {
     };
 
     const account: WxAccount | undefined = attachUser(RED, node, config.account, {
-      onEvent: (event) => emit(eventMsg(event)),
+      onEvent: (event) => {
+        if (event.kind === "state") {
+          const previous = lastState;
+          lastState = event.state.state;
+          if (event.state.state === previous && event.state.state !== "waiting-scan") return;
+        }
+        emit(eventMsg(event));
+      },
     });
     // Deployed while a QR is already shown (another node started the account): offer that QR too.
     const timer = account

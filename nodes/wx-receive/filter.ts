@@ -61,6 +61,8 @@ export interface ReceiveDef extends NodeDef {
   maxSize?: number | string;
   /** Folder to save downloaded attachments in (empty: not saved). */
   saveDir?: string;
+  /** Most the save folder may hold in all, in MB. */
+  quota?: number | string;
 }
 
 export function stringList(value: unknown): string[] {

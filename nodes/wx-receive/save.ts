@@ -18,14 +18,33 @@ export function attachmentName(message: Message, data: Buffer): string {
   return sanitizeFileName(message.media?.fileName ?? fallback, fallback);
 }
 
+/** Bytes held by the regular files directly in `dir` (what this node writes there; nothing is followed). */
+export async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    try {
+      total += (await fs.lstat(path.join(dir, entry.name))).size;
+    } catch {
+      // Removed meanwhile: it no longer counts.
+    }
+  }
+  return total;
+}
+
 /**
  * Writes `data` into `dir` under a sanitised `name`, never overwriting (a number is added) and never outside
- * `dir`. Returns the full path.
+ * `dir`. Refused (TOO_LARGE) when the folder's files and `data` together would pass `quotaBytes`, so that
+ * contacts sending attachments cannot fill the disk. Returns the full path.
  */
-export async function saveAttachment(dir: string, name: string, data: Buffer): Promise<string> {
+export async function saveAttachment(dir: string, name: string, data: Buffer, quotaBytes = Infinity): Promise<string> {
   const root = path.resolve(dir);
   const safe = sanitizeFileName(name);
   await fs.mkdir(root, { recursive: true });
+  const used = await folderBytes(root);
+  if (used + data.length > quotaBytes) {
+    throw new WeChatError("TOO_LARGE", `the folder's quota is full: ${used} bytes saved, ${data.length} more would pass ${quotaBytes}`);
+  }
   const dot = safe.lastIndexOf(".");
   const stem = dot > 0 ? safe.slice(0, dot) : safe;
   const ext = dot > 0 ? safe.slice(dot) : "";

@@ -8,12 +8,21 @@ import { filterOf, passes, type ReceiveDef } from "./filter";
 import { attachmentName, saveAttachment } from "./save";
 
 const DEFAULT_MAX_MB = 10;
+/** What a node may keep in its attachment folder in all, unless its Quota field says otherwise. */
+const DEFAULT_QUOTA_MB = 500;
+const MB = 1024 * 1024;
+
+/** A positive number of MB from a field, else the default, in bytes. */
+function megabytes(value: unknown, fallback: number): number {
+  const mb = Number(value);
+  return Math.round((Number.isFinite(mb) && mb > 0 ? mb : fallback) * MB);
+}
 
 export = function register(RED: NodeAPI): void {
   function setup(node: Node, config: ReceiveDef): void {
     const filter = filterOf(config);
-    const maxMb = Number(config.maxSize);
-    const maxBytes = Math.round((Number.isFinite(maxMb) && maxMb > 0 ? maxMb : DEFAULT_MAX_MB) * 1024 * 1024);
+    const maxBytes = megabytes(config.maxSize, DEFAULT_MAX_MB);
+    const quotaBytes = megabytes(config.quota, DEFAULT_QUOTA_MB);
     const download = config.download === true;
     const dirSetting = download && typeof config.saveDir === "string" ? config.saveDir.trim() : "";
     // A relative folder is taken from the Node-RED user dir (not from wherever Node-RED was started).
@@ -43,7 +52,7 @@ export = function register(RED: NodeAPI): void {
         }
         if (data && saveDir !== "") {
           try {
-            msg.filename = await saveAttachment(saveDir, attachmentName(message, data), data);
+            msg.filename = await saveAttachment(saveDir, attachmentName(message, data), data, quotaBytes);
           } catch (error) {
             wechat.saveError = problem(error);
             node.warn(`${RED._("wx-receive.warn.save")}: ${wechat.saveError.message}`);

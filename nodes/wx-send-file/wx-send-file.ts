@@ -2,7 +2,7 @@ import { WeChatError } from "../../lib/wechat/errors";
 import type { SendFileOptions } from "../../lib/wechat/types";
 import { sanitizeFileName, sniffMime } from "../../lib/wechat/util";
 import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
-import { loadBytes } from "../shared/source";
+import { loadBytes, sourceAccessOf, type SourceDef } from "../shared/source";
 import { resolveTarget, withSent } from "../shared/target";
 import { attachUser } from "../shared/user-node";
 
@@ -21,14 +21,12 @@ const EXTENSION_OF: Readonly<Record<string, string>> = {
   "video/quicktime": "mov",
 };
 
-interface SendFileDef extends NodeDef {
+interface SendFileDef extends NodeDef, SourceDef {
   account?: string;
   /** Stable name (remark, nickname, alias, group name): never a UserName. */
   target?: string;
   /** "auto" (by type) or one of SEND_AS. */
   as?: string;
-  allowPath?: boolean;
-  allowUrl?: boolean;
 }
 
 /** How to send: msg.as, else the node's option; undefined = by the file's type. */
@@ -54,11 +52,11 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, config);
     const configured = typeof config.target === "string" ? config.target : "";
     const as = SEND_AS.find((a) => a === config.as);
-    const sources = { allowPath: config.allowPath === true, allowUrl: config.allowUrl === true };
+    const sources = sourceAccessOf(RED, this, config);
     attachUser(RED, this, config.account, {
       handle: async (account, msg, send) => {
         const client = account.onlineClient();
-        const contact = resolveTarget(msg, configured, client);
+        const contact = await resolveTarget(msg, configured, client);
         const sendAs = sendAsOf(msg, as);
         const max = sendAs === "video" ? MAX_VIDEO_BYTES : MAX_FILE_BYTES;
         const source = await loadBytes(msg.payload, { ...sources, maxBytes: max, what: sendAs === "video" ? "video" : "file" });

@@ -1,15 +1,14 @@
 import { WeChatError } from "../../lib/wechat/errors";
 import { loadImage, sniffImage } from "../shared/image";
 import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
+import { sourceAccessOf, type SourceDef } from "../shared/source";
 import { resolveTarget, withSent } from "../shared/target";
 import { attachUser } from "../shared/user-node";
 
-interface SendImageDef extends NodeDef {
+interface SendImageDef extends NodeDef, SourceDef {
   account?: string;
   /** Stable name (remark, nickname, alias, group name): never a UserName. */
   target?: string;
-  allowPath?: boolean;
-  allowUrl?: boolean;
 }
 
 function fileNameOf(msg: NodeMessage, fallback: string | undefined, ext: string): string {
@@ -24,11 +23,11 @@ export = function register(RED: NodeAPI): void {
   function WxSendImageNode(this: Node, config: SendImageDef): void {
     RED.nodes.createNode(this, config);
     const configured = typeof config.target === "string" ? config.target : "";
-    const sources = { allowPath: config.allowPath === true, allowUrl: config.allowUrl === true };
+    const sources = sourceAccessOf(RED, this, config);
     attachUser(RED, this, config.account, {
       handle: async (account, msg, send) => {
         const client = account.onlineClient();
-        const contact = resolveTarget(msg, configured, client);
+        const contact = await resolveTarget(msg, configured, client);
         const image = await loadImage(msg.payload, sources);
         if (image.data.length === 0) throw new WeChatError("INVALID_ARGUMENT", "the image is empty");
         const type = sniffImage(image.data);

@@ -17,7 +17,7 @@ export = function register(RED: NodeAPI): void {
       handle: async (account, msg: NodeMessage, send) => {
         const text = textOf(msg.payload);
         const client = account.onlineClient();
-        const contact = resolveTarget(msg, configured, client);
+        const contact = await resolveTarget(msg, configured, client);
         const mentions = mentionsOf(msg, contact);
         const result = await client.sendText(contact.userName, text, mentions ? { mentions } : undefined);
         send(withSent(msg, result));

@@ -6,7 +6,8 @@ import { WeChatError, isWeChatError } from "../../lib/wechat/errors";
 import { Session } from "../../lib/wechat/session";
 
 /** A fake SessionApi serving `pages` (Seq = index of the next page, 0 at the end) and group members on request. */
-function fakeApi(pages: Json[][], options: { failBatch?: boolean } = {}) {
+function fakeApi(pages: Json[][], options: { failBatch?: boolean; throttleBatches?: number } = {}) {
+  let throttles = options.throttleBatches ?? 0;
   const session = new Session("http://127.0.0.1:1", 1, "sid", "skey", "pt", "e123456789012345");
   session.user = { userName: "@self", nickName: "Me", uin: 1 };
   const log: string[] = [];
@@ -20,6 +21,10 @@ function fakeApi(pages: Json[][], options: { failBatch?: boolean } = {}) {
     batchGetContact: async (list: { UserName: string }[]) => {
       log.push(`batch ${list.length}`);
       if (options.failBatch) throw new WeChatError("SERVER", "webwxbatchgetcontact: HTTP 500");
+      if (throttles > 0) {
+        throttles -= 1;
+        throw new WeChatError("THROTTLED", "webwxbatchgetcontact: too frequent (1205)", { ret: 1205 });
+      }
       return list.map((entry) => ({
         UserName: entry.UserName,
         NickName: `topic ${entry.UserName}`,
@@ -88,5 +93,30 @@ describe("client contact loading", () => {
     await assert.rejects(loadContacts(api, store), (e) => isWeChatError(e, "SERVER"));
     assert.equal(store.size, 1);
     assert.equal(store.get("@old")?.nickName, "Old");
+  });
+
+  const RETRY = { attempts: 3, backoffMs: 5, maxBackoffMs: 10 };
+
+  it("fills the store as it goes, fetches the unlisted groups it is given (ChatSet), and retries a throttled batch", async () => {
+    const { api, log } = fakeApi([[friend(1), group(1)]], { throttleBatches: 1 });
+    const store = new ContactStore();
+    const warns: string[] = [];
+    const result = await loadContacts(api, store, { groups: ["@@unsaved", "@plain"], fill: true, retry: RETRY, warn: (m) => warns.push(m) });
+    assert.equal(result.complete, true);
+    assert.deepEqual(log.filter((l) => l.startsWith("batch")), ["batch 2", "batch 2"], "one batch of both groups, tried twice");
+    assert.deepEqual(store.get("@@unsaved")?.members?.map((m) => m.nickName), ["Ann", "Bo & Co"]);
+    assert.equal(store.get("@plain"), undefined, "only group UserNames are fetched");
+    assert.ok(warns.some((w) => /1205/.test(w)));
+  });
+
+  it("when filling, a batch that keeps failing leaves its groups without members and the load incomplete", async () => {
+    const { api } = fakeApi([[friend(1), group(1)]], { failBatch: true });
+    const store = new ContactStore();
+    const warns: string[] = [];
+    const result = await loadContacts(api, store, { fill: true, retry: RETRY, warn: (m) => warns.push(m) });
+    assert.equal(result.complete, false);
+    assert.equal(store.get("@@g1")?.kind, "group");
+    assert.equal(store.get("@f1")?.nickName, "Friend 1");
+    assert.ok(warns.some((w) => /members of 1 groups not loaded/.test(w)));
   });
 });

@@ -39,6 +39,21 @@ describe("client contact store", () => {
     assert.throws(() => store.resolve("  "), (e) => isWeChatError(e, "INVALID_ARGUMENT"));
   });
 
+  it("#14.7: names in an error message are cleaned of line breaks and escapes; candidates keep them as data", () => {
+    const store = new ContactStore();
+    const forged = "x\n2026-12-03T00:00:00Z [error] forged\u001b[2J";
+    store.upsert([person("@a", "Sam", { remarkName: forged }), person("@b", "Sam", { alias: `a${forged}` })]);
+    assert.throws(
+      () => store.resolve("Sam"),
+      (e) =>
+        isWeChatError(e, "AMBIGUOUS") &&
+        // eslint-disable-next-line no-control-regex
+        !/[\u0000-\u001f\u007f-\u009f]/.test(e.message) &&
+        e.message.includes("forged") &&
+        (e.candidates ?? []).some((c) => c.includes("\n")),
+    );
+  });
+
   it("reports ambiguity with candidates and keeps indexes right through changes", () => {
     const store = new ContactStore();
     store.upsert([person("@a", "Sam"), person("@b", "Sam", { alias: "sam2" })]);

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -33,6 +34,8 @@ export interface Recorder {
   calls: string[];
   /** The same calls with the time each attempt started (ms). */
   timedCalls: { what: string; at: number }[];
+  /** Emits "call" with the endpoint name as each attempt starts. */
+  callEvents: EventEmitter;
 }
 
 export interface Env {
@@ -71,11 +74,11 @@ export async function startEnv(options: SandboxOptions = {}): Promise<Env> {
   const clients: WeChatClient[] = [];
   return {
     sb,
-    api: new SandboxClient(sb.url),
+    api: new SandboxClient(sb),
     dir,
     clients,
     newClient(opts: WeChatClientOptions = {}) {
-      const rec: Recorder = { states: [], messages: [], warns: [], contacts: [], calls: [], timedCalls: [] };
+      const rec: Recorder = { states: [], messages: [], warns: [], contacts: [], calls: [], timedCalls: [], callEvents: new EventEmitter() };
       const tuning = fastTuning(opts.tuning);
       // A test that names its own login URL (a proxy in front of the origin) keeps it, without the transport.
       const client = new WeChatClient({
@@ -86,6 +89,7 @@ export async function startEnv(options: SandboxOptions = {}): Promise<Env> {
           onRequest: (what) => {
             rec.calls.push(what);
             rec.timedCalls.push({ what, at: Date.now() });
+            rec.callEvents.emit("call", what);
           },
         },
       });
@@ -140,18 +144,47 @@ export async function waitForMessages(client: WeChatClient, rec: Recorder, match
   return have();
 }
 
+/**
+ * Resolves once the client is parked on synccheck: its newest call is a synccheck that came after every webwxsync
+ * so far, so a change made now reaches it through a new webwxsync, not one already on the wire.
+ */
+export function waitForSyncIdle(rec: Recorder, timeoutMs = 10_000): Promise<void> {
+  if (rec.calls.at(-1) === "synccheck") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      rec.callEvents.off("call", on);
+      reject(new Error(`the client did not go back to synccheck within ${timeoutMs} ms: ${rec.calls.slice(-5).join(", ")}`));
+    }, timeoutMs);
+    const on = (what: string): void => {
+      if (what !== "synccheck") return;
+      clearTimeout(timer);
+      rec.callEvents.off("call", on);
+      resolve();
+    };
+    rec.callEvents.on("call", on);
+  });
+}
+
 export function uuidOf(state: StateInfo): string {
   const uuid = state.qrUrl?.split("/l/")[1];
   assert.ok(uuid, "waiting-scan carries the QR text");
   return uuid;
 }
 
-/** start(), scan and confirm the QR through the control API, wait until online. */
+/** True once online with the contacts loaded (they load in the background after login). */
+export const onlineLoaded = (s: StateInfo): boolean => s.state === "online" && s.contacts !== "loading";
+
+/** start(), scan and confirm the QR through the control API, wait until online with the contacts loaded. */
 export async function loginByQr(env: Env, client: WeChatClient, account?: string | number): Promise<StateInfo> {
   client.start();
   const waiting = await waitForState(client, (s) => s.state === "waiting-scan", 10_000, "waiting-scan");
   env.sb.control.scan({ uuid: uuidOf(waiting), ...(account !== undefined ? { account } : {}) });
-  return waitForState(client, (s) => s.state === "online", 10_000, "online");
+  return waitForState(client, onlineLoaded, 10_000, "online");
+}
+
+/** The states a client walked through, a state re-published (online: contacts loaded, sync trouble) once. */
+export function stateNames(rec: Recorder): string[] {
+  return rec.states.map((s) => s.state).filter((s, i, all) => i === 0 || all[i - 1] !== s);
 }
 
 /** Asserts, through the HTTP control API, that the sandbox saw no protocol violation (nor deviation). */

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { envPerTest, loginByQr, uuidOf, waitForState } from "./env";
+import { envPerTest, loginByQr, stateNames, uuidOf, waitForState } from "./env";
 
 describe("client login against the sandbox", function () {
   this.timeout(20_000);
@@ -14,7 +14,7 @@ describe("client login against the sandbox", function () {
     const logins = env.sb.control.logins();
     assert.equal(logins[0]!.desktop, true, "jslogin asked for the desktop redirect");
     assert.deepEqual(
-      rec.states.map((s) => s.state),
+      stateNames(rec),
       ["waiting-scan", "logging-in", "online"],
     );
     const qr = rec.states[0]!;

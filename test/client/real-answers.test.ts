@@ -11,7 +11,7 @@ import { HttpClient } from "../../lib/wechat/http";
 import { LoginApi } from "../../lib/wechat/login";
 import type { Message } from "../../lib/wechat/types";
 import { isWeChatError } from "../../lib/wechat/errors";
-import { loginByQr, startEnv, waitForEvent, waitForState, type Env } from "./env";
+import { loginByQr, startEnv, waitForEvent, waitForState, waitForSyncIdle, type Env } from "./env";
 import { HostileServer, text } from "../reliability/hostile-server";
 
 const FIXTURES = resolve(__dirname, "..", "..", "..", "test", "fixtures");
@@ -65,6 +65,8 @@ describe("client: real-shaped answers (issue #12 points 9 and 11)", function () 
     await loginByQr(env, c);
     const group = c.listContacts({ kind: "group" })[0];
     assert.ok(group);
+    // The first webwxsync after login may still be on the wire: wait until the client is back on synccheck.
+    await waitForSyncIdle(rec);
     const syncsBefore = rec.calls.filter((w) => w === "webwxsync").length;
     env.sb.control.inject({ from: "self", to: group.handle, type: "open-chat" });
     const renamed = waitForEvent(c, "contact", (e) => e.change === "renamed" && e.contact.userName === group.userName, 10_000, "the rename");

@@ -7,7 +7,7 @@ import { hostsFor } from "../../lib/wechat/hosts";
 import { DEFAULT_LOGIN_URL } from "../../lib/wechat/hosts";
 import { HttpClient } from "../../lib/wechat/http";
 import { LoginApi } from "../../lib/wechat/login";
-import { SessionApi } from "../../lib/wechat/api";
+import { DEFAULT_TIMEOUTS, SessionApi } from "../../lib/wechat/api";
 import { isWeChatError } from "../../lib/wechat/errors";
 import type { Session } from "../../lib/wechat/session";
 import type { Transport } from "../../lib/wechat/types";
@@ -63,6 +63,8 @@ function rawGet(env: Env, sni: string, hostHeader: string, path: string, ca?: st
     req.end();
   });
 }
+
+const TIMEOUTS = { ...DEFAULT_TIMEOUTS, requestMs: 3_000, syncCheckMs: 3_000 };
 
 describe("sandbox real-hosts mode: TLS, real names, a transport (issue #13)", function () {
   this.timeout(30_000);
@@ -178,7 +180,7 @@ describe("sandbox real-hosts mode: TLS, real names, a transport (issue #13)", fu
       assert.equal(new URL(redirect).origin, `https://${family}`, "redirect_uri names the world's page host");
       const session = await loginApi.redeem(redirect);
       http.pageOrigin = session.hosts.page;
-      const api = new SessionApi(http, session, { requestMs: 3_000, syncCheckMs: 3_000 });
+      const api = new SessionApi(http, session, TIMEOUTS);
       await api.init();
       return api;
     }
@@ -208,13 +210,13 @@ describe("sandbox real-hosts mode: TLS, real names, a transport (issue #13)", fu
       assert.equal((await api.syncCheck(1)).retcode, 0, "on its push host synccheck works");
       const session: Session = api.session;
       const broken = Object.assign(Object.create(Object.getPrototypeOf(session) as object) as Session, session, { hosts: { ...hostsFor(session.hosts.page), push: session.hosts.page } });
-      const brokenApi = new SessionApi(http, broken, { requestMs: 3_000, syncCheckMs: 3_000 });
+      const brokenApi = new SessionApi(http, broken, TIMEOUTS);
       assert.equal((await brokenApi.syncCheck(2)).retcode, 1102);
       const file = Object.assign(Object.create(Object.getPrototypeOf(session) as object) as Session, session, { hosts: { ...session.hosts, page: session.hosts.push } });
-      await assert.rejects(new SessionApi(http, file, { requestMs: 3_000, syncCheckMs: 3_000 }).init(), (e: unknown) => isWeChatError(e, "SESSION_EXPIRED"), "a page call on the push host");
+      await assert.rejects(new SessionApi(http, file, TIMEOUTS).init(), (e: unknown) => isWeChatError(e, "SESSION_EXPIRED"), "a page call on the push host");
       // Another family's push host: the session cookies are the page host's, so they do not go there.
       const otherFamily = Object.assign(Object.create(Object.getPrototypeOf(session) as object) as Session, session, { hosts: { ...session.hosts, push: "https://webpush.wx.qq.com" } });
-      assert.equal((await new SessionApi(http, otherFamily, { requestMs: 3_000, syncCheckMs: 3_000 }).syncCheck(3)).retcode, 1102);
+      assert.equal((await new SessionApi(http, otherFamily, TIMEOUTS).syncCheck(3)).retcode, 1102);
       assert.deepEqual(await violations(), ["synccheck: wrong-host", "webwxinit: wrong-host", "synccheck: cookie-missing"]);
     });
 

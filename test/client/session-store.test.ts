@@ -54,6 +54,24 @@ describe("client session store", () => {
     assert.deepEqual(await fs.readdir(dir), ["s.json"]);
   });
 
+  it("migrates: a file under a previous secret is read once and re-written under the new one", async () => {
+    const file = path.join(dir, "s.json");
+    await new SessionStore(file, "old key from the user dir").save(sample());
+    const infos: string[] = [];
+    const warnings: string[] = [];
+    const store = new SessionStore(file, "new key from outside", { previous: ["old key from the user dir"], info: (m) => infos.push(m), warn: (m) => warnings.push(m) });
+    assert.deepEqual(await store.load(), sample());
+    assert.equal(infos.length, 1, "the migration is said once");
+    assert.deepEqual(warnings, []);
+    // From now on only the new key opens it: a copy of the user dir (the old key) no longer decrypts it.
+    assert.equal(await new SessionStore(file, "old key from the user dir").load(), undefined);
+    assert.deepEqual(await new SessionStore(file, "new key from outside").load(), sample());
+    assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
+    // Read again: already under the new key, nothing more to migrate.
+    assert.deepEqual(await store.load(), sample());
+    assert.equal(infos.length, 1);
+  });
+
   it("ignores a tampered file, a foreign secret, garbage and a missing file with a warning", async () => {
     const file = path.join(dir, "s.json");
     const warnings: string[] = [];

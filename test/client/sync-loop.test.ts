@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import type { SessionApi, SyncAnswer, SyncCheckAnswer } from "../../lib/wechat/api";
 import { WeChatError, isWeChatError } from "../../lib/wechat/errors";
 import { Session } from "../../lib/wechat/session";
-import { SyncLoop } from "../../lib/wechat/sync";
+import { SyncLoop, cappedBackoff } from "../../lib/wechat/sync";
 
 type Step = SyncCheckAnswer | Error;
 
@@ -93,5 +93,16 @@ describe("client sync loop", () => {
     // From the third empty round on, each round pauses (capped at maxBackoffMs, spread +-50 %).
     const gap = times[12]! - times[9]!;
     assert.ok(gap >= 25, `empty selectors are paced (${gap} ms)`);
+  });
+
+  it("the default back-off: five failures wait at most 7.75 s in all, the fifth at most 4 s, none over 10 s", () => {
+    for (let round = 0; round < 200; round++) {
+      const waits = Array.from({ length: 8 }, (_, i) => cappedBackoff(i, 250, 10_000));
+      const firstFive = waits.slice(0, 5);
+      assert.ok(firstFive.reduce((a, b) => a + b, 0) <= 7_750, `five waits ${firstFive.join(", ")}`);
+      assert.ok(firstFive[4]! <= 4_000);
+      assert.ok(waits.every((w) => w <= 10_000));
+      assert.ok(waits[7]! >= 7_500, "a long outage still backs off");
+    }
   });
 });

@@ -3,7 +3,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { SessionStore } from "../../lib/wechat/session-store";
 import type { Contact, Message } from "../../lib/wechat/types";
-import { envPerTest, loginByQr, waitForMessages, waitForState, type Env, type Recorder } from "./env";
+import { envPerTest, loginByQr, stateNames, waitForMessages, waitForState, type Env, type Recorder } from "./env";
 
 const SECRET = "test secret";
 
@@ -85,7 +85,7 @@ describe("client sync against the sandbox", function () {
     env.sb.control.inject({ from: friend.nickName, text: "after 1" });
     await waitForMessages(second.client, second.rec, (m) => m.text === "after 1", 1);
     assert.deepEqual(
-      second.rec.states.map((s) => s.state),
+      stateNames(second.rec),
       ["resuming", "online"],
       "no QR, no login",
     );
@@ -110,7 +110,7 @@ describe("client sync against the sandbox", function () {
     env.sb.control.cancel({ uuid: login.uuid });
     await waitForState(second.client, (s) => s.state === "waiting-scan");
     assert.deepEqual(
-      second.rec.states.map((s) => s.state),
+      stateNames(second.rec),
       ["resuming", "push-login", "waiting-scan"],
     );
     assert.ok(second.rec.warns.some((w) => /saved session not usable/.test(w)));

@@ -99,7 +99,7 @@ describe("editor (browser)", function () {
       { id: "e2erecv000000001", type: "wx-receive", z: "e2etab0000000001", name: "", account: ACCOUNT, types: ["text", "image"], chats: ["家人群"], x: 100, y: 200, wires: [[]] },
       { id: "e2eimg0000000001", type: "wx-send-image", z: "e2etab0000000001", name: "", account: ACCOUNT, target: "", x: 300, y: 200, wires: [[]] },
       { id: "e2econtacts00001", type: "wx-contacts", z: "e2etab0000000001", name: "", account: ACCOUNT, action: "members", kind: "all", query: "家人群", x: 500, y: 200, wires: [[]] },
-      { id: "e2efile000000001", type: "wx-send-file", z: "e2etab0000000001", name: "", account: ACCOUNT, target: "", as: "file", allowPath: false, allowUrl: false, x: 300, y: 300, wires: [[]] },
+      { id: "e2efile000000001", type: "wx-send-file", z: "e2etab0000000001", name: "", account: ACCOUNT, target: "", as: "file", allowPath: true, allowUrl: true, x: 300, y: 300, wires: [[]] },
       { id: "e2eevent00000001", type: "wx-event", z: "e2etab0000000001", name: "", account: ACCOUNT, events: ["qr", "friend-request"], x: 100, y: 300, wires: [[]] },
       { id: "e2eaction0000001", type: "wx-action", z: "e2etab0000000001", name: "", account: ACCOUNT, action: "create-group", target: "", topic: "Hiking", members: "a, b", remark: "", x: 500, y: 300, wires: [[]] },
     ];
@@ -158,6 +158,21 @@ describe("editor (browser)", function () {
     assert.equal(text, `https://login.weixin.qq.com/l/${fresh.uuid}`);
   });
 
+  it("shows a failed action's message as text in the notification, never as HTML (#14.8)", async function () {
+    const hostile = '<img src="data:," onload="window.__wxInjected=1"><b class="wx-injected">bold</b>';
+    const route = `**/wx-account/${ACCOUNT}/qr`;
+    await page.route(route, (r) => r.fulfill({ status: 500, contentType: "application/json", body: JSON.stringify({ error: { code: "SERVER", message: hostile } }) }));
+    try {
+      await page.click("#wx-account-qr");
+      const note = await page.waitForSelector(".red-ui-notification-error", { timeout: 5_000 });
+      assert.ok((await note.textContent())?.includes(hostile), "the message is shown as the text it is");
+      assert.equal(await page.$(".red-ui-notification .wx-injected"), null, "no markup from the answer is rendered");
+      assert.equal(await page.evaluate("typeof window.__wxInjected"), "undefined", "no handler from the answer ran");
+    } finally {
+      await page.unroute(route);
+    }
+  });
+
   it("shows the logged-in user once the phone scans", async function () {
     const pending = sb.control.logins()[0];
     assert.ok(pending);
@@ -166,9 +181,10 @@ describe("editor (browser)", function () {
     assert.equal(await nick.textContent(), "Sandbox Me");
     await page.waitForSelector("#wx-account-logout", { timeout: 5_000 });
     assert.equal(await page.$("img.wx-account-qr"), null);
-    // The node status in the workspace, translated by the runtime.
+    // The node status in the workspace, translated by the runtime; without the nickname (every editor user sees
+    // node status, read-only ones too: the name is in the dialog only).
     await page.waitForFunction(
-      `(function () { var el = document.querySelector("#e2esend000000001 .red-ui-flow-node-status-label"); return !!el && el.textContent === "online: Sandbox Me"; })()`,
+      `(function () { var el = document.querySelector("#e2esend000000001 .red-ui-flow-node-status-label"); return !!el && el.textContent === "online"; })()`,
       undefined,
       { timeout: 10_000 },
     );
@@ -237,6 +253,12 @@ describe("editor (browser)", function () {
     await open("e2efile000000001");
     await page.waitForSelector("#node-input-as", { timeout: 10_000 });
     assert.equal(await page.inputValue("#node-input-as"), "file");
+    // Saved with the old allowPath checkbox: the folder field is empty (reading files is off) and the private
+    // hosts field shows with the URL option.
+    assert.equal(await page.inputValue("#node-input-readFolders"), "");
+    assert.equal(await page.isVisible("#node-input-allowHosts"), true);
+    await page.uncheck("#node-input-allowUrl");
+    assert.equal(await page.isVisible("#node-input-allowHosts"), false);
     await page.click("#node-dialog-cancel");
     await open("e2eevent00000001");
     await page.waitForSelector("#node-input-event-qr", { timeout: 10_000 });
@@ -279,10 +301,10 @@ describe("editor (browser)", function () {
 });
 
 /** Fetch JSON from `url` until `accept` returns a value; bounded by timeoutMs. */
-async function pollJson<T>(url: string, accept: (body: unknown) => T | undefined, timeoutMs = 15_000): Promise<T> {
+async function pollJson<T>(url: string, accept: (body: unknown) => T | undefined, timeoutMs = 15_000, headers: Record<string, string> = {}): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; Date.now() < deadline && attempt < 1000; attempt++) {
-    const res = await fetch(url).catch(() => undefined);
+    const res = await fetch(url, { headers }).catch(() => undefined);
     if (res?.ok) {
       const value = accept(await res.json());
       if (value !== undefined) return value;
@@ -292,8 +314,8 @@ async function pollJson<T>(url: string, accept: (body: unknown) => T | undefined
   throw new Error(`timed out waiting on ${url}`);
 }
 
-async function postJson(url: string, body: unknown): Promise<unknown> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
   assert.equal(res.status, 200, `${url}: ${res.status}`);
   return res.json();
 }
@@ -324,18 +346,25 @@ describe("echo-bot example (what npm start deploys)", function () {
     const stateUrl = `${nodeRed?.origin}/wx-account/${account.id}/state`;
     const phoneUrl = await pollJson(stateUrl, (b) => (b as { phoneUrl?: string }).phoneUrl);
     const sandbox = new URL(phoneUrl).origin;
-    await pollJson(`${sandbox}/api/sandbox/logins?wait=10000`, (b) => ((b as { logins: unknown[] }).logins.length > 0 ? true : undefined));
-    await postJson(`${sandbox}/api/sandbox/scan`, {});
+    // the editor's phone link carries the sandbox's control token in its fragment
+    const auth = { "x-sandbox-token": new URLSearchParams(new URL(phoneUrl).hash.slice(1)).get("token") ?? "" };
+    await pollJson(`${sandbox}/api/sandbox/logins?wait=10000`, (b) => ((b as { logins: unknown[] }).logins.length > 0 ? true : undefined), 15_000, auth);
+    await postJson(`${sandbox}/api/sandbox/scan`, {}, auth);
     await pollJson(stateUrl, (b) => ((b as { state: string }).state === "online" ? true : undefined));
-    const contacts = (await (await fetch(`${sandbox}/api/sandbox/world/contacts?kind=friend`)).json()) as { contacts: { nickName: string; remarkName: string }[] };
+    const contacts = (await (await fetch(`${sandbox}/api/sandbox/world/contacts?kind=friend`, { headers: auth })).json()) as { contacts: { nickName: string; remarkName: string }[] };
     const friend = contacts.contacts.find((c) => !/[<&]/.test(c.remarkName || c.nickName));
     assert.ok(friend);
     const name = friend.remarkName || friend.nickName;
-    await postJson(`${sandbox}/api/sandbox/messages`, { from: name, text: "ping from the phone" });
-    const sent = await pollJson(`${sandbox}/api/sandbox/sent?type=text&wait=10000`, (b) => {
-      const list = (b as { sent: { text?: string; toName: string }[] }).sent;
-      return list.length > 0 ? list : undefined;
-    });
+    await postJson(`${sandbox}/api/sandbox/messages`, { from: name, text: "ping from the phone" }, auth);
+    const sent = await pollJson(
+      `${sandbox}/api/sandbox/sent?type=text&wait=10000`,
+      (b) => {
+        const list = (b as { sent: { text?: string; toName: string }[] }).sent;
+        return list.length > 0 ? list : undefined;
+      },
+      15_000,
+      auth,
+    );
     assert.deepEqual(
       sent.map((r) => [r.text, r.toName]),
       [["ping from the phone", name]],

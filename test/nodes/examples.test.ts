@@ -60,6 +60,23 @@ describe("examples", function () {
         }
       });
 
+      it("never sends a login QR to the debug sidebar (every editor user sees it, read-only ones too)", function () {
+        const byId = new Map(flow.map((n) => [n.id, n]));
+        const qrSources = flow.filter((n) => n.type === "wx-event" && Array.isArray(n.events) && (n.events as unknown[]).includes("qr"));
+        const reached = new Set<string>();
+        const queue = qrSources.flatMap((n) => (n.wires ?? []).flat());
+        for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+          if (reached.has(next)) continue;
+          reached.add(next);
+          queue.push(...(byId.get(next)?.wires ?? []).flat());
+        }
+        for (const id of reached) {
+          const node = byId.get(id);
+          // Node-RED shows a debug node in the sidebar unless tosidebar is false.
+          if (node?.type === "debug") assert.equal(node.tosidebar, false, `debug node ${id} shows the QR in the sidebar`);
+        }
+      });
+
       it("stores names, never UserNames", function () {
         for (const node of flow) {
           for (const key of ["target", "query"]) {

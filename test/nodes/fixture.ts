@@ -154,3 +154,25 @@ export function contactsWhen(client: WeChatClientApi, check: () => boolean, time
     timeoutMs,
   );
 }
+
+/** What node `id` wrote to the Node-RED log at `level` ("warn", "error") since the flow was loaded. */
+export function logOf(id: string, level: "warn" | "error"): string[] {
+  const value = level === "warn" ? 30 : 20;
+  return helper
+    .log()
+    .args.map((args) => args[0] as { level?: number; id?: string; msg?: unknown })
+    .filter((entry) => entry.id === id && entry.level === value)
+    .map((entry) => String(entry.msg));
+}
+
+/** mocha hooks: a fresh temporary folder (outside the user dir) for every test, removed after. */
+export function useTempDir(prefix: string): { path: string } {
+  const dir = { path: "" };
+  beforeEach(function () {
+    dir.path = mkdtempSync(path.join(tmpdir(), prefix));
+  });
+  afterEach(function () {
+    rmSync(dir.path, { recursive: true, force: true });
+  });
+  return dir;
+}

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { WeChatError } from "../../lib/wechat/errors";
 import type { Contact, SessionState, WeChatClientApi } from "../../lib/wechat/types";
 import { accountSettings } from "../../nodes/wx-account/account";
-import { INSTALL_SECRET_FILE, baseSecret, sessionSecret } from "../../nodes/shared/secret";
+import { INSTALL_SECRET_FILE, SESSION_KEY_ENV, SESSION_KEY_FILE_ENV, baseSecret, sessionKey, sessionSecret } from "../../nodes/shared/secret";
 import { statusFor } from "../../nodes/shared/status";
 import { chooseTarget, markUncertain, mentionsOf, withSent } from "../../nodes/shared/target";
 import { textOf } from "../../nodes/shared/text";
@@ -45,6 +45,47 @@ describe("session secret", function () {
     assert.equal(baseSecret(settings, dir), first);
   });
 
+  describe("session key from outside the user dir (#14.5)", function () {
+    const KEY = "k".repeat(20) + "-from-outside";
+    const noSettings = (): unknown => undefined;
+
+    it("takes WXFLOW_SESSION_KEY first; the user-dir secret stays as the one to migrate from", function () {
+      const settings = { userDir: dir, get: (k: string) => (k === "_credentialSecret" ? "generated-by-node-red" : undefined) };
+      const key = sessionKey(settings, path.join(dir, "wxflow"), { [SESSION_KEY_ENV]: KEY, [SESSION_KEY_FILE_ENV]: "/nonexistent" });
+      assert.equal(key.secret, KEY);
+      assert.equal(key.source, "env");
+      assert.equal(key.inUserDir, false);
+      assert.deepEqual(key.previous, ["generated-by-node-red"]);
+      assert.ok(!key.where.includes(KEY), "the key is never named in the warning text");
+    });
+
+    it("reads a key file from WXFLOW_SESSION_KEY_FILE or settings.js wxflow.sessionKeyFile", function () {
+      const outside = mkdtempSync(path.join(tmpdir(), "wxflow-keyfile-"));
+      try {
+        const file = path.join(outside, "session.key");
+        writeFileSync(file, `${KEY}\n`, { mode: 0o600 });
+        const byEnv = sessionKey({ userDir: dir, get: noSettings }, dir, { [SESSION_KEY_FILE_ENV]: file });
+        assert.deepEqual([byEnv.secret, byEnv.source, byEnv.inUserDir], [KEY, "file", false]);
+        const bySettings = sessionKey({ userDir: dir, wxflow: { sessionKeyFile: file }, get: noSettings }, dir, {});
+        assert.deepEqual([bySettings.secret, bySettings.source, bySettings.inUserDir], [KEY, "file", false]);
+        assert.equal(existsSync(path.join(dir, INSTALL_SECRET_FILE)), false, "no install secret is created when a key is configured");
+      } finally {
+        rmSync(outside, { recursive: true, force: true });
+      }
+    });
+
+    it("says when the key lives in the user dir, and refuses a short or unreadable configured key", function () {
+      const inside = path.join(dir, "keys", "session.key");
+      mkdirSync(path.dirname(inside));
+      writeFileSync(inside, KEY);
+      assert.equal(sessionKey({ userDir: dir, wxflow: { sessionKeyFile: "keys/session.key" }, get: noSettings }, dir, {}).inUserDir, true);
+      const derived = sessionKey({ userDir: dir, get: (k: string) => (k === "_credentialSecret" ? "generated" : undefined) }, dir, {});
+      assert.deepEqual([derived.secret, derived.source, derived.inUserDir], ["generated", "node-red", true]);
+      assert.throws(() => sessionKey({ userDir: dir, get: noSettings }, dir, { [SESSION_KEY_ENV]: "short" }), /shorter than/);
+      assert.throws(() => sessionKey({ userDir: dir, get: noSettings }, dir, { [SESSION_KEY_FILE_ENV]: path.join(dir, "missing") }), /cannot be read/);
+    });
+  });
+
   it("derives one key per account", function () {
     const a = sessionSecret("base", "account-a");
     assert.equal(a, sessionSecret("base", "account-a"));
@@ -81,7 +122,7 @@ describe("node status of a session state", function () {
     ["offline", "grey", "ring", "offline"],
     ["waiting-scan", "yellow", "ring", "scan"],
     ["scanned", "yellow", "dot", "confirm"],
-    ["online", "green", "dot", "online: Me"],
+    ["online", "green", "dot", "online"],
     ["logged-out", "red", "ring", "loggedOut: 1101"],
     ["refused", "red", "ring", "refused: no web login"],
   ];

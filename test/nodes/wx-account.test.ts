@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { SessionStore } from "../../lib/wechat/session-store";
+import { SESSION_KEY_FILE_ENV, baseSecret, sessionKey, sessionSecret } from "../../nodes/shared/secret";
 import accountNode from "../../nodes/wx-account/wx-account";
 import type { AdminHandler, NodeAPI } from "../../nodes/shared/red";
 import { type FlowNode, helper, nodeById, waitForEvent, waitForStatus } from "../support/node-red";
@@ -38,7 +41,7 @@ function flow(ctx: { sb: Parameters<typeof accountConfig>[0] }, extra: Record<st
 describe("wx-account", function () {
   const ctx = useSandbox();
 
-  it("walks every user node through scan QR, confirm on phone and online: <nickname>", async function () {
+  it("walks every user node through scan QR, confirm on phone and online (without the nickname)", async function () {
     const send = () => nodeById("send");
     await helper.load(NODES, flow(ctx));
     // Both users mirror the session.
@@ -47,11 +50,13 @@ describe("wx-account", function () {
     const confirming = waitForStatus(nodeById("recv"), (s) => s.fill === "yellow" && s.shape === "dot");
     ctx.sb.control.scanOnly({ uuid: pending.uuid });
     assert.match((await confirming).text ?? "", /status\.confirm/);
-    const online = waitForStatus(nodeById("recv"), (s) => s.fill === "green");
+    // Online at once, contacts loading (a green ring), then loaded (a green dot).
+    const online = waitForStatus(nodeById("recv"), (s) => s.fill === "green" && s.shape === "dot");
     ctx.sb.control.confirm({ uuid: pending.uuid });
     const status = await online;
     assert.equal(status.shape, "dot");
-    assert.equal(status.text, "wx-account.status.online: Sandbox Me");
+    // Every editor user sees node status (status.read), read-only ones too: no nickname there.
+    assert.equal(status.text, "wx-account.status.online");
   });
 
   it("serves the live state with the QR and its URL, then the logged-in user", async function () {
@@ -145,6 +150,51 @@ describe("wx-account", function () {
     assert.equal(ctx.sb.control.logins().length, logins, "no new QR login was needed");
   });
 
+  it("#14.5: with a session key from a file outside the user dir, a copy of the user dir decrypts no session; old sessions migrate", async function () {
+    this.timeout(60_000);
+    // The helper's log spy starts afresh with every load.
+    const keyWarnings = (): number =>
+      helper.log().getCalls().filter((c) => JSON.stringify(c.args).includes("wx-account.log.keyInUserDir")).length;
+    // Before: a session saved under the key derived from the user dir, and a warning that says so.
+    await helper.load(NODES, flow(ctx));
+    await login(ctx, nodeById("send"));
+    assert.equal(keyWarnings(), 1);
+    await helper.unload();
+    const file = path.join(ctx.userDir, "wxflow", `${ACCOUNT}.session`);
+    assert.ok(existsSync(file));
+    const outside = mkdtempSync(path.join(tmpdir(), "wxflow-key-"));
+    const keyFile = path.join(outside, "session.key");
+    writeFileSync(keyFile, `${"0123456789abcdef".repeat(4)}\n`, { mode: 0o600 });
+    const before = process.env[SESSION_KEY_FILE_ENV];
+    process.env[SESSION_KEY_FILE_ENV] = keyFile;
+    try {
+      // With the key file: the saved session still resumes (read once with the old key, re-written under the new).
+      const logins = ctx.sb.control.logins().length;
+      await helper.load(NODES, flow(ctx));
+      await waitOnline(nodeById("send"));
+      assert.equal(ctx.sb.control.logins().length, logins, "resumed without a new scan");
+      assert.equal(keyWarnings(), 0, "no warning: the key is outside the user dir");
+      await helper.unload();
+      // Whoever copies the user dir has every secret it holds, and none of them opens the session.
+      const copy = path.join(outside, "stolen-user-dir");
+      cpSync(ctx.userDir, copy, { recursive: true });
+      const stolen = path.join(copy, "wxflow", `${ACCOUNT}.session`);
+      const fromCopy = baseSecret({ userDir: copy, get: () => undefined }, path.join(copy, "wxflow"));
+      assert.equal(await new SessionStore(stolen, sessionSecret(fromCopy, ACCOUNT)).load(), undefined, "the copy does not decrypt");
+      const key = sessionKey({ userDir: ctx.userDir }, path.dirname(file), { [SESSION_KEY_FILE_ENV]: keyFile });
+      assert.ok(await new SessionStore(stolen, sessionSecret(key.secret, ACCOUNT)).load(), "the configured key does");
+    } finally {
+      if (before === undefined) delete process.env[SESSION_KEY_FILE_ENV];
+      else process.env[SESSION_KEY_FILE_ENV] = before;
+      rmSync(outside, { recursive: true, force: true });
+    }
+    // Back to the user-dir key: two accounts start, one warning (once per process, not per account).
+    const two = [...flow(ctx), accountConfig(ctx.sb, { id: "acc2" }), { ...wxNode("recv2", "wx-receive", { types: ["text"] }), account: "acc2" }];
+    await helper.load(NODES, two);
+    await Promise.all(["recv", "recv2"].map((id) => waitForStatus(nodeById(id), (st) => /status\.scan/.test(st.text ?? ""))));
+    assert.equal(keyWarnings(), 1, "one warning for two accounts");
+  });
+
   it("shows red ring 'logged out' when the server ends the session", async function () {
     await helper.load(NODES, flow(ctx));
     await login(ctx, nodeById("send"));
@@ -158,12 +208,21 @@ describe("wx-account", function () {
     await helper.load(NODES, [wxNode("send", "wx-send-text"), { ...accountConfig(ctx.sb), server: "sandbox", sandboxPort: 0, loginUrl: "" }]);
     await waitForStatus(nodeById("send"), (s) => s.fill === "yellow" && s.shape === "ring");
     const state = (await helper.request().get(`/wx-account/${ACCOUNT}/state`)).body as StateBody;
-    assert.match(state.phoneUrl ?? "", /^http:\/\/127\.0\.0\.1:\d+\/phone$/);
-    const origin = new URL(state.phoneUrl ?? "").origin;
+    // the link carries the control token in its fragment; without it the control API refuses
+    assert.match(state.phoneUrl ?? "", /^http:\/\/127\.0\.0\.1:\d+\/phone#token=[\w-]{32}$/);
+    const phone = new URL(state.phoneUrl ?? "");
+    const origin = phone.origin;
+    const token = new URLSearchParams(phone.hash.slice(1)).get("token") ?? "";
     assert.notEqual(origin, ctx.sb.url);
     const online = waitOnline(nodeById("send"));
-    const scan = await fetch(`${origin}/api/sandbox/scan`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const noToken = await fetch(`${origin}/api/sandbox/scan`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    assert.equal(noToken.status, 401);
+    const scan = await fetch(`${origin}/api/sandbox/scan`, { method: "POST", headers: { "content-type": "application/json", "x-sandbox-token": token }, body: "{}" });
     assert.equal(scan.status, 200);
+    // the log names the sandbox, never the link with its token
+    const logged = JSON.stringify(helper.log().args);
+    assert.match(logged, new RegExp(origin.replace(/\./g, "\\.")));
+    assert.ok(!logged.includes(token), "the token is not in the log");
     await online;
     await helper.unload();
     await assert.rejects(fetch(`${origin}/api/sandbox/logins`));

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as QRCode from "qrcode";
+import { isWeChatError } from "../../lib/wechat/errors";
 import type { Contact, Message } from "../../lib/wechat/types";
 import { passes } from "../../nodes/wx-receive/filter";
 import { attachmentName, saveAttachment } from "../../nodes/wx-receive/save";
@@ -235,6 +236,23 @@ describe("wx-receive media", function () {
     assert.equal((await out).filename, path.join(ctx.userDir, "attachments", "a.txt"));
   });
 
+  it("stops saving once the folder's quota is full, and still passes the message on", async function () {
+    // quota 0.0001 MB = 105 bytes: the first 80-byte file fits, the second does not.
+    await loadOnline(ctx, flow({ saveDir, quota: 0.0001 }), "recv");
+    const from = friendName();
+    let out = nextOut();
+    ctx.sb.control.inject({ from, type: "file", fileName: "first.bin", data: Buffer.alloc(80, 1).toString("base64") });
+    const first = await out;
+    assert.equal(first.filename, path.join(saveDir, "first.bin"));
+    out = nextOut();
+    ctx.sb.control.inject({ from, type: "file", fileName: "second.bin", data: Buffer.alloc(80, 2).toString("base64") });
+    const second = await out;
+    assert.equal(second.wechat.saveError?.code, "TOO_LARGE");
+    assert.equal(second.filename, undefined);
+    assert.ok(Buffer.isBuffer(second.payload) && second.payload.length === 80, "the download still reaches the flow");
+    assert.deepEqual(readdirSync(saveDir), ["first.bin"]);
+  });
+
   it("does not save what is over the size limit", async function () {
     await loadOnline(ctx, flow({ saveDir, maxSize: 0.0001 }), "recv");
     const out = nextOut();
@@ -261,6 +279,19 @@ describe("attachment saving", function () {
       assert.equal(path.dirname(file), path.join(dir, "in"), name);
     }
     assert.deepEqual(readdirSync(dir), ["in"]);
+  });
+
+  it("refuses a save that would pass the folder's quota, counting what is already there", async function () {
+    const inbox = path.join(dir, "in");
+    await saveAttachment(inbox, "a.bin", Buffer.alloc(60, 1), 100);
+    // Files put there by anything else count too.
+    writeFileSync(path.join(inbox, "other.bin"), Buffer.alloc(30, 2));
+    await saveAttachment(inbox, "b.bin", Buffer.alloc(10, 3), 100);
+    await assert.rejects(saveAttachment(inbox, "c.bin", Buffer.alloc(1, 4), 100), (error: unknown) => isWeChatError(error, "TOO_LARGE") && /quota/.test(error.message));
+    assert.deepEqual(readdirSync(inbox).sort(), ["a.bin", "b.bin", "other.bin"]);
+    // Room made, saving works again.
+    rmSync(path.join(inbox, "other.bin"));
+    await saveAttachment(inbox, "c.bin", Buffer.alloc(30, 4), 100);
   });
 
   it("names nameless media after the message", function () {

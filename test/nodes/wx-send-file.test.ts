@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import * as QRCode from "qrcode";
 import { nodeById } from "../support/node-red";
-import { accountConfig, catchFlow, expectCaught, loadOnline, nextAt, useSandbox, wxNode } from "./fixture";
+import { accountConfig, catchFlow, expectCaught, loadOnline, logOf, nextAt, useSandbox, useTempDir, wxNode } from "./fixture";
 
 const MB = 1024 * 1024;
 const GIF = Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64");
@@ -151,17 +151,55 @@ describe("wx-send-file", function () {
     await refused({ payload: PDF, filename: "x.pdf", to: "Nobody Of That Name" }, "NOT_FOUND");
   });
 
-  it("refuses a file path unless allowed, reads it when allowed", async function () {
-    await loadOnline(ctx, [...flow({ target: "filehelper" }), wxNode("file2", "wx-send-file", { target: "filehelper", allowPath: true }, [["out"]])], "sendfile");
-    const file = path.join(ctx.userDir, "notes.txt");
-    writeFileSync(file, "some notes\n");
-    await refused({ payload: file }, "INVALID_ARGUMENT");
-    const out = nextAt("out");
-    nodeById("file2").receive({ payload: file });
-    await out;
-    const last = ctx.sb.control.sent().at(-1);
-    assert.equal(last?.fileName, "notes.txt");
-    assert.equal(last?.type, "file");
+  describe("from a folder", function () {
+    const temp = useTempDir("wxflow-outbox-");
+    let outbox: string;
+    beforeEach(function () {
+      outbox = temp.path;
+    });
+
+    it("refuses a file path unless a folder is set, reads a file inside it", async function () {
+      await loadOnline(ctx, [...flow({ target: "filehelper" }), wxNode("file2", "wx-send-file", { target: "filehelper", readFolders: outbox }, [["out"]])], "sendfile");
+      const file = path.join(outbox, "notes.txt");
+      writeFileSync(file, "some notes\n");
+      await refused({ payload: file }, "INVALID_ARGUMENT");
+      const out = nextAt("out");
+      nodeById("file2").receive({ payload: file });
+      await out;
+      const last = ctx.sb.control.sent().at(-1);
+      assert.equal(last?.fileName, "notes.txt");
+      assert.equal(last?.type, "file");
+    });
+
+    it("refuses the Node-RED user dir's files (credential secret, session) and .. out of the folder", async function () {
+      await loadOnline(ctx, flow({ target: "filehelper", readFolders: outbox }), "sendfile");
+      const secret = path.join(ctx.userDir, ".config.runtime.json");
+      writeFileSync(secret, '{"_credentialSecret":"0123456789abcdef"}');
+      const relative = path.relative(outbox, secret);
+      for (const payload of [secret, relative, `${outbox}/../${path.basename(ctx.userDir)}/.config.runtime.json`, "/proc/self/environ"]) {
+        const report = await expectCaught("sendfile", { payload }, "INVALID_ARGUMENT", async () => undefined);
+        assert.match(report.error.message, /not inside the folders/, payload);
+      }
+      assert.deepEqual(ctx.sb.control.uploads(), []);
+      assert.deepEqual(ctx.sb.control.sent(), []);
+    });
+
+    it("refuses at deploy a folder that is the user dir or inside it: an error in the log, paths stay off", async function () {
+      await loadOnline(ctx, flow({ target: "filehelper", readFolders: `${outbox};${path.join(ctx.userDir, "wxflow")}` }), "sendfile");
+      const errors = logOf("sendfile", "error");
+      assert.equal(errors.length, 1, errors.join("\n"));
+      assert.match(errors[0] ?? "", /Node-RED user directory/);
+      writeFileSync(path.join(outbox, "fine.txt"), "fine");
+      await refused({ payload: path.join(outbox, "fine.txt") }, "INVALID_ARGUMENT");
+    });
+
+    it("a flow saved with the old allowPath checkbox reads no file and warns once at deploy", async function () {
+      await loadOnline(ctx, flow({ target: "filehelper", allowPath: true }), "sendfile");
+      const file = path.join(outbox, "notes.txt");
+      writeFileSync(file, "notes");
+      await refused({ payload: file }, "INVALID_ARGUMENT");
+      assert.equal(logOf("sendfile", "warn").filter((w) => /readFolders|warn\.allowPath/.test(w)).length, 1);
+    });
   });
 
   describe("from a URL", function () {
@@ -181,10 +219,15 @@ describe("wx-send-file", function () {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     });
 
-    it("downloads when allowed, named after the URL", async function () {
-      await loadOnline(ctx, flow({ target: "filehelper", allowUrl: true }), "sendfile");
+    it("downloads when allowed, named after the URL (a private host only once the node names it)", async function () {
+      await loadOnline(ctx, flow({ target: "filehelper", allowUrl: true, allowHosts: "127.0.0.1" }), "sendfile");
       await send({ payload: `${base}/docs/manual.pdf` });
       assert.equal(ctx.sb.control.sent()[0]?.fileName, "manual.pdf");
+    });
+
+    it("refuses a loopback URL unless its host is named", async function () {
+      await loadOnline(ctx, flow({ target: "filehelper", allowUrl: true }), "sendfile");
+      await refused({ payload: `${base}/docs/manual.pdf` }, "INVALID_ARGUMENT");
     });
 
     it("refuses a URL when not allowed", async function () {

@@ -5,8 +5,8 @@ import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import * as QRCode from "qrcode";
 import { sniffImage } from "../../nodes/shared/image";
-import { nodeById, waitForEvent } from "../support/node-red";
-import { accountConfig, catchFlow, loadOnline, useSandbox, wxNode } from "./fixture";
+import { helper, nodeById, waitForEvent } from "../support/node-red";
+import { NODES, accountConfig, catchFlow, loadOnline, logOf, login, useSandbox, useTempDir, wxNode } from "./fixture";
 
 interface Caught {
   error: { code?: string; message: string };
@@ -76,14 +76,40 @@ describe("wx-send-image", function () {
     await expectRefused({ payload: file }, "INVALID_ARGUMENT");
   });
 
-  it("reads a file path when allowed", async function () {
-    await loadOnline(ctx, flow({ target: "filehelper", allowPath: true }), "img");
-    const file = path.join(ctx.userDir, "pic.png");
-    writeFileSync(file, png);
-    const out = nextOut();
-    nodeById("img").receive({ payload: file });
-    await out;
-    assert.equal(ctx.sb.control.uploads()[0]?.fileName, "pic.png");
+  describe("from a folder", function () {
+    const temp = useTempDir("wxflow-outbox-");
+    let outbox: string;
+    beforeEach(function () {
+      outbox = temp.path;
+    });
+
+    it("reads a file path inside the node's folder", async function () {
+      await loadOnline(ctx, flow({ target: "filehelper", readFolders: outbox }), "img");
+      const file = path.join(outbox, "pic.png");
+      writeFileSync(file, png);
+      const out = nextOut();
+      nodeById("img").receive({ payload: file });
+      await out;
+      assert.equal(ctx.sb.control.uploads()[0]?.fileName, "pic.png");
+    });
+
+    it("refuses an image outside the folder, e.g. in the Node-RED user dir", async function () {
+      await loadOnline(ctx, flow({ target: "filehelper", readFolders: outbox }), "img");
+      const file = path.join(ctx.userDir, "pic.png");
+      writeFileSync(file, png);
+      await expectRefused({ payload: file }, "INVALID_ARGUMENT");
+    });
+
+    it("a flow saved with the old allowPath checkbox reads no file and warns once at deploy", async function () {
+      const file = path.join(outbox, "pic.png");
+      writeFileSync(file, png);
+      await helper.load(NODES, flow({ target: "filehelper", allowPath: true }));
+      const img = nodeById("img");
+      assert.equal(logOf("img", "warn").filter((w) => /readFolders|warn\.allowPath/.test(w)).length, 1, logOf("img", "warn").join("\n"));
+      await login(ctx, img);
+      await expectRefused({ payload: file }, "INVALID_ARGUMENT");
+      assert.equal(logOf("img", "warn").filter((w) => /readFolders|warn\.allowPath/.test(w)).length, 1, "no warning per message");
+    });
   });
 
   it("refuses an unknown target before uploading anything", async function () {
@@ -110,8 +136,8 @@ describe("wx-send-image", function () {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     });
 
-    it("downloads an http URL when allowed", async function () {
-      await loadOnline(ctx, flow({ target: "filehelper", allowUrl: true }), "img");
+    it("downloads an http URL when allowed (a private host only once the node names it)", async function () {
+      await loadOnline(ctx, flow({ target: "filehelper", allowUrl: true, allowHosts: "127.0.0.1" }), "img");
       const out = nextOut();
       nodeById("img").receive({ payload: `${base}/pic.png` });
       await out;
@@ -124,8 +150,13 @@ describe("wx-send-image", function () {
       await expectRefused({ payload: `${base}/pic.png` }, "INVALID_ARGUMENT");
     });
 
-    it("reports a failed download as NETWORK, nothing sent", async function () {
+    it("refuses a loopback URL when its host is not named", async function () {
       await loadOnline(ctx, flow({ target: "filehelper", allowUrl: true }), "img");
+      await expectRefused({ payload: `${base}/pic.png` }, "INVALID_ARGUMENT");
+    });
+
+    it("reports a failed download as NETWORK, nothing sent", async function () {
+      await loadOnline(ctx, flow({ target: "filehelper", allowUrl: true, allowHosts: "127.0.0.1" }), "img");
       await expectRefused({ payload: `${base}/missing.png` }, "NETWORK");
     });
   });

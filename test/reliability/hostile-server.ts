@@ -5,6 +5,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import type { WeChatClient } from "../../lib/wechat/client";
+import type { Message } from "../../lib/wechat/types";
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, server: HostileServer) => void;
 
@@ -154,4 +156,38 @@ export function rawMessage(id: string, fields: Record<string, unknown>): Record<
     AppMsgType: 0,
     ...fields,
   };
+}
+
+/** What a client under test reported: warnings, messages, state names. */
+export interface Watch {
+  client: WeChatClient;
+  warns: string[];
+  messages: Message[];
+  states: string[];
+}
+
+export function watch(client: WeChatClient): Watch {
+  const w: Watch = { client, warns: [], messages: [], states: [] };
+  client.on("warn", (m) => w.warns.push(m));
+  client.on("message", (m) => w.messages.push(m));
+  client.on("state", (s) => w.states.push(s.state));
+  return w;
+}
+
+export function waitForWarn(w: Watch, pattern: RegExp, timeoutMs: number): Promise<string> {
+  const found = w.warns.find((m) => pattern.test(m));
+  if (found) return Promise.resolve(found);
+  return new Promise((resolve, reject) => {
+    const on = (m: string): void => {
+      if (!pattern.test(m)) return;
+      clearTimeout(timer);
+      w.client.off("warn", on);
+      resolve(m);
+    };
+    const timer = setTimeout(() => {
+      w.client.off("warn", on);
+      reject(new Error(`no warning like ${pattern} in ${timeoutMs} ms; got: ${w.warns.join(" | ")}`));
+    }, timeoutMs);
+    w.client.on("warn", on);
+  });
 }

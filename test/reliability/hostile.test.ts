@@ -7,9 +7,8 @@ import { strict as assert } from "node:assert";
 import type { ServerResponse } from "node:http";
 import { WeChatClient } from "../../lib/wechat/client";
 import { isWeChatError } from "../../lib/wechat/errors";
-import type { Message } from "../../lib/wechat/types";
 import { loginByQr, startEnv, waitForEvent, waitForState, type Env } from "../client/env";
-import { HostileServer, json, poisonSync, rawMessage, text } from "./hostile-server";
+import { HostileServer, json, poisonSync, rawMessage, text, waitForWarn, watch, type Watch } from "./hostile-server";
 import { summary, watchUnhandledRejections } from "./suite";
 
 const TUNING = {
@@ -23,39 +22,6 @@ const BOMB_DTD =
   '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">' +
   Array.from({ length: 9 }, (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i === 0 ? "" : i};`.repeat(10)}">`).join("") +
   "]>";
-
-interface Watch {
-  client: WeChatClient;
-  warns: string[];
-  messages: Message[];
-  states: string[];
-}
-
-function watch(client: WeChatClient): Watch {
-  const w: Watch = { client, warns: [], messages: [], states: [] };
-  client.on("warn", (m) => w.warns.push(m));
-  client.on("message", (m) => w.messages.push(m));
-  client.on("state", (s) => w.states.push(s.state));
-  return w;
-}
-
-function waitForWarn(w: Watch, pattern: RegExp, timeoutMs: number): Promise<string> {
-  const found = w.warns.find((m) => pattern.test(m));
-  if (found) return Promise.resolve(found);
-  return new Promise((resolve, reject) => {
-    const on = (m: string): void => {
-      if (!pattern.test(m)) return;
-      clearTimeout(timer);
-      w.client.off("warn", on);
-      resolve(m);
-    };
-    const timer = setTimeout(() => {
-      w.client.off("warn", on);
-      reject(new Error(`no warning like ${pattern} in ${timeoutMs} ms; got: ${w.warns.join(" | ")}`));
-    }, timeoutMs);
-    w.client.on("warn", on);
-  });
-}
 
 function waitForCount(w: Watch, count: number, timeoutMs: number): Promise<void> {
   if (w.messages.length >= count) return Promise.resolve();

@@ -10,6 +10,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { chromium } from "playwright-core";
 import { startSandbox, type Sandbox } from "../../lib/sandbox";
 import { leakedIn, sandboxSecrets } from "./harness";
 import { ACCOUNT_ID, echoFlow } from "./red-flow";
@@ -23,6 +24,10 @@ const CLIENT_TUNING = {
   sync: { backoffMs: 50, maxBackoffMs: 400, throttledMs: 200 },
   sendQueue: { cooldownMs: 100, maxCooldownMs: 500 },
 };
+
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+
+declare const RED: { nodes?: { node(id: string): unknown } };
 
 interface World {
   sb: Sandbox;
@@ -132,6 +137,65 @@ describe("reliability: a real Node-RED with adminAuth", function () {
     assert.equal(logout.status, 200, `the admin may log the account out: ${logout.text}`);
     summary.add({ scenario: "node-red: adminAuth routes", faults: 0, sent: 0, received: 0, lost: 0, duplicated: 0, note: `${problems.length} permission problems` });
     assert.deepEqual(problems, [], "permission problems");
+  });
+});
+
+describe("reliability: what a read-only editor user sees of a logged-in account (#14.6)", function () {
+  this.timeout(60_000);
+  let world: World | undefined;
+
+  after(async () => tearDown(world));
+
+  it("node status reaches every editor user, so it says online without the account's nickname", async () => {
+    world = await setUp(true);
+    const { red, sb } = world;
+    await red.start();
+    const viewer = await red.login("viewer", "viewer-pass-1", "read");
+    const comms = new CommsClient();
+    try {
+      await comms.connect(red.url, viewer, "status/#");
+      await scanIn(sb);
+      const isOnline = (m: { topic: string; data: unknown }): boolean => m.topic.startsWith("status/") && /online/.test(JSON.stringify(m.data));
+      const online = await comms.next(isOnline, 20_000);
+      assert.match(JSON.stringify(online.data), /"fill":"green"/);
+      const nickName = sb.control.world().accounts[0]?.nickName ?? "";
+      assert.ok(nickName.length > 0);
+      assert.ok(!JSON.stringify(comms.messages).includes(nickName), `the read-only user's status feed names the account: ${JSON.stringify(online.data)}`);
+    } finally {
+      comms.close();
+    }
+    summary.add({ scenario: "node-red: read-only status", faults: 0, sent: 0, received: 0, lost: 0, duplicated: 0, note: "online, no nickname" });
+  });
+
+  it("in Chromium, a read-only user logged in to the editor sees 'online' under the nodes, never the nickname", async () => {
+    assert.ok(world, "the previous test logged the account in");
+    const { red, sb } = world;
+    const nickName = sb.control.world().accounts[0]?.nickName ?? "";
+    assert.ok(nickName.length > 0);
+    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      await page.goto(`${red.url}/`);
+      // The editor's own login dialog, as a person signs in.
+      await page.fill("#node-dialog-login-username", "viewer");
+      await page.fill("#node-dialog-login-password", "viewer-pass-1");
+      await page.click("#node-dialog-login-submit");
+      await page.waitForFunction(() => typeof RED !== "undefined" && RED.nodes?.node("recv") !== null && RED.nodes?.node("recv") !== undefined, undefined, { timeout: 30_000 });
+      const labels = (): Promise<string[]> =>
+        page.$$eval(".red-ui-flow-node-status-label", (els) => els.map((e) => e.textContent ?? "").filter((t) => t !== ""));
+      await page.waitForFunction(
+        `(function () { var el = document.querySelector("#recv .red-ui-flow-node-status-label"); return !!el && /online/.test(el.textContent); })()`,
+        undefined,
+        { timeout: 20_000 },
+      );
+      const shown = await labels();
+      assert.ok(shown.length >= 2, `status labels of the wx nodes: ${JSON.stringify(shown)}`);
+      const workspace = (await page.textContent("#red-ui-workspace")) ?? "";
+      assert.ok(!workspace.includes(nickName), `the read-only user's canvas names the account: ${JSON.stringify(shown)}`);
+      assert.ok(shown.every((t) => !t.includes(nickName)), JSON.stringify(shown));
+    } finally {
+      await browser.close();
+    }
   });
 });
 

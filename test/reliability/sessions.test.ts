@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import { isWeChatError } from "../../lib/wechat/errors";
-import { loginByQr, startEnv, uuidOf, waitForState, type Env } from "../client/env";
+import { loginByQr, startEnv, stateNames, uuidOf, waitForState, type Env } from "../client/env";
 import { assertNoViolations, injectInto, pickChats, waitAllArrived } from "./harness";
 import { Ledger } from "./ledger";
 import { CountingProxy } from "./proxy";
@@ -193,7 +193,7 @@ describe("reliability: session ends and back-pressure", function () {
     env.sb.control.confirm({ uuid: login.uuid });
     await waitForState(second.client, (s) => s.state === "online");
     assert.deepEqual(
-      second.rec.states.map((s) => s.state),
+      stateNames(second.rec),
       ["resuming", "push-login", "logging-in", "online"],
     );
     assert.ok(second.rec.calls.filter((c) => c === "webwxgetcontact").length <= 3, "the dead session is tried once, not in a loop");

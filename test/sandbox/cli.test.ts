@@ -6,7 +6,7 @@ import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkServerIdentity } from "node:tls";
-import { SandboxClient } from "../support/sandbox";
+import { SandboxApiError, SandboxClient } from "../support/sandbox";
 
 describe("sandbox: wx-sandbox CLI", () => {
   it("prints its URLs, serves, and stops cleanly on SIGTERM", async () => {
@@ -14,16 +14,17 @@ describe("sandbox: wx-sandbox CLI", () => {
     const child = spawn(process.execPath, [bin, "--port", "0", "--contacts", "7", "--seed", "3"], { stdio: ["ignore", "pipe", "pipe"] });
     try {
       let out = "";
-      const url = await new Promise<string>((resolve, reject) => {
+      const [url, token] = await new Promise<[string, string]>((resolve, reject) => {
         child.stdout.on("data", (d: Buffer) => {
           out += d.toString();
-          const m = /phone page: (http:\/\/[^\s]+)\/phone/.exec(out);
-          if (m?.[1]) resolve(m[1]);
+          const m = /phone page: (http:\/\/[^\s]+)\/phone#token=(\S+)\n[^]*control token \(header X-Sandbox-Token\): (\S+)\n/.exec(out);
+          if (m?.[1] && m[2] && m[2] === m[3]) resolve([m[1], m[2]]);
         });
         child.once("exit", (code) => reject(new Error(`exited ${code}: ${out}`)));
       });
       assert.match(out, /listening on http:\/\/127\.0\.0\.1:\d+/);
-      const world = await new SandboxClient(url).world();
+      await assert.rejects(new SandboxClient(url).world(), (e: SandboxApiError) => e.status === 401);
+      const world = await new SandboxClient(url, token).world();
       assert.equal(world.seed, 3);
       assert.equal(world.counts.friends, 7 + 1);
       const exited = once(child, "exit");
@@ -70,6 +71,31 @@ describe("sandbox: wx-sandbox CLI", () => {
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("--no-token turns the token off for scripts; on loopback no network warning is printed", async () => {
+    const bin = join(__dirname, "..", "..", "bin", "wx-sandbox.js");
+    const child = spawn(process.execPath, [bin, "--port", "0", "--no-token", "--contacts", "3"], { stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    try {
+      let out = "";
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          const m = /phone page: (http:\/\/[^\s]+)\/phone\n[^]*control token: off/.exec(out);
+          if (m?.[1]) resolve(m[1]);
+        });
+        child.once("exit", (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      assert.equal((await new SandboxClient(url).world()).counts.friends, 3 + 1);
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      await exited;
+      assert.doesNotMatch(err, /warning/);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
     }
   });
 });

@@ -9,7 +9,7 @@ describe("sandbox: control API, faults, restart", () => {
   let c: WebClient;
   beforeEach(async () => {
     sb = await startSandbox({ longPollMs: 300, contacts: 15, seed: 9 });
-    api = new SandboxClient(sb.url);
+    api = new SandboxClient(sb);
     c = new WebClient(sb.url);
     await c.login((uuid) => api.scan({ uuid }));
     await c.receive();

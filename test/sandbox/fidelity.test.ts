@@ -23,7 +23,7 @@ describe("sandbox: real-server shapes (issue #12 points 9 and 11)", () => {
   let api: SandboxClient;
   beforeEach(async () => {
     sb = await startSandbox({ longPollMs: 300, contacts: 20, groups: 3, seed: 12 });
-    api = new SandboxClient(sb.url);
+    api = new SandboxClient(sb);
   });
   afterEach(async () => {
     await sb.close();

@@ -8,7 +8,7 @@ describe("sandbox: login", () => {
   let api: SandboxClient;
   beforeEach(async () => {
     sb = await startSandbox({ longPollMs: 300 });
-    api = new SandboxClient(sb.url);
+    api = new SandboxClient(sb);
   });
   afterEach(async () => {
     await sb.close();

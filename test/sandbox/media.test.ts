@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startSandbox, type Sandbox } from "../../lib/sandbox";
 import { SandboxClient } from "../support/sandbox";
-import { WebClient, type Json } from "./webclient";
+import { WebClient, loggedInWithFriend, type Json } from "./webclient";
 
 describe("sandbox: incoming media and message kinds", () => {
   let sb: Sandbox;
@@ -10,13 +10,8 @@ describe("sandbox: incoming media and message kinds", () => {
   let friend: string;
   before(async () => {
     sb = await startSandbox({ longPollMs: 400, contacts: 20, seed: 2 });
-    api = new SandboxClient(sb.url);
-    c = new WebClient(sb.url);
-    await c.login((uuid) => api.scan({ uuid }));
-    await c.receive();
-    const f = (await api.worldContacts({ kind: "friend" }))[0];
-    assert.ok(f);
-    friend = f.remarkName || f.nickName;
+    api = new SandboxClient(sb);
+    ({ c, friend } = await loggedInWithFriend(sb.url, api));
   });
   after(async () => {
     await sb.close();

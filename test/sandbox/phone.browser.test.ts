@@ -12,7 +12,7 @@ describe("sandbox: phone page (browser)", function () {
 
   before(async () => {
     sb = await startSandbox({ longPollMs: 5_000, contacts: 12, seed: 4 });
-    api = new SandboxClient(sb.url);
+    api = new SandboxClient(sb);
     browser = await chromium.launch({
       executablePath: "/usr/bin/chromium",
       args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
@@ -62,6 +62,13 @@ describe("sandbox: phone page (browser)", function () {
     const item = page.locator("#sent li .text", { hasText: "<i>bot</i> reply" });
     await item.waitFor({ timeout: 10_000 });
     assert.equal(await page.locator("#sent i").count(), 0, "sent text is rendered as text, not markup");
+
+    // an image the bot sent shows on the page: fetched with the token header, shown from a blob URL
+    const up = await c.upload(png, "dot.png", "image/png", to);
+    assert.equal((up.BaseResponse as { Ret?: number }).Ret, 0);
+    const sentImg = await c.sendMedia("webwxsendmsgimg", "fun=async&f=json", { Type: 3, MediaId: up.MediaId, ToUserName: to, Content: "" });
+    assert.equal((sentImg.BaseResponse as { Ret?: number }).Ret, 0);
+    await page.waitForFunction('(() => { const i = document.querySelector("#sent img.sent"); return !!i && i.complete && i.naturalWidth > 0 && i.src.startsWith("blob:"); })()', undefined, { timeout: 10_000 });
     await page.close();
   });
 });

@@ -12,7 +12,7 @@ describe("sandbox: sending", () => {
   let c: WebClient;
   beforeEach(async () => {
     sb = await startSandbox({ longPollMs: 400, contacts: 30, seed: 11 });
-    api = new SandboxClient(sb.url);
+    api = new SandboxClient(sb);
     c = new WebClient(sb.url);
     await c.login((uuid) => api.scan({ uuid }));
   });

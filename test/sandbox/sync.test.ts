@@ -15,7 +15,7 @@ describe("sandbox: contacts and sync", () => {
   let api: SandboxClient;
   beforeEach(async () => {
     sb = await startSandbox({ longPollMs: 400, contacts: 60, seed: 7 });
-    api = new SandboxClient(sb.url);
+    api = new SandboxClient(sb);
   });
   afterEach(async () => {
     await sb.close();
@@ -47,7 +47,7 @@ describe("sandbox: contacts and sync", () => {
   it("pages webwxgetcontact with Seq for large lists", async () => {
     await sb.close();
     sb = await startSandbox({ contacts: 1200, seed: 3 });
-    api = new SandboxClient(sb.url);
+    api = new SandboxClient(sb);
     const c = new WebClient(sb.url);
     let pages = 0;
     const orig = c.request.bind(c);

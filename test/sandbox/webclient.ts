@@ -2,7 +2,9 @@
  * A tiny test-side web-WeChat client that follows protocol.md to the letter (test code, not the product client):
  * it drives the sandbox over real HTTP so the tests can check every endpoint.
  */
+import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import type { SandboxClient } from "../support/sandbox";
 
 export interface Resp {
   status: number;
@@ -247,4 +249,14 @@ export class WebClient {
     const id = this.localId();
     return this.post(endpoint, query, { Msg: { FromUserName: this.self.UserName, LocalID: id, ClientMsgId: id, ...msg }, Scene: 0 });
   }
+}
+
+/** A client logged in through the control API with its first sync read, and a friend's name to inject as. */
+export async function loggedInWithFriend(url: string, api: SandboxClient): Promise<{ c: WebClient; friend: string }> {
+  const c = new WebClient(url);
+  await c.login((uuid) => api.scan({ uuid }));
+  await c.receive();
+  const f = (await api.worldContacts({ kind: "friend" }))[0];
+  assert.ok(f);
+  return { c, friend: f.remarkName || f.nickName };
 }

@@ -64,7 +64,7 @@ describe(`sandbox: wechat4u as an independent client (${mode === "origin" ? "pla
   before(async () => {
     // requireDesktop: wechat4u logs in the desktop (UOS) way, as accounts need today
     sb = await startSandbox({ longPollMs: 2_000, contacts: 30, seed: 5, requireDesktop: true, ...(mode === "real-hosts" ? { realHosts: { pageHosts: ["wx2.qq.com"] } } : {}) });
-    api = new SandboxClient(sb.url);
+    api = new SandboxClient(sb);
     if (mode === "real-hosts") return;
     const conf: unknown = load("wechat4u/lib/util/conf");
     if (!isConfModule(conf)) throw new Error("wechat4u/lib/util/conf has no getCONF");

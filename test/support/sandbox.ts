@@ -8,6 +8,7 @@ import type {
   DeviceIdRecord,
   FaultSpec,
   InjectRequest,
+  MemoryReport,
   PendingLogin,
   SentFilter,
   SentRecord,
@@ -33,15 +34,32 @@ export class SandboxApiError extends Error {
 
 type Query = Record<string, string | number | undefined>;
 
+/** Where a sandbox answers and the control token it printed (undefined: started with the token off). */
+export interface SandboxTarget {
+  readonly url: string;
+  readonly token?: string | undefined;
+}
+
 export class SandboxClient {
-  constructor(readonly baseUrl: string) {}
+  readonly baseUrl: string;
+  readonly token: string | undefined;
+
+  /** `new SandboxClient(sb)` for an in-process sandbox, `new SandboxClient(url, token)` for one in another process. */
+  constructor(target: SandboxTarget | string, token?: string) {
+    this.baseUrl = typeof target === "string" ? target : target.url;
+    this.token = typeof target === "string" ? token : target.token;
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return this.token === undefined ? extra : { ...extra, "X-Sandbox-Token": this.token };
+  }
 
   private async call<T>(method: string, path: string, body?: unknown, query: Query = {}): Promise<T> {
     const url = new URL(`/api/sandbox/${path}`, this.baseUrl);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     const res = await fetch(url, {
       method,
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      headers: this.headers(method === "GET" ? {} : { "Content-Type": "application/json" }),
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await res.text();
@@ -119,12 +137,15 @@ export class SandboxClient {
     return (await this.call<{ uploads: UploadRecord[] }>("GET", "uploads")).uploads;
   }
   async upload(mediaId: string): Promise<Buffer> {
-    const res = await fetch(new URL(`/api/sandbox/uploads/${encodeURIComponent(mediaId)}`, this.baseUrl));
+    const res = await fetch(new URL(`/api/sandbox/uploads/${encodeURIComponent(mediaId)}`, this.baseUrl), { headers: this.headers() });
     if (!res.ok) throw new SandboxApiError(res.status, "NOT_FOUND", "no such upload");
     return Buffer.from(await res.arrayBuffer());
   }
   async deviceIds(): Promise<DeviceIdRecord[]> {
     return (await this.call<{ deviceIds: DeviceIdRecord[] }>("GET", "device-ids")).deviceIds;
+  }
+  memory(): Promise<MemoryReport> {
+    return this.call("GET", "memory");
   }
   async violations(): Promise<Violation[]> {
     return (await this.call<{ violations: Violation[] }>("GET", "violations")).violations;
@@ -173,7 +194,7 @@ export function withSandbox(options: SandboxOptions = {}): { readonly sandbox: S
       return sandbox;
     },
     get client(): SandboxClient {
-      return new SandboxClient(this.sandbox.url);
+      return new SandboxClient(this.sandbox);
     },
     get url(): string {
       return this.sandbox.url;

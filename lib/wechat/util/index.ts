@@ -1,4 +1,4 @@
-export { parseXml, escapeXml, xmlPath, xmlText, xmlString, DEFAULT_XML_MAX_BYTES } from "./xml";
+export { parseXml, readXmlTags, escapeXml, xmlPath, xmlText, xmlString, DEFAULT_XML_MAX_BYTES } from "./xml";
 export type { ParseXmlOptions } from "./xml";
 export { BoundedSet } from "./bounded-set";
 export { sanitizeFileName, fileExtension, MAX_FILE_NAME_BYTES } from "./filename";

@@ -1,5 +1,5 @@
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { escapeUTF8 } from "entities";
+import { decodeHTML, escapeUTF8 } from "entities";
 import { WeChatError } from "../errors";
 
 export interface ParseXmlOptions {
@@ -28,11 +28,8 @@ const PARSER_OPTIONS = {
   maxNestedTags: 64,
 } as const;
 
-/**
- * Parses a small XML document (login tickets, app messages, recalls) into plain objects.
- * Throws WeChatError PROTOCOL for oversized input, DTDs and malformed XML; never evaluates anything.
- */
-export function parseXml(text: string, options: ParseXmlOptions = {}): Record<string, unknown> {
+/** The rules every XML input meets before anything reads it: a string, within the size cap, no DTD, not empty. */
+function checkedXml(text: string, options: ParseXmlOptions): string {
   if (typeof text !== "string") throw new WeChatError("PROTOCOL", "XML: expected a string");
   const maxBytes = options.maxBytes ?? DEFAULT_XML_MAX_BYTES;
   // text.length is a lower bound on the byte length: cheap first check before counting bytes.
@@ -44,6 +41,15 @@ export function parseXml(text: string, options: ParseXmlOptions = {}): Record<st
   }
   const trimmed = text.trim();
   if (trimmed === "") throw new WeChatError("PROTOCOL", "XML: empty document");
+  return trimmed;
+}
+
+/**
+ * Parses a small XML document (login tickets, app messages, recalls) into plain objects.
+ * Throws WeChatError PROTOCOL for oversized input, DTDs and malformed XML; never evaluates anything.
+ */
+export function parseXml(text: string, options: ParseXmlOptions = {}): Record<string, unknown> {
+  const trimmed = checkedXml(text, options);
   const valid = XMLValidator.validate(trimmed);
   if (valid !== true) {
     // The validator's message names tags and positions, never the document's content.
@@ -95,4 +101,49 @@ export function xmlText(node: unknown): string {
 /** Shorthand: the text at a path ("" when absent). */
 export function xmlString(root: unknown, ...keys: string[]): string {
   return xmlText(xmlPath(root, ...keys));
+}
+
+const CDATA = /<!\[CDATA\[([\s\S]*?)\]\]>/g;
+const MARKUP = /<[^>]*>/g;
+
+/**
+ * One element's text read without a parser: the first opening tag, up to its closing tag (or the next tag when it
+ * never closes); CDATA unwrapped, inner markup dropped, entities decoded once. Each search runs once over the text,
+ * so a hostile answer full of unclosed tags costs linear time.
+ */
+function looseText(text: string, tag: string): string | undefined {
+  // Tag names are our own constants (letters and "_"), never server text.
+  const opening = new RegExp(`<${tag}(?:\\s[^<>]{0,200})?>`, "i").exec(text);
+  if (!opening) return undefined;
+  const rest = text.slice(opening.index + opening[0].length);
+  const closing = rest.search(new RegExp(`</${tag}\\s*>`, "i"));
+  const next = rest.indexOf("<");
+  const raw = closing >= 0 ? rest.slice(0, closing) : rest.slice(0, next >= 0 ? next : rest.length);
+  const inner = raw
+    .replace(CDATA, (_m, data: string) => data.replace(/&/g, "&amp;").replace(/</g, "&lt;"))
+    .replace(MARKUP, "");
+  return decodeHTML(inner).trim();
+}
+
+/**
+ * The text of the elements `tags` under `root`, also from a document that is not well-formed (login answers: protocol.md
+ * section 9 reports refusals that were not). Size and DTD rules are parseXml's; a well-formed document is parsed,
+ * any other is read element by element. Absent elements are left out.
+ */
+export function readXmlTags(text: string, root: string, tags: readonly string[], options: ParseXmlOptions = {}): Record<string, string> {
+  const trimmed = checkedXml(text, options);
+  const out: Record<string, string> = {};
+  if (XMLValidator.validate(trimmed) === true) {
+    const parsed = parseXml(trimmed, options);
+    for (const tag of tags) {
+      const node = xmlPath(parsed, root, tag);
+      if (node !== undefined) out[tag] = xmlText(node);
+    }
+    return out;
+  }
+  for (const tag of tags) {
+    const value = looseText(trimmed, tag);
+    if (value !== undefined) out[tag] = value;
+  }
+  return out;
 }
