@@ -45,10 +45,10 @@ class RoutedHttpsAgent extends https.Agent {
   }
 
   override createConnection(options: https.RequestOptions, callback?: Callback): Duplex | null | undefined {
-    // The TLS name stays the real one (SNI and certificate check); only the socket goes elsewhere.
+    // The TLS name stays the real one (SNI and certificate check); only the socket goes elsewhere. No SNI for an IP.
     const ca = this.transport.ca;
     return routed(this.transport, options, 443, callback, (to, name) =>
-      tls.connect({ ...(options as tls.ConnectionOptions), host: to.host, port: to.port, servername: name, ...(ca !== undefined ? { ca } : {}) }),
+      tls.connect({ ...(options as tls.ConnectionOptions), host: to.host, port: to.port, servername: net.isIP(name) ? "" : name, ...(ca !== undefined ? { ca } : {}) }),
     );
   }
 }
