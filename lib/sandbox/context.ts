@@ -109,11 +109,14 @@ export function checkBaseRequest(ctx: Ctx, base: unknown, answer = true): Sessio
     return fail(1101);
   }
   if (!session.live) return fail(session.ended?.code ?? 1101);
-  if (typeof base.Uin !== "number") {
-    ctx.violation("uin-not-number", `BaseRequest.Uin must be a number (got ${typeof base.Uin})`);
+  // A number, as the official client sends it; some clients send the same digits as a string and are answered
+  // (protocol.md section 9).
+  const uin = typeof base.Uin === "string" && /^\d{1,12}$/.test(base.Uin) ? Number(base.Uin) : base.Uin;
+  if (typeof uin !== "number") {
+    ctx.violation("uin-format", `BaseRequest.Uin must be the wxuin as a number or a string of digits (got ${typeof base.Uin})`);
     return fail(1);
   }
-  if (base.Uin !== session.uin) {
+  if (uin !== session.uin) {
     ctx.violation("uin-mismatch", "BaseRequest.Uin is not the session's wxuin");
     return fail(1101);
   }

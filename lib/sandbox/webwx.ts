@@ -647,11 +647,39 @@ export function icon(ctx: Ctx): void {
   const session = authGet(ctx, { skey: false, dataTicket: false });
   if (!session) return;
   const name = ctx.q("username") ?? "";
-  if (!session.entityOf(name)) {
+  const entity = session.entityOf(name);
+  if (!entity || !memberIconAllowed(ctx, session, entity)) {
     sendText(ctx.res, 404, "", "text/plain");
     return;
   }
   sendText(ctx.res, 200, TINY_PNG, "image/jpeg");
+}
+
+/**
+ * A person who is neither the account nor one of its contacts is only known as a member of a group: their icon is
+ * asked for with `chatroomid` = that group's EncryChatRoomId (protocol.md section 7). Without it, or with the id of
+ * a group they are not in, there is no icon.
+ */
+function memberIconAllowed(ctx: Ctx, session: Session, entity: string): boolean {
+  const { world } = ctx.state;
+  const account = session.account;
+  const chatRoomId = ctx.q("chatroomid");
+  const room = chatRoomId ? session.entityOf(chatRoomId) : undefined;
+  if (chatRoomId && !room?.startsWith("enc:")) {
+    ctx.violation("icon-chatroomid", "chatroomid is not the EncryChatRoomId of a group of this session");
+    return false;
+  }
+  if (world.groups.has(entity) || entity === account.personId || account.friends.has(entity)) return true;
+  const group = room ? world.groups.get(room.slice("enc:".length)) : undefined;
+  if (!group) {
+    ctx.violation("icon-chatroomid", "a group member's icon needs chatroomid (the group's EncryChatRoomId)");
+    return false;
+  }
+  if (!group.members.includes(entity)) {
+    ctx.violation("icon-chatroomid", "the member is not in the group chatroomid names");
+    return false;
+  }
+  return true;
 }
 
 export { checkBaseRequest, checkPassTicket };

@@ -75,6 +75,58 @@ describe("sandbox: contacts and sync", () => {
     assert.equal((await api.violations()).at(-1)?.rule, "batch-too-large");
   });
 
+  it("accepts BaseRequest.Uin as a number or as the same digits in a string, nothing else", async () => {
+    const c = await online(sb, api);
+    await api.clearViolations();
+    const asString = await c.post("webwxsync", `sid=${encodeURIComponent(c.sid)}&skey=${encodeURIComponent(c.skey)}`, {
+      BaseRequest: { ...c.baseRequest(), Uin: String(c.uin) },
+      SyncKey: c.syncKey,
+      rr: ~Math.floor(Date.now() / 1000),
+    });
+    assert.equal((asString.BaseResponse as Json).Ret, 0);
+    assert.deepEqual(await api.violations(), []);
+    const wrong = await c.post("webwxstatusnotify", "lang=zh_CN", {
+      BaseRequest: { ...c.baseRequest(), Uin: "12ab" },
+      Code: 3,
+      FromUserName: c.self.UserName,
+      ToUserName: c.self.UserName,
+      ClientMsgId: Date.now(),
+    });
+    assert.equal((wrong.BaseResponse as Json).Ret, 1);
+    assert.equal((await api.violations()).at(-1)?.rule, "uin-format");
+  });
+
+  it("webwxgeticon gives a group member who is no contact only with the group's EncryChatRoomId as chatroomid", async () => {
+    const c = await online(sb, api);
+    const friends = new Set(c.contacts.map((x) => String(x.UserName)));
+    const groups = c.contacts.filter((x) => String(x.UserName).startsWith("@@"));
+    const answer = await c.post("webwxbatchgetcontact", `type=ex&r=${Date.now()}`, {
+      Count: groups.length,
+      List: groups.map((g) => ({ UserName: g.UserName, EncryChatRoomId: "" })),
+    });
+    const rooms = answer.ContactList as Json[];
+    let room: Json | undefined;
+    let stranger: Json | undefined;
+    for (const r of rooms) {
+      stranger = (r.MemberList as Json[]).find((m) => !friends.has(String(m.UserName)) && m.UserName !== c.self.UserName);
+      if (stranger) {
+        room = r;
+        break;
+      }
+    }
+    assert.ok(room && stranger, "a group has a member who is not a contact");
+    const other = rooms.find((r) => r !== room && !(r.MemberList as Json[]).some((m) => m.UserName === stranger?.UserName));
+    const icon = (extra: string) => c.request("GET", `/cgi-bin/mmwebwx-bin/webwxgeticon?seq=0&username=${encodeURIComponent(String(stranger?.UserName))}&skey=${encodeURIComponent(c.skey)}${extra}`);
+    await api.clearViolations();
+    assert.equal((await icon("")).status, 404, "no chatroomid");
+    assert.equal((await api.violations()).at(-1)?.rule, "icon-chatroomid");
+    assert.equal((await icon(`&chatroomid=${encodeURIComponent(String(room.EncryChatRoomId))}`)).status, 200, "with the group's EncryChatRoomId");
+    if (other) assert.equal((await icon(`&chatroomid=${encodeURIComponent(String(other.EncryChatRoomId))}`)).status, 404, "another group's id");
+    assert.equal((await icon(`&chatroomid=${encodeURIComponent(String(room.UserName))}`)).status, 404, "the group's UserName is not its EncryChatRoomId");
+    const friend = c.contact((x) => !String(x.UserName).startsWith("@@") && x.VerifyFlag === 0);
+    assert.equal((await c.request("GET", `/cgi-bin/mmwebwx-bin/webwxgeticon?seq=0&username=${encodeURIComponent(String(friend.UserName))}&skey=${encodeURIComponent(c.skey)}`)).status, 200, "a contact's icon needs no chatroomid");
+  });
+
   it("wakes synccheck on an injected message and delivers it escaped, group ones with the member prefix", async () => {
     const c = await online(sb, api);
     await sb.control.settings({ longPollMs: 20_000 });
