@@ -123,7 +123,6 @@ export class WxAccount {
       }
     }
   };
-  private readonly onWarn = (text: string): void => this.deps.node.warn(text);
   private readonly onContact = (event: ContactEvent): void => this.dispatch({ kind: "contact", event });
   private readonly onFriendRequest = (message: Message): void => this.dispatch({ kind: "friend-request", message });
   private readonly onRecall = (event: RecallEvent): void => this.dispatch({ kind: "recall", event });
@@ -306,7 +305,7 @@ export class WxAccount {
   private listen(client: WeChatClientApi, method: "on" | "off"): void {
     client[method]("state", this.onState);
     client[method]("message", this.onMessage);
-    client[method]("warn", this.onWarn);
+    // no "warn" listener: the client's warnings already reach the log through logger() (#16.3: once, not twice)
     client[method]("contact", this.onContact);
     client[method]("friend-request", this.onFriendRequest);
     client[method]("recall", this.onRecall);
