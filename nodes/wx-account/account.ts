@@ -39,6 +39,8 @@ export interface SandboxHandle {
   url: string;
   /** The phone page with the control token (in its fragment): only for users with wx-account.write. */
   phoneUrl: string;
+  /** The phone page's Scan button, for the editor dialog's (#16.5). */
+  readonly control: { scan(): unknown };
   close(): Promise<void>;
 }
 
@@ -207,6 +209,12 @@ export class WxAccount {
     await client.logout();
   }
 
+  /** The sandbox phone's Scan (scan and confirm the QR shown now), pressed from the editor dialog. */
+  sandboxScan(): void {
+    if (!this.sandbox) throw new WeChatError("INVALID_ARGUMENT", "not a built-in sandbox account");
+    this.sandbox.control.scan();
+  }
+
   newQr(): void {
     const client = this.client;
     if (!client) throw new WeChatError("NOT_LOGGED_IN", "the account is not running (no wx node uses it)");
@@ -361,6 +369,11 @@ export class WxAccount {
   private logQr(url: string): void {
     if (this.loggedQr === url) return;
     this.loggedQr = url;
+    // the sandbox logs in from its phone page, not from a phone camera (#16.5)
+    if (this.sandbox) {
+      this.deps.node.log(this.deps.translate("wx-account.log.scanSandbox"));
+      return;
+    }
     QRCode.toString(url, { type: "terminal", small: true }).then(
       (art) => this.deps.node.log(`${this.deps.translate("wx-account.log.scan")}\n${art}\n${url}`),
       (error: unknown) => this.deps.node.warn(errorText(error)),

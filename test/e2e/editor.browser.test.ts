@@ -12,7 +12,7 @@ import * as path from "node:path";
 import jsQR from "jsqr";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { startSandbox } from "../../lib/sandbox";
-import { RUNTIME_PACKAGE, readExample } from "../support/node-red";
+import { RUNTIME_PACKAGE, repoRoot } from "../support/node-red";
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
@@ -327,9 +327,9 @@ describe("echo-bot example (what npm start deploys)", function () {
 
   before(async function () {
     userDir = mkdtempSync(path.join(tmpdir(), "wxflow-echo-"));
-    const flow = readExample("echo-bot-sandbox");
-    // The example's built-in sandbox listens on 1881; here on any free port.
-    for (const node of flow) if (node.type === "wx-account") node.sandboxPort = 0;
+    // the flow npm start writes on its first start (scripts/start-flow.js), with the sandbox on any free port here
+    const { startFlow } = createRequire(__filename)(path.join(repoRoot(), "scripts", "start-flow.js")) as { startFlow: (dir: string, port: number) => unknown[] };
+    const flow = startFlow(path.join(repoRoot(), "examples"), 0);
     writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(flow));
     nodeRed = await startNodeRed(userDir);
   });
@@ -369,5 +369,50 @@ describe("echo-bot example (what npm start deploys)", function () {
       sent.map((r) => [r.text, r.toName]),
       [["ping from the phone", name]],
     );
+  });
+});
+
+describe("sandbox account dialog (#16.5)", function () {
+  this.timeout(90_000);
+  let userDir: string;
+  let nodeRed: { child: ChildProcess; origin: string } | undefined;
+  let browser: Browser | undefined;
+
+  before(async function () {
+    userDir = mkdtempSync(path.join(tmpdir(), "wxflow-sbx-"));
+    const { startFlow } = createRequire(__filename)(path.join(repoRoot(), "scripts", "start-flow.js")) as { startFlow: (dir: string, port: number) => unknown[] };
+    writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(startFlow(path.join(repoRoot(), "examples"), 0)));
+    nodeRed = await startNodeRed(userDir);
+    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  });
+
+  after(async function () {
+    await browser?.close();
+    if (nodeRed) await stopNodeRed(nodeRed.child);
+    if (userDir) rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it("says to press Scan on the sandbox phone page, shows no QR, and its Scan button logs in", async function () {
+    const flow = JSON.parse(readFileSync(path.join(userDir, "flows.json"), "utf8")) as { id: string; type: string }[];
+    const account = flow.find((n) => n.type === "wx-account");
+    assert.ok(account && browser);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(`${nodeRed?.origin}/`);
+    await page.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id) !== null, account.id, { timeout: 30_000 });
+    await page.waitForSelector('.red-ui-palette-node[data-palette-type="wx-send-text"]', { state: "attached", timeout: 10_000 });
+    await page.evaluate((id) => RED.editor.editConfig("", "wx-account", id), account.id);
+    const scan = await page.waitForSelector("#wx-account-sandbox-scan", { timeout: 20_000 });
+    assert.equal((await scan.textContent())?.trim(), "Scan");
+    const said = (await page.textContent("#wx-account-session")) ?? "";
+    assert.match(said, /Press Scan on the sandbox phone page/);
+    assert.doesNotMatch(said, /WeChat on your phone/);
+    assert.equal(await page.$("img.wx-account-qr"), null, "no QR for the sandbox");
+    await scan.click();
+    const nick = await page.waitForSelector(".wx-account-nickname", { timeout: 20_000 });
+    assert.equal(await nick.textContent(), "Sandbox Me");
+    assert.deepEqual(errors, []);
+    await page.close();
   });
 });

@@ -92,6 +92,19 @@ describe("wx-account", function () {
     assert.match(text, /[▀▄█]/);
   });
 
+  it("#16.5: on the built-in sandbox, logs 'press Scan on the sandbox phone page' instead of a terminal QR", async function () {
+    const logged = helper.load(NODES, [wxNode("send", "wx-send-text"), { ...accountConfig(ctx.sb), server: "sandbox", sandboxPort: 0, loginUrl: "" }]).then(() =>
+      waitForEvent(nodeById(ACCOUNT), "call:log", (call) => {
+        const text = String((call as { args: unknown[] }).args[0]);
+        return /log\.scan/.test(text) ? text : undefined;
+      }),
+    );
+    const text = await logged;
+    assert.equal(text, "wx-account.log.scanSandbox");
+    const all = JSON.stringify(helper.log().args);
+    assert.doesNotMatch(all, /[▀▄█]|login\.weixin\.qq\.com\/l\//, "no terminal QR, no QR URL");
+  });
+
   it("answers 404 'undeployed' for an account that is not deployed", async function () {
     await helper.load(NODES, flow(ctx));
     const res = await helper.request().get("/wx-account/nope/state");
