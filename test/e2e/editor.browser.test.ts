@@ -412,6 +412,29 @@ describe("sandbox account dialog (#16.5)", function () {
     await scan.click();
     const nick = await page.waitForSelector(".wx-account-nickname", { timeout: 20_000 });
     assert.equal(await nick.textContent(), "Sandbox Me");
+    // #16.8: no wx palette label wraps (a wrapped one makes its palette node taller than a one-line core node)
+    const heights = (await page.evaluate(
+      'Array.from(document.querySelectorAll(".red-ui-palette-node[data-palette-type]")).filter(function (n) { var t = n.getAttribute("data-palette-type"); return /^wx-/.test(t) || t === "inject"; }).map(function (n) { return [n.getAttribute("data-palette-type"), n.getBoundingClientRect().height]; })',
+    )) as [string, number][];
+    const oneLine = heights.find(([type]) => type === "inject")?.[1];
+    assert.ok(oneLine && heights.length >= 8, JSON.stringify(heights));
+    for (const [type, height] of heights) assert.equal(height, oneLine, `${type} palette label wraps`);
+    // #16.8: wx-receive's "Types" label heads its grid, level with "all | none" above the checkboxes
+    await page.evaluate(() => RED.tray.close());
+    const receive = flow.find((n) => n.type === "wx-receive");
+    assert.ok(receive);
+    await page.evaluate((id) => RED.editor.edit(RED.nodes.node(id)), receive.id);
+    await page.waitForSelector("#node-input-types-list input", { timeout: 10_000 });
+    const box = async (selector: string): Promise<{ y: number; height: number }> => {
+      const b = await (await page.waitForSelector(selector)).boundingBox();
+      assert.ok(b, selector);
+      return b;
+    };
+    const label = await box(".wx-receive-types-label");
+    const all = await box("#wx-receive-types-all");
+    const grid = await box("#node-input-types-list");
+    assert.ok(Math.abs(label.y - all.y) < 8, `label at ${label.y}, all | none at ${all.y}`);
+    assert.ok(all.y + all.height <= grid.y + 1, "all | none above the grid");
     assert.deepEqual(errors, []);
     await page.close();
   });
