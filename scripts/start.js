@@ -5,37 +5,14 @@
 // PORT=... picks Node-RED's port and SANDBOX_PORT=... the first start's sandbox port; without them a taken
 // 1880 (or 1881) moves to the next free port, and the port in use is printed.
 const fs = require("fs");
-const net = require("net");
 const path = require("path");
 const crypto = require("crypto");
 const { spawn } = require("child_process");
 const { startFlow } = require("./start-flow");
+const { choosePort } = require("./ports");
 
 const root = path.resolve(__dirname, "..");
 const userDir = path.join(root, ".node-red");
-
-/** Resolves true when nothing listens on 127.0.0.1:port (a listen that succeeds is closed at once). */
-function isFree(port) {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once("error", () => resolve(false));
-    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
-/** The port to use: the one the environment names as it is, else the first free one from `preferred` on. */
-async function choosePort(envName, preferred, avoid) {
-  const given = process.env[envName];
-  if (given) return Number(given);
-  for (let port = preferred; port < preferred + 20; port += 1) {
-    if (port !== avoid && (await isFree(port))) {
-      if (port !== preferred) console.log(`npm start: port ${preferred} is taken; using ${port} (set ${envName}= to choose)`);
-      return port;
-    }
-  }
-  console.error(`npm start: no free port from ${preferred} to ${preferred + 19}; set ${envName}= to one`);
-  process.exit(1);
-}
 
 /** A credential secret of this user dir, made once: Node-RED then encrypts flows_cred.json with it and says nothing. */
 function credentialSecret() {
