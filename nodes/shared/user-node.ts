@@ -1,4 +1,4 @@
-import { WeChatError } from "../../lib/wechat/errors";
+import { WeChatError, cleanServerText } from "../../lib/wechat/errors";
 import type { WxAccount, AccountUser } from "../wx-account/account";
 import { findAccount } from "./account-ref";
 import type { DoneFunction, Node, NodeAPI, NodeMessage, SendFunction } from "./red";
@@ -6,6 +6,21 @@ import { markUncertain } from "./target";
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/** How long a failed input shows on the node before the account's status comes back (settings.js may change it). */
+const FAILURE_STATUS_MS = 10_000;
+
+function failureStatusMs(RED: NodeAPI): number {
+  const value: unknown = (RED.settings as Record<string, unknown>).wxFailureStatusMs;
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : FAILURE_STATUS_MS;
+}
+
+/** The failure's code (or its first words), never more: status is visible to every editor user. */
+function failureText(RED: NodeAPI, error: unknown): string {
+  const code = error instanceof WeChatError ? error.code : undefined;
+  const detail = code ?? cleanServerText(asError(error).message).slice(0, 40);
+  return `${RED._("wx-account.status.failed")}: ${detail}`;
 }
 
 /**
@@ -34,6 +49,21 @@ export function attachUser(
   }
   const handle = options.handle;
   if (handle) {
+    // #16.8: a failed send shows on the node for a while, then the account's status returns.
+    let failureTimer: NodeJS.Timeout | undefined;
+    const showFailure = (error: unknown): void => {
+      if (failureTimer) clearTimeout(failureTimer);
+      node.status({ fill: "red", shape: "dot", text: failureText(RED, error) });
+      failureTimer = setTimeout(() => {
+        failureTimer = undefined;
+        if (account) node.status(account.status());
+      }, failureStatusMs(RED));
+    };
+    node.on("close", (_removed, done) => {
+      if (failureTimer) clearTimeout(failureTimer);
+      failureTimer = undefined;
+      done();
+    });
     node.on("input", (msg, send, done: DoneFunction) => {
       if (!account) {
         done(new WeChatError("INVALID_ARGUMENT", "no WeChat account configured"));
@@ -47,6 +77,7 @@ export function attachUser(
           () => done(),
           (error: unknown) => {
             markUncertain(msg, error);
+            showFailure(error);
             done(asError(error));
           },
         );

@@ -40,6 +40,8 @@ export interface SandboxHandle {
   url: string;
   /** The phone page with the control token (in its fragment): only for users with wx-account.write. */
   phoneUrl: string;
+  /** The phone page's Scan button, for the editor dialog's (#16.5). */
+  readonly control: { scan(): unknown };
   close(): Promise<void>;
 }
 
@@ -124,7 +126,6 @@ export class WxAccount {
       }
     }
   };
-  private readonly onWarn = (text: string): void => this.deps.node.warn(text);
   private readonly onContact = (event: ContactEvent): void => this.dispatch({ kind: "contact", event });
   private readonly onFriendRequest = (message: Message): void => this.dispatch({ kind: "friend-request", message });
   private readonly onRecall = (event: RecallEvent): void => this.dispatch({ kind: "recall", event });
@@ -208,6 +209,12 @@ export class WxAccount {
     const client = this.client;
     if (!client) throw new WeChatError("NOT_LOGGED_IN", "the account is not running (no wx node uses it)");
     await client.logout();
+  }
+
+  /** The sandbox phone's Scan (scan and confirm the QR shown now), pressed from the editor dialog. */
+  sandboxScan(): void {
+    if (!this.sandbox) throw new WeChatError("INVALID_ARGUMENT", "not a built-in sandbox account");
+    this.sandbox.control.scan();
   }
 
   newQr(): void {
@@ -308,7 +315,7 @@ export class WxAccount {
   private listen(client: WeChatClientApi, method: "on" | "off"): void {
     client[method]("state", this.onState);
     client[method]("message", this.onMessage);
-    client[method]("warn", this.onWarn);
+    // no "warn" listener: the client's warnings already reach the log through logger() (#16.3: once, not twice)
     client[method]("contact", this.onContact);
     client[method]("friend-request", this.onFriendRequest);
     client[method]("recall", this.onRecall);
@@ -365,6 +372,11 @@ export class WxAccount {
   private logQr(url: string): void {
     if (this.loggedQr === url) return;
     this.loggedQr = url;
+    // the sandbox logs in from its phone page, not from a phone camera (#16.5)
+    if (this.sandbox) {
+      this.deps.node.log(this.deps.translate("wx-account.log.scanSandbox"));
+      return;
+    }
     QRCode.toString(url, { type: "terminal", small: true }).then(
       (art) => this.deps.node.log(`${this.deps.translate("wx-account.log.scan")}\n${art}\n${url}`),
       (error: unknown) => this.deps.node.warn(errorText(error)),

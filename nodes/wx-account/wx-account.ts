@@ -122,6 +122,18 @@ export = function register(RED: NodeAPI): void {
     );
   });
 
+  // The dialog's Scan button of a built-in sandbox account: the sandbox phone page's Scan, without leaving the editor.
+  RED.httpAdmin.post("/wx-account/:id/sandbox-scan", write, (req, res) => {
+    const wx = accountFor(req, res);
+    if (!wx) return;
+    try {
+      wx.sandboxScan();
+      res.json({ ok: true });
+    } catch (error) {
+      sendError(res, isWeChatError(error, "INVALID_ARGUMENT") ? 409 : 500, error);
+    }
+  });
+
   RED.httpAdmin.post("/wx-account/:id/qr", write, (req, res) => {
     const wx = accountFor(req, res);
     if (!wx) return;

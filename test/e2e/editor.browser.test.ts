@@ -12,7 +12,7 @@ import * as path from "node:path";
 import jsQR from "jsqr";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { startSandbox } from "../../lib/sandbox";
-import { RUNTIME_PACKAGE, readExample } from "../support/node-red";
+import { RUNTIME_PACKAGE, repoRoot } from "../support/node-red";
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
@@ -327,9 +327,9 @@ describe("echo-bot example (what npm start deploys)", function () {
 
   before(async function () {
     userDir = mkdtempSync(path.join(tmpdir(), "wxflow-echo-"));
-    const flow = readExample("echo-bot-sandbox");
-    // The example's built-in sandbox listens on 1881; here on any free port.
-    for (const node of flow) if (node.type === "wx-account") node.sandboxPort = 0;
+    // the flow npm start writes on its first start (scripts/start-flow.js), with the sandbox on any free port here
+    const { startFlow } = createRequire(__filename)(path.join(repoRoot(), "scripts", "start-flow.js")) as { startFlow: (dir: string, port: number) => unknown[] };
+    const flow = startFlow(path.join(repoRoot(), "examples"), 0);
     writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(flow));
     nodeRed = await startNodeRed(userDir);
   });
@@ -369,5 +369,73 @@ describe("echo-bot example (what npm start deploys)", function () {
       sent.map((r) => [r.text, r.toName]),
       [["ping from the phone", name]],
     );
+  });
+});
+
+describe("sandbox account dialog (#16.5)", function () {
+  this.timeout(90_000);
+  let userDir: string;
+  let nodeRed: { child: ChildProcess; origin: string } | undefined;
+  let browser: Browser | undefined;
+
+  before(async function () {
+    userDir = mkdtempSync(path.join(tmpdir(), "wxflow-sbx-"));
+    const { startFlow } = createRequire(__filename)(path.join(repoRoot(), "scripts", "start-flow.js")) as { startFlow: (dir: string, port: number) => unknown[] };
+    writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(startFlow(path.join(repoRoot(), "examples"), 0)));
+    nodeRed = await startNodeRed(userDir);
+    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  });
+
+  after(async function () {
+    await browser?.close();
+    if (nodeRed) await stopNodeRed(nodeRed.child);
+    if (userDir) rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it("says to press Scan on the sandbox phone page, shows no QR, and its Scan button logs in", async function () {
+    const flow = JSON.parse(readFileSync(path.join(userDir, "flows.json"), "utf8")) as { id: string; type: string }[];
+    const account = flow.find((n) => n.type === "wx-account");
+    assert.ok(account && browser);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(`${nodeRed?.origin}/`);
+    await page.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id) !== null, account.id, { timeout: 30_000 });
+    await page.waitForSelector('.red-ui-palette-node[data-palette-type="wx-send-text"]', { state: "attached", timeout: 10_000 });
+    await page.evaluate((id) => RED.editor.editConfig("", "wx-account", id), account.id);
+    const scan = await page.waitForSelector("#wx-account-sandbox-scan", { timeout: 20_000 });
+    assert.equal((await scan.textContent())?.trim(), "Scan");
+    const said = (await page.textContent("#wx-account-session")) ?? "";
+    assert.match(said, /Press Scan on the sandbox phone page/);
+    assert.doesNotMatch(said, /WeChat on your phone/);
+    assert.equal(await page.$("img.wx-account-qr"), null, "no QR for the sandbox");
+    await scan.click();
+    const nick = await page.waitForSelector(".wx-account-nickname", { timeout: 20_000 });
+    assert.equal(await nick.textContent(), "Sandbox Me");
+    // #16.8: no wx palette label wraps (a wrapped one makes its palette node taller than a one-line core node)
+    const heights = (await page.evaluate(
+      'Array.from(document.querySelectorAll(".red-ui-palette-node[data-palette-type]")).filter(function (n) { var t = n.getAttribute("data-palette-type"); return /^wx-/.test(t) || t === "inject"; }).map(function (n) { return [n.getAttribute("data-palette-type"), n.getBoundingClientRect().height]; })',
+    )) as [string, number][];
+    const oneLine = heights.find(([type]) => type === "inject")?.[1];
+    assert.ok(oneLine && heights.length >= 8, JSON.stringify(heights));
+    for (const [type, height] of heights) assert.equal(height, oneLine, `${type} palette label wraps`);
+    // #16.8: wx-receive's "Types" label heads its grid, level with "all | none" above the checkboxes
+    await page.evaluate(() => RED.tray.close());
+    const receive = flow.find((n) => n.type === "wx-receive");
+    assert.ok(receive);
+    await page.evaluate((id) => RED.editor.edit(RED.nodes.node(id)), receive.id);
+    await page.waitForSelector("#node-input-types-list input", { timeout: 10_000 });
+    const box = async (selector: string): Promise<{ y: number; height: number }> => {
+      const b = await (await page.waitForSelector(selector)).boundingBox();
+      assert.ok(b, selector);
+      return b;
+    };
+    const label = await box(".wx-receive-types-label");
+    const all = await box("#wx-receive-types-all");
+    const grid = await box("#node-input-types-list");
+    assert.ok(Math.abs(label.y - all.y) < 8, `label at ${label.y}, all | none at ${all.y}`);
+    assert.ok(all.y + all.height <= grid.y + 1, "all | none above the grid");
+    assert.deepEqual(errors, []);
+    await page.close();
   });
 });

@@ -3,8 +3,10 @@
  * sandbox, debug nodes are swapped for test helpers and delays shortened).
  */
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { createRequire } from "node:module";
-import { RUNTIME_PACKAGE, type FlowNode, helper, nodeById, readExample } from "../support/node-red";
+import * as path from "node:path";
+import { RUNTIME_PACKAGE, type FlowNode, helper, nodeById, readExample, repoRoot } from "../support/node-red";
 import { NODES, type Context, login, nextAt, useSandbox } from "./fixture";
 
 const runtime = createRequire(createRequire(__filename).resolve(RUNTIME_PACKAGE));
@@ -92,5 +94,44 @@ describe("example flows, run", function () {
     assert.ok(members.includes("胡超") && members.includes("黄艳涛"), members.join(","));
     assert.equal(ctx.sb.control.sent()[0]?.toName, "Weekend hiking");
     assert.deepEqual(ctx.sb.control.violations(), []);
+  });
+
+  it("#16.4: all examples deployed together on one account answer each message at most once", async function () {
+    // every example as it ships, all on one account: the case of a user who points them all at one WeChat
+    const files = readdirSync(path.join(repoRoot(), "examples")).filter((f) => f.endsWith(".json"));
+    const ACC = "together";
+    const known = new Set(["tab", "comment", "inject", "function", "switch", "change", "delay", "wx-account"]);
+    const flow: FlowNode[] = [{ id: ACC, type: "wx-account", name: "all", server: "custom", loginUrl: ctx.sb.url, mode: "desktop", pacing: 600 }];
+    for (const file of files) {
+      for (const node of example(ctx, path.basename(file, ".json"))) {
+        if (node.type === "wx-account") continue;
+        if (node.type.startsWith("wx-")) flow.push({ ...node, account: ACC });
+        else if (known.has(node.type)) flow.push(node);
+        else flow.push({ id: node.id, type: "helper", z: node.z, wires: [] }); // csv, file, catch: not under test
+      }
+    }
+    await helper.load([...NODES, ...CORE], flow);
+    await login(ctx, nodeById(ofType(flow, "wx-receive").id), ACC);
+    const friend = ctx.sb.control.worldContacts({ kind: "friend" }).find((c) => !c.remarkName && !/[<&]/.test(c.nickName));
+    const member = ctx.sb.control.groupMembers("家人群").find((m) => m.nickName !== "Sandbox Me" && !/[<&]/.test(m.nickName));
+    assert.ok(friend && member);
+    const asked = [
+      { from: friend.nickName, text: "what are your opening hours?" }, // private: the echo answers, the keyword bot does not
+      { from: member.nickName, room: "家人群", text: "@Sandbox Me price?", mention: true }, // group @me: the keyword bot only
+      { from: member.nickName, room: "家人群", text: "hello all" }, // group, no mention: nobody
+      { from: "Hiker Li", type: "friend-request" as const, text: "hi" }, // accepted and welcomed once
+    ];
+    for (const m of asked) ctx.sb.control.inject(m);
+    await ctx.sb.control.waitForSent((r) => r.toName === friend.nickName, { timeoutMs: 10_000 });
+    await ctx.sb.control.waitForSent((r) => r.toName === "家人群", { timeoutMs: 10_000 });
+    await ctx.sb.control.waitForSent((r) => r.toName === "Hiker Li", { timeoutMs: 10_000 });
+    // a last private text: once its echo is sent, every answer to the earlier ones has been sent too (one queue)
+    ctx.sb.control.inject({ from: friend.nickName, text: "last" });
+    await ctx.sb.control.waitForSent((r) => r.text === "last", { timeoutMs: 10_000 });
+    const answers = (name: string): string[] => ctx.sb.control.sent({ type: "text" }).filter((r) => r.toName === name).map((r) => r.text ?? "");
+    assert.deepEqual(answers(friend.nickName), ["what are your opening hours?", "last"]);
+    assert.deepEqual(answers("家人群").length, 1, answers("家人群").join(" | "));
+    assert.match(answers("家人群")[0] ?? "", /Coffee 15/);
+    assert.deepEqual(answers("Hiker Li"), ["Hello! Nice to meet you."]);
   });
 });

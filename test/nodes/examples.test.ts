@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import * as path from "node:path";
 import { readExample, repoRoot } from "../support/node-red";
 
@@ -90,15 +91,59 @@ describe("examples", function () {
     });
   }
 
-  it("runs the echo bot on the built-in sandbox: wx-receive (text) wired straight to a wx-send-text without target", function () {
+  it("#16.4: imports together without an id conflict, with each other or with the flow `npm start` deploys", function () {
+    const require = createRequire(__filename);
+    const { startFlow } = require(path.join(repoRoot(), "scripts", "start-flow.js")) as { startFlow: (dir: string, port: number) => FlowNode[] };
+    const start = startFlow(dir, 1881);
+    assert.ok(start.some((n) => n.type === "wx-receive"), "the start flow is the echo flow");
+    const seen = new Map<string, string>();
+    for (const [file, flow] of [...flows, ["npm start", start] as const]) {
+      for (const node of flow) {
+        const other = seen.get(node.id);
+        assert.equal(other, undefined, `${node.id} is in ${file} and in ${other}`);
+        seen.set(node.id, file);
+      }
+    }
+    // the start flow's nodes still wire to each other and to its own account
+    const startIds = new Set(start.map((n) => n.id));
+    for (const node of start) {
+      for (const target of (node.wires ?? []).flat()) assert.ok(startIds.has(target), target);
+      if (typeof node.account === "string") assert.ok(startIds.has(node.account), node.account);
+      if (typeof node.z === "string") assert.ok(startIds.has(node.z), node.z);
+    }
+    assert.equal(start.find((n) => n.type === "wx-account")?.sandboxPort, 1881);
+  });
+
+  it("#16.4: each example has its own clearly named sandbox account on any free port (deployed together, none takes another's port)", function () {
+    for (const [file, flow] of flows) {
+      const account = flow.find((n) => n.type === "wx-account");
+      assert.equal(account?.server, "sandbox", file);
+      assert.match(String(account?.name), /^Sandbox account \(.+ example\)$/, file);
+      assert.equal(account?.sandboxPort, 0, file);
+    }
+  });
+
+  it("#16.4: the contact export writes under the Node-RED user dir, not the folder Node-RED started in", function () {
+    const file = (flows.get("daily-contact-export.json") ?? []).find((n) => n.type === "file");
+    assert.ok(file);
+    assert.equal(file.filenameType, "jsonata");
+    assert.match(String(file.filename), /^\$env\("HOME"\) & "\/\.node-red\/wxflow\//);
+    assert.equal(file.createDir, true);
+  });
+
+  it("runs the echo bot on the built-in sandbox: wx-receive (text), private chats only (#16.4), to a wx-send-text without target", function () {
     const flow = flows.get("echo-bot-sandbox.json") ?? [];
     const account = flow.find((n) => n.type === "wx-account");
     assert.equal(account?.server, "sandbox");
     const receive = flow.find((n) => n.type === "wx-receive");
     const send = flow.find((n) => n.type === "wx-send-text");
-    assert.ok(receive && send);
+    const privateOnly = flow.find((n) => n.type === "switch");
+    assert.ok(receive && send && privateOnly);
     assert.deepEqual(receive.types, ["text"]);
-    assert.ok(receive.wires?.[0]?.includes(send.id));
+    assert.ok(receive.wires?.[0]?.includes(privateOnly.id));
+    assert.equal(privateOnly.property, "wechat.room");
+    assert.deepEqual(privateOnly.rules, [{ t: "null" }]);
+    assert.ok(privateOnly.wires?.[0]?.includes(send.id));
     assert.equal(send.target, "");
   });
 });

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { WeChatError } from "../../lib/wechat/errors";
+import { MAX_TEXT_LENGTH } from "../../lib/wechat/send";
 import type { Contact, SessionState, WeChatClientApi } from "../../lib/wechat/types";
 import { accountSettings } from "../../nodes/wx-account/account";
 import { INSTALL_SECRET_FILE, SESSION_KEY_ENV, SESSION_KEY_FILE_ENV, baseSecret, sessionKey, sessionSecret } from "../../nodes/shared/secret";
@@ -209,6 +210,18 @@ describe("SEND_UNCERTAIN in the send nodes", () => {
         assert.match(help, /<code>SEND_UNCERTAIN<\/code>/, `${lang}/${node}`);
         assert.match(help, /msg\.wechat\.uncertain\.clientMsgId/, `${lang}/${node}`);
       }
+    }
+  });
+});
+
+describe("wx-send-text help (#16.8)", function () {
+  it("names TOO_LARGE and the text limit the client enforces, in both languages", () => {
+    const root = path.join(__dirname, "..", "..", "..");
+    const limit = MAX_TEXT_LENGTH.toLocaleString("en-US"); // "16,000"
+    for (const lang of ["en-US", "zh-CN"]) {
+      const help = readFileSync(path.join(root, "locales", lang, "wx-send-text.html"), "utf8");
+      assert.match(help, /<code>TOO_LARGE<\/code>/, lang);
+      assert.ok(help.includes(limit), `${lang} names the ${limit}-character limit`);
     }
   });
 });

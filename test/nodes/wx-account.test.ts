@@ -7,7 +7,7 @@ import { SESSION_KEY_FILE_ENV, baseSecret, sessionKey, sessionSecret } from "../
 import accountNode from "../../nodes/wx-account/wx-account";
 import type { AdminHandler, NodeAPI } from "../../nodes/shared/red";
 import { type FlowNode, helper, nodeById, waitForEvent, waitForStatus } from "../support/node-red";
-import { ACCOUNT, NODES, accountConfig, accountOf, login, useSandbox, waitOnline, wxNode } from "./fixture";
+import { ACCOUNT, NODES, accountConfig, accountOf, logOf, login, useSandbox, waitOnline, wxNode } from "./fixture";
 
 interface StateBody {
   state: string;
@@ -93,6 +93,19 @@ describe("wx-account", function () {
     assert.match(text, /[▀▄█]/);
   });
 
+  it("#16.5: on the built-in sandbox, logs 'press Scan on the sandbox phone page' instead of a terminal QR", async function () {
+    const logged = helper.load(NODES, [wxNode("send", "wx-send-text"), { ...accountConfig(ctx.sb), server: "sandbox", sandboxPort: 0, loginUrl: "" }]).then(() =>
+      waitForEvent(nodeById(ACCOUNT), "call:log", (call) => {
+        const text = String((call as { args: unknown[] }).args[0]);
+        return /log\.scan/.test(text) ? text : undefined;
+      }),
+    );
+    const text = await logged;
+    assert.equal(text, "wx-account.log.scanSandbox");
+    const all = JSON.stringify(helper.log().args);
+    assert.doesNotMatch(all, /[▀▄█]|login\.weixin\.qq\.com\/l\//, "no terminal QR, no QR URL");
+  });
+
   it("answers 404 'undeployed' for an account that is not deployed", async function () {
     await helper.load(NODES, flow(ctx));
     const res = await helper.request().get("/wx-account/nope/state");
@@ -148,6 +161,18 @@ describe("wx-account", function () {
     await helper.load(NODES, flow(ctx));
     await waitOnline(nodeById("send"));
     assert.equal(ctx.sb.control.logins().length, logins, "no new QR login was needed");
+  });
+
+  it("#16.3: logs a client warning exactly once (a saved session the server no longer knows)", async function () {
+    await helper.load(NODES, flow(ctx));
+    await login(ctx, nodeById("send"));
+    await helper.unload();
+    // the server ends the session while the flow is stopped: the redeploy finds the saved session dead
+    ctx.sb.control.expireSession({ code: 1101 });
+    await helper.load(NODES, flow(ctx));
+    await waitForStatus(nodeById("send"), (s) => s.fill === "yellow" && /status\.(scan|confirm)/.test(s.text ?? ""));
+    const warned = logOf(ACCOUNT, "warn").filter((w) => /saved session not usable/.test(w));
+    assert.equal(warned.length, 1, logOf(ACCOUNT, "warn").join("\n"));
   });
 
   it("#14.5: with a session key from a file outside the user dir, a copy of the user dir decrypts no session; old sessions migrate", async function () {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type TestNode, helper, nextSent, nodeById, waitForEvent } from "../support/node-red";
+import { type TestNode, helper, nextSent, nodeById, waitForEvent, waitForStatus } from "../support/node-red";
 import { type Context, NODES, accountConfig, catchFlow, clientOf, loadOnline, useSandbox, wxNode } from "./fixture";
 
 interface Caught {
@@ -243,5 +243,24 @@ describe("wx-send-text before login", function () {
     const caught = waitForEvent(nodeById("caught"), "input", (m) => m as Caught);
     nodeById("send").receive({ payload: "x", to: "filehelper" });
     assert.equal((await caught).error.code, "INVALID_ARGUMENT");
+  });
+});
+
+describe("wx-send-text failure status (#16.8)", function () {
+  // a short hold so the test waits on the status events, not on the 10 s default
+  const ctx = useSandbox({}, { wxFailureStatusMs: 300 });
+
+  it("shows a failed send on the node for a while, then the account's status again", async function () {
+    await loadOnline(ctx, [accountConfig(ctx.sb), wxNode("send", "wx-send-text", { target: "filehelper" }), ...catchFlow(["send"])], "send");
+    const send = nodeById("send");
+    const failed = waitForStatus(send, (s) => s.fill === "red");
+    const started = Date.now();
+    send.receive({ payload: "  " });
+    const shown = await failed;
+    assert.equal(shown.shape, "dot");
+    assert.match(shown.text ?? "", /status\.failed: INVALID_ARGUMENT$/);
+    const back = await waitForStatus(send, (s) => s.fill === "green");
+    assert.equal(back.text, "wx-account.status.online");
+    assert.ok(Date.now() - started >= 250, "the failure stayed for the hold time");
   });
 });

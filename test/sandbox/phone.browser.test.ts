@@ -23,6 +23,19 @@ describe("sandbox: phone page (browser)", function () {
     await sb?.close();
   });
 
+  it("#16.8: opens on the first friend, not on the file helper", async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 800 } });
+    await page.goto(sb.phoneUrl);
+    await page.waitForFunction('document.querySelectorAll("#chat option").length > 3', undefined, { timeout: 10_000 });
+    const chosen = JSON.parse(await page.locator("#chat").inputValue()) as { kind: string; name: string };
+    const firstFriend = (await api.worldContacts({ kind: "friend" }))[0];
+    assert.ok(firstFriend);
+    assert.equal(chosen.kind, "friend");
+    assert.equal(await page.locator("#chat option").first().textContent(), "文件传输助手", "the file helper is still listed, first");
+    assert.notEqual(chosen.name, "文件传输助手");
+    await page.close();
+  });
+
   it("scans a pending login, chats as a contact, and shows what the bot sent, escaped", async () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 800 } });
     await page.goto(sb.phoneUrl);
@@ -61,6 +74,11 @@ describe("sandbox: phone page (browser)", function () {
     await c.sendText(to, "<i>bot</i> reply");
     const item = page.locator("#sent li .text", { hasText: "<i>bot</i> reply" });
     await item.waitFor({ timeout: 10_000 });
+    // #16.8: the whole conversation, both sides: what the phone sent as the contact, then the bot's answer above it
+    const sides = (await page.evaluate(
+      'Array.from(document.querySelectorAll("#sent li")).map(function (li) { var t = li.querySelector(".text, .file"); return li.dataset.side + ":" + (t ? t.textContent : ""); })',
+    )) as string[];
+    assert.deepEqual(sides, ["bot:<i>bot</i> reply", "phone:dot.png", "phone:hello from the phone <b>"]);
     assert.equal(await page.locator("#sent i").count(), 0, "sent text is rendered as text, not markup");
 
     // an image the bot sent shows on the page: fetched with the token header, shown from a blob URL

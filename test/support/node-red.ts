@@ -1,6 +1,7 @@
 /**
  * node-red-node-test-helper bound to the Node-RED runtime chosen by WXFLOW_NODE_RED:
- * "node-red" (default, Node-RED 4.1) or "node-red-5" (the Node-RED 5 alias, needs Node 22).
+ * "node-red" (default, Node-RED 4.1) or "node-red-5" (the Node-RED 5 alias, needs Node 22; .ci/run installs it
+ * for its Node-RED 5 run only, so that `npm ci` on Node 20 stays free of EBADENGINE warnings).
  * Also small waiting utilities for node tests (events with a timeout, never sleeps).
  */
 import { existsSync, readFileSync } from "node:fs";
