@@ -6,7 +6,7 @@ import { findAccount } from "../shared/account-ref";
 import { pickerEntry } from "../shared/contacts";
 import type { AdminRequest, AdminResponse, Node, NodeAPI, NodeDef } from "../shared/red";
 import { sessionKey } from "../shared/secret";
-import { WxAccount, accountSettings, errorText, stateTopic } from "./account";
+import { WxAccount, accountSettings, errorText, stateTopic } from "../shared/account";
 
 interface AccountDef extends NodeDef {
   server?: string;

@@ -1,6 +1,6 @@
 import { WeChatError } from "../../lib/wechat/errors";
 import type { Contact } from "../../lib/wechat/types";
-import type { WxAccount } from "../wx-account/account";
+import type { WxAccount } from "../shared/account";
 import { contactOut } from "../shared/contacts";
 import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
 import { chooseTarget, isRecord } from "../shared/target";

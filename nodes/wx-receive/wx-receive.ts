@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { isWeChatError } from "../../lib/wechat/errors";
 import type { Message } from "../../lib/wechat/types";
-import type { WxAccount } from "../wx-account/account";
+import type { WxAccount } from "../shared/account";
 import type { Node, NodeAPI, NodeMessage } from "../shared/red";
 import { attachUser } from "../shared/user-node";
 import { filterOf, passes, type ReceiveDef } from "./filter";
