@@ -18,7 +18,7 @@ import { SessionStore, type SavedSession } from "./session-store";
 import { SyncLoop, type SessionEnd, type SyncOptions, type SyncTrouble } from "./sync";
 import { decodeContent } from "./messages/text";
 import { isGroupUserName, isSpecialUserName } from "./messages/contact";
-import { BoundedSet, ClientMsgIds, RecentMessages, sniffMime } from "./util";
+import { BoundedSet, ClientMsgIds, RecentMessages, extensionFor, sniffMime } from "./util";
 import type {
   ClientEvents,
   ClientOptions,
@@ -65,7 +65,6 @@ export type WeChatClientOptions = ClientOptions & { tuning?: ClientTuning };
 const RECENT_IDS_SAVED = 500;
 /** Send times remembered for revoke() calls that bring no time (far more than fit in 2 minutes). */
 const SENT_TIMES_KEPT = 2_000;
-const IMAGE_EXTENSIONS: Record<string, string> = { "image/png": "png", "image/jpeg": "jpg", "image/bmp": "bmp", "image/gif": "gif" };
 
 /** What webwxinit says beyond the user: the recent chats to fetch with the contacts. */
 interface InitInfo {
@@ -324,7 +323,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     const target = await this.findContact(to);
     return this.sent(
       this.requireSession().sender.sendMedia(target, data, {
-        fileName: options?.fileName ?? `image.${IMAGE_EXTENSIONS[mime ?? ""] ?? "jpg"}`,
+        fileName: options?.fileName ?? `image.${extensionFor(mime ?? "") ?? "jpg"}`,
         ...(mime ? { mime } : {}),
         as: "image",
       }),
@@ -349,7 +348,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     const target = typeof userName === "string" ? userName.trim() : "";
     // A UserName of this session (a group member is one we have no contact for), else a known contact.
     const resolved = target.startsWith("@") && !this.contactStore.has(target) ? target : (await this.findContact(target)).userName;
-    if (resolved.startsWith("@@")) throw new WeChatError("INVALID_ARGUMENT", "addFriend: a group cannot be added as a friend");
+    if (isGroupUserName(resolved)) throw new WeChatError("INVALID_ARGUMENT", "addFriend: a group cannot be added as a friend");
     await active.actions.addFriend(resolved, greeting);
   }
 

@@ -1,6 +1,6 @@
 import type { Json, SessionApi } from "./api";
 import type { ContactStore } from "./contacts";
-import { isWeChatError } from "./errors";
+import { errorText, isWeChatError } from "./errors";
 import { afterCallsStarted, backoffDelay, sleep } from "./http";
 import { isGroupUserName, rawContactToContact } from "./messages/contact";
 import type { RawContact } from "./messages/wire";
@@ -45,7 +45,7 @@ export async function retried<T>(call: () => Promise<T>, policy: RetryPolicy, si
     } catch (error) {
       if (!retriable(error) || attempt + 1 >= policy.attempts || signal?.aborted) throw error;
       const delay = backoffDelay(attempt, policy.backoffMs, policy.maxBackoffMs);
-      warn?.(`${error instanceof Error ? error.message : "failed"}; trying again in ${Math.round(delay / 100) / 10} s`);
+      warn?.(`${errorText(error, "failed")}; trying again in ${Math.round(delay / 100) / 10} s`);
       await sleep(delay, signal);
     }
   }
@@ -168,7 +168,7 @@ export async function loadContacts(api: SessionApi, store: ContactStore, options
         (error: unknown) => {
           if (replace || !retriable(error)) throw error;
           complete = false;
-          options.warn?.(`members of ${chunk.length} groups not loaded: ${error instanceof Error ? error.message : "error"}`);
+          options.warn?.(`members of ${chunk.length} groups not loaded: ${errorText(error, "error")}`);
           return [];
         },
       );

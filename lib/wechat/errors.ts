@@ -38,6 +38,15 @@ export function isWeChatError(value: unknown, code?: ErrorCode): value is WeChat
   return value instanceof WeChatError && (code === undefined || value.code === code);
 }
 
+/**
+ * The text of something thrown: an Error's message, else `fallback` (when given) or the value as a string.
+ * The one place that says how a caught value becomes words for a log line, a status or an error.
+ */
+export function errorText(error: unknown, fallback?: string): string {
+  if (error instanceof Error) return error.message;
+  return fallback ?? String(error);
+}
+
 // Line breaks (CR, LF, tab, U+2028/2029) become one space; every other control character (C0, DEL, C1 with the
 // 8-bit CSI) and the bidi overrides that reorder a terminal line are dropped.
 const LINE_BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]+/g;

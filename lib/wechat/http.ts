@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { CookieJar } from "tough-cookie";
-import { WeChatError, cleanServerText, errorForRet } from "./errors";
+import { WeChatError, cleanServerText, errorForRet, errorText } from "./errors";
 import { agentsFor, type Transport } from "./transport";
 import { parseXml, xmlString } from "./util/xml";
 import type { Logger } from "./types";
@@ -366,7 +366,7 @@ export class HttpClient {
       value = parseJsonBody(response.body, spec.what);
     } catch (error) {
       // The server answered, so it may have acted on the call: an unreadable answer is not a refusal.
-      throw new WeChatError("PROTOCOL", error instanceof Error ? error.message : `${spec.what}: unreadable answer`, { afterSent: true });
+      throw new WeChatError("PROTOCOL", errorText(error, `${spec.what}: unreadable answer`), { afterSent: true });
     }
     checkBaseResponse(value, spec.what);
     return value as Record<string, unknown>;

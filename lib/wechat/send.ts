@@ -4,8 +4,9 @@ import type { ContactStore } from "./contacts";
 import { WeChatError, isWeChatError } from "./errors";
 import { SendQueue, buildFileAppMsgFields, buildMentionSource, mentionText, multipartBody, uploadPlan } from "./outbox";
 import type { SendQueueTuning, UploadPlan } from "./outbox";
-import { findMember, memberName } from "./members";
+import { findMember, memberName, requireGroup } from "./members";
 import { str } from "./messages/fields";
+import { isMentioned } from "./messages/text";
 import type { Contact, PacingOptions, SendFileOptions, SendResult } from "./types";
 import { ClientMsgIds, sniffMime } from "./util";
 
@@ -14,8 +15,6 @@ import { ClientMsgIds, sniffMime } from "./util";
  * refuses huge bodies with a bare Ret 1, so a clear error up front is kinder than a vague refusal.
  */
 export const MAX_TEXT_LENGTH = 16_000;
-
-const MENTION_SPACE = "\u2005";
 
 /** The type-specific fields of a send's Msg (the rest is added by post()). */
 interface MsgFields {
@@ -78,10 +77,9 @@ export class Sender {
     let content = text;
     let msgSource: string | undefined;
     if (mentions.length > 0) {
-      if (to.kind !== "group") throw new WeChatError("INVALID_ARGUMENT", "mentions only work in a group");
+      requireGroup(to, "mentions only work in groups");
       const members = mentions.map((m) => findMember(to, m, this.contacts));
-      const missing = [...new Set(members.map(memberName))]
-        .filter((name) => !content.includes(`@${name}${MENTION_SPACE}`) && !content.includes(`@${name} `) && !content.endsWith(`@${name}`));
+      const missing = [...new Set(members.map(memberName))].filter((name) => !isMentioned(content, [name]));
       if (missing.length > 0) content = mentionText(missing, content);
       msgSource = buildMentionSource(members.map((m) => m.userName), to.userName);
     }

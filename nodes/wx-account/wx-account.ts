@@ -1,12 +1,12 @@
 import { startSandbox } from "../../lib/sandbox";
 import { WeChatClient, type ClientTuning } from "../../lib/wechat/client";
-import { isWeChatError } from "../../lib/wechat/errors";
+import { errorText, isWeChatError } from "../../lib/wechat/errors";
 import type { ContactKind } from "../../lib/wechat/types";
 import { findAccount } from "../shared/account-ref";
 import { pickerEntry } from "../shared/contacts";
 import type { AdminRequest, AdminResponse, Node, NodeAPI, NodeDef } from "../shared/red";
 import { sessionKey } from "../shared/secret";
-import { WxAccount, accountSettings, errorText, stateTopic } from "./account";
+import { WxAccount, accountSettings, stateTopic } from "../shared/account";
 
 interface AccountDef extends NodeDef {
   server?: string;

@@ -1,6 +1,7 @@
 import { WeChatError } from "../../lib/wechat/errors";
+import { requireGroup } from "../../lib/wechat/members";
 import type { Contact } from "../../lib/wechat/types";
-import type { WxAccount } from "../wx-account/account";
+import type { WxAccount } from "../shared/account";
 import { contactOut } from "../shared/contacts";
 import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
 import { chooseTarget, isRecord } from "../shared/target";
@@ -89,7 +90,7 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
     }
     case "add-members":
     case "remove-members": {
-      const group = requireGroup(await target());
+      const group = requireGroup(await target(), action);
       const list = members();
       if (action === "add-members") await client.addMembers(group.userName, list);
       else await client.removeMembers(group.userName, list);
@@ -97,7 +98,7 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
       return;
     }
     case "rename-group": {
-      const group = requireGroup(await target());
+      const group = requireGroup(await target(), action);
       await client.renameGroup(group.userName, topic());
       acted(msg, action, group);
       return;
@@ -126,10 +127,6 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
   }
 }
 
-function requireGroup(contact: Contact): Contact {
-  if (contact.kind !== "group") throw new WeChatError("INVALID_ARGUMENT", `"${contact.displayName}" is not a group`);
-  return contact;
-}
 
 export = function register(RED: NodeAPI): void {
   function WxActionNode(this: Node, config: ActionDef): void {
