@@ -9,7 +9,7 @@ import type { SendQueue } from "./outbox";
 import type { Contact, FriendRequestRef, RevokeTarget } from "./types";
 import { escapeXml } from "./util";
 
-/** The server refuses recalls after this long (protocol.md section 6). */
+/** The server refuses recalls after this long (docs/protocol.md section 6). */
 export const REVOKE_WINDOW_MS = 2 * 60_000;
 /** From this many members on, a group takes invitemember instead of addmember (webwxinit InviteStartCount). */
 export const INVITE_START_COUNT = 40;
@@ -31,7 +31,7 @@ function text(value: unknown, what: string): string {
 const PASS_THROUGH = new Set([1100, 1101, 1102, 1205]);
 
 /**
- * The operations beyond sending (protocol.md sections 6-7): recall, friend requests, remark, pin, groups,
+ * The operations beyond sending (docs/protocol.md sections 6-7): recall, friend requests, remark, pin, groups,
  * mark as read, avatars. Friend and group operations go through the account's send queue as actions (the
  * stricter pacing); recall as an ordinary send. Contacts are resolved by the caller.
  */
@@ -115,7 +115,7 @@ export class Actions {
       if (m.kind !== "friend") throw new WeChatError("INVALID_ARGUMENT", `createGroup: only friends can be members (${cleanServerText(m.displayName)} is ${m.kind})`);
     }
     const answer = await this.action("createGroup", () => this.api.createChatroom(name, userNames));
-    // Ret 0 with an <e> error in ErrMsg is a refusal (protocol.md section 9).
+    // Ret 0 with an <e> error in ErrMsg is a refusal (docs/protocol.md section 9).
     const notice = serverNotice(answer);
     if (notice !== undefined) throw new WeChatError("SERVER", `webwxcreatechatroom: the server refused to create the group: ${notice}`);
     const room = typeof answer.ChatRoomName === "string" ? answer.ChatRoomName : "";

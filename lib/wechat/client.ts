@@ -284,7 +284,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   /**
    * A target as a live contact, as resolve() does, but: a name waits for the contacts still loading after login
    * (up to contactsWaitMs, then it is looked up among those loaded so far), and a group UserName (@@...) this
-   * client does not know yet is fetched from the server (an unsaved group, protocol.md section 7).
+   * client does not know yet is fetched from the server (an unsaved group, docs/protocol.md section 7).
    */
   async findContact(target: string): Promise<Contact> {
     const active = this.requireSession();

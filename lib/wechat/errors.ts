@@ -58,7 +58,7 @@ export function cleanServerText(text: string, max = SERVER_TEXT_MAX): string {
   return chars.length > max ? `${chars.slice(0, max).join("")}…` : clean;
 }
 
-/** The error a server Ret / retcode stands for (protocol.md section 8); `serverMessage` is cleaned here. */
+/** The error a server Ret / retcode stands for (docs/protocol.md section 8); `serverMessage` is cleaned here. */
 export function errorForRet(ret: number, what: string, serverMessage?: string): WeChatError {
   const cleaned = serverMessage === undefined ? "" : cleanServerText(serverMessage);
   const said = cleaned ? `: ${cleaned}` : "";

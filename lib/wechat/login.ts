@@ -15,7 +15,7 @@ export const DESKTOP_EXTSPAM =
 export type LoginMode = "desktop" | "web";
 
 /**
- * The shape of a login uuid (protocol.md section 3). Every captured one is 10 base64 characters and "==" (7 bytes:
+ * The shape of a login uuid (docs/protocol.md section 3). Every captured one is 10 base64 characters and "==" (7 bytes:
  * "wb7R2kx9dA==", "4ZrEq8JiYQ==", "ob4xFTZAJA=="); in case the server changes, both base64 alphabets ("+" "/" and
  * "-" "_") and 8 to 64 characters are accepted, then at most two "=". Anything else (line breaks, escapes, quotes, a
  * URL) is not a uuid: it would end up in the QR, the log and every poll URL.
@@ -51,7 +51,7 @@ export interface LoginPolicy {
   wechatHostsOnly?: boolean;
 }
 
-/** The steps of a login before a session exists (protocol.md section 3, steps 1-4, and push login). */
+/** The steps of a login before a session exists (docs/protocol.md section 3, steps 1-4, and push login). */
 export class LoginApi {
   constructor(
     private readonly http: HttpClient,
@@ -130,14 +130,14 @@ export class LoginApi {
     const response = await this.http.request({
       what: "webwxnewloginpage",
       url,
-      // The ticket is good once: never asked again after the server may have seen it (protocol.md section 2).
+      // The ticket is good once: never asked again after the server may have seen it (docs/protocol.md section 2).
       idempotent: false,
       headers,
       referer: this.mode === "desktop" ? "https://wx.qq.com/?&lang=zh_CN&target=t" : `${new URL(redirectUri).origin}/`,
       timeoutMs: this.timeouts.requestMs,
       signal,
     });
-    // Read robustly (protocol.md section 9): refusals have come as XML that is not well-formed and as GBK text.
+    // Read robustly (docs/protocol.md section 9): refusals have come as XML that is not well-formed and as GBK text.
     const page = readXmlTags(decodeBody(response.body, response.headers["content-type"]), "error", LOGIN_PAGE_TAGS, {
       maxBytes: LOGIN_PAGE_MAX_BYTES,
     });

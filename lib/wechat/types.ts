@@ -202,7 +202,7 @@ export type ErrorCode =
   | "PROTOCOL"
   | "SERVER"
   | "CLOSED"
-  /** A send whose request may have reached the server failed (timeout, reset, 5xx): never resent (protocol.md section 2). */
+  /** A send whose request may have reached the server failed (timeout, reset, 5xx): never resent (docs/protocol.md section 2). */
   | "SEND_UNCERTAIN";
 
 export interface ClientEvents {

@@ -10,7 +10,7 @@ type SendAs = NonNullable<SendFileOptions["as"]>;
 const SEND_AS: readonly SendAs[] = ["image", "video", "sticker", "file"];
 
 const MB = 1024 * 1024;
-/** WeChat's limits (protocol.md section 6): files about 100 MB, videos under 20 MB. */
+/** WeChat's limits (docs/protocol.md section 6): files about 100 MB, videos under 20 MB. */
 const MAX_FILE_BYTES = 100 * MB;
 const MAX_VIDEO_BYTES = 20 * MB;
 /** Sniffed types whose subtype is not their usual extension (the rest use the subtype: pdf, zip, png, mp4...). */

@@ -5,7 +5,7 @@ import { escapeXml } from "../util/xml";
 export const MENTION_SEPARATOR = "\u2005";
 
 /**
- * MsgSource of a text message that really notifies the mentioned members (protocol.md section 6):
+ * MsgSource of a text message that really notifies the mentioned members (docs/protocol.md section 6):
  * `<msgsource><atusername>u1,u2</atusername><atchatroomname>@@room</atchatroomname></msgsource>`.
  */
 export function buildMentionSource(memberUserNames: readonly string[], roomUserName: string): string {
