@@ -6,7 +6,7 @@ import { serverNotice } from "./http";
 import { findMember } from "./members";
 import { isGroupUserName } from "./messages";
 import type { SendQueue } from "./outbox";
-import type { Contact, FriendRequestRef, RevokeTarget } from "./types";
+import type { Contact, FriendRequestRef, RevokeTarget, SendResult } from "./types";
 import { escapeXml } from "./util";
 
 /** The server refuses recalls after this long (docs/protocol.md section 6). */
@@ -14,9 +14,34 @@ export const REVOKE_WINDOW_MS = 2 * 60_000;
 /** From this many members on, a group takes invitemember instead of addmember (webwxinit InviteStartCount). */
 export const INVITE_START_COUNT = 40;
 
+/** Send times remembered for revoke() calls that bring no time (far more than fit in the 2-minute window). */
+const SENT_TIMES_KEPT = 2_000;
+
+/**
+ * When this client sent what (server MsgID -> ms), across its sessions: a revoke() given only the ids of a send
+ * still gets the 2-minute check. Owned by the client; every session's Actions reads it.
+ */
+export class SentMessages {
+  private readonly times = new Map<string, number>();
+
+  constructor(private readonly capacity = SENT_TIMES_KEPT) {}
+
+  /** Remembers a send that went out (its time, else now) and hands it back. */
+  record(result: SendResult): SendResult {
+    this.times.set(result.msgId, result.time ?? Date.now());
+    if (this.times.size > this.capacity) this.times.delete(this.times.keys().next().value as string);
+    return result;
+  }
+
+  /** When this client sent the message with this server id, if it did (and still remembers). */
+  sentAt(msgId: string): number | undefined {
+    return this.times.get(msgId);
+  }
+}
+
 export interface ActionsOptions {
-  /** When this client sent a message (SendResult.time), for revokes given without a time. */
-  sentAt(msgId: string): number | undefined;
+  /** What this client sent and when (SendResult.time), for revokes given without a time. */
+  sent: SentMessages;
   /** A contact the client learnt of by an answer (a new group), before sync brings it. */
   learnt(before: Contact | undefined, after: Contact): void;
   now?(): number;
@@ -53,7 +78,7 @@ export class Actions {
     const localId = text(sent.localId, "revoke: localId");
     if (!/^\d+$/.test(msgId)) throw new WeChatError("INVALID_ARGUMENT", "revoke: msgId must be the server's message id");
     const to = this.revokeTarget(sent);
-    const time = typeof sent.time === "number" ? sent.time : this.options.sentAt(msgId);
+    const time = typeof sent.time === "number" ? sent.time : this.options.sent.sentAt(msgId);
     const checkAge = (): void => {
       if (time !== undefined && this.now() - time > REVOKE_WINDOW_MS) {
         throw new WeChatError("INVALID_ARGUMENT", `revoke: the message was sent ${Math.round((this.now() - time) / 1000)} s ago; only messages of the last 2 minutes can be recalled`);

@@ -34,6 +34,13 @@ export class WeChatError extends Error {
   }
 }
 
+/** An error as text for a warning: a WeChatError's message (never secrets), else only the error's name. */
+export function describeError(error: unknown): string {
+  if (error instanceof WeChatError) return error.message;
+  if (error instanceof Error) return error.name;
+  return "unknown error";
+}
+
 export function isWeChatError(value: unknown, code?: ErrorCode): value is WeChatError {
   return value instanceof WeChatError && (code === undefined || value.code === code);
 }

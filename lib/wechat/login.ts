@@ -30,12 +30,26 @@ export function isUuid(value: string): boolean {
 const LOGIN_PAGE_MAX_BYTES = 64 * 1024;
 const LOGIN_PAGE_TAGS = ["ret", "message", "skey", "wxsid", "wxuin", "pass_ticket"] as const;
 
+/** The `window.code` of a scan poll answer (docs/protocol.md section 3, step 3). */
+export const ScanCode = {
+  /** Nobody scanned yet: poll again at once. */
+  Waiting: 408,
+  /** Scanned, waiting for the tap on the phone (the answer carries the avatar). */
+  Scanned: 201,
+  /** Confirmed: the answer names the redirect_uri. */
+  Confirmed: 200,
+  /** The uuid expired: a new uuid and QR. */
+  Expired: 400,
+  /** Cancelled on the phone: a new uuid and QR. */
+  Cancelled: 202,
+} as const;
+
 export type ScanAnswer =
-  | { code: 408 }
-  | { code: 201; avatar?: string }
-  | { code: 200; redirectUri: string }
-  | { code: 400 }
-  | { code: 202 };
+  | { code: typeof ScanCode.Waiting }
+  | { code: typeof ScanCode.Scanned; avatar?: string }
+  | { code: typeof ScanCode.Confirmed; redirectUri: string }
+  | { code: typeof ScanCode.Expired }
+  | { code: typeof ScanCode.Cancelled };
 
 export interface LoginTimeouts {
   requestMs: number;
@@ -99,13 +113,13 @@ export class LoginApi {
     const vars = parseScriptVars(text);
     const code = Number(vars.code);
     switch (code) {
-      case 408:
-      case 400:
-      case 202:
+      case ScanCode.Waiting:
+      case ScanCode.Expired:
+      case ScanCode.Cancelled:
         return { code };
-      case 201:
+      case ScanCode.Scanned:
         return vars.userAvatar ? { code, avatar: vars.userAvatar } : { code };
-      case 200: {
+      case ScanCode.Confirmed: {
         const redirectUri = vars.redirect_uri;
         if (!redirectUri || !/^https?:\/\//.test(redirectUri)) throw new WeChatError("PROTOCOL", "login: 200 without redirect_uri");
         if (this.policy.wechatHostsOnly && !isWeChatPageUrl(redirectUri)) {

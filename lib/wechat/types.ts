@@ -222,6 +222,9 @@ export interface ClientEvents {
   sync: [SyncTroubleEvent];
 }
 
+/** Raises one client event: the one signature every step that reports events is given (one name per event). */
+export type ClientEmit = <K extends keyof ClientEvents>(event: K, ...args: ClientEvents[K]) => void;
+
 export interface Logger {
   debug(message: string): void;
   info(message: string): void;
