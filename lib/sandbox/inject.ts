@@ -113,7 +113,7 @@ export function inject(state: SandboxState, req: InjectRequest, resolved?: Resol
       const data = bytes(req, sampleMp4);
       state.media.set(msgId, { data, mime: "video/mp4", owners: new Set([account.index]) });
       const seconds = Math.max(1, Math.round((req.durationMs ?? 5000) / 1000));
-      // Laid out like the real server's: "<br/>" then a TAB before the element (protocol.md section 9).
+      // Laid out like the real server's: "<br/>" then a TAB before the element (docs/protocol.md section 9).
       const xml = `<?xml version="1.0"?>\n<msg>\n\t<videomsg aeskey="" cdnthumbaeskey="" cdnvideourl="" cdnthumburl="" length="${data.length}" playlength="${seconds}" cdnthumblength="0" cdnthumbwidth="100" cdnthumbheight="100" fromusername="" md5="" newmd5="" isad="0" />\n</msg>`;
       return queue(43, () => ({ Content: escapeWire(xml).replace(/\n/g, "<br/>"), PlayLength: seconds, ImgHeight: 100, ImgWidth: 100 }));
     }

@@ -16,7 +16,7 @@ const MB = 1024 * 1024;
 const CHECK_UPLOAD_OVER = 25 * MB;
 const VIDEO_MAX = 20 * MB;
 const FILE_MAX = 100 * MB;
-/** appid of file appmsgs (protocol.md section 6): the web client's, sent in desktop mode as well. */
+/** appid of file appmsgs (docs/protocol.md section 6): the web client's, sent in desktop mode as well. */
 const FILE_APPID = "wxeb7ec651dd0aefa9";
 
 /**
@@ -315,7 +315,7 @@ export async function sendAppMsg(ctx: Ctx): Promise<void> {
   if (title !== up.record.fileName) ctx.deviation("appmsg-title", "title differs from the uploaded file name");
   if (up.record.size > CHECK_UPLOAD_OVER) {
     const check = ctx.state.checkUploads.get(up.record.md5);
-    // protocol.md puts the Signature "into the appmsg"; the official web client sends it as Msg.Signature: accept either.
+    // docs/protocol.md puts the Signature "into the appmsg"; the official web client sends it as Msg.Signature: accept either.
     const signed = check !== undefined && (content.includes(check.signature) || s.msg.Signature === check.signature);
     if (!signed) ctx.deviation("appmsg-signature", "appmsg of a file over 25 MB should carry the Signature");
   }

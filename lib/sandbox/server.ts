@@ -312,7 +312,7 @@ export class Sandbox implements Host, ControlHost {
   private wrongHost(front: FrontRequest, endpoint: string, req: IncomingMessage, res: ServerResponse): boolean {
     const role = roleOfEndpoint(endpoint);
     if (role === front.role) return false;
-    this.state.violation(endpoint, "wrong-host", `${endpoint} belongs on the ${role} host, not on ${front.hostname} (a ${front.role} host; protocol.md section 1)`);
+    this.state.violation(endpoint, "wrong-host", `${endpoint} belongs on the ${role} host, not on ${front.hostname} (a ${front.role} host; docs/protocol.md section 1)`);
     req.resume();
     if (endpoint === "qrcode") sendText(res, 404, "not found", "text/plain");
     else {

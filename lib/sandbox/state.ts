@@ -145,11 +145,11 @@ export class SandboxState {
   }
 
   /**
-   * Records the DeviceID of a request. The official client draws a new one for every request (protocol.md
+   * Records the DeviceID of a request. The official client draws a new one for every request (docs/protocol.md
    * section 2): the same one twice in a row in a session is a deviation (upload chunks aside).
    */
   noteDeviceId(endpoint: string, session: Session, deviceId: string): void {
-    // The chunks of one upload carry one uploadmediarequest, built once per file (protocol.md section 6).
+    // The chunks of one upload carry one uploadmediarequest, built once per file (docs/protocol.md section 6).
     if (endpoint !== "webwxuploadmedia") {
       if (session.lastDeviceId === deviceId) this.deviation(endpoint, "deviceid-fixed", "the same DeviceID twice in a row: the official client draws a new one for every request");
       session.lastDeviceId = deviceId;

@@ -362,7 +362,7 @@ export async function beginSend(ctx: Ctx, type: number | number[]): Promise<Send
     return ctx.fail(1);
   }
   if (msg.LocalID === undefined || msg.ClientMsgId === undefined) ctx.deviation("localid", "LocalID and ClientMsgId should both be sent");
-  // Nothing shows that the real server drops a repeated ClientMsgId (protocol.md section 2): a resend of the same
+  // Nothing shows that the real server drops a repeated ClientMsgId (docs/protocol.md section 2): a resend of the same
   // message is delivered again, as a second message, and recorded as a violation (a client must never resend).
   const clientMsgId = String(msg.ClientMsgId ?? localId);
   const key = `${session.account.index}:${clientMsgId}`;
@@ -657,7 +657,7 @@ export function icon(ctx: Ctx): void {
 
 /**
  * A person who is neither the account nor one of its contacts is only known as a member of a group: their icon is
- * asked for with `chatroomid` = that group's EncryChatRoomId (protocol.md section 7). Without it, or with the id of
+ * asked for with `chatroomid` = that group's EncryChatRoomId (docs/protocol.md section 7). Without it, or with the id of
  * a group they are not in, there is no icon.
  */
 function memberIconAllowed(ctx: Ctx, session: Session, entity: string): boolean {

@@ -222,7 +222,7 @@ export class WireView {
       ImgHeight: 0,
       ImgWidth: 0,
       SubMsgType: 0,
-      // A JSON number on the wire, 19 digits: beyond 2^53 (protocol.md sections 5 and 9); MsgId is a string.
+      // A JSON number on the wire, 19 digits: beyond 2^53 (docs/protocol.md sections 5 and 9); MsgId is a string.
       NewMsgId: BigInt(msg.msgId),
       OriContent: "",
       EncryFileName: "",

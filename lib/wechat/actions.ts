@@ -6,17 +6,42 @@ import { serverNotice } from "./http";
 import { findMember, requireGroup } from "./members";
 import { isGroupUserName } from "./messages";
 import type { SendQueue } from "./outbox";
-import type { Contact, FriendRequestRef, RevokeTarget } from "./types";
+import type { Contact, FriendRequestRef, RevokeTarget, SendResult } from "./types";
 import { escapeXml } from "./util";
 
-/** The server refuses recalls after this long (protocol.md section 6). */
+/** The server refuses recalls after this long (docs/protocol.md section 6). */
 export const REVOKE_WINDOW_MS = 2 * 60_000;
 /** From this many members on, a group takes invitemember instead of addmember (webwxinit InviteStartCount). */
 export const INVITE_START_COUNT = 40;
 
+/** Send times remembered for revoke() calls that bring no time (far more than fit in the 2-minute window). */
+const SENT_TIMES_KEPT = 2_000;
+
+/**
+ * When this client sent what (server MsgID -> ms), across its sessions: a revoke() given only the ids of a send
+ * still gets the 2-minute check. Owned by the client; every session's Actions reads it.
+ */
+export class SentMessages {
+  private readonly times = new Map<string, number>();
+
+  constructor(private readonly capacity = SENT_TIMES_KEPT) {}
+
+  /** Remembers a send that went out (its time, else now) and hands it back. */
+  record(result: SendResult): SendResult {
+    this.times.set(result.msgId, result.time ?? Date.now());
+    if (this.times.size > this.capacity) this.times.delete(this.times.keys().next().value as string);
+    return result;
+  }
+
+  /** When this client sent the message with this server id, if it did (and still remembers). */
+  sentAt(msgId: string): number | undefined {
+    return this.times.get(msgId);
+  }
+}
+
 export interface ActionsOptions {
-  /** When this client sent a message (SendResult.time), for revokes given without a time. */
-  sentAt(msgId: string): number | undefined;
+  /** What this client sent and when (SendResult.time), for revokes given without a time. */
+  sent: SentMessages;
   /** A contact the client learnt of by an answer (a new group), before sync brings it. */
   learnt(before: Contact | undefined, after: Contact): void;
   now?(): number;
@@ -31,7 +56,7 @@ function text(value: unknown, what: string): string {
 const PASS_THROUGH = new Set([1100, 1101, 1102, 1205]);
 
 /**
- * The operations beyond sending (protocol.md sections 6-7): recall, friend requests, remark, pin, groups,
+ * The operations beyond sending (docs/protocol.md sections 6-7): recall, friend requests, remark, pin, groups,
  * mark as read, avatars. Friend and group operations go through the account's send queue as actions (the
  * stricter pacing); recall as an ordinary send. Contacts are resolved by the caller.
  */
@@ -53,7 +78,7 @@ export class Actions {
     const localId = text(sent.localId, "revoke: localId");
     if (!/^\d+$/.test(msgId)) throw new WeChatError("INVALID_ARGUMENT", "revoke: msgId must be the server's message id");
     const to = this.revokeTarget(sent);
-    const time = typeof sent.time === "number" ? sent.time : this.options.sentAt(msgId);
+    const time = typeof sent.time === "number" ? sent.time : this.options.sent.sentAt(msgId);
     const checkAge = (): void => {
       if (time !== undefined && this.now() - time > REVOKE_WINDOW_MS) {
         throw new WeChatError("INVALID_ARGUMENT", `revoke: the message was sent ${Math.round((this.now() - time) / 1000)} s ago; only messages of the last 2 minutes can be recalled`);
@@ -115,7 +140,7 @@ export class Actions {
       if (m.kind !== "friend") throw new WeChatError("INVALID_ARGUMENT", `createGroup: only friends can be members (${cleanServerText(m.displayName)} is ${m.kind})`);
     }
     const answer = await this.action("createGroup", () => this.api.createChatroom(name, userNames));
-    // Ret 0 with an <e> error in ErrMsg is a refusal (protocol.md section 9).
+    // Ret 0 with an <e> error in ErrMsg is a refusal (docs/protocol.md section 9).
     const notice = serverNotice(answer);
     if (notice !== undefined) throw new WeChatError("SERVER", `webwxcreatechatroom: the server refused to create the group: ${notice}`);
     const room = typeof answer.ChatRoomName === "string" ? answer.ChatRoomName : "";

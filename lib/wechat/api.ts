@@ -41,7 +41,7 @@ export const lang = "zh_CN";
 export const negMs = (): number => ~Date.now();
 
 /**
- * The page/push/file host calls of one session (protocol.md sections 3-7), with BaseRequest, pass_ticket as
+ * The page/push/file host calls of one session (docs/protocol.md sections 3-7), with BaseRequest, pass_ticket as
  * received and the session's skey. Each method is one wire call; no loops, no state beyond the session keys.
  */
 export class SessionApi {
@@ -178,13 +178,13 @@ export class SessionApi {
 
   /**
    * A send call: webwxsendmsg, webwxsendmsgimg, ... The body is {BaseRequest, Msg, Scene: 0}. Never repeated once
-   * it may have reached the server (protocol.md section 2): such a failure comes back with `afterSent`.
+   * it may have reached the server (docs/protocol.md section 2): such a failure comes back with `afterSent`.
    */
   send(what: string, path: string, query: Record<string, QueryValue>, msg: Json): Promise<Json> {
     return this.postWith(what, path, { ...query, lang, pass_ticket: this.pt }, { Msg: msg, Scene: 0 }, { idempotent: false });
   }
 
-  /** webwxrevokemsg: recall a sent message (protocol.md section 6). */
+  /** webwxrevokemsg: recall a sent message (docs/protocol.md section 6). */
   revokeMsg(svrMsgId: string, to: string, clientMsgId: string): Promise<Json> {
     return this.post("webwxrevokemsg", "webwxrevokemsg", { lang, pass_ticket: this.pt }, {
       SvrMsgId: svrMsgId,

@@ -7,7 +7,7 @@ import type { RawContact } from "./messages/wire";
 import type { Contact } from "./types";
 
 const BATCH = 50;
-// Batches in flight at once (each still at most 50 entries, protocol.md).
+// Batches in flight at once (each still at most 50 entries, docs/protocol.md).
 const IN_FLIGHT = 6;
 const MAX_PAGES = 1000;
 
@@ -107,7 +107,7 @@ export interface LoadOptions {
   initial?: Json[];
   /**
    * More groups to fetch with their members besides the listed ones: the ChatSet of webwxinit (unsaved groups are
-   * never listed by webwxgetcontact, protocol.md section 7), or the groups known before a refresh.
+   * never listed by webwxgetcontact, docs/protocol.md section 7), or the groups known before a refresh.
    */
   groups?: string[];
   /**

@@ -34,6 +34,13 @@ export class WeChatError extends Error {
   }
 }
 
+/** An error as text for a warning: a WeChatError's message (never secrets), else only the error's name. */
+export function describeError(error: unknown): string {
+  if (error instanceof WeChatError) return error.message;
+  if (error instanceof Error) return error.name;
+  return "unknown error";
+}
+
 export function isWeChatError(value: unknown, code?: ErrorCode): value is WeChatError {
   return value instanceof WeChatError && (code === undefined || value.code === code);
 }
@@ -67,7 +74,7 @@ export function cleanServerText(text: string, max = SERVER_TEXT_MAX): string {
   return chars.length > max ? `${chars.slice(0, max).join("")}…` : clean;
 }
 
-/** The error a server Ret / retcode stands for (protocol.md section 8); `serverMessage` is cleaned here. */
+/** The error a server Ret / retcode stands for (docs/protocol.md section 8); `serverMessage` is cleaned here. */
 export function errorForRet(ret: number, what: string, serverMessage?: string): WeChatError {
   const cleaned = serverMessage === undefined ? "" : cleanServerText(serverMessage);
   const said = cleaned ? `: ${cleaned}` : "";

@@ -137,7 +137,7 @@ export class Inbound {
   }
 }
 
-/** The groups a "sync conversations" status notify (MsgType 51, StatusNotifyCode 4) names, protocol.md section 7. */
+/** The groups a "sync conversations" status notify (MsgType 51, StatusNotifyCode 4) names, docs/protocol.md section 7. */
 function statusNotifyGroups(raw: RawMessage): string[] {
   if (Number(raw.MsgType) !== 51 || Number(raw.StatusNotifyCode) !== 4 || typeof raw.StatusNotifyUserName !== "string") return [];
   return raw.StatusNotifyUserName.split(",")

@@ -123,7 +123,7 @@ export class Sender {
   /**
    * One send call. A failure after the request may have reached the server (a reset, a timeout, a 5xx, an answer
    * that cannot be read) becomes SEND_UNCERTAIN with the ClientMsgId, and is never resent: the server is not known
-   * to drop a repeated ClientMsgId, so a resend could reach the chat twice (protocol.md section 2).
+   * to drop a repeated ClientMsgId, so a resend could reach the chat twice (docs/protocol.md section 2).
    */
   private async post(what: string, path: string, query: Record<string, string>, to: Contact, fields: MsgFields): Promise<SendResult> {
     const localId = this.ids.next();

@@ -202,7 +202,7 @@ export type ErrorCode =
   | "PROTOCOL"
   | "SERVER"
   | "CLOSED"
-  /** A send whose request may have reached the server failed (timeout, reset, 5xx): never resent (protocol.md section 2). */
+  /** A send whose request may have reached the server failed (timeout, reset, 5xx): never resent (docs/protocol.md section 2). */
   | "SEND_UNCERTAIN";
 
 export interface ClientEvents {
@@ -221,6 +221,9 @@ export interface ClientEvents {
   /** The sync loop keeps failing (failing true), or receives again (false). Also in the state (`sync`). */
   sync: [SyncTroubleEvent];
 }
+
+/** Raises one client event: the one signature every step that reports events is given (one name per event). */
+export type ClientEmit = <K extends keyof ClientEvents>(event: K, ...args: ClientEvents[K]) => void;
 
 export interface Logger {
   debug(message: string): void;

@@ -113,7 +113,7 @@ describe("outbox/uploadPlan", () => {
 });
 
 describe("outbox/buildMentionSource", () => {
-  it("builds the MsgSource of protocol.md section 6", () => {
+  it("builds the MsgSource of docs/protocol.md section 6", () => {
     assert.equal(
       buildMentionSource(["@u1", "@u2"], "@@room"),
       "<msgsource><atusername>@u1,@u2</atusername><atchatroomname>@@room</atchatroomname></msgsource>",

@@ -7,7 +7,7 @@ import { num, obj, str } from "./fields";
 import { decodeContent, isMentioned, splitGroupPrefix, unescapeXmlContent } from "./text";
 import type { RawMessage } from "./wire";
 
-/** Raw MsgType values (protocol.md section 5). */
+/** Raw MsgType values (docs/protocol.md section 5). */
 export const MsgType = {
   TEXT: 1,
   IMAGE: 3,
@@ -428,7 +428,7 @@ function bodyFor(raw: Record<string, unknown>, msgType: number, content: string,
 }
 
 /**
- * Turns one AddMsgList entry into the public Message: who it is from and where (protocol.md section 5),
+ * Turns one AddMsgList entry into the public Message: who it is from and where (docs/protocol.md section 5),
  * decoded text, and the details of its type. Never throws for odd content; throws PROTOCOL only when the
  * entry is not an object at all.
  */

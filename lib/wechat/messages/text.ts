@@ -6,7 +6,7 @@ const BR = /<br\s*\/?>/gi;
 const QQ_FACE = /<img\s[^<>]*?\bclass\s*=\s*["']qqemoji[^"']*["'][^<>]*?>/gi;
 const QQ_FACE_TEXT = /\btext\s*=\s*["']([^"']*)["']/i;
 /**
- * The markup the server itself writes into names and texts besides emoji spans and <br/> (protocol.md section 9):
+ * The markup the server itself writes into names and texts besides emoji spans and <br/> (docs/protocol.md section 9):
  * links in system notices and a short list of real HTML tags. Anything else that looks like a tag (`<Team>`) is
  * part of the text and stays.
  */

@@ -3,7 +3,7 @@ import { escapeXml } from "../util/xml";
 
 /**
  * appid of file messages, in web and desktop (UOS) mode alike: every working desktop-mode client sends it
- * (protocol.md section 6).
+ * (docs/protocol.md section 6).
  */
 export const WEB_FILE_APPID = "wxeb7ec651dd0aefa9";
 export const APPMSG_TYPE_FILE = 6;
@@ -17,7 +17,7 @@ export interface FileAppMsgInput {
   /** File extension without the dot. */
   ext: string;
   /**
-   * From webwxcheckupload (files over 25 MB). The official web client sends it as Msg.Signature, protocol.md
+   * From webwxcheckupload (files over 25 MB). The official web client sends it as Msg.Signature, docs/protocol.md
    * puts it "into the appmsg": it goes into both (<appattach><signature>), which the server accepts either way.
    */
   signature?: string;
@@ -33,7 +33,7 @@ function checkInput(input: FileAppMsgInput): void {
 }
 
 /**
- * The <appmsg> Content of a file message (protocol.md section 6), byte for byte as the official web client
+ * The <appmsg> Content of a file message (docs/protocol.md section 6), byte for byte as the official web client
  * builds it, with the title, media id and extension XML-escaped.
  */
 export function buildFileAppMsg(input: FileAppMsgInput): string {

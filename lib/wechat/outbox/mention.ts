@@ -6,7 +6,7 @@ import { escapeXml } from "../util/xml";
 export { MENTION_SEPARATOR };
 
 /**
- * MsgSource of a text message that really notifies the mentioned members (protocol.md section 6):
+ * MsgSource of a text message that really notifies the mentioned members (docs/protocol.md section 6):
  * `<msgsource><atusername>u1,u2</atusername><atchatroomname>@@room</atchatroomname></msgsource>`.
  */
 export function buildMentionSource(memberUserNames: readonly string[], roomUserName: string): string {

@@ -126,7 +126,7 @@ function looseText(text: string, tag: string): string | undefined {
 }
 
 /**
- * The text of the elements `tags` under `root`, also from a document that is not well-formed (login answers: protocol.md
+ * The text of the elements `tags` under `root`, also from a document that is not well-formed (login answers: docs/protocol.md
  * section 9 reports refusals that were not). Size and DTD rules are parseXml's; a well-formed document is parsed,
  * any other is read element by element. Absent elements are left out.
  */
