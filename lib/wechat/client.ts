@@ -12,7 +12,7 @@ import { Inbound } from "./inbound";
 import { LoginApi, qrDataUrl, qrText, type LoginMode, type ScanAnswer } from "./login";
 import { downloadMedia } from "./media";
 import { Sender } from "./send";
-import type { SendQueueTuning } from "./outbox";
+import { forwardRequest, type ForwardSource, type SendQueueTuning } from "./outbox";
 import { Session, readSyncKey } from "./session";
 import { SessionStore, type SavedSession } from "./session-store";
 import { SyncLoop, type SessionEnd, type SyncOptions, type SyncTrouble } from "./sync";
@@ -334,6 +334,12 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   async sendFile(to: string, data: Buffer, options: SendFileOptions): Promise<SendResult> {
     const target = await this.findContact(to);
     return this.sent(this.requireSession().sender.sendMedia(target, data, options));
+  }
+
+  async forward(message: ForwardSource, to: string): Promise<SendResult> {
+    const request = forwardRequest(message);
+    const target = await this.findContact(to);
+    return this.sent(this.requireSession().sender.forward(target, request));
   }
 
   async revoke(sent: RevokeTarget): Promise<void> {
