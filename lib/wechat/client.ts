@@ -10,7 +10,7 @@ import type { LoginMode } from "./login";
 import { LoginFlow, type PushTarget, type ReadySession } from "./login-flow";
 import { OnlineSession } from "./online-session";
 import { downloadMedia } from "./media";
-import type { SendQueueTuning } from "./outbox";
+import { forwardRequest, type ForwardSource, type SendQueueTuning } from "./outbox";
 import type { Session } from "./session";
 import { SessionStore } from "./session-store";
 import type { SessionEnd, SyncOptions } from "./sync";
@@ -316,6 +316,12 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   async sendFile(to: string, data: Buffer, options: SendFileOptions): Promise<SendResult> {
     const target = await this.findContact(to);
     return this.sent(this.requireSession().sender.sendMedia(target, data, options));
+  }
+
+  async forward(message: ForwardSource, to: string): Promise<SendResult> {
+    const request = forwardRequest(message);
+    const target = await this.findContact(to);
+    return this.sent(this.requireSession().sender.forward(target, request));
   }
 
   async revoke(sent: RevokeTarget): Promise<void> {

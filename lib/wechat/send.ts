@@ -3,7 +3,7 @@ import type { Json, SessionApi } from "./api";
 import type { ContactStore } from "./contacts";
 import { WeChatError, isWeChatError } from "./errors";
 import { SendQueue, buildFileAppMsgFields, buildMentionSource, mentionText, multipartBody, uploadPlan } from "./outbox";
-import type { SendQueueTuning, UploadPlan } from "./outbox";
+import type { ForwardRequest, SendQueueTuning, UploadPlan } from "./outbox";
 import { findMember, memberName, requireGroup } from "./members";
 import { str } from "./messages/fields";
 import { isMentioned } from "./messages/text";
@@ -24,6 +24,7 @@ interface MsgFields {
   EmojiFlag?: number;
   MsgSource?: string;
   Signature?: string;
+  EMoticonMd5?: string;
 }
 
 /** Friend and group operations: one per 5 s, no burst (they are what gets accounts restricted). */
@@ -120,12 +121,17 @@ export class Sender {
     });
   }
 
+  /** A received message again, by reference (outbox/forward.ts): no download, no upload; paced like every send. */
+  forward(to: Contact, request: ForwardRequest): Promise<SendResult> {
+    return this.queue.run(() => this.post(request.what, request.path, request.query, to, request.fields, request.scene), `forward ${request.kind}`);
+  }
+
   /**
    * One send call. A failure after the request may have reached the server (a reset, a timeout, a 5xx, an answer
    * that cannot be read) becomes SEND_UNCERTAIN with the ClientMsgId, and is never resent: the server is not known
    * to drop a repeated ClientMsgId, so a resend could reach the chat twice (docs/protocol.md section 2).
    */
-  private async post(what: string, path: string, query: Record<string, string>, to: Contact, fields: MsgFields): Promise<SendResult> {
+  private async post(what: string, path: string, query: Record<string, string>, to: Contact, fields: MsgFields, scene: 0 | 2 = 0): Promise<SendResult> {
     const localId = this.ids.next();
     let answer: Json;
     try {
@@ -135,7 +141,7 @@ export class Sender {
         ToUserName: to.userName,
         LocalID: localId,
         ClientMsgId: localId,
-      });
+      }, scene);
     } catch (error) {
       if (isWeChatError(error) && error.afterSent && error.code !== "CLOSED") {
         throw new WeChatError(

@@ -5,6 +5,9 @@
  */
 
 import type { Transport } from "./transport";
+import type { ForwardSource } from "./outbox/forward";
+
+export type { ForwardSource };
 
 /** Login / session states, in the order a login walks through them. */
 export type SessionState =
@@ -203,7 +206,9 @@ export type ErrorCode =
   | "SERVER"
   | "CLOSED"
   /** A send whose request may have reached the server failed (timeout, reset, 5xx): never resent (docs/protocol.md section 2). */
-  | "SEND_UNCERTAIN";
+  | "SEND_UNCERTAIN"
+  /** forward(): this kind of message cannot be forwarded by reference (voice, store sticker, red packet, ...). */
+  | "NOT_FORWARDABLE";
 
 export interface ClientEvents {
   state: [StateInfo];
@@ -322,6 +327,12 @@ export interface WeChatClientApi {
   sendText(to: string, text: string, options?: { mentions?: string[] }): Promise<SendResult>;
   sendImage(to: string, data: Buffer, options?: { fileName?: string; mime?: string }): Promise<SendResult>;
   sendFile(to: string, data: Buffer, options: SendFileOptions): Promise<SendResult>;
+  /**
+   * Forward a received message (a Message, e.g. msg.wechat) to `to` by reference, as the web client does: text,
+   * image, video, file and other app messages, stickers with an md5, locations; nothing is downloaded or uploaded.
+   * Paced and never resent like every send; NOT_FORWARDABLE for voice, store stickers, red packets, transfers, ...
+   */
+  forward(message: ForwardSource, to: string): Promise<SendResult>;
   /** Download a received message's media. thumbnail: image preview. maxBytes: refuse larger (TOO_LARGE). */
   download(message: Message, options?: { thumbnail?: boolean; maxBytes?: number }): Promise<Buffer>;
   /** Recall a message this client sent (only within 2 minutes: older -> INVALID_ARGUMENT). */
