@@ -107,7 +107,7 @@ const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "::1"]);
  * Replaces dns.lookup (what every socket uses to resolve a name) for the test: loopback names pass, any other is
  * recorded and fails at once with ENOTFOUND, never sent to a real resolver. The test asserts `attempts` is empty.
  */
-export function guardDns(): DnsGuard {
+export function guardDns(onAttempt?: (hostname: string) => void): DnsGuard {
   const original = dns.lookup;
   const attempts: string[] = [];
   const guarded = function (this: unknown, hostname: string, ...rest: unknown[]): void {
@@ -116,6 +116,7 @@ export function guardDns(): DnsGuard {
       return;
     }
     attempts.push(hostname);
+    onAttempt?.(hostname);
     const callback = rest[rest.length - 1] as (err: NodeJS.ErrnoException) => void;
     process.nextTick(() => callback(enotfound(hostname)));
   };
