@@ -38,14 +38,14 @@ function retriable(error: unknown): boolean {
 }
 
 /** One call, tried again with back-off (THROTTLED too: 1205 asks to slow down, not to give up). */
-export async function retried<T>(call: () => Promise<T>, policy: RetryPolicy, signal?: AbortSignal, warn?: (m: string) => void): Promise<T> {
+export async function retried<T>(call: () => Promise<T>, policy: RetryPolicy, signal?: AbortSignal, warn?: (m: string, error: unknown) => void): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await call();
     } catch (error) {
       if (!retriable(error) || attempt + 1 >= policy.attempts || signal?.aborted) throw error;
       const delay = backoffDelay(attempt, policy.backoffMs, policy.maxBackoffMs);
-      warn?.(`${errorText(error, "failed")}; trying again in ${Math.round(delay / 100) / 10} s`);
+      warn?.(`${errorText(error, "failed")}; trying again in ${Math.round(delay / 100) / 10} s`, error);
       await sleep(delay, signal);
     }
   }
