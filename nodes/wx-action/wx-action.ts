@@ -127,7 +127,6 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
   }
 }
 
-
 export = function register(RED: NodeAPI): void {
   function WxActionNode(this: Node, config: ActionDef): void {
     RED.nodes.createNode(this, config);
