@@ -140,7 +140,6 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
   }
 }
 
-
 export = function register(RED: NodeAPI): void {
   function WxActionNode(this: Node, config: ActionDef): void {
     RED.nodes.createNode(this, config);

@@ -10,7 +10,6 @@ import { attachUser } from "../shared/user-node";
 type SendAs = NonNullable<SendFileOptions["as"]>;
 const SEND_AS: readonly SendAs[] = ["image", "video", "sticker", "file"];
 
-
 interface SendFileDef extends NodeDef, SourceDef {
   account?: string;
   /** Stable name (remark, nickname, alias, group name): never a UserName. */
