@@ -2,7 +2,7 @@ import type { Json, SessionApi, SyncAnswer } from "./api";
 import { batchGet, toContact } from "./contact-loader";
 import type { ContactStore } from "./contacts";
 import { isWeChatError } from "./errors";
-import { isGroupUserName, isSpecialUserName, normalizeMessage, rawMemberToMember, referencedUserNames } from "./messages";
+import { MsgType, StatusNotifyCode, isGroupUserName, isSpecialUserName, normalizeMessage, rawMemberToMember, referencedUserNames } from "./messages";
 import type { NormalizeContext, RawMember, RawMessage } from "./messages";
 import type { BoundedSet, RecentMessages } from "./util";
 import { contactEvents } from "./contact-events";
@@ -157,7 +157,7 @@ export class Inbound {
 
 /** The groups a "sync conversations" status notify (MsgType 51, StatusNotifyCode 4) names, docs/protocol.md section 7. */
 function statusNotifyGroups(raw: RawMessage): string[] {
-  if (Number(raw.MsgType) !== 51 || Number(raw.StatusNotifyCode) !== 4 || typeof raw.StatusNotifyUserName !== "string") return [];
+  if (Number(raw.MsgType) !== MsgType.STATUS_NOTIFY || Number(raw.StatusNotifyCode) !== StatusNotifyCode.SYNC_CONVERSATIONS || typeof raw.StatusNotifyUserName !== "string") return [];
   return raw.StatusNotifyUserName.split(",")
     .map((name) => name.trim())
     .filter(isGroupUserName);
