@@ -15,6 +15,13 @@ export default tseslint.config(
     },
   },
   {
+    // dependencies point one way: the nodes use nodes/shared, never the reverse
+    files: ["nodes/shared/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: ["**/wx-*", "**/wx-*/**"], message: "nodes/shared must not import from a node folder (nodes/wx-*)" }] }],
+    },
+  },
+  {
     files: ["scripts/**/*.js"],
     languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", process: "readonly", __dirname: "readonly", console: "readonly" } },
     rules: { "@typescript-eslint/no-require-imports": "off" },

@@ -203,6 +203,12 @@ export class SandboxControl {
     return this.state.uploads.get(mediaId)?.data;
   }
 
+  /** The media a message carries (received, or forwarded by an account: `SentRecord.forwarded`), by its MsgId. */
+  media(msgId: string): { data: Buffer; mime: string } | undefined {
+    const blob = this.state.media.get(msgId);
+    return blob ? { data: blob.data, mime: blob.mime } : undefined;
+  }
+
   /** The DeviceID of every request that carried one, oldest first. */
   deviceIds(): DeviceIdRecord[] {
     return [...this.state.deviceIds];

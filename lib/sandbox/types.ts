@@ -89,6 +89,8 @@ export interface InjectRequest {
   card?: string;
   msgId?: string;
   mention?: boolean;
+  /** sticker: a store sticker, which comes without an md5 (it cannot be forwarded). */
+  store?: boolean;
 }
 
 export interface BulkRequest {
@@ -109,7 +111,7 @@ export type ContactOp =
   | { op: "remove"; name: string; account?: string | number }
   | { op: "add-members" | "remove-members"; room: string; members: string[]; account?: string | number };
 
-export type SentType = "text" | "image" | "video" | "sticker" | "file" | "revoke";
+export type SentType = "text" | "image" | "video" | "sticker" | "file" | "revoke" | "location" | "app";
 
 export interface SentRecord {
   seq: number;
@@ -126,6 +128,8 @@ export interface SentRecord {
   time: number;
   /** The appid of a file appmsg (type "file"). */
   appId?: string;
+  /** A forward by reference (Scene 2, or a sticker by its md5): its media is at `GET media/<msgId>`. */
+  forwarded?: boolean;
 }
 
 /** The DeviceID a request carried (BaseRequest.DeviceID, synccheck deviceid), in request order. */

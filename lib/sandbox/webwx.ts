@@ -5,7 +5,8 @@ import { formatSyncKey, type Session, type StoredMsg, type SyncEvent, type SyncK
 import type { SandboxState } from "./state";
 import type { SentType } from "./types";
 import { plainName, type Account, type Group } from "./world";
-import { escapeWire, textContent, WireView } from "./wire";
+import { escapeWire, locationFields, textContent, WireView } from "./wire";
+import { forwardText, isForward } from "./forward";
 
 /** Page and push host: init, contacts, sync, sends and the other JSON operations. */
 
@@ -339,7 +340,7 @@ export interface SendContext {
 }
 
 /** Shared checks of every send: Msg shape, self, target, ids, throttle. */
-export async function beginSend(ctx: Ctx, type: number | number[]): Promise<SendContext | undefined> {
+export async function beginSend(ctx: Ctx, type: number | number[], forwardTypes?: number[]): Promise<SendContext | undefined> {
   const auth = await authJson(ctx, { passTicket: true });
   if (!auth) return undefined;
   const { body, session } = auth;
@@ -348,7 +349,8 @@ export async function beginSend(ctx: Ctx, type: number | number[]): Promise<Send
     ctx.violation("field-missing", "Msg is required");
     return ctx.fail(1);
   }
-  const types = Array.isArray(type) ? type : [type];
+  // A forward (Scene 2, forward.ts) carries the original's type: an app message its AppMsgType.
+  const types = body.Scene === 2 && forwardTypes ? forwardTypes : Array.isArray(type) ? type : [type];
   if (typeof msg.Type !== "number" || !types.includes(msg.Type)) {
     ctx.violation("field-invalid", `Msg.Type must be ${types.join(" or ")} here`);
     return ctx.fail(1);
@@ -379,7 +381,7 @@ export async function beginSend(ctx: Ctx, type: number | number[]): Promise<Send
   return { session, body, msg, targetId, localId: String(localId), sendKey: key, digest };
 }
 
-export function finishSend(ctx: Ctx, s: SendContext, type: SentType, extra: { text?: string; mediaId?: string; fileName?: string; msgSource?: string; appId?: string }): string {
+export function finishSend(ctx: Ctx, s: SendContext, type: SentType, extra: { text?: string; mediaId?: string; fileName?: string; msgSource?: string; appId?: string; forwarded?: boolean }): string {
   const msgId = ctx.state.newMsgId();
   const account = s.session.account;
   ctx.state.recordSent({
@@ -416,7 +418,11 @@ export function relay(
   const receivers = group
     ? state.world.accounts.filter((a) => a !== from && group.members.includes(a.personId))
     : state.world.accounts.filter((a) => a !== from && a.personId === targetId);
-  if (media && receivers.length > 0) state.media.set(msgId, { ...media, owners: new Set(receivers.map((a) => a.index)) });
+  if (media && receivers.length > 0) {
+    // Kept for the receivers (and whoever already holds it: the sender of a forward).
+    const owners = new Set([...(state.media.get(msgId)?.owners ?? []), ...receivers.map((a) => a.index)]);
+    state.media.set(msgId, { ...media, owners });
+  }
   for (const acc of receivers) {
     const msg: StoredMsg = {
       msgId,
@@ -432,8 +438,9 @@ export function relay(
 }
 
 export async function sendMsg(ctx: Ctx): Promise<void> {
-  const s = await beginSend(ctx, 1);
+  const s = await beginSend(ctx, 1, [1, 48]);
   if (!s) return;
+  if (isForward(s)) return forwardText(ctx, s, locationFields);
   if (typeof s.msg.Content !== "string" || s.msg.Content === "") {
     ctx.violation("field-invalid", "Msg.Content must be a non-empty string");
     ctx.fail(1);

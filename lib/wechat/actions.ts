@@ -3,7 +3,7 @@ import { toContact } from "./contact-loader";
 import type { ContactStore } from "./contacts";
 import { WeChatError, cleanServerText, isWeChatError } from "./errors";
 import { serverNotice } from "./http";
-import { findMember } from "./members";
+import { findMember, requireGroup } from "./members";
 import { StatusNotifyCode, isGroupUserName } from "./messages";
 import type { SendQueue } from "./outbox";
 import type { Contact, FriendRequestRef, RevokeTarget, SendResult } from "./types";
@@ -155,7 +155,7 @@ export class Actions {
   }
 
   async addMembers(group: Contact, members: Contact[]): Promise<void> {
-    this.requireGroup(group, "addMembers");
+    requireGroup(group, "addMembers");
     for (const m of members) {
       if (m.kind !== "friend") throw new WeChatError("INVALID_ARGUMENT", `addMembers: only friends can be added (${cleanServerText(m.displayName)} is ${m.kind})`);
     }
@@ -168,7 +168,7 @@ export class Actions {
   }
 
   async removeMembers(group: Contact, targets: string[]): Promise<void> {
-    this.requireGroup(group, "removeMembers");
+    requireGroup(group, "removeMembers");
     const self = this.api.session.user.userName;
     const userNames = [...new Set(targets.map((t) => findMember(group, t, this.contacts).userName))];
     if (userNames.includes(self)) throw new WeChatError("INVALID_ARGUMENT", "removeMembers: this account cannot remove itself");
@@ -177,7 +177,7 @@ export class Actions {
   }
 
   async renameGroup(group: Contact, topic: string): Promise<void> {
-    this.requireGroup(group, "renameGroup");
+    requireGroup(group, "renameGroup");
     const name = text(topic, "renameGroup: topic").trim();
     if (name === "") throw new WeChatError("INVALID_ARGUMENT", "renameGroup: the topic must not be empty");
     await this.action("renameGroup", () => this.api.updateChatroom(group.userName, { fun: "modtopic", topic: name }));
@@ -191,7 +191,7 @@ export class Actions {
   async avatar(target: Contact | { member: string; group: Contact }): Promise<Buffer> {
     try {
       if ("member" in target) {
-        this.requireGroup(target.group, "avatar");
+        requireGroup(target.group, "avatar");
         const member = findMember(target.group, target.member, this.contacts);
         return await this.api.avatar(member.userName, { ...(target.group.encryChatRoomId ? { chatRoomId: target.group.encryChatRoomId } : {}) });
       }
@@ -200,10 +200,6 @@ export class Actions {
       if (isWeChatError(error, "SERVER") && /HTTP 404/.test(error.message)) throw new WeChatError("NOT_FOUND", "avatar: the server has no avatar for this contact");
       throw error;
     }
-  }
-
-  private requireGroup(group: Contact, what: string): void {
-    if (group.kind !== "group") throw new WeChatError("INVALID_ARGUMENT", `${what}: ${group.displayName} is not a group`);
   }
 
   private revokeTarget(sent: RevokeTarget): string {

@@ -172,11 +172,12 @@ export class SessionApi {
   }
 
   /**
-   * A send call: webwxsendmsg, webwxsendmsgimg, ... The body is {BaseRequest, Msg, Scene: 0}. Never repeated once
-   * it may have reached the server (docs/protocol.md section 2): such a failure comes back with `afterSent`.
+   * A send call: webwxsendmsg, webwxsendmsgimg, ... The body is {BaseRequest, Msg, Scene} (Scene 2: a forward,
+   * docs/protocol.md section 6). Never repeated once it may have reached the server (docs/protocol.md section 2): such a
+   * failure comes back with `afterSent`.
    */
-  send(what: string, path: string, query: Record<string, QueryValue>, msg: Json): Promise<Json> {
-    return this.postWith(what, path, { ...query, lang, pass_ticket: this.pt }, { Msg: msg, Scene: 0 }, { idempotent: false });
+  send(what: string, path: string, query: Record<string, QueryValue>, msg: Json, scene: 0 | 2 = 0): Promise<Json> {
+    return this.postWith(what, path, { ...query, lang, pass_ticket: this.pt }, { Msg: msg, Scene: scene }, { idempotent: false });
   }
 
   /** webwxrevokemsg: recall a sent message (docs/protocol.md section 6). */

@@ -10,12 +10,12 @@ import type { LoginMode } from "./login";
 import { LoginFlow, type PushTarget, type ReadySession } from "./login-flow";
 import { OnlineSession } from "./online-session";
 import { downloadMedia } from "./media";
-import type { SendQueueTuning } from "./outbox";
+import { forwardRequest, type ForwardSource, type SendQueueTuning } from "./outbox";
 import type { Session } from "./session";
 import { SessionStore } from "./session-store";
 import type { SessionEnd, SyncOptions } from "./sync";
 import { isGroupUserName, isSpecialUserName } from "./messages/contact";
-import { BoundedSet, ClientMsgIds, RecentMessages, sniffMime } from "./util";
+import { BoundedSet, ClientMsgIds, RecentMessages, extensionFor, sniffMime } from "./util";
 import type {
   ClientEvents,
   ClientOptions,
@@ -23,6 +23,7 @@ import type {
   ContactQuery,
   FriendRequestRef,
   Logger,
+  LoginProblem,
   Message,
   RevokeTarget,
   SendFileOptions,
@@ -60,12 +61,19 @@ export type WeChatClientOptions = ClientOptions & { tuning?: ClientTuning };
 
 /** How many of the newest de-duplicated MsgIds a saved session keeps (a restart drops them if they come again). */
 const RECENT_IDS_SAVED = 500;
-const IMAGE_EXTENSIONS: Record<string, string> = { "image/png": "png", "image/jpeg": "jpg", "image/bmp": "bmp", "image/gif": "gif" };
 
 const quietLogger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** Why the current session or login attempt was ended from our side. */
 type Interrupt = "new-qr" | "logout";
+
+/** States that mean the server answered a login step: a problem shown until then is over. */
+const LOGIN_PROGRESS: ReadonlySet<StateInfo["state"]> = new Set(["waiting-scan", "scanned", "logging-in", "online"]);
+
+/** Two failures are "the same" for the log when kind, HTTP status and server code agree. */
+function failureKey(problem: Pick<LoginProblem, "kind" | "status" | "ret">): string {
+  return `${problem.kind}/${problem.status ?? ""}/${problem.ret ?? ""}`;
+}
 
 /**
  * The WeChat client of one account: login (saved session -> push login -> QR), contacts, the sync loop, sends,
@@ -94,6 +102,10 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   /** When this client sent what, for revoke(). */
   private readonly sentMessages = new SentMessages();
   private readonly loadRetry: RetryPolicy;
+  /** Why the login keeps failing, shown in every state until a login step succeeds (#16.2). */
+  private problem?: LoginProblem;
+  /** The failure last logged at warn level: the same one again is logged at debug only, until it changes. */
+  private loggedFailure?: string;
 
   constructor(private readonly options: WeChatClientOptions = {}) {
     super();
@@ -184,6 +196,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
         if (this.run === run && !abort.signal.aborted) {
           this.run = undefined;
           run.http.close();
+          this.clearProblem();
           this.setState({ state: "offline" });
         }
       });
@@ -199,6 +212,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     this.session?.close();
     this.session = undefined;
     if (this.run === run) this.run = undefined;
+    this.clearProblem();
     this.setState({ state: "offline" });
   }
 
@@ -311,7 +325,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     const target = await this.findContact(to);
     return this.sent(
       this.requireSession().sender.sendMedia(target, data, {
-        fileName: options?.fileName ?? `image.${IMAGE_EXTENSIONS[mime ?? ""] ?? "jpg"}`,
+        fileName: options?.fileName ?? `image.${extensionFor(mime ?? "") ?? "jpg"}`,
         ...(mime ? { mime } : {}),
         as: "image",
       }),
@@ -321,6 +335,12 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   async sendFile(to: string, data: Buffer, options: SendFileOptions): Promise<SendResult> {
     const target = await this.findContact(to);
     return this.sent(this.requireSession().sender.sendMedia(target, data, options));
+  }
+
+  async forward(message: ForwardSource, to: string): Promise<SendResult> {
+    const request = forwardRequest(message);
+    const target = await this.findContact(to);
+    return this.sent(this.requireSession().sender.forward(target, request));
   }
 
   async revoke(sent: RevokeTarget): Promise<void> {
@@ -336,7 +356,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     const target = typeof userName === "string" ? userName.trim() : "";
     // A UserName of this session (a group member is one we have no contact for), else a known contact.
     const resolved = target.startsWith("@") && !this.contactStore.has(target) ? target : (await this.findContact(target)).userName;
-    if (resolved.startsWith("@@")) throw new WeChatError("INVALID_ARGUMENT", "addFriend: a group cannot be added as a friend");
+    if (isGroupUserName(resolved)) throw new WeChatError("INVALID_ARGUMENT", "addFriend: a group cannot be added as a friend");
     await active.actions.addFriend(resolved, greeting);
   }
 
@@ -416,8 +436,47 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   }
 
   private setState(info: StateInfo): void {
-    this.current = info;
-    this.emit("state", { ...info });
+    const next: StateInfo = { ...info };
+    delete next.problem;
+    if (LOGIN_PROGRESS.has(info.state)) {
+      // The server answers again: said once, and the problem is no longer shown.
+      if (this.problem) {
+        const { kind, failures } = this.problem;
+        this.logger.info(`login: the server answers again (after ${failures} failed attempt${failures === 1 ? "" : "s"}: ${kind})`);
+      }
+      this.clearProblem();
+    }
+    if (this.problem) next.problem = { ...this.problem };
+    this.current = next;
+    this.emit("state", { ...next });
+  }
+
+  private clearProblem(): void {
+    this.problem = undefined;
+    this.loggedFailure = undefined;
+  }
+
+  /**
+   * A failure worth a warning, logged once: the same failure again (same kind, status and code) goes to debug
+   * only, so a login retrying for hours without a network writes one line, and another when the reason changes.
+   */
+  private warnOnce(error: unknown, message: string): void {
+    const key = failureKey(problemOf(error));
+    if (key === this.loggedFailure) {
+      this.logger.debug(message);
+      return;
+    }
+    this.loggedFailure = key;
+    this.warn(`${message} (logged once until the reason changes)`);
+  }
+
+  /** A login attempt failed: the state says why and when the next starts; the log says it once per reason. */
+  private loginFailed(error: unknown, failures: number, retryInMs?: number): void {
+    const found = problemOf(error);
+    const since = this.problem?.since ?? Date.now();
+    this.problem = { ...found, message: describe(error), failures, since, ...(retryInMs !== undefined ? { retryAt: Date.now() + retryInMs } : {}) };
+    const then = retryInMs === undefined ? "" : `; retrying in ${Math.round(retryInMs / 100) / 10} s`;
+    this.warnOnce(error, `login: ${describe(error)}${then}`);
   }
 
   private warn(message: string): void {
@@ -457,7 +516,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       forgetSaved: async () => {
         await this.store?.clear();
       },
-      warn: (m) => this.warn(m),
+      warn: (m, error) => (error === undefined ? this.warn(m) : this.warnOnce(error, m)),
       info: (m) => this.logger.info(m),
     });
     while (!signal.aborted) {
@@ -495,6 +554,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
           continue;
         }
         if (isWeChatError(error, "LOGIN_REFUSED")) {
+          this.loginFailed(error, failures + 1);
           this.setState({
             state: "refused",
             message: error.message,
@@ -505,11 +565,18 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
         }
         failures++;
         const delay = backoffDelay(failures - 1, this.options.tuning?.loginBackoffMs ?? 2_000, 60_000);
-        this.warn(`login: ${describe(error)}; retrying in ${Math.round(delay / 100) / 10} s`);
+        this.loginFailed(error, failures, delay);
+        // Offline until the next attempt, and why: shown on every node and in the account dialog (#16.2).
+        this.setState({ state: "offline" });
         try {
           await sleep(delay, stepSignal);
         } catch {
           // stopped or interrupted: the loop head decides
+        }
+        // The attempt starts now: no retry time is pending while it runs.
+        if (this.problem?.retryAt !== undefined && !signal.aborted) {
+          delete this.problem.retryAt;
+          if (this.current.state === "offline") this.setState({ state: "offline" });
         }
       } finally {
         if (this.step === step) this.step = undefined;
@@ -550,6 +617,16 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       this.warn(`session not saved: ${describe(error)}`);
     }
   }
+}
+
+/** The kind (and status, code) of a failure; a plain Error is a network one. */
+function problemOf(error: unknown): Pick<LoginProblem, "kind" | "status" | "ret"> {
+  if (!(error instanceof WeChatError)) return { kind: "network" };
+  return {
+    kind: error.kind ?? "network",
+    ...(error.status !== undefined ? { status: error.status } : {}),
+    ...(error.ret !== undefined ? { ret: error.ret } : {}),
+  };
 }
 
 async function restoreJar(serialized: unknown, fallback: CookieJar): Promise<CookieJar> {

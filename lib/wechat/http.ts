@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { CookieJar } from "tough-cookie";
-import { WeChatError, cleanServerText, errorForRet } from "./errors";
+import { WeChatError, cleanServerText, errorForRet, errorText, networkFailureKind } from "./errors";
 import { agentsFor, type Transport } from "./transport";
 import { parseXml, xmlString } from "./util/xml";
 import type { Logger } from "./types";
@@ -340,7 +340,7 @@ export class HttpClient {
           this.config.logger?.debug(`${spec.what}: HTTP ${response.status}, retrying`);
         } else if (response.status >= 400) {
           // A 5xx may come after the server acted on the call; a 4xx is a refusal.
-          throw new WeChatError("SERVER", `${spec.what}: HTTP ${response.status}`, { afterSent: response.status >= 500 });
+          throw new WeChatError("SERVER", `${spec.what}: HTTP ${response.status}`, { afterSent: response.status >= 500, kind: "http", status: response.status });
         } else {
           return response;
         }
@@ -366,7 +366,7 @@ export class HttpClient {
       value = parseJsonBody(response.body, spec.what);
     } catch (error) {
       // The server answered, so it may have acted on the call: an unreadable answer is not a refusal.
-      throw new WeChatError("PROTOCOL", error instanceof Error ? error.message : `${spec.what}: unreadable answer`, { afterSent: true });
+      throw new WeChatError("PROTOCOL", errorText(error, `${spec.what}: unreadable answer`), { afterSent: true });
     }
     checkBaseResponse(value, spec.what);
     return value as Record<string, unknown>;
@@ -485,7 +485,11 @@ export class HttpClient {
       // Every other failure is a network one (retried, unless it may have reached the server and the call must not
       // be repeated). Only the code: got's messages and options can carry the URL, and the URL carries secrets.
       const afterSent = mayHaveBeenSent(error, spec.url);
-      throw new WeChatError("NETWORK", `${spec.what}: network error (${errorCode(error)}${afterSent ? ", after the request was sent" : ""})`, { afterSent });
+      const code = errorCode(error);
+      throw new WeChatError("NETWORK", `${spec.what}: network error (${code}${afterSent ? ", after the request was sent" : ""})`, {
+        afterSent,
+        kind: networkFailureKind(code),
+      });
     }
   }
 }

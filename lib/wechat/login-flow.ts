@@ -48,7 +48,8 @@ export interface LoginFlowOptions {
   seen: BoundedSet<string>;
   /** Forgets the saved session (it is no longer usable). */
   forgetSaved(): Promise<void>;
-  warn(message: string): void;
+  /** A warning; with `error`, a failure that may repeat (logged once per reason by the client). */
+  warn(message: string, error?: unknown): void;
   info(message: string): void;
 }
 
@@ -190,7 +191,7 @@ export class LoginFlow {
    * failure is only a warning. `fresh`: take init's SyncKey (a new login); a resumed session keeps its own.
    */
   private async initSession(api: SessionApi, session: Session, fresh: boolean): Promise<InitInfo> {
-    const init = await retried(() => api.init(), this.options.loadRetry, api.signal, (m) => this.options.warn(`login: ${m}`));
+    const init = await retried(() => api.init(), this.options.loadRetry, api.signal, (m, error) => this.options.warn(`login: ${m}`, error));
     const user = (init.User ?? {}) as Record<string, unknown>;
     const avatar = this.options.state.current().avatar ?? session.user.avatar;
     session.user = {

@@ -1,4 +1,4 @@
-import { WeChatError, isWeChatError } from "./errors";
+import { WeChatError, errorText, isWeChatError } from "./errors";
 import { afterCallsStarted, backoffDelay, sleep } from "./http";
 import type { SessionApi, SyncAnswer } from "./api";
 
@@ -122,7 +122,7 @@ export class SyncLoop {
         }
         if (streak.failures === 0) streak.since = Date.now();
         streak.failures++;
-        const message = `sync: ${error instanceof Error ? error.message : "failed"}`;
+        const message = `sync: ${errorText(error, "failed")}`;
         const delay = cappedBackoff(streak.failures - 1, backoffMs, maxBackoffMs);
         this.handlers.warn(`${message}; retrying in ${Math.round(delay / 100) / 10} s`);
         if (streak.failures >= troubleAfter) {

@@ -1,8 +1,6 @@
 import { strict as assert } from "node:assert";
 import { contactEvents } from "../../lib/wechat/contact-events";
-import { ContactStore } from "../../lib/wechat/contacts";
 import { WeChatError, isWeChatError } from "../../lib/wechat/errors";
-import { findMember } from "../../lib/wechat/members";
 import { SendQueue, buildFileAppMsg, buildFileAppMsgFields } from "../../lib/wechat/outbox";
 import { DEFAULT_ACTION_PACING } from "../../lib/wechat/send";
 import { RecentMessages, parseXml, xmlString } from "../../lib/wechat/util";
@@ -97,30 +95,6 @@ describe("client beyond sending: units", () => {
     const copy = contactEvents(undefined, g)[0]!;
     g.members.push(m("@w"));
     assert.equal(copy.contact.members?.length, 2);
-  });
-
-  it("finds group members by group name, nickname, or our remark; NOT_FOUND names no UserName", () => {
-    const store = new ContactStore();
-    const group: Contact = {
-      ...person("@@g", "Team"),
-      kind: "group",
-      members: [
-        { userName: "@u1", nickName: "Ann", displayName: "Annie" },
-        { userName: "@u2", nickName: "Bob", displayName: "" },
-        { userName: "@u3", nickName: "Sam", displayName: "" },
-        { userName: "@u4", nickName: "Sam", displayName: "" },
-      ],
-    };
-    store.upsert([group, person("@u2", "Bob", { remarkName: "Boss" })]);
-    assert.equal(findMember(group, "Annie", store).userName, "@u1");
-    assert.equal(findMember(group, "ann", store).userName, "@u1");
-    assert.equal(findMember(group, "Boss", store).userName, "@u2");
-    assert.equal(findMember(group, "@u3", store).userName, "@u3");
-    assert.throws(() => findMember(group, "Sam", store), (e) => isWeChatError(e, "AMBIGUOUS") && e.candidates?.length === 2);
-    assert.throws(
-      () => findMember(group, "Zed", store),
-      (e) => isWeChatError(e, "NOT_FOUND") && !/@u\d/.test(e.message) && e.message.includes("Zed"),
-    );
   });
 
   it("puts a checkupload Signature both beside the Content and inside <appattach>", () => {

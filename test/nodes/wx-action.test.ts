@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { sniffImage } from "../../nodes/shared/image";
+import { sniffImage } from "../../lib/wechat/util";
 import { helper, nodeById, waitForEvent } from "../support/node-red";
 import { NODES, accountConfig, accountOf, catchFlow, clientOf, contactsWhen, expectCaught, loadOnline, nextAt, useSandbox, wxNode } from "./fixture";
 

@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import * as QRCode from "qrcode";
+import { MAX_VIDEO_BYTES } from "../../lib/wechat/outbox";
 import { nodeById } from "../support/node-red";
 import { accountConfig, catchFlow, expectCaught, loadOnline, logOf, nextAt, useSandbox, useTempDir, wxNode } from "./fixture";
 
@@ -136,6 +137,23 @@ describe("wx-send-file", function () {
     await refused({ payload: mp4(20 * MB), filename: "long.mp4", as: "video" }, "TOO_LARGE");
   });
 
+  it("takes a video one byte under 20 MB as video: the node reads what the library accepts (#15.6)", async function () {
+    this.timeout(60_000);
+    await loadOnline(ctx, flow({ target: "filehelper" }), "sendfile");
+    await send({ payload: mp4(MAX_VIDEO_BYTES - 1), filename: "just.mp4", as: "video" });
+    assert.equal(ctx.sb.control.sent()[0]?.type, "video");
+    assert.equal(ctx.sb.control.uploads()[0]?.size, MAX_VIDEO_BYTES - 1);
+  });
+
+  it("refuses a video of exactly 20 MB and one of 20 MB + 1 alike, with the library's one message (#15.6)", async function () {
+    await loadOnline(ctx, flow({ target: "filehelper" }), "sendfile");
+    for (const size of [MAX_VIDEO_BYTES, MAX_VIDEO_BYTES + 1]) {
+      const report = await expectCaught("sendfile", { payload: mp4(size), filename: "long.mp4", as: "video" }, "TOO_LARGE", async () => undefined);
+      assert.match(report.error.message, /videos must be under 20 MB; send it as a file/, `${size} bytes`);
+    }
+    assert.deepEqual(ctx.sb.control.uploads(), []);
+  });
+
   it("refuses a type that cannot take the chosen form", async function () {
     await loadOnline(ctx, flow({ target: "filehelper", as: "image" }), "sendfile");
     await refused({ payload: PDF, filename: "x.pdf" }, "INVALID_ARGUMENT");
@@ -169,6 +187,17 @@ describe("wx-send-file", function () {
       const last = ctx.sb.control.sent().at(-1);
       assert.equal(last?.fileName, "notes.txt");
       assert.equal(last?.type, "file");
+    });
+
+    it("refuses a video file of exactly 20 MB and of 20 MB + 1 alike, with the library's one message (#15.6)", async function () {
+      await loadOnline(ctx, flow({ target: "filehelper", readFolders: outbox }), "sendfile");
+      for (const size of [MAX_VIDEO_BYTES, MAX_VIDEO_BYTES + 1]) {
+        const file = path.join(outbox, `long-${size}.mp4`);
+        writeFileSync(file, mp4(size));
+        const report = await expectCaught("sendfile", { payload: file, as: "video" }, "TOO_LARGE", async () => undefined);
+        assert.match(report.error.message, /videos must be under 20 MB; send it as a file/, `${size} bytes`);
+      }
+      assert.deepEqual(ctx.sb.control.uploads(), []);
     });
 
     it("refuses the Node-RED user dir's files (credential secret, session) and .. out of the folder", async function () {

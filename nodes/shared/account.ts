@@ -1,12 +1,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as QRCode from "qrcode";
-import { WeChatError } from "../../lib/wechat/errors";
+import { WeChatError, errorText } from "../../lib/wechat/errors";
 import { DEFAULT_LOGIN_URL } from "../../lib/wechat/hosts";
-import type { ClientOptions, ContactEvent, Logger, Message, RecallEvent, StateInfo, SyncTroubleEvent, WeChatClientApi } from "../../lib/wechat/types";
-import type { Node, NodeStatus } from "../shared/red";
-import { sessionSecret } from "../shared/secret";
-import { statusFor } from "../shared/status";
+import type { ClientOptions, ContactEvent, Logger, LoginProblem, Message, RecallEvent, StateInfo, SyncTroubleEvent, WeChatClientApi } from "../../lib/wechat/types";
+import type { Node, NodeStatus } from "./red";
+import { sessionSecret } from "./secret";
+import { statusFor } from "./status";
 
 export const DEFAULT_SANDBOX_PORT = 1881;
 export const DEFAULT_PACING = 60;
@@ -61,8 +61,11 @@ export interface AccountDeps {
   startSandbox: (options: { host: string; port: number }) => Promise<SandboxHandle>;
 }
 
-/** The part of the state every editor user may see (the comms topic). */
-export type AccountSummary = Pick<AccountView, "state" | "server" | "users" | "seq" | "code">;
+/**
+ * The part of the state every editor user may see (the comms topic): the problem without its message (the node
+ * status shows as much).
+ */
+export type AccountSummary = Pick<AccountView, "state" | "server" | "users" | "seq" | "code"> & { problem?: Omit<LoginProblem, "message"> };
 
 /** What the editor sees of the session (the state admin route). */
 export interface AccountView {
@@ -78,6 +81,8 @@ export interface AccountView {
   users: number;
   /** Grows with every state change, so the editor can drop an answer older than what it already shows. */
   seq: number;
+  /** Why the login fails and when it tries again (retryAt, unix ms), while it does (#16.2). */
+  problem?: LoginProblem;
 }
 
 export function stateTopic(id: string): string {
@@ -230,6 +235,10 @@ export class WxAccount {
   summary(): AccountSummary {
     const summary: AccountSummary = { state: this.info.state, server: this.deps.settings.server, users: this.users.size, seq: this.seq };
     if (this.info.code !== undefined) summary.code = this.info.code;
+    if (this.info.problem) {
+      const { message: _message, ...problem } = this.info.problem;
+      summary.problem = problem;
+    }
     return summary;
   }
 
@@ -244,6 +253,7 @@ export class WxAccount {
     if (info.user) view.user = info.user.avatar ? { nickName: info.user.nickName, avatar: info.user.avatar } : { nickName: info.user.nickName };
     if (info.code !== undefined) view.code = info.code;
     if (info.message) view.message = info.message;
+    if (info.problem) view.problem = { ...info.problem };
     if (this.sandbox) view.phoneUrl = this.sandbox.phoneUrl;
     return view;
   }
@@ -382,8 +392,4 @@ export class WxAccount {
       (error: unknown) => this.deps.node.warn(errorText(error)),
     );
   }
-}
-
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
