@@ -22,12 +22,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ["scripts/**/*.js", "bin/**/*.js"],
+    files: ["scripts/**/*.js"],
     languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", process: "readonly", __dirname: "readonly", console: "readonly" } },
     rules: { "@typescript-eslint/no-require-imports": "off" },
-  },
-  {
-    files: ["nodes/**/*.html.js", "nodes/**/editor/*.js"],
-    languageOptions: { sourceType: "script" },
   },
 );

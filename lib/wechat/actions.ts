@@ -4,7 +4,7 @@ import type { ContactStore } from "./contacts";
 import { WeChatError, cleanServerText, isWeChatError } from "./errors";
 import { serverNotice } from "./http";
 import { findMember, requireGroup } from "./members";
-import { isGroupUserName } from "./messages";
+import { StatusNotifyCode, isGroupUserName } from "./messages";
 import type { SendQueue } from "./outbox";
 import type { Contact, FriendRequestRef, RevokeTarget, SendResult } from "./types";
 import { escapeXml } from "./util";
@@ -184,7 +184,7 @@ export class Actions {
   }
 
   async markRead(contact: Contact): Promise<void> {
-    await this.api.statusNotify(1, contact.userName);
+    await this.api.statusNotify(StatusNotifyCode.READ, contact.userName);
   }
 
   /** A contact's or group's avatar; with `group`, the avatar of that group's member. */

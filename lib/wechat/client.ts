@@ -147,8 +147,12 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     return super.once(event, listener as (...args: unknown[]) => void);
   }
 
-  /** Each listener runs on its own: one that throws neither breaks the loops nor starves the others. */
+  /**
+   * Each listener runs on its own: one that throws neither breaks the loops nor starves the others. A "warn" is
+   * logged too (with or without listeners): every step of the client warns by this one event.
+   */
   override emit<K extends keyof ClientEvents>(event: K, ...args: ClientEvents[K]): boolean {
+    if (event === "warn") this.logger.warn(String(args[0]));
     const listeners = this.rawListeners(event) as ((...a: unknown[]) => unknown)[];
     for (const listener of listeners) {
       try {
@@ -410,18 +414,6 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     return found;
   }
 
-  /** A message went out to the listeners: remember it for recalls, and raise the events it stands for. */
-  private emitInbound(message: Message): void {
-    this.emit("message", message);
-    if (message.type === "friend-request" && message.friendRequest) this.emit("friend-request", message);
-    if (message.type === "recall" && message.recall) {
-      const original = message.recall.msgId ? this.recent.get(message.recall.msgId) : undefined;
-      this.emit("recall", { message, ...(original ? { original } : {}) });
-    } else if (message.type !== "status") {
-      this.recent.add(message);
-    }
-  }
-
   // ---- the run ----
 
   private retryOption(): { retryDelayMs?: number } {
@@ -488,8 +480,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   }
 
   private warn(message: string): void {
-    this.logger.warn(message);
-    if (this.listenerCount("warn") > 0) this.emit("warn", message);
+    this.emit("warn", message);
   }
 
   /** Waits until newQr()/stop() wakes the client (after a refusal). */
@@ -610,9 +601,8 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       sync: tuning?.sync,
       state: { current: () => this.current, set: (info) => this.setState(info) },
       isCurrent: (s) => this.session === s,
+      recent: this.recent,
       emit: (event, ...args) => this.emit(event, ...args),
-      message: (m) => this.emitInbound(m),
-      warn: (m) => this.warn(m),
       save: (session) => this.save(http, session),
     });
     this.session = online;

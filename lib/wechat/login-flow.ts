@@ -4,6 +4,7 @@ import { WeChatError, describeError, isWeChatError } from "./errors";
 import { hostsFor, isWeChatHost, loginOrigin } from "./hosts";
 import { afterCallsStarted, backoffDelay, sleep, type HttpClient } from "./http";
 import { LoginApi, ScanCode, qrDataUrl, qrText, type LoginMode, type ScanAnswer } from "./login";
+import { StatusNotifyCode } from "./messages/constants";
 import { decodeContent } from "./messages/text";
 import { Session, readSyncKey } from "./session";
 import type { SavedSession } from "./session-store";
@@ -206,7 +207,7 @@ export class LoginFlow {
     }
     if (typeof init.SKey === "string" && init.SKey) session.skey = init.SKey;
     try {
-      await api.statusNotify(3, session.user.userName);
+      await api.statusNotify(StatusNotifyCode.INITED, session.user.userName);
     } catch (error) {
       if (isWeChatError(error, "CLOSED") || isWeChatError(error, "SESSION_EXPIRED") || api.signal?.aborted) throw error;
       this.options.warn(`webwxstatusnotify failed (${describeError(error)}); going on`);

@@ -12,8 +12,8 @@ import type { SendQueueTuning } from "./outbox";
 import { Sender } from "./send";
 import type { Session } from "./session";
 import { SyncLoop, type SessionEnd, type SyncOptions, type SyncTrouble } from "./sync";
-import type { ClientEmit, Message, PacingOptions, StateInfo } from "./types";
-import type { BoundedSet, ClientMsgIds } from "./util";
+import type { ClientEmit, PacingOptions, StateInfo } from "./types";
+import type { BoundedSet, ClientMsgIds, RecentMessages } from "./util";
 
 /** What an online session takes from the client that runs it (which outlives every session). */
 export interface OnlineDeps {
@@ -23,6 +23,8 @@ export interface OnlineDeps {
   loadRetry: RetryPolicy;
   /** MsgIds handled by the client, across its sessions. */
   seen: BoundedSet<string>;
+  /** The client's last messages by MsgId, across its sessions (a "recall" event carries the original). */
+  recent: RecentMessages;
   /** LocalID / ClientMsgId of every send of the client, unique across its sessions. */
   ids: ClientMsgIds;
   /** What the client sent and when, for revoke(). */
@@ -35,11 +37,8 @@ export interface OnlineDeps {
   state: { current(): StateInfo; set(info: StateInfo): void };
   /** Whether this is still the client's current session (a late contact load must not touch a newer one). */
   isCurrent(online: OnlineSession): boolean;
-  /** Raises a client event. */
+  /** Raises a client event ("warn" included: the client logs it too). */
   emit: ClientEmit;
-  /** A new message, normalised: the client raises "message" and the events it stands for. */
-  message(message: Message): void;
-  warn(message: string): void;
   /** Saves the session (keys, cookies, the newest MsgIds); never throws. */
   save(session: Session): Promise<void>;
 }
@@ -65,12 +64,11 @@ export class OnlineSession {
   ) {
     this.session = ready.session;
     this.api = new SessionApi(deps.http, this.session, deps.timeouts, signal);
+    const warn = (m: string): void => deps.emit("warn", m);
     this.inbound = new Inbound(this.api, deps.contacts, {
-      emitMessage: (m) => deps.message(m),
-      emitContacts: (c) => deps.emit("contacts", c),
-      emitContact: (e) => deps.emit("contact", e),
-      warn: (m) => deps.warn(m),
+      emit: deps.emit,
       seen: deps.seen,
+      recent: deps.recent,
       loading: (userName) => this.loading?.covers.has(userName) ?? false,
     });
     this.sender = new Sender(this.api, deps.contacts, {
@@ -78,7 +76,7 @@ export class OnlineSession {
       ...(deps.actionPacing !== undefined ? { actionPacing: deps.actionPacing } : {}),
       ...(deps.sendQueue ? { queue: deps.sendQueue } : {}),
       ids: deps.ids,
-      warn: (m) => deps.warn(m),
+      warn,
     });
     this.actions = new Actions(this.api, deps.contacts, this.sender.sendQueue, {
       sent: deps.sent,
@@ -107,15 +105,15 @@ export class OnlineSession {
     const loop = new SyncLoop(
       this.api,
       {
-        onSync: (answer) => this.inbound.handle(answer),
-        onKeys: async () => {
+        handle: (answer) => this.inbound.handle(answer),
+        handled: async () => {
           const keys = JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]);
           if (keys === savedKeys) return;
           savedKeys = keys;
           await deps.save(session);
         },
-        onWarn: (m) => deps.warn(m),
-        onTrouble: (trouble) => this.syncTrouble(trouble),
+        warn: (m) => deps.emit("warn", m),
+        sync: (trouble) => this.syncTrouble(trouble),
       },
       deps.sync ?? {},
     );
@@ -148,7 +146,7 @@ export class OnlineSession {
   private loadInBackground(api: SessionApi): Promise<void> {
     const { deps, ready } = this;
     const covers = new Set(ready.init.chatSet.filter(isGroupUserName));
-    const warn = (m: string): void => deps.warn(`contacts: ${m}`);
+    const warn = (m: string): void => deps.emit("warn", `contacts: ${m}`);
     const loading = { covers, done: Promise.resolve() };
     loading.done = (async () => {
       let outcome: "loaded" | "incomplete" = "incomplete";

@@ -5,6 +5,7 @@ import { WeChatError, isWeChatError } from "./errors";
 import { SendQueue, buildFileAppMsgFields, buildMentionSource, mentionText, multipartBody, uploadPlan } from "./outbox";
 import type { ForwardRequest, SendQueueTuning, UploadPlan } from "./outbox";
 import { findMember, memberName, requireGroup } from "./members";
+import { MsgType } from "./messages/constants";
 import { str } from "./messages/fields";
 import { isMentioned } from "./messages/text";
 import type { Contact, PacingOptions, SendFileOptions, SendResult } from "./types";
@@ -86,7 +87,7 @@ export class Sender {
     }
     return this.queue.run(async () => {
       const answer = await this.post("webwxsendmsg", "webwxsendmsg", {}, to, {
-        Type: 1,
+        Type: MsgType.TEXT,
         Content: content,
         ...(msgSource ? { MsgSource: msgSource } : {}),
       });
@@ -102,11 +103,11 @@ export class Sender {
       const uploaded = await this.upload(to, data, plan);
       switch (plan.sendAs) {
         case "image":
-          return this.post("webwxsendmsgimg", "webwxsendmsgimg", { fun: "async", f: "json" }, to, { Type: 3, MediaId: uploaded.mediaId, Content: "" });
+          return this.post("webwxsendmsgimg", "webwxsendmsgimg", { fun: "async", f: "json" }, to, { Type: MsgType.IMAGE, MediaId: uploaded.mediaId, Content: "" });
         case "video":
-          return this.post("webwxsendvideomsg", "webwxsendvideomsg", { fun: "async", f: "json" }, to, { Type: 43, MediaId: uploaded.mediaId, Content: "" });
+          return this.post("webwxsendvideomsg", "webwxsendvideomsg", { fun: "async", f: "json" }, to, { Type: MsgType.VIDEO, MediaId: uploaded.mediaId, Content: "" });
         case "sticker":
-          return this.post("webwxsendemoticon", "webwxsendemoticon", { fun: "sys" }, to, { Type: 47, EmojiFlag: 2, MediaId: uploaded.mediaId });
+          return this.post("webwxsendemoticon", "webwxsendemoticon", { fun: "sys" }, to, { Type: MsgType.STICKER, EmojiFlag: 2, MediaId: uploaded.mediaId });
         case "file":
           return this.post("webwxsendappmsg", "webwxsendappmsg", { fun: "async", f: "json" }, to, {
             ...buildFileAppMsgFields({

@@ -1,4 +1,5 @@
 import { WeChatError } from "../errors";
+import { AppMsgType } from "../messages/constants";
 import { escapeXml } from "../util/xml";
 
 /**
@@ -6,7 +7,8 @@ import { escapeXml } from "../util/xml";
  * (docs/protocol.md section 6).
  */
 export const WEB_FILE_APPID = "wxeb7ec651dd0aefa9";
-export const APPMSG_TYPE_FILE = 6;
+/** The appmsg `<type>` and Msg.Type of a file: AppMsgType.FILE. */
+export const APPMSG_TYPE_FILE = AppMsgType.FILE;
 
 export interface FileAppMsgInput {
   /** The file name shown to the receiver (XML-escaped here). */
@@ -56,7 +58,7 @@ export function buildFileAppMsg(input: FileAppMsgInput): string {
 }
 
 export interface FileAppMsgFields {
-  Type: 6;
+  Type: typeof AppMsgType.FILE;
   Content: string;
   /** Present for checked (large) uploads: the official client sends it beside Content. */
   Signature?: string;

@@ -1,6 +1,6 @@
 import { WeChatError } from "../errors";
 import { num, obj, str } from "../messages/fields";
-import { AppMsgType, MsgType } from "../messages/normalize";
+import { AppMsgType, MsgType } from "../messages/constants";
 import { splitGroupPrefix, unescapeXmlContent } from "../messages/text";
 import { escapeXml } from "../util/xml";
 
