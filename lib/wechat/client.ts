@@ -65,6 +65,8 @@ export type WeChatClientOptions = ClientOptions & { tuning?: ClientTuning };
 const RECENT_IDS_SAVED = 500;
 /** Send times remembered for revoke() calls that bring no time (far more than fit in 2 minutes). */
 const SENT_TIMES_KEPT = 2_000;
+/** How many of the newest own sends a saved session keeps (their echoes are then known after a restart). */
+const SENT_IDS_SAVED = 1_000;
 const IMAGE_EXTENSIONS: Record<string, string> = { "image/png": "png", "image/jpeg": "jpg", "image/bmp": "bmp", "image/gif": "gif" };
 
 /** What webwxinit says beyond the user: the recent chats to fetch with the contacts. */
@@ -106,8 +108,10 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private wake?: () => void;
   /** Recent messages by MsgId, for the `recall` event's original. */
   private readonly recent: RecentMessages;
-  /** When this client sent what (msgId -> ms), for revoke(). */
+  /** When this client sent what (msgId -> ms), for revoke() and to know its own sends when they sync back. */
   private readonly sentTimes = new Map<string, number>();
+  /** The last session written, as written: stop() adds the newest own sends to it (never newer keys). */
+  private lastSaved?: SavedSession;
   /** The contact load of the current session while it runs: settles when it ends (never rejects). */
   private loading?: { done: Promise<void>; covers: Set<string> };
   private readonly loadRetry: RetryPolicy;
@@ -205,10 +209,12 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   async stop(): Promise<void> {
     const run = this.run;
     if (!run) return;
+    const active = this.session;
     run.abort.abort();
     this.wake?.();
     run.http.close();
     await run.done;
+    await this.saveSent(active?.session);
     this.session?.sender.close();
     this.session = undefined;
     if (this.run === run) this.run = undefined;
@@ -418,6 +424,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
 
   /** A message went out to the listeners: remember it for recalls, and raise the events it stands for. */
   private emitInbound(message: Message): void {
+    if (message.fromSelf && this.sentTimes.has(message.id)) message.fromClient = true;
     this.emit("message", message);
     if (message.type === "friend-request" && message.friendRequest) this.emit("friend-request", message);
     if (message.type === "recall" && message.recall) {
@@ -548,6 +555,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     this.setState({ state: "resuming" });
     const session = Session.fromSaved(saved);
     for (const id of saved.seen ?? []) this.seen.add(id);
+    for (const [id, at] of saved.sent ?? []) this.sentTimes.set(id, at);
     http.pageOrigin = session.hosts.page;
     try {
       const init = await this.initSession(new SessionApi(http, session, this.timeouts, signal), session, false);
@@ -793,7 +801,30 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private async save(http: HttpClient, session: Session): Promise<void> {
     if (!this.store) return;
     try {
-      await this.store.save(session.toSaved(await http.jar.serialize(), this.seen.newest(RECENT_IDS_SAVED)));
+      const saved = { ...session.toSaved(await http.jar.serialize(), this.seen.newest(RECENT_IDS_SAVED)), ...this.sentIds() };
+      // Taken before the write: saves are written in order, so saveSent() builds on the newest one queued.
+      this.lastSaved = saved;
+      await this.store.save(saved);
+    } catch (error) {
+      this.warn(`session not saved: ${describe(error)}`);
+    }
+  }
+
+  /** The newest own sends, for the saved session. */
+  private sentIds(): { sent?: Array<[string, number]> } {
+    const sent = [...this.sentTimes].slice(-SENT_IDS_SAVED);
+    return sent.length > 0 ? { sent } : {};
+  }
+
+  /**
+   * On stop: the last saved session again with the sends since (a forward whose echo comes after the restart is
+   * still known as ours). Its keys and MsgIds stay those of the last save, so nothing received is skipped.
+   */
+  private async saveSent(session: Session | undefined): Promise<void> {
+    const last = this.lastSaved;
+    if (!this.store || !last || !session || last.sid !== session.sid) return;
+    try {
+      await this.store.save({ ...last, ...this.sentIds() });
     } catch (error) {
       this.warn(`session not saved: ${describe(error)}`);
     }
