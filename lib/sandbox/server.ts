@@ -98,6 +98,7 @@ export const DEFAULT_SETTINGS: Settings = {
   contactPageSize: 500,
   skeyRotateEvery: 20,
   unsavedGroups: 0,
+  echoSends: false,
 };
 
 export class Sandbox implements Host, ControlHost {

@@ -24,6 +24,11 @@ export interface Settings {
    * out; webwxinit's ChatSet and the login status notify name all but the last of them (that one is "quiet").
    */
   unsavedGroups: number;
+  /**
+   * The sender's own web sends (and forwards) come back in its webwxsync too, From = self, as the server does for
+   * the account's other devices: a client must know its own messages by MsgId (default false).
+   */
+  echoSends: boolean;
 }
 
 export interface SandboxOptions extends Partial<Settings> {

@@ -1,3 +1,4 @@
+import type { SentMessages } from "./actions";
 import { SessionApi, type ApiTimeouts } from "./api";
 import { retried, type RetryPolicy } from "./contact-loader";
 import { WeChatError, describeError, isWeChatError } from "./errors";
@@ -46,6 +47,8 @@ export interface LoginFlowOptions {
   state: { current(): StateInfo; set(info: StateInfo): void };
   /** MsgIds already handled: a resumed session brings back those it saved. */
   seen: BoundedSet<string>;
+  /** What this client sent: a resumed session brings back the sends it saved (their echoes stay ours). */
+  sent: SentMessages;
   /** Forgets the saved session (it is no longer usable). */
   forgetSaved(): Promise<void>;
   /** A warning; with `error`, a failure that may repeat (logged once per reason by the client). */
@@ -80,6 +83,7 @@ export class LoginFlow {
     this.setState({ state: "resuming" });
     const session = Session.fromSaved(saved);
     for (const id of saved.seen ?? []) this.options.seen.add(id);
+    this.options.sent.restore(saved.sent ?? []);
     this.http.pageOrigin = session.hosts.page;
     try {
       const init = await this.initSession(this.api(session, signal), session, false);
