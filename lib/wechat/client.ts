@@ -538,13 +538,26 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
         if (saved && !this.forceQr) {
           const candidate = saved;
           saved = undefined;
-          ready = await this.resume(run.http, candidate, stepSignal);
+          try {
+            ready = await this.resume(run.http, candidate, stepSignal);
+          } catch (error) {
+            // No answer (no network): the session may well be alive, so the next attempt resumes it again (#16.2).
+            if (noAnswer(error)) saved = candidate;
+            throw error;
+          }
         }
         if (!ready) {
           const usePush = this.forceQr ? undefined : push;
           push = undefined;
           this.forceQr = false;
-          const redeemed = await this.login(run.http, stepSignal, usePush);
+          let redeemed: Session;
+          try {
+            redeemed = await this.login(run.http, stepSignal, usePush);
+          } catch (error) {
+            // Likewise a push login that got no answer is tried again rather than given up for a QR.
+            if (noAnswer(error) && !this.forceQr) push = usePush;
+            throw error;
+          }
           ready = { session: redeemed, init: await this.prepare(run.http, redeemed, stepSignal) };
         }
         const session = ready.session;
@@ -609,7 +622,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       const init = await this.initSession(new SessionApi(http, session, this.timeouts, signal), session, false);
       return { session, init };
     } catch (error) {
-      if (isWeChatError(error, "CLOSED") || signal.aborted) throw error;
+      if (isWeChatError(error, "CLOSED") || signal.aborted || noAnswer(error)) throw error;
       this.warn(`saved session not usable (${describe(error)}); logging in again`);
       await this.store?.clear();
       return undefined;
@@ -632,7 +645,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
           if (redirect) return await this.redeem(loginApi, redirect, signal);
         }
       } catch (error) {
-        if (isWeChatError(error, "CLOSED") || isWeChatError(error, "LOGIN_REFUSED")) throw error;
+        if (isWeChatError(error, "CLOSED") || isWeChatError(error, "LOGIN_REFUSED") || noAnswer(error)) throw error;
         this.warn(`push login failed (${describe(error)}); showing a QR`);
       }
     }
@@ -854,6 +867,14 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       this.warn(`session not saved: ${describe(error)}`);
     }
   }
+}
+
+/**
+ * The server did not answer the call (no network, a refused or dropped connection, a timeout, an HTTP 5xx): says
+ * nothing of a saved session or a push login, which stay for the next attempt.
+ */
+function noAnswer(error: unknown): boolean {
+  return isWeChatError(error) && (error.code === "NETWORK" || (error.kind === "http" && (error.status ?? 0) >= 500));
 }
 
 /** The kind (and status, code) of a failure; a plain Error is a network one. */
