@@ -4,7 +4,7 @@ import { SentMessages } from "./actions";
 import { DEFAULT_TIMEOUTS, SessionApi, type ApiTimeouts } from "./api";
 import { batchGet, loadContacts, toContact, type RetryPolicy } from "./contact-loader";
 import { ContactStore } from "./contacts";
-import { WeChatError, describeError as describe, isWeChatError } from "./errors";
+import { WeChatError, describeError as describe, isWeChatError, noAnswer } from "./errors";
 import { HttpClient, backoffDelay, preloadHttp, sleep } from "./http";
 import type { LoginMode } from "./login";
 import { LoginFlow, type PushTarget, type ReadySession } from "./login-flow";
@@ -535,13 +535,25 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
         if (saved && !this.forceQr) {
           const candidate = saved;
           saved = undefined;
-          ready = await flow.resume(candidate, stepSignal);
+          try {
+            ready = await flow.resume(candidate, stepSignal);
+          } catch (error) {
+            // No answer (no network): the session may well be alive, so the next attempt resumes it again (#16.2).
+            if (noAnswer(error)) saved = candidate;
+            throw error;
+          }
         }
         if (!ready) {
           const usePush = this.forceQr ? undefined : push;
           push = undefined;
           this.forceQr = false;
-          ready = await flow.login(stepSignal, usePush);
+          try {
+            ready = await flow.login(stepSignal, usePush);
+          } catch (error) {
+            // Likewise a push login that got no answer is tried again rather than given up for a QR.
+            if (noAnswer(error) && !this.forceQr) push = usePush;
+            throw error;
+          }
         }
         const session = ready.session;
         failures = 0;

@@ -1,7 +1,7 @@
 import type { SentMessages } from "./actions";
 import { SessionApi, type ApiTimeouts } from "./api";
 import { retried, type RetryPolicy } from "./contact-loader";
-import { WeChatError, describeError, isWeChatError } from "./errors";
+import { WeChatError, describeError, isWeChatError, noAnswer } from "./errors";
 import { hostsFor, isWeChatHost, loginOrigin } from "./hosts";
 import { afterCallsStarted, backoffDelay, sleep, type HttpClient } from "./http";
 import { LoginApi, ScanCode, qrDataUrl, qrText, type LoginMode, type ScanAnswer } from "./login";
@@ -89,7 +89,7 @@ export class LoginFlow {
       const init = await this.initSession(this.api(session, signal), session, false);
       return { session, init };
     } catch (error) {
-      if (isWeChatError(error, "CLOSED") || signal.aborted) throw error;
+      if (isWeChatError(error, "CLOSED") || signal.aborted || noAnswer(error)) throw error;
       this.options.warn(`saved session not usable (${describeError(error)}); logging in again`);
       await this.options.forgetSaved();
       return undefined;
@@ -113,7 +113,7 @@ export class LoginFlow {
           if (redirect) return await this.redeem(loginApi, redirect, signal);
         }
       } catch (error) {
-        if (isWeChatError(error, "CLOSED") || isWeChatError(error, "LOGIN_REFUSED")) throw error;
+        if (isWeChatError(error, "CLOSED") || isWeChatError(error, "LOGIN_REFUSED") || noAnswer(error)) throw error;
         this.options.warn(`push login failed (${describeError(error)}); showing a QR`);
       }
     }
