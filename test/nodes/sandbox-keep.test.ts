@@ -72,10 +72,12 @@ describe("wx-account: the built-in sandbox keeps its login across redeploys and 
   it("a Node-RED restart goes on from the world saved under the user dir (0600, encrypted): no new scan", async function () {
     await helper.load(NODES, [account, send]);
     await scanOnline();
-    const phoneUrl = phoneApi().phoneUrl;
+    const { api, phoneUrl } = phoneApi();
     const token = new URLSearchParams(new URL(phoneUrl).hash.slice(1)).get("token") ?? "";
+    // the runtime stops: the sandbox is saved and closed then, not after the (one minute) grace
     await helper.unload();
-    await registry().closeAll();
+    await registry().whenClosed();
+    await assert.rejects(api.logins(), "the sandbox is closed with the runtime");
 
     const file = path.join(userDir, "wxflow", `sandbox-port-${port}.world`);
     assert.ok(existsSync(file), "the world is saved");
