@@ -8,8 +8,8 @@ import { sessionSecret } from "./secret";
  * The built-in sandboxes of one Node-RED runtime, by port (#16.1): an account that closes on a redeploy and comes
  * back on the same port finds its sandbox still running (world, sessions, phone page and token), so the redeploy
  * needs no scan. Accounts lease a sandbox when they are created and release it when they close; a sandbox no account
- * leases any more is saved and closed at the end of the deploy ("flows:started"), or after a grace period when no
- * deploy follows. Its world is saved (encrypted, debounced, and on release) under the user dir, so a Node-RED
+ * leases any more is saved and closed at the end of the deploy ("flows:started"), when the runtime stops, or after a
+ * grace period when neither comes. Its world is saved (encrypted, debounced, and on release) under the user dir, so a Node-RED
  * restart goes on from it too. A sandbox on port 0 (an ephemeral port) belongs to one account.
  */
 
@@ -31,6 +31,8 @@ export interface SandboxPlace {
   /** Where the sandbox's own notes go (the first account's log). */
   warn: (message: string) => void;
   log: (message: string) => void;
+  /** How long the sandbox waits for an account once this lease is released, read then (settings.js may set it). */
+  graceMs: () => number;
 }
 
 /** What an account sees of its leased sandbox: closing it releases the lease. */
@@ -46,11 +48,6 @@ export interface SandboxLease {
   start(options: { host: string }): Promise<LeasedSandbox>;
   /** Once per lease; `removed`: the account was deleted, so an account's own sandbox forgets its world. */
   release(removed?: boolean): Promise<void>;
-}
-
-export interface RegistryOptions {
-  /** Read at every release, so settings.js (and tests) may set it. */
-  graceMs: () => number;
 }
 
 class Entry {
@@ -81,13 +78,6 @@ export class SandboxRegistry {
   /** Sandboxes being saved and closed, by key: a new one on the same key waits for its port. */
   private readonly closing = new Map<string, Promise<void>>();
 
-  constructor(private options: RegistryOptions) {}
-
-  /** The options of the latest registration of the nodes (its settings apply from now on). */
-  configure(options: RegistryOptions): void {
-    this.options = options;
-  }
-
   lease(place: SandboxPlace): SandboxLease {
     const key = keyOf(place);
     const file = place.dir ? path.join(place.dir, `sandbox-${key}.world`) : undefined;
@@ -111,7 +101,7 @@ export class SandboxRegistry {
       release: (removed = false) => {
         if (released) return Promise.resolve();
         released = true;
-        return this.release(leased, removed);
+        return this.release(leased, removed, place);
       },
     };
   }
@@ -233,14 +223,14 @@ export class SandboxRegistry {
     return entry.saving;
   }
 
-  private async release(entry: Entry, removed: boolean): Promise<void> {
+  private async release(entry: Entry, removed: boolean, place: SandboxPlace): Promise<void> {
     entry.refs -= 1;
     if (removed && entry.place.port === 0) entry.forget = true;
     if (entry.refs > 0 || entry.retired) return;
     await this.save(entry);
     // the account may have come back while the world was written
     if (entry.refs > 0 || entry.retired) return;
-    const grace = this.options.graceMs();
+    const grace = place.graceMs();
     if (grace <= 0 || entry.forget) {
       await this.retire(entry);
       return;
@@ -274,23 +264,32 @@ export class SandboxRegistry {
 const registries = new WeakMap<object, SandboxRegistry>();
 
 export interface RegistryHost {
-  events?: { on(event: string, listener: () => void): unknown };
+  events?: { on(event: string, listener: (payload: unknown) => void): unknown };
+}
+
+/** Node-RED's "runtime-event" when the flows stop for good (the runtime stops), not for a deploy. */
+function isRuntimeStop(payload: unknown): boolean {
+  if (payload === null || typeof payload !== "object") return false;
+  const event = payload as { id?: unknown; payload?: { state?: unknown; deploy?: unknown } | null };
+  return event.id === "runtime-state" && event.payload?.state === "stop" && !event.payload.deploy;
 }
 
 /**
  * The registry of the runtime `RED` belongs to, made on first use; it closes unused sandboxes after every deploy.
  * `owner` stands for the runtime where it has no event bus (then only the grace period closes them).
  */
-export function sandboxRegistry(red: RegistryHost, owner: object, options: RegistryOptions): SandboxRegistry {
+export function sandboxRegistry(red: RegistryHost, owner: object): SandboxRegistry {
   const key = red.events ?? owner;
   let registry = registries.get(key);
   if (!registry) {
-    const made = new SandboxRegistry(options);
+    const made = new SandboxRegistry();
     registries.set(key, made);
     red.events?.on("flows:started", () => void made.closeUnused());
+    // the runtime stops (its flows closed, every world saved on release): nothing waits for a grace period
+    red.events?.on("runtime-event", (payload) => {
+      if (isRuntimeStop(payload)) void made.closeAll();
+    });
     registry = made;
-  } else {
-    registry.configure(options);
   }
   return registry;
 }

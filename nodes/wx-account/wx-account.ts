@@ -50,7 +50,7 @@ export = function register(RED: NodeAPI): void {
   // Once per Node-RED process (register runs once), not once per account.
   let keyWarned = false;
   // The built-in sandboxes outlive a redeploy of their account (#16.1): one registry per runtime, by port.
-  const sandboxes = sandboxRegistry(RED, RED, { graceMs: () => sandboxGraceMs(RED) });
+  const sandboxes = sandboxRegistry(RED, RED);
 
   function setup(node: Node & { wx?: WxAccount }, config: AccountDef): void {
     const settings = accountSettings({ ...config });
@@ -73,6 +73,7 @@ export = function register(RED: NodeAPI): void {
             secret,
             warn: (message) => node.warn(message),
             log: (message) => node.log(message),
+            graceMs: () => sandboxGraceMs(RED),
           })
         : undefined;
     const wx = new WxAccount({

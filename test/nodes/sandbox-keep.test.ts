@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { existingSandboxRegistry, type RegistryHost, type SandboxRegistry } from "../../nodes/shared/sandbox-registry";
 import { RUNTIME_PACKAGE, helper, nodeById, waitForStatus, type FlowNode } from "../support/node-red";
+import { freePort } from "../reliability/red-process";
 import { SandboxClient } from "../support/sandbox";
 import { ACCOUNT, FAST_TUNING, NODES, accountOf, waitOnline, wxNode } from "./fixture";
 
@@ -16,15 +16,6 @@ function registry(): SandboxRegistry {
   const found = existingSandboxRegistry(runtime);
   if (!found) throw new Error("no sandbox registry in this runtime");
   return found;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address !== "object") throw new Error("no port");
-  return address.port;
 }
 
 /** The phone page's control API of the account's sandbox, from the link the dialog shows. */
@@ -81,10 +72,12 @@ describe("wx-account: the built-in sandbox keeps its login across redeploys and 
   it("a Node-RED restart goes on from the world saved under the user dir (0600, encrypted): no new scan", async function () {
     await helper.load(NODES, [account, send]);
     await scanOnline();
-    const phoneUrl = phoneApi().phoneUrl;
+    const { api, phoneUrl } = phoneApi();
     const token = new URLSearchParams(new URL(phoneUrl).hash.slice(1)).get("token") ?? "";
+    // the runtime stops: the sandbox is saved and closed then, not after the (one minute) grace
     await helper.unload();
-    await registry().closeAll();
+    await registry().whenClosed();
+    await assert.rejects(api.logins(), "the sandbox is closed with the runtime");
 
     const file = path.join(userDir, "wxflow", `sandbox-port-${port}.world`);
     assert.ok(existsSync(file), "the world is saved");
