@@ -5,6 +5,7 @@
 //   nodes/<type>/<type>.html -> dist/nodes/<type>/<type>.html
 //   locales/<lang>/<type>.{json,html} -> dist/nodes/<type>/locales/<lang>/
 //   icons/*                  -> dist/nodes/<type>/icons/
+//   nodes/shared/editor/*  + generated lists -> resources/ (the editor's shared code, see below)
 // It also checks that package.json lists exactly the node folders that exist.
 const fs = require("fs");
 const path = require("path");
@@ -74,6 +75,14 @@ function copyAssets(dir) {
   }
 }
 copyAssets(path.join(root, "lib"));
+
+// The editor code the node editors share: Node-RED serves a package's resources/ folder under
+// resources/<package>/, so resources/ holds nodes/shared/editor/*.js as they are and the enum lists generated
+// from their TypeScript sources (nodes/editor-lists.ts), never written twice.
+const resources = path.join(root, "resources");
+fs.rmSync(resources, { recursive: true, force: true });
+fs.cpSync(path.join(nodesDir, "shared", "editor"), resources, { recursive: true });
+fs.writeFileSync(path.join(resources, "wxflow-lists.js"), require(path.join(dist, "nodes", "editor-lists.js")).editorListsScript());
 
 for (const bin of Object.values(pkg.bin || {})) {
   const file = path.join(root, bin);

@@ -61,8 +61,14 @@ export interface AccountDeps {
   startSandbox: (options: { host: string; port: number }) => Promise<SandboxHandle>;
 }
 
-/** The part of the state every editor user may see (the comms topic). */
-export type AccountSummary = Pick<AccountView, "state" | "server" | "users" | "seq" | "code">;
+/**
+ * The part of the state every editor user may see (the comms topic): with the node status every user sees on the
+ * nodes anyway, and whether the contacts still load, for the editor's accounts sidebar tab.
+ */
+export type AccountSummary = Pick<AccountView, "state" | "server" | "users" | "seq" | "code"> & {
+  status?: NodeStatus;
+  contacts?: StateInfo["contacts"];
+};
 
 /** What the editor sees of the session (the state admin route). */
 export interface AccountView {
@@ -230,6 +236,8 @@ export class WxAccount {
   summary(): AccountSummary {
     const summary: AccountSummary = { state: this.info.state, server: this.deps.settings.server, users: this.users.size, seq: this.seq };
     if (this.info.code !== undefined) summary.code = this.info.code;
+    summary.status = this.status();
+    if (this.info.state === "online" && this.info.contacts) summary.contacts = this.info.contacts;
     return summary;
   }
 

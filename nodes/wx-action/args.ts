@@ -19,6 +19,14 @@ export const ACTIONS = [
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
+/** Which of the node's settings each action uses (the editor shows only those rows). */
+export const ACTION_SETTINGS: Readonly<Record<"target" | "topic" | "members" | "remark", readonly Action[]>> = {
+  target: ["set-remark", "pin", "unpin", "add-members", "remove-members", "rename-group", "mark-read", "avatar"],
+  topic: ["create-group", "rename-group"],
+  members: ["create-group", "add-members", "remove-members"],
+  remark: ["set-remark"],
+};
+
 export function actionOf(value: unknown, fallback: Action): Action {
   if (value === undefined || value === null || value === "") return fallback;
   const found = ACTIONS.find((a) => a === value);

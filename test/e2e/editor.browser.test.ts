@@ -25,6 +25,8 @@ const load = createRequire(__filename);
 const { PNG } = load("pngjs") as { PNG: { sync: { read(data: Buffer): PngImage } } };
 
 const ACCOUNT = "e2eaccount000001";
+/** The text field of the target's typedInput (the original #node-input-target, hidden, sits just before it). */
+const TARGET_INPUT = "#node-input-target + .red-ui-typedInput-container input.red-ui-typedInput-input";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 
 declare const RED: {
@@ -206,7 +208,8 @@ describe("editor (browser)", function () {
 
   it("picks a target from the live contacts and stores its name, not its UserName", async function () {
     await page.evaluate(() => RED.editor.edit(RED.nodes.node("e2esend000000001")));
-    const input = await page.waitForSelector("#node-input-target", { timeout: 10_000 });
+    // the target is a typedInput (#16.9): its own text field, type "a..z" (a name) with the contact picker
+    const input = await page.waitForSelector(TARGET_INPUT, { timeout: 10_000 });
     await input.click();
     // Names from the server are shown as text: a contact called "X <dev>" stays text, never markup.
     await input.fill("<");
@@ -225,6 +228,7 @@ describe("editor (browser)", function () {
     await page.click("#node-dialog-ok");
     const target = await page.evaluate(() => RED.nodes.node("e2esend000000001")?.target);
     assert.equal(target, "家人群");
+    assert.equal(await page.evaluate(() => RED.nodes.node("e2esend000000001")?.targetType), "str");
   });
 
   it("opens every node's dialog with its settings in place", async function () {

@@ -44,7 +44,7 @@ describe("the published package (#16.7)", function () {
     // what `npm pack` sees after its prepack build: the checkout's files, dist/ as built
     const stage = path.join(tmp, "stage");
     mkdirSync(stage);
-    for (const entry of ["package.json", "README.md", "LICENSE", "examples", "dist/lib", "dist/nodes", "dist/bin"]) {
+    for (const entry of ["package.json", "README.md", "LICENSE", "examples", "dist/lib", "dist/nodes", "dist/bin", "resources"]) {
       cpSync(path.join(root, entry), path.join(stage, entry), { recursive: true });
     }
     // the rest of prepack, on the copy
@@ -105,6 +105,8 @@ describe("the published package (#16.7)", function () {
       assert.ok(readdirSync(path.join(dir, "icons")).length > 0, `${type} icons`);
     }
     assert.ok(existsSync(path.join(packed, "dist", "lib", "sandbox", "public", "phone.html")), "the sandbox phone page");
+    // the editor code the node editors share, served by Node-RED from the package's resources/ folder (#15.7)
+    for (const file of ["wxflow-editor.js", "wxflow-lists.js"]) assert.ok(existsSync(path.join(packed, "resources", file)), `resources/${file}`);
     assert.ok(readdirSync(path.join(packed, "examples")).filter((f) => f.endsWith(".json")).length >= 10);
     // the packed code, with this checkout's dependencies (as an install would have them)
     symlinkSync(path.join(root, "node_modules"), path.join(packed, "node_modules"), "dir");
