@@ -7,6 +7,7 @@ import { pickerEntry } from "../shared/contacts";
 import type { AdminRequest, AdminResponse, Node, NodeAPI, NodeDef } from "../shared/red";
 import { DEFAULT_SANDBOX_GRACE_MS, sandboxRegistry } from "../shared/sandbox-registry";
 import { sessionKey } from "../shared/secret";
+import { SelfAvatars } from "../shared/self-avatar";
 import { WxAccount, accountSettings, stateTopic } from "../shared/account";
 
 interface AccountDef extends NodeDef {
@@ -151,6 +152,24 @@ export = function register(RED: NodeAPI): void {
     } catch (error) {
       sendError(res, 500, error);
     }
+  });
+
+  // The logged-in user's avatar for the editor, as JSON holding a data: URL: an <img src> would carry no admin token,
+  // and the URL names the account only (the icon's own URL carries the session's skey).
+  const avatars = new SelfAvatars();
+  RED.httpAdmin.get("/wx-account/:id/avatar", write, (req, res) => {
+    const wx = accountFor(req, res);
+    if (!wx) return;
+    const client = wx.runningClient();
+    const user = wx.state.user;
+    if (!client || wx.state.state !== "online" || !user) {
+      res.status(409).json({ error: { code: "NOT_LOGGED_IN", message: "the account is not logged in" } });
+      return;
+    }
+    avatars.get(wx, client, user.userName).then(
+      (avatar) => res.json({ avatar }),
+      (error: unknown) => sendError(res, isWeChatError(error, "NOT_FOUND") ? 404 : 502, error),
+    );
   });
 
   RED.httpAdmin.post("/wx-account/:id/logout", write, (req, res) => {

@@ -126,6 +126,8 @@ describe("wx-account", function () {
     assert.equal((await get("contacts", "")).status, 403);
     assert.equal((await get("contacts", "wx-account.read")).status, 403);
     assert.equal((await get("contacts", "wx-account.write")).status, 200);
+    assert.equal((await get("avatar", "wx-account.read")).status, 403);
+    assert.equal((await get("avatar", "wx-account.write")).status, 200);
     assert.equal((await post("logout", "wx-account.read")).status, 403);
     assert.equal((await post("qr", "wx-account.read")).status, 403);
     assert.equal(accountOf().state.state, "online", "a refused logout must not log out");
@@ -133,6 +135,33 @@ describe("wx-account", function () {
     assert.equal((await post("logout", "wx-account.write")).status, 200);
     await waiting;
     assert.equal((await post("qr", "wx-account.write")).status, 200);
+  });
+
+  it("#16.9: serves the logged-in user's avatar as a data: URL for the editor, only while logged in", async function () {
+    await helper.load(NODES, flow(ctx));
+    await waitForStatus(nodeById("send"), (s) => s.fill === "yellow" && s.shape === "ring");
+    const before = await helper.request().get(`/wx-account/${ACCOUNT}/avatar`);
+    assert.equal(before.status, 409);
+    assert.equal((before.body as { error: { code: string } }).error.code, "NOT_LOGGED_IN");
+    await login(ctx, nodeById("send"));
+    const res = await helper.request().get(`/wx-account/${ACCOUNT}/avatar`);
+    assert.equal(res.status, 200);
+    const avatar = (res.body as { avatar: string }).avatar;
+    assert.match(avatar, /^data:image\/(png|jpeg|gif|webp|bmp);base64,[A-Za-z0-9+/=]+$/);
+    // what the sandbox serves as this account's own icon, downloaded once per login
+    const again = await helper.request().get(`/wx-account/${ACCOUNT}/avatar`);
+    assert.equal((again.body as { avatar: string }).avatar, avatar);
+    assert.equal((await helper.request().get("/wx-account/nope/avatar")).status, 404);
+  });
+
+  it("#16.9: the comms summary carries the node status (for the accounts sidebar), never the user", async function () {
+    await helper.load(NODES, flow(ctx));
+    await login(ctx, nodeById("send"));
+    const summary = accountOf().summary();
+    assert.equal(summary.state, "online");
+    assert.equal(summary.status?.fill, "green");
+    assert.equal(summary.status?.text, "wx-account.status.online");
+    assert.doesNotMatch(JSON.stringify(summary), /Sandbox Me|data:image|"@/);
   });
 
   it("lists contacts for the pickers by stable name, never with a UserName", async function () {
