@@ -57,8 +57,32 @@ export class WeChatError extends Error {
   }
 }
 
+/** An error as text for a warning: a WeChatError's message (never secrets), else only the error's name. */
+export function describeError(error: unknown): string {
+  if (error instanceof WeChatError) return error.message;
+  if (error instanceof Error) return error.name;
+  return "unknown error";
+}
+
+/**
+ * The server did not answer the call (no network, a refused or dropped connection, a timeout, an HTTP 5xx): says
+ * nothing of a saved session or a push login, which stay for the next attempt.
+ */
+export function noAnswer(error: unknown): boolean {
+  return isWeChatError(error) && (error.code === "NETWORK" || (error.kind === "http" && (error.status ?? 0) >= 500));
+}
+
 export function isWeChatError(value: unknown, code?: ErrorCode): value is WeChatError {
   return value instanceof WeChatError && (code === undefined || value.code === code);
+}
+
+/**
+ * The text of something thrown: an Error's message, else `fallback` (when given) or the value as a string.
+ * The one place that says how a caught value becomes words for a log line, a status or an error.
+ */
+export function errorText(error: unknown, fallback?: string): string {
+  if (error instanceof Error) return error.message;
+  return fallback ?? String(error);
 }
 
 /** getaddrinfo's failures: the name did not resolve. */
@@ -100,7 +124,7 @@ export function cleanServerText(text: string, max = SERVER_TEXT_MAX): string {
   return chars.length > max ? `${chars.slice(0, max).join("")}…` : clean;
 }
 
-/** The error a server Ret / retcode stands for (protocol.md section 8); `serverMessage` is cleaned here. */
+/** The error a server Ret / retcode stands for (docs/protocol.md section 8); `serverMessage` is cleaned here. */
 export function errorForRet(ret: number, what: string, serverMessage?: string): WeChatError {
   const cleaned = serverMessage === undefined ? "" : cleanServerText(serverMessage);
   const said = cleaned ? `: ${cleaned}` : "";

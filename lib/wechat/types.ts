@@ -5,6 +5,9 @@
  */
 
 import type { Transport } from "./transport";
+import type { ForwardSource } from "./outbox/forward";
+
+export type { ForwardSource };
 
 /** Login / session states, in the order a login walks through them. */
 export type SessionState =
@@ -142,6 +145,11 @@ export interface Message {
   room?: ChatRef;
   /** Sent by this account (from the phone or by us). */
   fromSelf: boolean;
+  /**
+   * Sent by this client itself (a send or a forward, in this session or an earlier one) and synced back: its MsgId
+   * is one the client keeps of its own sends. A relay drops these instead of forwarding them again.
+   */
+  fromClient?: boolean;
   /** This account was @mentioned (groups). */
   mentioned: boolean;
   /** Decoded text: entities decoded, emoji converted, group prefix removed. For non-text, a short description. */
@@ -204,8 +212,10 @@ export type ErrorCode =
   | "PROTOCOL"
   | "SERVER"
   | "CLOSED"
-  /** A send whose request may have reached the server failed (timeout, reset, 5xx): never resent (protocol.md section 2). */
-  | "SEND_UNCERTAIN";
+  /** A send whose request may have reached the server failed (timeout, reset, 5xx): never resent (docs/protocol.md section 2). */
+  | "SEND_UNCERTAIN"
+  /** forward(): this kind of message cannot be forwarded by reference (voice, store sticker, red packet, ...). */
+  | "NOT_FORWARDABLE";
 
 /**
  * Why a call failed, in the few kinds a person acts on differently: the reason an account shows while it is
@@ -270,6 +280,9 @@ export interface ClientEvents {
   /** The sync loop keeps failing (failing true), or receives again (false). Also in the state (`sync`). */
   sync: [SyncTroubleEvent];
 }
+
+/** Raises one client event: the one signature every step that reports events is given (one name per event). */
+export type ClientEmit = <K extends keyof ClientEvents>(event: K, ...args: ClientEvents[K]) => void;
 
 export interface Logger {
   debug(message: string): void;
@@ -368,6 +381,12 @@ export interface WeChatClientApi {
   sendText(to: string, text: string, options?: { mentions?: string[] }): Promise<SendResult>;
   sendImage(to: string, data: Buffer, options?: { fileName?: string; mime?: string }): Promise<SendResult>;
   sendFile(to: string, data: Buffer, options: SendFileOptions): Promise<SendResult>;
+  /**
+   * Forward a received message (a Message, e.g. msg.wechat) to `to` by reference, as the web client does: text,
+   * image, video, file and other app messages, stickers with an md5, locations; nothing is downloaded or uploaded.
+   * Paced and never resent like every send; NOT_FORWARDABLE for voice, store stickers, red packets, transfers, ...
+   */
+  forward(message: ForwardSource, to: string): Promise<SendResult>;
   /** Download a received message's media. thumbnail: image preview. maxBytes: refuse larger (TOO_LARGE). */
   download(message: Message, options?: { thumbnail?: boolean; maxBytes?: number }): Promise<Buffer>;
   /** Recall a message this client sent (only within 2 minutes: older -> INVALID_ARGUMENT). */

@@ -80,5 +80,7 @@ export interface NodeAPI {
   httpAdmin: AdminApp;
   auth: { needsPermission(permission: string): AdminHandler };
   comms: { publish(topic: string, data: unknown, retain?: boolean): void };
+  /** The runtime's event bus ("flows:started" after every deploy); one per runtime. */
+  events?: { on(event: string, listener: () => void): unknown };
   _(key: string, substitutions?: Record<string, string | number>): string;
 }

@@ -122,7 +122,7 @@ describe("editor (browser)", function () {
 
   it("puts the wx nodes in the palette under 'wechat'", async function () {
     for (const type of ["wx-receive", "wx-send-text", "wx-send-image", "wx-contacts", "wx-send-file", "wx-event", "wx-action"]) {
-      await page.waitForSelector(`.red-ui-palette-node[data-palette-type="${type}"]`, { state: "attached", timeout: 10_000 });
+      await page.waitForSelector(`.red-ui-palette-node[data-palette-type="${type}"]`, { state: "attached", timeout: 30_000 });
     }
     const categories = await page.$$eval(".red-ui-palette-category", (els) => els.map((e) => e.id));
     assert.ok(categories.some((id) => /wechat/.test(id)), categories.join(","));

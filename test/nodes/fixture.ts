@@ -13,7 +13,7 @@ import contactsNode from "../../nodes/wx-contacts/wx-contacts";
 import receiveNode from "../../nodes/wx-receive/wx-receive";
 import sendImageNode from "../../nodes/wx-send-image/wx-send-image";
 import sendTextNode from "../../nodes/wx-send-text/wx-send-text";
-import { WxAccount } from "../../nodes/wx-account/account";
+import { WxAccount } from "../../nodes/shared/account";
 import type { NodeStatus } from "../../nodes/shared/red";
 import { type FlowNode, type TestNode, helper, nodeById, waitForEvent, waitForStatus, when } from "../support/node-red";
 
@@ -37,7 +37,8 @@ export function useSandbox(options: SandboxOptions = {}, settings: Record<string
   beforeEach(async function () {
     ctx.userDir = mkdtempSync(path.join(tmpdir(), "wxflow-nodes-"));
     // Friend/group actions unpaced: the pacing is the client's (tested there); here it only slows the suite.
-    helper.settings({ userDir: ctx.userDir, wxAccountClientTuning: FAST_TUNING, wxAccountActionPacing: false, ...settings });
+    // Built-in sandboxes close with their account here (no grace: each test starts its own); #16.1 tests set one.
+    helper.settings({ userDir: ctx.userDir, wxAccountClientTuning: FAST_TUNING, wxAccountActionPacing: false, wxAccountSandboxGraceMs: 0, ...settings });
     ctx.sb = await startSandbox({ port: 0, ...options });
   });
   afterEach(async function () {

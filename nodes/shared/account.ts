@@ -1,12 +1,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as QRCode from "qrcode";
-import { WeChatError } from "../../lib/wechat/errors";
+import { WeChatError, errorText } from "../../lib/wechat/errors";
 import { DEFAULT_LOGIN_URL } from "../../lib/wechat/hosts";
 import type { ClientOptions, ContactEvent, Logger, LoginProblem, Message, RecallEvent, StateInfo, SyncTroubleEvent, WeChatClientApi } from "../../lib/wechat/types";
-import type { Node, NodeStatus } from "../shared/red";
-import { sessionSecret } from "../shared/secret";
-import { statusFor } from "../shared/status";
+import type { Node, NodeStatus } from "./red";
+import { sessionSecret } from "./secret";
+import { statusFor } from "./status";
 
 export const DEFAULT_SANDBOX_PORT = 1881;
 export const DEFAULT_PACING = 60;
@@ -392,8 +392,4 @@ export class WxAccount {
       (error: unknown) => this.deps.node.warn(errorText(error)),
     );
   }
-}
-
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
