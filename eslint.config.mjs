@@ -15,12 +15,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ["scripts/**/*.js", "bin/**/*.js"],
-    languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", process: "readonly", __dirname: "readonly", console: "readonly" } },
-    rules: { "@typescript-eslint/no-require-imports": "off" },
+    // dependencies point one way: the nodes use nodes/shared, never the reverse
+    files: ["nodes/shared/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: ["**/wx-*", "**/wx-*/**"], message: "nodes/shared must not import from a node folder (nodes/wx-*)" }] }],
+    },
   },
   {
-    files: ["nodes/**/*.html.js", "nodes/**/editor/*.js"],
-    languageOptions: { sourceType: "script" },
+    files: ["scripts/**/*.js"],
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", process: "readonly", __dirname: "readonly", console: "readonly" } },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
   },
 );

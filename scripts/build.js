@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 "use strict";
-// Builds the layout Node-RED loads: compiled .js with its editor .html, icons/ and locales/ beside it.
-//   nodes/<type>/<type>.ts   -> dist/nodes/<type>/<type>.js
-//   nodes/<type>/<type>.html -> dist/nodes/<type>/<type>.html
-//   locales/<lang>/<type>.{json,html} -> dist/nodes/<type>/locales/<lang>/
-//   icons/*                  -> dist/nodes/<type>/icons/
-// It also checks that package.json lists exactly the node folders that exist.
+// Builds the layout Node-RED loads. The source tree already has that layout, so this is compile + copy:
+//   nodes/<type>/<type>.ts   -> dist/nodes/<type>/<type>.js   (tsc)
+//   nodes/<type>/<everything else> (editor .html, locales/<lang>/<type>.{json,html}, icons/) -> dist/nodes/<type>/
+//   lib/<everything but .ts> (the sandbox's phone page and the like) -> dist/lib/
+// It also checks that package.json lists exactly the node folders that exist, and that each node has its
+// editor HTML and both catalogs in every language.
 const fs = require("fs");
 const path = require("path");
 const { execFileSync } = require("child_process");
@@ -42,26 +42,20 @@ for (const type of Object.keys(listed)) {
   if (!types.includes(type)) fail(`package.json lists node "${type}" but nodes/${type}/${type}.ts does not exist`);
 }
 
-const languages = fs.readdirSync(path.join(root, "locales"));
-const icons = path.join(root, "icons");
+const LANGUAGES = ["en-US", "zh-CN"];
 for (const type of types) {
-  const out = path.join(dist, "nodes", type);
-  const html = path.join(nodesDir, type, `${type}.html`);
-  if (!fs.existsSync(html)) fail(`nodes/${type}/${type}.html is missing`);
-  fs.copyFileSync(html, path.join(out, `${type}.html`));
-  for (const lang of languages) {
+  const dir = path.join(nodesDir, type);
+  if (!fs.existsSync(path.join(dir, `${type}.html`))) fail(`nodes/${type}/${type}.html is missing`);
+  for (const lang of LANGUAGES) {
     for (const ext of ["json", "html"]) {
-      const src = path.join(root, "locales", lang, `${type}.${ext}`);
-      if (!fs.existsSync(src)) fail(`locales/${lang}/${type}.${ext} is missing`);
+      const src = path.join(dir, "locales", lang, `${type}.${ext}`);
+      if (!fs.existsSync(src)) fail(`nodes/${type}/locales/${lang}/${type}.${ext} is missing`);
       if (ext === "json") JSON.parse(fs.readFileSync(src, "utf8"));
-      fs.mkdirSync(path.join(out, "locales", lang), { recursive: true });
-      fs.copyFileSync(src, path.join(out, "locales", lang, `${type}.${ext}`));
     }
   }
-  if (fs.existsSync(icons)) fs.cpSync(icons, path.join(out, "icons"), { recursive: true });
 }
 
-// Static assets of lib/ (the sandbox's phone page and the like) travel with the compiled code.
+// Everything that is not TypeScript travels beside the compiled code, in the same place.
 function copyAssets(dir) {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const src = path.join(dir, entry.name);
@@ -74,6 +68,7 @@ function copyAssets(dir) {
   }
 }
 copyAssets(path.join(root, "lib"));
+copyAssets(nodesDir);
 
 for (const bin of Object.values(pkg.bin || {})) {
   const file = path.join(root, bin);

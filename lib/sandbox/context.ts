@@ -67,7 +67,7 @@ export function checkPassTicket(ctx: Ctx, session: Session, raw: string | undefi
   }
   if (raw === session.passTicket) return true;
   if (raw === encodeURIComponent(session.passTicket) || raw === encodeURI(session.passTicket)) {
-    ctx.deviation("pass_ticket-double-encoded", "pass_ticket was %-encoded a second time (protocol.md section 2)");
+    ctx.deviation("pass_ticket-double-encoded", "pass_ticket was %-encoded a second time (docs/protocol.md section 2)");
     return true;
   }
   ctx.violation("pass_ticket-mismatch", "pass_ticket is not the value issued in the login XML");
@@ -110,7 +110,7 @@ export function checkBaseRequest(ctx: Ctx, base: unknown, answer = true): Sessio
   }
   if (!session.live) return fail(session.ended?.code ?? 1101);
   // A number, as the official client sends it; some clients send the same digits as a string and are answered
-  // (protocol.md section 9).
+  // (docs/protocol.md section 9).
   const uin = typeof base.Uin === "string" && /^\d{1,12}$/.test(base.Uin) ? Number(base.Uin) : base.Uin;
   if (typeof uin !== "number") {
     ctx.violation("uin-format", `BaseRequest.Uin must be the wxuin as a number or a string of digits (got ${typeof base.Uin})`);

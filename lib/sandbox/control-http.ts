@@ -132,6 +132,11 @@ export async function handleControl(control: SandboxControl, host: ControlHost, 
         return sendApiJson(res, 200, { ok: true });
       }
     }
+    if (method === "GET" && sub.startsWith("media/")) {
+      const media = control.media(decodeURIComponent(sub.slice("media/".length)));
+      if (!media) throw new SandboxError("NOT_FOUND", "no media for this MsgId");
+      return sendText(res, 200, media.data, /^image\//.test(media.mime) ? media.mime : "application/octet-stream");
+    }
     if (method === "GET" && sub.startsWith("uploads/")) {
       const data = control.upload(decodeURIComponent(sub.slice("uploads/".length)));
       if (!data) throw new SandboxError("NOT_FOUND", "no such upload");

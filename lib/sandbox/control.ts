@@ -203,6 +203,12 @@ export class SandboxControl {
     return this.state.uploads.get(mediaId)?.data;
   }
 
+  /** The media a message carries (received, or forwarded by an account: `SentRecord.forwarded`), by its MsgId. */
+  media(msgId: string): { data: Buffer; mime: string } | undefined {
+    const blob = this.state.media.get(msgId);
+    return blob ? { data: blob.data, mime: blob.mime } : undefined;
+  }
+
   /** The DeviceID of every request that carried one, oldest first. */
   deviceIds(): DeviceIdRecord[] {
     return [...this.state.deviceIds];
@@ -248,7 +254,7 @@ export class SandboxControl {
   settings(patch: Partial<Settings> = {}): Settings {
     const s = this.state.settings;
     if (!isRecord(patch)) throw new SandboxError("INVALID_ARGUMENT", "settings must be an object");
-    for (const key of ["requireDesktop", "pushLogin"] as const) {
+    for (const key of ["requireDesktop", "pushLogin", "echoSends"] as const) {
       const v = patch[key];
       if (v !== undefined) {
         if (typeof v !== "boolean") throw new SandboxError("INVALID_ARGUMENT", `${key} must be a boolean`);

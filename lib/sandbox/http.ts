@@ -173,7 +173,7 @@ function writeWire(value: unknown): string {
 }
 
 /**
- * JSON laid out the way the real server writes it (protocol.md section 9): one member a line, a closing "}" on its
+ * JSON laid out the way the real server writes it (docs/protocol.md section 9): one member a line, a closing "}" on its
  * own line and the "," after it on the next, bigint values as bare numbers of any length.
  */
 export function wireJson(value: unknown): string {

@@ -1,11 +1,12 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { TINY_PNG } from "./login";
-import { fileMsgFields, imageContent } from "./media";
+import { cdnRef, registerRef } from "./forward";
+import { fileMsgFields, imageContent, stickerContent, videoContent } from "./media";
 import type { StoredMsg } from "./session";
 import type { SandboxState } from "./state";
 import { SandboxError, type InjectRequest } from "./types";
 import { plainName, type Account } from "./world";
-import { escapeWire, textContent } from "./wire";
+import { escapeWire, locationFields, textContent } from "./wire";
 
 /** The phone side: turn a control request into a message queued for an account. */
 
@@ -101,7 +102,8 @@ export function inject(state: SandboxState, req: InjectRequest, resolved?: Resol
     case "image": {
       const data = bytes(req, () => TINY_PNG);
       state.media.set(msgId, { data, mime: "image/png", owners: new Set([account.index]) });
-      return queue(3, () => ({ Content: imageContent(data), ImgHeight: 100, ImgWidth: 100, ImgStatus: 2 }));
+      const ref = cdnRef(state, msgId);
+      return queue(3, () => ({ Content: imageContent(data, ref), ImgHeight: 100, ImgWidth: 100, ImgStatus: 2 }));
     }
     case "voice": {
       const data = bytes(req, () => SAMPLE_MP3);
@@ -113,14 +115,15 @@ export function inject(state: SandboxState, req: InjectRequest, resolved?: Resol
       const data = bytes(req, sampleMp4);
       state.media.set(msgId, { data, mime: "video/mp4", owners: new Set([account.index]) });
       const seconds = Math.max(1, Math.round((req.durationMs ?? 5000) / 1000));
-      // Laid out like the real server's: "<br/>" then a TAB before the element (protocol.md section 9).
-      const xml = `<?xml version="1.0"?>\n<msg>\n\t<videomsg aeskey="" cdnthumbaeskey="" cdnvideourl="" cdnthumburl="" length="${data.length}" playlength="${seconds}" cdnthumblength="0" cdnthumbwidth="100" cdnthumbheight="100" fromusername="" md5="" newmd5="" isad="0" />\n</msg>`;
-      return queue(43, () => ({ Content: escapeWire(xml).replace(/\n/g, "<br/>"), PlayLength: seconds, ImgHeight: 100, ImgWidth: 100 }));
+      const ref = cdnRef(state, msgId);
+      return queue(43, () => ({ Content: videoContent(data, ref, seconds), PlayLength: seconds, ImgHeight: 100, ImgWidth: 100 }));
     }
     case "sticker": {
       const data = bytes(req, () => SAMPLE_GIF);
       state.media.set(msgId, { data, mime: "image/gif", owners: new Set([account.index]) });
-      return queue(47, () => ({ Content: escapeWire(`<msg><emoji fromusername="" tousername="" type="2" md5="${randomBytes(16).toString("hex")}" len="${data.length}" productid="" androidmd5="" /></msg>`), ImgHeight: 100, ImgWidth: 100 }));
+      // A sticker is known by the md5 of its bytes; a store sticker comes without one (it cannot be forwarded).
+      const md5 = req.store ? "" : registerRef(state, createHash("md5").update(data).digest("hex"), { store: "media", key: msgId });
+      return queue(47, () => ({ Content: stickerContent(md5, data.length, req.store ? "com.tencent.xin.emoticon.sandbox" : ""), ImgHeight: 100, ImgWidth: 100 }));
     }
     case "file": {
       const fileName = requireString(req.fileName, "fileName");
@@ -129,6 +132,7 @@ export function inject(state: SandboxState, req: InjectRequest, resolved?: Resol
       });
       const mediaId = `@crypt_${randomBytes(4).toString("hex")}_${randomBytes(48).toString("hex")}`;
       state.files.set(mediaId, { data, fileName, owners: new Set([account.index]) });
+      registerRef(state, mediaId, { store: "file", key: mediaId });
       return queue(49, () => fileMsgFields(fileName, data.length, mediaId));
     }
     case "link": {
@@ -142,13 +146,7 @@ export function inject(state: SandboxState, req: InjectRequest, resolved?: Resol
       const label = requireString(req.label, "label");
       const lat = req.lat ?? 22.54;
       const lng = req.lng ?? 113.93;
-      const ori = `<?xml version="1.0"?>\n<msg>\n\t<location x="${lat}" y="${lng}" scale="16" label="${escapeWire(label)}" maptype="0" poiname="${escapeWire(label)}" />\n</msg>`;
-      return queue(1, () => ({
-        Content: `${escapeWire(label)}:<br/>/cgi-bin/mmwebwx-bin/webwxgetpubliclinkimg?url=xxx&amp;msgid=${msgId}&amp;pictype=location`,
-        SubMsgType: 48,
-        Url: `https://apis.map.qq.com/uri/v1/geocoder?coord=${lat},${lng}`,
-        OriContent: escapeWire(ori),
-      }));
+      return queue(1, () => locationFields(msgId, label, lat, lng));
     }
     case "card": {
       const cardId = state.resolveContact(account, requireString(req.card, "card"));

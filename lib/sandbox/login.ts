@@ -14,7 +14,7 @@ export const TINY_PNG = Buffer.from(
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
   "base64",
 );
-/** The start of the desktop extspam blob in use since July 2022 (protocol.md section 3). */
+/** The start of the desktop extspam blob in use since July 2022 (docs/protocol.md section 3). */
 const EXTSPAM_PREFIX = "Go8FCIkFEokFCggwMDAwMDAwMRAGGvAE";
 const REFUSED_1203 = "为了你的帐号安全，此微信号不能登录网页微信。你可以使用Windows微信或Mac微信在电脑端登录。";
 
@@ -104,7 +104,7 @@ function cookieHeader(name: string, value: string, ttlMs: number, domain?: strin
 }
 
 /**
- * Domains of the login cookies (protocol.md section 1). On the real hosts the tickets shared by every host are set
+ * Domains of the login cookies (docs/protocol.md section 1). On the real hosts the tickets shared by every host are set
  * for the whole domain (.qq.com / .wechat.com) and the session cookies for the page host and its subdomains (its
  * push and file hosts); every other session gets an already expired wxloadtime, as real answers sometimes carry.
  * On the plain origin all are host cookies.

@@ -6,6 +6,7 @@ import { discardBody, isRecord, sendText, sendWireJson } from "./http";
 import { TINY_PNG } from "./login";
 import type { Session } from "./session";
 import type { StoredUpload } from "./state";
+import { cdnRef, forwardAppMsg, forwardCdnMedia, forwardSticker, isForward, registerRef } from "./forward";
 import { beginSend, finishSend, relay } from "./webwx";
 import { escapeWire } from "./wire";
 
@@ -16,7 +17,7 @@ const MB = 1024 * 1024;
 const CHECK_UPLOAD_OVER = 25 * MB;
 const VIDEO_MAX = 20 * MB;
 const FILE_MAX = 100 * MB;
-/** appid of file appmsgs (protocol.md section 6): the web client's, sent in desktop mode as well. */
+/** appid of file appmsgs (docs/protocol.md section 6): the web client's, sent in desktop mode as well. */
 const FILE_APPID = "wxeb7ec651dd0aefa9";
 
 /**
@@ -246,40 +247,43 @@ function ownUpload(ctx: Ctx, session: Session, mediaId: unknown, kinds: string[]
 export async function sendImage(ctx: Ctx): Promise<void> {
   const s = await beginSend(ctx, 3);
   if (!s) return;
+  if (isForward(s)) return forwardCdnMedia(ctx, s, "image", (data, ref) => ({ Content: imageContent(data, ref), ImgHeight: 100, ImgWidth: 100, ImgStatus: 2 }));
   const up = ownUpload(ctx, s.session, s.msg.MediaId, ["pic", "doc"]);
   if (!up) return;
   const msgId = finishSend(ctx, s, "image", { mediaId: up.record.mediaId, fileName: up.record.fileName });
-  relay(ctx.state, s.session.account, s.targetId, 3, () => ({ Content: imageContent(up.data), ImgHeight: 100, ImgWidth: 100, ImgStatus: 2 }), { data: up.data, mime: up.record.mime }, msgId);
+  const ref = cdnRef(ctx.state, msgId);
+  relay(ctx.state, s.session.account, s.targetId, 3, () => ({ Content: imageContent(up.data, ref), ImgHeight: 100, ImgWidth: 100, ImgStatus: 2 }), { data: up.data, mime: up.record.mime }, msgId);
 }
 
 export async function sendVideo(ctx: Ctx): Promise<void> {
   const s = await beginSend(ctx, 43);
   if (!s) return;
+  if (isForward(s)) return forwardCdnMedia(ctx, s, "video", (data, ref) => ({ Content: videoContent(data, ref, 3), PlayLength: 3, ImgHeight: 100, ImgWidth: 100 }));
   const up = ownUpload(ctx, s.session, s.msg.MediaId, ["video"]);
   if (!up) return;
   const msgId = finishSend(ctx, s, "video", { mediaId: up.record.mediaId, fileName: up.record.fileName });
-  relay(ctx.state, s.session.account, s.targetId, 43, () => ({ Content: "", PlayLength: 3, ImgHeight: 100, ImgWidth: 100 }), { data: up.data, mime: "video/mp4" }, msgId);
+  const ref = cdnRef(ctx.state, msgId);
+  relay(ctx.state, s.session.account, s.targetId, 43, () => ({ Content: videoContent(up.data, ref, 3), PlayLength: 3, ImgHeight: 100, ImgWidth: 100 }), { data: up.data, mime: "video/mp4" }, msgId);
 }
 
 export async function sendEmoticon(ctx: Ctx): Promise<void> {
   const s = await beginSend(ctx, 47);
   if (!s) return;
+  if (isForward(s)) return forwardSticker(ctx, s, (md5, size) => stickerContent(md5, size, ""));
   if (s.msg.EmojiFlag !== 2) ctx.deviation("emojiflag", "EmojiFlag 2 expected");
-  if (s.msg.MediaId === undefined && typeof s.msg.EMoticonMd5 === "string") {
-    finishSend(ctx, s, "sticker", { text: s.msg.EMoticonMd5 });
-    return;
-  }
   const up = ownUpload(ctx, s.session, s.msg.MediaId, ["doc", "pic"]);
   if (!up) return;
   const msgId = finishSend(ctx, s, "sticker", { mediaId: up.record.mediaId, fileName: up.record.fileName });
-  relay(ctx.state, s.session.account, s.targetId, 47, () => ({ Content: escapeWire(`<msg><emoji fromusername="" tousername="" type="2" md5="${up.record.md5}" len="${up.record.size}" /></msg>`) }), { data: up.data, mime: "image/gif" }, msgId);
+  registerRef(ctx.state, up.record.md5, { store: "media", key: msgId });
+  relay(ctx.state, s.session.account, s.targetId, 47, () => ({ Content: stickerContent(up.record.md5, up.record.size, "") }), { data: up.data, mime: "image/gif" }, msgId);
 }
 
 const xml = new XMLParser({ ignoreAttributes: false, parseTagValue: false, processEntities: true });
 
 export async function sendAppMsg(ctx: Ctx): Promise<void> {
-  const s = await beginSend(ctx, [6, 49]);
+  const s = await beginSend(ctx, [6, 49], FORWARDABLE_APPS);
   if (!s) return;
+  if (isForward(s)) return forwardAppMsg(ctx, s, fileMsgFields, newMediaId);
   if (s.msg.Type === 49) ctx.deviation("appmsg-type", "Type 49 instead of 6 for a file appmsg");
   const content = typeof s.msg.Content === "string" ? s.msg.Content : "";
   let parsed: unknown;
@@ -315,7 +319,7 @@ export async function sendAppMsg(ctx: Ctx): Promise<void> {
   if (title !== up.record.fileName) ctx.deviation("appmsg-title", "title differs from the uploaded file name");
   if (up.record.size > CHECK_UPLOAD_OVER) {
     const check = ctx.state.checkUploads.get(up.record.md5);
-    // protocol.md puts the Signature "into the appmsg"; the official web client sends it as Msg.Signature: accept either.
+    // docs/protocol.md puts the Signature "into the appmsg"; the official web client sends it as Msg.Signature: accept either.
     const signed = check !== undefined && (content.includes(check.signature) || s.msg.Signature === check.signature);
     if (!signed) ctx.deviation("appmsg-signature", "appmsg of a file over 25 MB should carry the Signature");
   }
@@ -323,12 +327,30 @@ export async function sendAppMsg(ctx: Ctx): Promise<void> {
   const mediaId = newMediaId();
   const owners = new Set(ctx.state.world.accounts.filter((a) => a !== s.session.account).map((a) => a.index));
   ctx.state.files.set(mediaId, { data: up.data, fileName: title, owners });
+  registerRef(ctx.state, mediaId, { store: "file", key: mediaId });
   relay(ctx.state, s.session.account, s.targetId, 49, () => fileMsgFields(title, up.data.length, mediaId), undefined, msgId);
 }
 
-export function imageContent(data: Buffer): string {
+/** App message types a forward may carry (docs/protocol.md section 6; red packets, transfers, live locations never). */
+const FORWARDABLE_APPS = [3, 4, 5, 6, 8, 33, 36, 57];
+
+/** `ref`: the CDN url a forward names the image by (forward.ts). */
+export function imageContent(data: Buffer, ref: string): string {
   const md5 = createHash("md5").update(data).digest("hex");
-  return escapeWire(`<?xml version="1.0"?>\n<msg>\n\t<img aeskey="" encryver="1" cdnthumbaeskey="" cdnthumburl="" cdnthumblength="${TINY_PNG.length}" cdnthumbheight="100" cdnthumbwidth="100" cdnmidheight="0" cdnmidwidth="0" cdnhdheight="0" cdnhdwidth="0" cdnmidimgurl="" length="${data.length}" md5="${md5}" />\n</msg>`).replace(/\n/g, "<br/>");
+  const key = ref ? createHash("md5").update(ref).digest("hex") : "";
+  return escapeWire(`<?xml version="1.0"?>\n<msg>\n\t<img aeskey="${key}" encryver="1" cdnthumbaeskey="${key}" cdnthumburl="${ref}" cdnthumblength="${TINY_PNG.length}" cdnthumbheight="100" cdnthumbwidth="100" cdnmidheight="0" cdnmidwidth="0" cdnhdheight="0" cdnhdwidth="0" cdnmidimgurl="${ref}" length="${data.length}" md5="${md5}" />\n</msg>`).replace(/\n/g, "<br/>");
+}
+
+/** Laid out like the real server's: "<br/>" then a TAB before the element (docs/protocol.md section 9). */
+export function videoContent(data: Buffer, ref: string, seconds: number): string {
+  const key = ref ? createHash("md5").update(ref).digest("hex") : "";
+  const xml = `<?xml version="1.0"?>\n<msg>\n\t<videomsg aeskey="${key}" cdnthumbaeskey="${key}" cdnvideourl="${ref}" cdnthumburl="${ref}" length="${data.length}" playlength="${seconds}" cdnthumblength="0" cdnthumbwidth="100" cdnthumbheight="100" fromusername="" md5="" newmd5="" isad="0" />\n</msg>`;
+  return escapeWire(xml).replace(/\n/g, "<br/>");
+}
+
+/** A sticker's Content: known by its md5; a store sticker (productid set) may come without one. */
+export function stickerContent(md5: string, size: number, productId: string): string {
+  return escapeWire(`<msg><emoji fromusername="" tousername="" type="2" md5="${md5}" len="${size}" productid="${productId}" androidmd5="${md5}" /></msg>`);
 }
 
 export function fileMsgFields(fileName: string, size: number, mediaId: string): Record<string, unknown> {

@@ -12,7 +12,7 @@ import { SandboxError } from "./types";
  * reaches it through a connect override that sends those names to this port (see README.md, "Real hosts").
  */
 
-/** The page hosts of every family (protocol.md section 1). */
+/** The page hosts of every family (docs/protocol.md section 1). */
 export const FAMILIES = ["wx.qq.com", "wx2.qq.com", "wx8.qq.com", "web.wechat.com", "web2.wechat.com"] as const;
 export type Family = (typeof FAMILIES)[number];
 
@@ -24,7 +24,7 @@ export interface RealHost {
   family: Family;
 }
 
-/** The old login host name the official client still answers (protocol.md section 1). */
+/** The old login host name the official client still answers (docs/protocol.md section 1). */
 const LEGACY_LOGIN = "login.weixin.qq.com";
 
 /** The role and family of a WeChat host name, or undefined for a name the sandbox does not play. */
@@ -45,7 +45,7 @@ export function realHostNames(): string[] {
   return [LEGACY_LOGIN, ...FAMILIES.flatMap((f) => [f, `login.${f}`, `webpush.${f}`, `file.${f}`])];
 }
 
-/** The host an endpoint belongs on; the rest go to the page host (protocol.md section 1). */
+/** The host an endpoint belongs on; the rest go to the page host (docs/protocol.md section 1). */
 const ENDPOINT_ROLES: Record<string, HostRole> = {
   jslogin: "login",
   qrcode: "login",

@@ -98,6 +98,7 @@ export const DEFAULT_SETTINGS: Settings = {
   contactPageSize: 500,
   skeyRotateEvery: 20,
   unsavedGroups: 0,
+  echoSends: false,
 };
 
 export class Sandbox implements Host, ControlHost {
@@ -325,7 +326,7 @@ export class Sandbox implements Host, ControlHost {
   private wrongHost(front: FrontRequest, endpoint: string, req: IncomingMessage, res: ServerResponse): boolean {
     const role = roleOfEndpoint(endpoint);
     if (role === front.role) return false;
-    this.state.violation(endpoint, "wrong-host", `${endpoint} belongs on the ${role} host, not on ${front.hostname} (a ${front.role} host; protocol.md section 1)`);
+    this.state.violation(endpoint, "wrong-host", `${endpoint} belongs on the ${role} host, not on ${front.hostname} (a ${front.role} host; docs/protocol.md section 1)`);
     req.resume();
     if (endpoint === "qrcode") sendText(res, 404, "not found", "text/plain");
     else {

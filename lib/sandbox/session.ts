@@ -25,7 +25,7 @@ export type SyncEvent =
   | { kind: "members"; id: string }; // ModChatRoomMemberList: group id
 
 /**
- * The synccheck selector an event raises (protocol.md section 4): 2 new messages, 4 a contact or group changed,
+ * The synccheck selector an event raises (docs/protocol.md section 4): 2 new messages, 4 a contact or group changed,
  * 6 a contact added or deleted, 7 the user active on the phone.
  */
 export function selectorOf(event: SyncEvent): number {

@@ -4,6 +4,7 @@ import { Session, type SyncEvent } from "./session";
 import { plainName, World, type Account } from "./world";
 import { RandomPool } from "./rng";
 import { BudgetedMap, MediaBudget } from "./budget";
+import type { ForwardRef } from "./forward";
 import {
   SandboxError,
   type DeviceIdRecord,
@@ -82,6 +83,8 @@ export class SandboxState {
   readonly sentIndex = new Map<string, { account: number; to: string; time: number }>();
   /** Sends by "<account>:<ClientMsgId>": a resend is told from a ClientMsgId reused for another message. */
   readonly sendIds = new Map<string, { msgId: string; digest: string }>();
+  /** What the references of forwards name (forward.ts): a CDN url, a sticker md5 or a file MediaId. */
+  readonly forwardRefs = new Map<string, ForwardRef>();
   /** The DeviceID of every request that carried one, oldest first (the last 10000). */
   readonly deviceIds: DeviceIdRecord[] = [];
   readonly violations: Violation[] = [];
@@ -124,6 +127,7 @@ export class SandboxState {
     this.checkUploads.clear();
     this.sentIndex.clear();
     this.sendIds.clear();
+    this.forwardRefs.clear();
     this.violations.length = 0;
     this.deviations.length = 0;
     this.faults.clear();
@@ -158,11 +162,11 @@ export class SandboxState {
   }
 
   /**
-   * Records the DeviceID of a request. The official client draws a new one for every request (protocol.md
+   * Records the DeviceID of a request. The official client draws a new one for every request (docs/protocol.md
    * section 2): the same one twice in a row in a session is a deviation (upload chunks aside).
    */
   noteDeviceId(endpoint: string, session: Session, deviceId: string): void {
-    // The chunks of one upload carry one uploadmediarequest, built once per file (protocol.md section 6).
+    // The chunks of one upload carry one uploadmediarequest, built once per file (docs/protocol.md section 6).
     if (endpoint !== "webwxuploadmedia") {
       if (session.lastDeviceId === deviceId) this.deviation(endpoint, "deviceid-fixed", "the same DeviceID twice in a row: the official client draws a new one for every request");
       session.lastDeviceId = deviceId;

@@ -24,6 +24,11 @@ export interface Settings {
    * out; webwxinit's ChatSet and the login status notify name all but the last of them (that one is "quiet").
    */
   unsavedGroups: number;
+  /**
+   * The sender's own web sends (and forwards) come back in its webwxsync too, From = self, as the server does for
+   * the account's other devices: a client must know its own messages by MsgId (default false).
+   */
+  echoSends: boolean;
 }
 
 export interface SandboxOptions extends Partial<Settings> {
@@ -95,6 +100,8 @@ export interface InjectRequest {
   card?: string;
   msgId?: string;
   mention?: boolean;
+  /** sticker: a store sticker, which comes without an md5 (it cannot be forwarded). */
+  store?: boolean;
 }
 
 export interface BulkRequest {
@@ -115,7 +122,7 @@ export type ContactOp =
   | { op: "remove"; name: string; account?: string | number }
   | { op: "add-members" | "remove-members"; room: string; members: string[]; account?: string | number };
 
-export type SentType = "text" | "image" | "video" | "sticker" | "file" | "revoke";
+export type SentType = "text" | "image" | "video" | "sticker" | "file" | "revoke" | "location" | "app";
 
 export interface SentRecord {
   seq: number;
@@ -132,6 +139,8 @@ export interface SentRecord {
   time: number;
   /** The appid of a file appmsg (type "file"). */
   appId?: string;
+  /** A forward by reference (Scene 2, or a sticker by its md5): its media is at `GET media/<msgId>`. */
+  forwarded?: boolean;
 }
 
 /** The DeviceID a request carried (BaseRequest.DeviceID, synccheck deviceid), in request order. */

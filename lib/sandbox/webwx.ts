@@ -5,7 +5,8 @@ import { formatSyncKey, type Session, type StoredMsg, type SyncEvent, type SyncK
 import type { SandboxState } from "./state";
 import type { SentType } from "./types";
 import { plainName, type Account, type Group } from "./world";
-import { escapeWire, textContent, WireView } from "./wire";
+import { escapeWire, locationFields, textContent, WireView } from "./wire";
+import { forwardText, isForward } from "./forward";
 
 /** Page and push host: init, contacts, sync, sends and the other JSON operations. */
 
@@ -339,7 +340,7 @@ export interface SendContext {
 }
 
 /** Shared checks of every send: Msg shape, self, target, ids, throttle. */
-export async function beginSend(ctx: Ctx, type: number | number[]): Promise<SendContext | undefined> {
+export async function beginSend(ctx: Ctx, type: number | number[], forwardTypes?: number[]): Promise<SendContext | undefined> {
   const auth = await authJson(ctx, { passTicket: true });
   if (!auth) return undefined;
   const { body, session } = auth;
@@ -348,7 +349,8 @@ export async function beginSend(ctx: Ctx, type: number | number[]): Promise<Send
     ctx.violation("field-missing", "Msg is required");
     return ctx.fail(1);
   }
-  const types = Array.isArray(type) ? type : [type];
+  // A forward (Scene 2, forward.ts) carries the original's type: an app message its AppMsgType.
+  const types = body.Scene === 2 && forwardTypes ? forwardTypes : Array.isArray(type) ? type : [type];
   if (typeof msg.Type !== "number" || !types.includes(msg.Type)) {
     ctx.violation("field-invalid", `Msg.Type must be ${types.join(" or ")} here`);
     return ctx.fail(1);
@@ -362,7 +364,7 @@ export async function beginSend(ctx: Ctx, type: number | number[]): Promise<Send
     return ctx.fail(1);
   }
   if (msg.LocalID === undefined || msg.ClientMsgId === undefined) ctx.deviation("localid", "LocalID and ClientMsgId should both be sent");
-  // Nothing shows that the real server drops a repeated ClientMsgId (protocol.md section 2): a resend of the same
+  // Nothing shows that the real server drops a repeated ClientMsgId (docs/protocol.md section 2): a resend of the same
   // message is delivered again, as a second message, and recorded as a violation (a client must never resend).
   const clientMsgId = String(msg.ClientMsgId ?? localId);
   const key = `${session.account.index}:${clientMsgId}`;
@@ -379,7 +381,7 @@ export async function beginSend(ctx: Ctx, type: number | number[]): Promise<Send
   return { session, body, msg, targetId, localId: String(localId), sendKey: key, digest };
 }
 
-export function finishSend(ctx: Ctx, s: SendContext, type: SentType, extra: { text?: string; mediaId?: string; fileName?: string; msgSource?: string; appId?: string }): string {
+export function finishSend(ctx: Ctx, s: SendContext, type: SentType, extra: { text?: string; mediaId?: string; fileName?: string; msgSource?: string; appId?: string; forwarded?: boolean }): string {
   const msgId = ctx.state.newMsgId();
   const account = s.session.account;
   ctx.state.recordSent({
@@ -416,7 +418,11 @@ export function relay(
   const receivers = group
     ? state.world.accounts.filter((a) => a !== from && group.members.includes(a.personId))
     : state.world.accounts.filter((a) => a !== from && a.personId === targetId);
-  if (media && receivers.length > 0) state.media.set(msgId, { ...media, owners: new Set(receivers.map((a) => a.index)) });
+  if (media && receivers.length > 0) {
+    // Kept for the receivers (and whoever already holds it: the sender of a forward).
+    const owners = new Set([...(state.media.get(msgId)?.owners ?? []), ...receivers.map((a) => a.index)]);
+    state.media.set(msgId, { ...media, owners });
+  }
   for (const acc of receivers) {
     const msg: StoredMsg = {
       msgId,
@@ -429,11 +435,19 @@ export function relay(
     };
     state.deliver(acc, { kind: "msg", msg });
   }
+  if (state.settings.echoSends) {
+    // Back to the sender too, as written by itself: From = self, To = the chat (a group: its own, unprefixed).
+    if (media) state.media.set(msgId, { ...media, owners: new Set([...(state.media.get(msgId)?.owners ?? []), from.index]) });
+    const time = Math.floor(Date.now() / 1000);
+    const echo: StoredMsg = group ? { msgId, msgType, from: from.personId, to: from.personId, room: group.id, time, build } : { msgId, msgType, from: from.personId, to: targetId, time, build };
+    state.deliver(from, { kind: "msg", msg: echo });
+  }
 }
 
 export async function sendMsg(ctx: Ctx): Promise<void> {
-  const s = await beginSend(ctx, 1);
+  const s = await beginSend(ctx, 1, [1, 48]);
   if (!s) return;
+  if (isForward(s)) return forwardText(ctx, s, locationFields);
   if (typeof s.msg.Content !== "string" || s.msg.Content === "") {
     ctx.violation("field-invalid", "Msg.Content must be a non-empty string");
     ctx.fail(1);
@@ -657,7 +671,7 @@ export function icon(ctx: Ctx): void {
 
 /**
  * A person who is neither the account nor one of its contacts is only known as a member of a group: their icon is
- * asked for with `chatroomid` = that group's EncryChatRoomId (protocol.md section 7). Without it, or with the id of
+ * asked for with `chatroomid` = that group's EncryChatRoomId (docs/protocol.md section 7). Without it, or with the id of
  * a group they are not in, there is no icon.
  */
 function memberIconAllowed(ctx: Ctx, session: Session, entity: string): boolean {

@@ -31,6 +31,17 @@ export function textContent(text: string): string {
   return escapeWire(text).replace(/\r?\n/g, "<br/>");
 }
 
+/** The fields of a location message (MsgType 1, SubMsgType 48, the XML in OriContent), injected or forwarded. */
+export function locationFields(msgId: string, label: string, lat: number, lng: number): Record<string, unknown> {
+  const ori = `<?xml version="1.0"?>\n<msg>\n\t<location x="${lat}" y="${lng}" scale="16" label="${escapeWire(label)}" maptype="0" poiname="${escapeWire(label)}" />\n</msg>`;
+  return {
+    Content: `${escapeWire(label)}:<br/>/cgi-bin/mmwebwx-bin/webwxgetpubliclinkimg?url=xxx&amp;msgid=${msgId}&amp;pictype=location`,
+    SubMsgType: 48,
+    Url: `https://apis.map.qq.com/uri/v1/geocoder?coord=${lat},${lng}`,
+    OriContent: escapeWire(ori),
+  };
+}
+
 export class WireView {
   constructor(
     readonly world: World,
@@ -222,7 +233,7 @@ export class WireView {
       ImgHeight: 0,
       ImgWidth: 0,
       SubMsgType: 0,
-      // A JSON number on the wire, 19 digits: beyond 2^53 (protocol.md sections 5 and 9); MsgId is a string.
+      // A JSON number on the wire, 19 digits: beyond 2^53 (docs/protocol.md sections 5 and 9); MsgId is a string.
       NewMsgId: BigInt(msg.msgId),
       OriContent: "",
       EncryFileName: "",

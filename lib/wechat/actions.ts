@@ -3,20 +3,64 @@ import { toContact } from "./contact-loader";
 import type { ContactStore } from "./contacts";
 import { WeChatError, cleanServerText, isWeChatError } from "./errors";
 import { serverNotice } from "./http";
-import { findMember } from "./members";
-import { isGroupUserName } from "./messages";
+import { findMember, requireGroup } from "./members";
+import { StatusNotifyCode, isGroupUserName } from "./messages";
 import type { SendQueue } from "./outbox";
-import type { Contact, FriendRequestRef, RevokeTarget } from "./types";
+import type { Contact, FriendRequestRef, RevokeTarget, SendResult } from "./types";
 import { escapeXml } from "./util";
 
-/** The server refuses recalls after this long (protocol.md section 6). */
+/** The server refuses recalls after this long (docs/protocol.md section 6). */
 export const REVOKE_WINDOW_MS = 2 * 60_000;
 /** From this many members on, a group takes invitemember instead of addmember (webwxinit InviteStartCount). */
 export const INVITE_START_COUNT = 40;
 
+/** Send times remembered for revoke() calls that bring no time (far more than fit in the 2-minute window). */
+const SENT_TIMES_KEPT = 2_000;
+
+/**
+ * When this client sent what (server MsgID -> ms), across its sessions: a revoke() given only the ids of a send
+ * still gets the 2-minute check. Owned by the client; every session's Actions reads it.
+ */
+export class SentMessages {
+  private readonly times = new Map<string, number>();
+
+  constructor(private readonly capacity = SENT_TIMES_KEPT) {}
+
+  /** Remembers a send that went out (its time, else now) and hands it back. */
+  record(result: SendResult): SendResult {
+    this.remember(result.msgId, result.time ?? Date.now());
+    return result;
+  }
+
+  private remember(msgId: string, at: number): void {
+    this.times.set(msgId, at);
+    if (this.times.size > this.capacity) this.times.delete(this.times.keys().next().value as string);
+  }
+
+  /** When this client sent the message with this server id, if it did (and still remembers). */
+  sentAt(msgId: string): number | undefined {
+    return this.times.get(msgId);
+  }
+
+  /** True when this client sent the message with this server id (its echo in sync is one of our own sends). */
+  has(msgId: string): boolean {
+    return this.times.has(msgId);
+  }
+
+  /** The newest `count` sends, oldest first, for the saved session. */
+  newest(count: number): Array<[string, number]> {
+    return [...this.times].slice(-count);
+  }
+
+  /** Sends of a saved session, known again after a restart. */
+  restore(entries: ReadonlyArray<readonly [string, number]>): void {
+    for (const [msgId, at] of entries) this.remember(msgId, at);
+  }
+}
+
 export interface ActionsOptions {
-  /** When this client sent a message (SendResult.time), for revokes given without a time. */
-  sentAt(msgId: string): number | undefined;
+  /** What this client sent and when (SendResult.time), for revokes given without a time. */
+  sent: SentMessages;
   /** A contact the client learnt of by an answer (a new group), before sync brings it. */
   learnt(before: Contact | undefined, after: Contact): void;
   now?(): number;
@@ -31,7 +75,7 @@ function text(value: unknown, what: string): string {
 const PASS_THROUGH = new Set([1100, 1101, 1102, 1205]);
 
 /**
- * The operations beyond sending (protocol.md sections 6-7): recall, friend requests, remark, pin, groups,
+ * The operations beyond sending (docs/protocol.md sections 6-7): recall, friend requests, remark, pin, groups,
  * mark as read, avatars. Friend and group operations go through the account's send queue as actions (the
  * stricter pacing); recall as an ordinary send. Contacts are resolved by the caller.
  */
@@ -53,7 +97,7 @@ export class Actions {
     const localId = text(sent.localId, "revoke: localId");
     if (!/^\d+$/.test(msgId)) throw new WeChatError("INVALID_ARGUMENT", "revoke: msgId must be the server's message id");
     const to = this.revokeTarget(sent);
-    const time = typeof sent.time === "number" ? sent.time : this.options.sentAt(msgId);
+    const time = typeof sent.time === "number" ? sent.time : this.options.sent.sentAt(msgId);
     const checkAge = (): void => {
       if (time !== undefined && this.now() - time > REVOKE_WINDOW_MS) {
         throw new WeChatError("INVALID_ARGUMENT", `revoke: the message was sent ${Math.round((this.now() - time) / 1000)} s ago; only messages of the last 2 minutes can be recalled`);
@@ -115,7 +159,7 @@ export class Actions {
       if (m.kind !== "friend") throw new WeChatError("INVALID_ARGUMENT", `createGroup: only friends can be members (${cleanServerText(m.displayName)} is ${m.kind})`);
     }
     const answer = await this.action("createGroup", () => this.api.createChatroom(name, userNames));
-    // Ret 0 with an <e> error in ErrMsg is a refusal (protocol.md section 9).
+    // Ret 0 with an <e> error in ErrMsg is a refusal (docs/protocol.md section 9).
     const notice = serverNotice(answer);
     if (notice !== undefined) throw new WeChatError("SERVER", `webwxcreatechatroom: the server refused to create the group: ${notice}`);
     const room = typeof answer.ChatRoomName === "string" ? answer.ChatRoomName : "";
@@ -130,7 +174,7 @@ export class Actions {
   }
 
   async addMembers(group: Contact, members: Contact[]): Promise<void> {
-    this.requireGroup(group, "addMembers");
+    requireGroup(group, "addMembers");
     for (const m of members) {
       if (m.kind !== "friend") throw new WeChatError("INVALID_ARGUMENT", `addMembers: only friends can be added (${cleanServerText(m.displayName)} is ${m.kind})`);
     }
@@ -143,7 +187,7 @@ export class Actions {
   }
 
   async removeMembers(group: Contact, targets: string[]): Promise<void> {
-    this.requireGroup(group, "removeMembers");
+    requireGroup(group, "removeMembers");
     const self = this.api.session.user.userName;
     const userNames = [...new Set(targets.map((t) => findMember(group, t, this.contacts).userName))];
     if (userNames.includes(self)) throw new WeChatError("INVALID_ARGUMENT", "removeMembers: this account cannot remove itself");
@@ -152,21 +196,21 @@ export class Actions {
   }
 
   async renameGroup(group: Contact, topic: string): Promise<void> {
-    this.requireGroup(group, "renameGroup");
+    requireGroup(group, "renameGroup");
     const name = text(topic, "renameGroup: topic").trim();
     if (name === "") throw new WeChatError("INVALID_ARGUMENT", "renameGroup: the topic must not be empty");
     await this.action("renameGroup", () => this.api.updateChatroom(group.userName, { fun: "modtopic", topic: name }));
   }
 
   async markRead(contact: Contact): Promise<void> {
-    await this.api.statusNotify(1, contact.userName);
+    await this.api.statusNotify(StatusNotifyCode.READ, contact.userName);
   }
 
   /** A contact's or group's avatar; with `group`, the avatar of that group's member. */
   async avatar(target: Contact | { member: string; group: Contact }): Promise<Buffer> {
     try {
       if ("member" in target) {
-        this.requireGroup(target.group, "avatar");
+        requireGroup(target.group, "avatar");
         const member = findMember(target.group, target.member, this.contacts);
         return await this.api.avatar(member.userName, { ...(target.group.encryChatRoomId ? { chatRoomId: target.group.encryChatRoomId } : {}) });
       }
@@ -175,10 +219,6 @@ export class Actions {
       if (isWeChatError(error, "SERVER") && /HTTP 404/.test(error.message)) throw new WeChatError("NOT_FOUND", "avatar: the server has no avatar for this contact");
       throw error;
     }
-  }
-
-  private requireGroup(group: Contact, what: string): void {
-    if (group.kind !== "group") throw new WeChatError("INVALID_ARGUMENT", `${what}: ${group.displayName} is not a group`);
   }
 
   private revokeTarget(sent: RevokeTarget): string {

@@ -38,10 +38,13 @@ function list(value: unknown): Json[] {
 }
 
 export const lang = "zh_CN";
+
+/** How one POST differs from the defaults: retries of a read, the largest answer, its own timeout. */
+export type PostOptions = Pick<RequestSpec, "retries" | "maxBytes" | "timeoutMs">;
 export const negMs = (): number => ~Date.now();
 
 /**
- * The page/push/file host calls of one session (protocol.md sections 3-7), with BaseRequest, pass_ticket as
+ * The page/push/file host calls of one session (docs/protocol.md sections 3-7), with BaseRequest, pass_ticket as
  * received and the session's skey. Each method is one wire call; no loops, no state beyond the session keys.
  */
 export class SessionApi {
@@ -61,12 +64,9 @@ export class SessionApi {
     return raw(this.session.passTicket);
   }
 
-  async post(what: string, path: string, query: Record<string, QueryValue>, body: Json, retries?: number, maxBytes?: number, timeoutMs?: number): Promise<Json> {
-    return this.postWith(what, path, query, body, {
-      ...(maxBytes !== undefined ? { maxBytes } : {}),
-      ...(retries !== undefined ? { retries } : {}),
-      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-    });
+  /** A JSON POST with BaseRequest to the page host's `path` (named after it in logs and errors). */
+  post(path: string, query: Record<string, QueryValue>, body: Json, options: PostOptions = {}): Promise<Json> {
+    return this.postWith(path, path, query, body, options);
   }
 
   /** A JSON POST with BaseRequest (a new DeviceID each time) and further request options. */
@@ -84,12 +84,12 @@ export class SessionApi {
   }
 
   init(): Promise<Json> {
-    return this.post("webwxinit", "webwxinit", { r: negMs(), pass_ticket: this.pt }, {});
+    return this.post("webwxinit", { r: negMs(), pass_ticket: this.pt }, {});
   }
 
   statusNotify(code: number, to: string): Promise<Json> {
     const self = this.session.user.userName;
-    return this.post("webwxstatusnotify", "webwxstatusnotify", { lang, pass_ticket: this.pt }, {
+    return this.post("webwxstatusnotify", { lang, pass_ticket: this.pt }, {
       Code: code,
       FromUserName: self,
       ToUserName: to,
@@ -112,12 +112,9 @@ export class SessionApi {
     if (entries.length > 50) throw new WeChatError("INVALID_ARGUMENT", "webwxbatchgetcontact: at most 50 entries a call");
     const answer = await this.post(
       "webwxbatchgetcontact",
-      "webwxbatchgetcontact",
       { type: "ex", r: Date.now(), lang, pass_ticket: this.pt },
       { Count: entries.length, List: entries },
-      undefined,
-      32 * 1024 * 1024,
-      this.timeouts.contactsMs,
+      { maxBytes: 32 * 1024 * 1024, timeoutMs: this.timeouts.contactsMs },
     );
     return list(answer.ContactList);
   }
@@ -156,12 +153,10 @@ export class SessionApi {
     const s = this.session;
     const answer = await this.post(
       "webwxsync",
-      "webwxsync",
       { sid: s.sid, skey: s.skey, lang, pass_ticket: this.pt },
       { SyncKey: s.syncKey ?? { Count: 0, List: [] }, rr: ~Math.floor(Date.now() / 1000) },
-      1,
       // A sync answer refused for size would come back the same way every time: allow big ones.
-      64 * 1024 * 1024,
+      { retries: 1, maxBytes: 64 * 1024 * 1024 },
     );
     const skey = typeof answer.SKey === "string" && answer.SKey !== "" ? answer.SKey : undefined;
     return {
@@ -177,30 +172,31 @@ export class SessionApi {
   }
 
   /**
-   * A send call: webwxsendmsg, webwxsendmsgimg, ... The body is {BaseRequest, Msg, Scene: 0}. Never repeated once
-   * it may have reached the server (protocol.md section 2): such a failure comes back with `afterSent`.
+   * A send call: webwxsendmsg, webwxsendmsgimg, ... The body is {BaseRequest, Msg, Scene} (Scene 2: a forward,
+   * docs/protocol.md section 6). Never repeated once it may have reached the server (docs/protocol.md section 2): such a
+   * failure comes back with `afterSent`.
    */
-  send(what: string, path: string, query: Record<string, QueryValue>, msg: Json): Promise<Json> {
-    return this.postWith(what, path, { ...query, lang, pass_ticket: this.pt }, { Msg: msg, Scene: 0 }, { idempotent: false });
+  send(what: string, path: string, query: Record<string, QueryValue>, msg: Json, scene: 0 | 2 = 0): Promise<Json> {
+    return this.postWith(what, path, { ...query, lang, pass_ticket: this.pt }, { Msg: msg, Scene: scene }, { idempotent: false });
   }
 
-  /** webwxrevokemsg: recall a sent message (protocol.md section 6). */
+  /** webwxrevokemsg: recall a sent message (docs/protocol.md section 6). */
   revokeMsg(svrMsgId: string, to: string, clientMsgId: string): Promise<Json> {
-    return this.post("webwxrevokemsg", "webwxrevokemsg", { lang, pass_ticket: this.pt }, {
+    return this.post("webwxrevokemsg", { lang, pass_ticket: this.pt }, {
       SvrMsgId: svrMsgId,
       ToUserName: to,
       ClientMsgId: clientMsgId,
-    }, 0);
+    }, { retries: 0 });
   }
 
   /** webwxoplog: CmdId 2 sets a remark, CmdId 3 pins (OP 1) or unpins (OP 0). */
   opLog(body: { CmdId: 2; UserName: string; RemarkName: string } | { CmdId: 3; UserName: string; OP: 0 | 1 }): Promise<Json> {
-    return this.post("webwxoplog", "webwxoplog", { lang, pass_ticket: this.pt }, body);
+    return this.post("webwxoplog", { lang, pass_ticket: this.pt }, body);
   }
 
   /** webwxverifyuser: Opcode 2 sends a friend request, 3 accepts one (ticket from RecommendInfo). */
   verifyUser(opcode: 2 | 3, userName: string, ticket: string, content: string): Promise<Json> {
-    return this.post("webwxverifyuser", "webwxverifyuser", { r: Date.now(), lang, pass_ticket: this.pt }, {
+    return this.post("webwxverifyuser", { r: Date.now(), lang, pass_ticket: this.pt }, {
       Opcode: opcode,
       VerifyUserListSize: 1,
       VerifyUserList: [{ Value: userName, VerifyUserTicket: ticket }],
@@ -208,15 +204,15 @@ export class SessionApi {
       SceneListCount: 1,
       SceneList: [33],
       skey: this.session.skey,
-    }, 0);
+    }, { retries: 0 });
   }
 
   createChatroom(topic: string, members: string[]): Promise<Json> {
-    return this.post("webwxcreatechatroom", "webwxcreatechatroom", { r: Date.now(), lang, pass_ticket: this.pt }, {
+    return this.post("webwxcreatechatroom", { r: Date.now(), lang, pass_ticket: this.pt }, {
       MemberCount: members.length,
       MemberList: members.map((UserName) => ({ UserName })),
       Topic: topic,
-    }, 0);
+    }, { retries: 0 });
   }
 
   /** webwxupdatechatroom: fun addmember | invitemember | delmember (a comma list of UserNames) or modtopic. */
@@ -225,7 +221,7 @@ export class SessionApi {
       change.fun === "modtopic"
         ? { NewTopic: change.topic }
         : { [change.fun === "addmember" ? "AddMemberList" : change.fun === "invitemember" ? "InviteMemberList" : "DelMemberList"]: change.members.join(",") };
-    return this.post("webwxupdatechatroom", "webwxupdatechatroom", { fun: change.fun, lang, pass_ticket: this.pt }, { ChatRoomName: room, ...field }, 0);
+    return this.post("webwxupdatechatroom", { fun: change.fun, lang, pass_ticket: this.pt }, { ChatRoomName: room, ...field }, { retries: 0 });
   }
 
   /** An avatar: webwxgeticon (people), webwxgetheadimg (groups); a member's with the group's EncryChatRoomId. */
@@ -241,7 +237,7 @@ export class SessionApi {
   }
 
   checkUpload(body: Json): Promise<Json> {
-    return this.post("webwxcheckupload", "webwxcheckupload", { lang, pass_ticket: this.pt }, body);
+    return this.post("webwxcheckupload", { lang, pass_ticket: this.pt }, body);
   }
 
   /** One chunk of file/webwxuploadmedia (file host, multipart). */

@@ -1,13 +1,13 @@
 import type { Json, SessionApi } from "./api";
 import type { ContactStore } from "./contacts";
-import { isWeChatError } from "./errors";
+import { errorText, isWeChatError } from "./errors";
 import { afterCallsStarted, backoffDelay, sleep } from "./http";
 import { isGroupUserName, rawContactToContact } from "./messages/contact";
 import type { RawContact } from "./messages/wire";
 import type { Contact } from "./types";
 
 const BATCH = 50;
-// Batches in flight at once (each still at most 50 entries, protocol.md).
+// Batches in flight at once (each still at most 50 entries, docs/protocol.md).
 const IN_FLIGHT = 6;
 const MAX_PAGES = 1000;
 
@@ -38,14 +38,14 @@ function retriable(error: unknown): boolean {
 }
 
 /** One call, tried again with back-off (THROTTLED too: 1205 asks to slow down, not to give up). */
-export async function retried<T>(call: () => Promise<T>, policy: RetryPolicy, signal?: AbortSignal, warn?: (m: string) => void): Promise<T> {
+export async function retried<T>(call: () => Promise<T>, policy: RetryPolicy, signal?: AbortSignal, warn?: (m: string, error: unknown) => void): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await call();
     } catch (error) {
       if (!retriable(error) || attempt + 1 >= policy.attempts || signal?.aborted) throw error;
       const delay = backoffDelay(attempt, policy.backoffMs, policy.maxBackoffMs);
-      warn?.(`${error instanceof Error ? error.message : "failed"}; trying again in ${Math.round(delay / 100) / 10} s`);
+      warn?.(`${errorText(error, "failed")}; trying again in ${Math.round(delay / 100) / 10} s`, error);
       await sleep(delay, signal);
     }
   }
@@ -107,7 +107,7 @@ export interface LoadOptions {
   initial?: Json[];
   /**
    * More groups to fetch with their members besides the listed ones: the ChatSet of webwxinit (unsaved groups are
-   * never listed by webwxgetcontact, protocol.md section 7), or the groups known before a refresh.
+   * never listed by webwxgetcontact, docs/protocol.md section 7), or the groups known before a refresh.
    */
   groups?: string[];
   /**
@@ -168,7 +168,7 @@ export async function loadContacts(api: SessionApi, store: ContactStore, options
         (error: unknown) => {
           if (replace || !retriable(error)) throw error;
           complete = false;
-          options.warn?.(`members of ${chunk.length} groups not loaded: ${error instanceof Error ? error.message : "error"}`);
+          options.warn?.(`members of ${chunk.length} groups not loaded: ${errorText(error, "error")}`);
           return [];
         },
       );

@@ -1,4 +1,4 @@
-/** Hosts of a session: every host follows from the page host named in redirect_uri (protocol.md section 1). */
+/** Hosts of a session: every host follows from the page host named in redirect_uri (docs/protocol.md section 1). */
 export interface Hosts {
   /** Origin of the page host: every API call except push and file calls. */
   page: string;
@@ -18,7 +18,7 @@ function within(host: string, domain: string): boolean {
 }
 
 /**
- * The host family of a WeChat page host, derived by suffix as the official web client does (protocol.md section 1):
+ * The host family of a WeChat page host, derived by suffix as the official web client does (docs/protocol.md section 1):
  * wx2 / wx8 keep their own family, any other qq.com host uses wx.qq.com's; web2.wechat.com keeps its own, any
  * other wechat.com host uses web.wechat.com's. Undefined for a host that is not a WeChat domain.
  */
@@ -52,7 +52,7 @@ export function hostsFor(pageUrl: string): Hosts {
   return { page: url.origin, login: url.origin, push: url.origin, file: url.origin };
 }
 
-/** The WeChat domains (protocol.md section 1): qq.com and wechat.com and every host under them. */
+/** The WeChat domains (docs/protocol.md section 1): qq.com and wechat.com and every host under them. */
 export function isWeChatHost(hostname: string): boolean {
   return familyOf(hostname) !== undefined;
 }

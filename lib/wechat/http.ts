@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { CookieJar } from "tough-cookie";
-import { WeChatError, cleanServerText, errorForRet } from "./errors";
+import { WeChatError, cleanServerText, errorForRet, errorText, networkFailureKind } from "./errors";
 import { agentsFor, type Transport } from "./transport";
 import { parseXml, xmlString } from "./util/xml";
 import type { Logger } from "./types";
@@ -65,7 +65,7 @@ export interface RequestSpec {
   /**
    * false for a call that must not reach the server twice (a send, the one-use login ticket): it is retried only
    * when the connection failed before the request was written; a failure after that (a reset, a timeout, a 5xx)
-   * is thrown at once with `afterSent` (protocol.md section 2). Default true.
+   * is thrown at once with `afterSent` (docs/protocol.md section 2). Default true.
    */
   idempotent?: boolean;
   signal?: AbortSignal;
@@ -198,7 +198,7 @@ export function jsonNestsDeeper(bytes: Uint8Array, max: number): boolean {
 
 /**
  * Message ids written as JSON numbers: NewMsgId is a number on the wire and exceeds 2^53, so JSON.parse would
- * round it (protocol.md section 9). Inside a JSON string every quote is escaped, so `"NewMsgId":` followed by a
+ * round it (docs/protocol.md section 9). Inside a JSON string every quote is escaped, so `"NewMsgId":` followed by a
  * digit only ever matches a real key.
  */
 const NUMERIC_MSG_ID = /("(?:NewMsgId|MsgId|MsgID|SvrMsgId)"\s*:\s*)(-?\d+)/g;
@@ -231,7 +231,7 @@ const CHARSET = /charset\s*=\s*"?([\w-]+)/i;
 
 /**
  * A body as text: UTF-8 when the bytes are valid UTF-8 (ASCII included), else the charset the answer declared, else
- * GB18030 (a superset of GBK and GB2312): non-UTF-8 login answers have been reported (protocol.md section 9).
+ * GB18030 (a superset of GBK and GB2312): non-UTF-8 login answers have been reported (docs/protocol.md section 9).
  * TextDecoder knows these charsets with Node's full ICU; nothing is decoded twice.
  */
 export function decodeBody(body: Buffer, contentType?: string | string[]): string {
@@ -269,7 +269,7 @@ const MAX_NOTICE_CHARS = 200;
 
 /**
  * The text of an `<e>` error XML in BaseResponse.ErrMsg, which the server sends with Ret 0 when it refuses
- * (webwxcreatechatroom, protocol.md section 9); undefined when the answer carries none.
+ * (webwxcreatechatroom, docs/protocol.md section 9); undefined when the answer carries none.
  */
 export function serverNotice(value: unknown): string | undefined {
   const base = value !== null && typeof value === "object" ? (value as { BaseResponse?: unknown }).BaseResponse : undefined;
@@ -340,7 +340,7 @@ export class HttpClient {
           this.config.logger?.debug(`${spec.what}: HTTP ${response.status}, retrying`);
         } else if (response.status >= 400) {
           // A 5xx may come after the server acted on the call; a 4xx is a refusal.
-          throw new WeChatError("SERVER", `${spec.what}: HTTP ${response.status}`, { afterSent: response.status >= 500 });
+          throw new WeChatError("SERVER", `${spec.what}: HTTP ${response.status}`, { afterSent: response.status >= 500, kind: "http", status: response.status });
         } else {
           return response;
         }
@@ -366,7 +366,7 @@ export class HttpClient {
       value = parseJsonBody(response.body, spec.what);
     } catch (error) {
       // The server answered, so it may have acted on the call: an unreadable answer is not a refusal.
-      throw new WeChatError("PROTOCOL", error instanceof Error ? error.message : `${spec.what}: unreadable answer`, { afterSent: true });
+      throw new WeChatError("PROTOCOL", errorText(error, `${spec.what}: unreadable answer`), { afterSent: true });
     }
     checkBaseResponse(value, spec.what);
     return value as Record<string, unknown>;
@@ -409,7 +409,7 @@ export class HttpClient {
         throwHttpErrors: false,
         retry: { limit: 0 },
         // A Set-Cookie the jar refuses (a foreign Domain, `Domain=wx.qq.com:443`, a bad date) is skipped, never the
-        // reason the answer it came with fails (protocol.md section 1): that answer may be the one-use ticket's.
+        // reason the answer it came with fails (docs/protocol.md section 1): that answer may be the one-use ticket's.
         ignoreInvalidCookies: true,
         responseType: "buffer",
         decompress: true,
@@ -485,7 +485,11 @@ export class HttpClient {
       // Every other failure is a network one (retried, unless it may have reached the server and the call must not
       // be repeated). Only the code: got's messages and options can carry the URL, and the URL carries secrets.
       const afterSent = mayHaveBeenSent(error, spec.url);
-      throw new WeChatError("NETWORK", `${spec.what}: network error (${errorCode(error)}${afterSent ? ", after the request was sent" : ""})`, { afterSent });
+      const code = errorCode(error);
+      throw new WeChatError("NETWORK", `${spec.what}: network error (${code}${afterSent ? ", after the request was sent" : ""})`, {
+        afterSent,
+        kind: networkFailureKind(code),
+      });
     }
   }
 }

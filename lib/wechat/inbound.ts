@@ -2,40 +2,49 @@ import type { Json, SessionApi, SyncAnswer } from "./api";
 import { batchGet, toContact } from "./contact-loader";
 import type { ContactStore } from "./contacts";
 import { isWeChatError } from "./errors";
-import { isGroupUserName, isSpecialUserName, normalizeMessage, rawMemberToMember, referencedUserNames } from "./messages";
+import { MsgType, StatusNotifyCode, isGroupUserName, isSpecialUserName, normalizeMessage, rawMemberToMember, referencedUserNames } from "./messages";
 import type { NormalizeContext, RawMember, RawMessage } from "./messages";
-import type { BoundedSet } from "./util";
+import type { BoundedSet, RecentMessages } from "./util";
 import { contactEvents } from "./contact-events";
-import type { ClientEvents, Contact, ContactEvent, Message } from "./types";
+import type { ClientEmit, Contact, Message } from "./types";
 
-export interface InboundSinks {
-  emitMessage(message: Message): void;
-  emitContacts(change: ClientEvents["contacts"][0]): void;
-  /** One event per contact added, removed, renamed or with changed members (after emitContacts). */
-  emitContact?(event: ContactEvent): void;
-  warn(message: string): void;
+export interface InboundOptions {
+  /**
+   * The client's own emit: every event is raised under its ClientEvents name ("contacts", then one "contact" per
+   * change, "message" and the "friend-request" / "recall" it stands for, "warn"), nothing is renamed on the way.
+   */
+  emit: ClientEmit;
   /** MsgIds already handled (shared across the sessions of one client). */
   seen: BoundedSet<string>;
+  /** The last messages by MsgId (shared across sessions): a "recall" event carries the recalled original. */
+  recent: RecentMessages;
+  /** This client's own sends: a message of ours that syncs back is marked `fromClient`. */
+  sent?: { has(msgId: string): boolean };
   /** True for a UserName the contact load in progress is fetching already (no second fetch needed). */
   loading?(userName: string): boolean;
 }
 
 /**
- * What one webwxsync answer does to the client: contact changes first (Mod, Del, members), then unknown senders
- * fetched, then each new message (de-duplicated by MsgId, order kept) normalised and emitted.
+ * The inbound step of one session (docs/architecture.md): what one webwxsync answer does to the client. Contact
+ * changes first (Mod, Del, members), then unknown senders fetched, then each new message (de-duplicated by MsgId,
+ * order kept) normalised and emitted as "message", with "friend-request" or "recall" when it is one.
  */
 export class Inbound {
+  private readonly emit: ClientEmit;
+
   constructor(
     private readonly api: SessionApi,
     private readonly contacts: ContactStore,
-    private readonly sinks: InboundSinks,
-  ) {}
+    private readonly options: InboundOptions,
+  ) {
+    this.emit = options.emit;
+  }
 
   async handle(answer: SyncAnswer): Promise<void> {
     this.applyContactChanges(answer);
     const fresh = answer.addMsgList.filter((raw) => {
       const id = typeof raw.MsgId === "string" || typeof raw.MsgId === "number" ? String(raw.MsgId) : "";
-      return id !== "" && this.sinks.seen.add(id);
+      return id !== "" && this.options.seen.add(id);
     }) as unknown as RawMessage[];
     if (fresh.length === 0) return;
     await this.fetchUnknown(fresh);
@@ -45,10 +54,23 @@ export class Inbound {
       try {
         message = normalizeMessage(raw, ctx);
       } catch (error) {
-        this.sinks.warn(`a message could not be read (MsgType ${String(raw.MsgType)}): ${error instanceof Error ? error.message : "error"}`);
+        this.emit("warn", `a message could not be read (MsgType ${String(raw.MsgType)}): ${error instanceof Error ? error.message : "error"}`);
         continue;
       }
-      this.sinks.emitMessage(message);
+      this.emitMessage(message);
+    }
+  }
+
+  /** A new message to the listeners, and the events it stands for; kept for a later recall (status notices are not). */
+  private emitMessage(message: Message): void {
+    if (message.fromSelf && this.options.sent?.has(message.id)) message.fromClient = true;
+    this.emit("message", message);
+    if (message.type === "friend-request" && message.friendRequest) this.emit("friend-request", message);
+    if (message.type === "recall" && message.recall) {
+      const original = message.recall.msgId ? this.options.recent.get(message.recall.msgId) : undefined;
+      this.emit("recall", { message, ...(original ? { original } : {}) });
+    } else if (message.type !== "status") {
+      this.options.recent.add(message);
     }
   }
 
@@ -90,10 +112,9 @@ export class Inbound {
         changed.push(room);
       }
     }
-    if (added.length + changed.length + removed.length > 0) this.sinks.emitContacts({ added, removed, changed });
-    if (!this.sinks.emitContact) return;
+    if (added.length + changed.length + removed.length > 0) this.emit("contacts", { added, removed, changed });
     for (const [userName, old] of before) {
-      for (const event of contactEvents(old, this.contacts.get(userName))) this.sinks.emitContact(event);
+      for (const event of contactEvents(old, this.contacts.get(userName))) this.emit("contact", event);
     }
   }
 
@@ -118,7 +139,7 @@ export class Inbound {
       if (room && !this.contacts.has(room)) wanted.set(room, { UserName: room, EncryChatRoomId: "" });
       // The login status notify (MsgType 51, code 4) names the recent chats: unsaved groups are known only so.
       for (const group of statusNotifyGroups(raw)) {
-        if (!this.contacts.has(group) && !this.sinks.loading?.(group)) wanted.set(group, { UserName: group, EncryChatRoomId: "" });
+        if (!this.contacts.has(group) && !this.options.loading?.(group)) wanted.set(group, { UserName: group, EncryChatRoomId: "" });
       }
     }
     if (wanted.size === 0) return;
@@ -127,19 +148,19 @@ export class Inbound {
       fetched = await batchGet(this.api, [...wanted.values()]);
     } catch (error) {
       if (isWeChatError(error, "CLOSED") || isWeChatError(error, "SESSION_EXPIRED")) throw error;
-      this.sinks.warn(`unknown senders could not be fetched: ${error instanceof Error ? error.message : "error"}`);
+      this.emit("warn", `unknown senders could not be fetched: ${error instanceof Error ? error.message : "error"}`);
       return;
     }
     const result = this.contacts.upsert(fetched.map((raw) => toContact(raw, self)).filter((c) => c.userName));
     if (result.added.length + result.changed.length > 0) {
-      this.sinks.emitContacts({ added: result.added, removed: [], changed: result.changed });
+      this.emit("contacts", { added: result.added, removed: [], changed: result.changed });
     }
   }
 }
 
-/** The groups a "sync conversations" status notify (MsgType 51, StatusNotifyCode 4) names, protocol.md section 7. */
+/** The groups a "sync conversations" status notify (MsgType 51, StatusNotifyCode 4) names, docs/protocol.md section 7. */
 function statusNotifyGroups(raw: RawMessage): string[] {
-  if (Number(raw.MsgType) !== 51 || Number(raw.StatusNotifyCode) !== 4 || typeof raw.StatusNotifyUserName !== "string") return [];
+  if (Number(raw.MsgType) !== MsgType.STATUS_NOTIFY || Number(raw.StatusNotifyCode) !== StatusNotifyCode.SYNC_CONVERSATIONS || typeof raw.StatusNotifyUserName !== "string") return [];
   return raw.StatusNotifyUserName.split(",")
     .map((name) => name.trim())
     .filter(isGroupUserName);

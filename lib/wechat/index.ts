@@ -1,3 +1,8 @@
+/**
+ * The public entry of the protocol client: `require("@wxflow/node-red-wechat")` (package.json `exports` ".").
+ * The emulator is `@wxflow/node-red-wechat/sandbox`. Everything else under dist/ is internal; the Node-RED nodes
+ * are loaded by Node-RED from the files package.json `node-red.nodes` names. docs/architecture.md shows the parts.
+ */
 export { WeChatClient } from "./client";
 export type { ClientTuning, WeChatClientOptions } from "./client";
 export { WeChatError, isWeChatError, errorForRet, cleanServerText } from "./errors";
@@ -5,5 +10,9 @@ export { hostsFor, isWeChatHost, isWeChatPageUrl, loginOrigin, DEFAULT_LOGIN_URL
 export type { Hosts } from "./hosts";
 export { SessionStore } from "./session-store";
 export { REVOKE_WINDOW_MS, INVITE_START_COUNT } from "./actions";
+export { MsgType, AppMsgType, StatusNotifyCode } from "./messages/constants";
+export type { MsgTypeValue, AppMsgTypeValue } from "./messages/constants";
+export { ScanCode } from "./login";
+export type { LoginMode } from "./login";
 export { DEFAULT_ACTION_PACING } from "./send";
 export type * from "./types";

@@ -15,7 +15,7 @@ export const DESKTOP_EXTSPAM =
 export type LoginMode = "desktop" | "web";
 
 /**
- * The shape of a login uuid (protocol.md section 3). Every captured one is 10 base64 characters and "==" (7 bytes:
+ * The shape of a login uuid (docs/protocol.md section 3). Every captured one is 10 base64 characters and "==" (7 bytes:
  * "wb7R2kx9dA==", "4ZrEq8JiYQ==", "ob4xFTZAJA=="); in case the server changes, both base64 alphabets ("+" "/" and
  * "-" "_") and 8 to 64 characters are accepted, then at most two "=". Anything else (line breaks, escapes, quotes, a
  * URL) is not a uuid: it would end up in the QR, the log and every poll URL.
@@ -30,12 +30,26 @@ export function isUuid(value: string): boolean {
 const LOGIN_PAGE_MAX_BYTES = 64 * 1024;
 const LOGIN_PAGE_TAGS = ["ret", "message", "skey", "wxsid", "wxuin", "pass_ticket"] as const;
 
+/** The `window.code` of a scan poll answer (docs/protocol.md section 3, step 3). */
+export const ScanCode = {
+  /** Nobody scanned yet: poll again at once. */
+  Waiting: 408,
+  /** Scanned, waiting for the tap on the phone (the answer carries the avatar). */
+  Scanned: 201,
+  /** Confirmed: the answer names the redirect_uri. */
+  Confirmed: 200,
+  /** The uuid expired: a new uuid and QR. */
+  Expired: 400,
+  /** Cancelled on the phone: a new uuid and QR. */
+  Cancelled: 202,
+} as const;
+
 export type ScanAnswer =
-  | { code: 408 }
-  | { code: 201; avatar?: string }
-  | { code: 200; redirectUri: string }
-  | { code: 400 }
-  | { code: 202 };
+  | { code: typeof ScanCode.Waiting }
+  | { code: typeof ScanCode.Scanned; avatar?: string }
+  | { code: typeof ScanCode.Confirmed; redirectUri: string }
+  | { code: typeof ScanCode.Expired }
+  | { code: typeof ScanCode.Cancelled };
 
 export interface LoginTimeouts {
   requestMs: number;
@@ -51,7 +65,7 @@ export interface LoginPolicy {
   wechatHostsOnly?: boolean;
 }
 
-/** The steps of a login before a session exists (protocol.md section 3, steps 1-4, and push login). */
+/** The steps of a login before a session exists (docs/protocol.md section 3, steps 1-4, and push login). */
 export class LoginApi {
   constructor(
     private readonly http: HttpClient,
@@ -99,13 +113,13 @@ export class LoginApi {
     const vars = parseScriptVars(text);
     const code = Number(vars.code);
     switch (code) {
-      case 408:
-      case 400:
-      case 202:
+      case ScanCode.Waiting:
+      case ScanCode.Expired:
+      case ScanCode.Cancelled:
         return { code };
-      case 201:
+      case ScanCode.Scanned:
         return vars.userAvatar ? { code, avatar: vars.userAvatar } : { code };
-      case 200: {
+      case ScanCode.Confirmed: {
         const redirectUri = vars.redirect_uri;
         if (!redirectUri || !/^https?:\/\//.test(redirectUri)) throw new WeChatError("PROTOCOL", "login: 200 without redirect_uri");
         if (this.policy.wechatHostsOnly && !isWeChatPageUrl(redirectUri)) {
@@ -130,14 +144,14 @@ export class LoginApi {
     const response = await this.http.request({
       what: "webwxnewloginpage",
       url,
-      // The ticket is good once: never asked again after the server may have seen it (protocol.md section 2).
+      // The ticket is good once: never asked again after the server may have seen it (docs/protocol.md section 2).
       idempotent: false,
       headers,
       referer: this.mode === "desktop" ? "https://wx.qq.com/?&lang=zh_CN&target=t" : `${new URL(redirectUri).origin}/`,
       timeoutMs: this.timeouts.requestMs,
       signal,
     });
-    // Read robustly (protocol.md section 9): refusals have come as XML that is not well-formed and as GBK text.
+    // Read robustly (docs/protocol.md section 9): refusals have come as XML that is not well-formed and as GBK text.
     const page = readXmlTags(decodeBody(response.body, response.headers["content-type"]), "error", LOGIN_PAGE_TAGS, {
       maxBytes: LOGIN_PAGE_MAX_BYTES,
     });

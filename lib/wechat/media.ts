@@ -10,7 +10,7 @@ export const DEFAULT_MAX_DOWNLOAD_BYTES = 110 * 1024 * 1024;
 const field = (message: Message, name: string): string => str(message.raw[name]);
 
 /**
- * A received message's media (protocol.md section 5): image / sticker via webwxgetmsgimg (thumbnail: type=slave),
+ * A received message's media (docs/protocol.md section 5): image / sticker via webwxgetmsgimg (thumbnail: type=slave),
  * voice via webwxgetvoice, video via webwxgetvideo with Range, file via file/webwxgetmedia. Cookies ride along
  * in the jar. Larger than maxBytes -> TOO_LARGE.
  */

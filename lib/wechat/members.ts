@@ -35,6 +35,15 @@ export function findMember(group: Contact, name: string, contacts: ContactStore)
   throw new WeChatError("NOT_FOUND", `"${wanted}" is not a member of ${cleanServerText(group.displayName)}`);
 }
 
+/**
+ * The one "not a group" check: the contact when it is a group, else INVALID_ARGUMENT saying what needed one
+ * (`what`: "renameGroup", "msg.mentions only work in groups", ...).
+ */
+export function requireGroup(contact: Contact, what: string): Contact {
+  if (contact.kind !== "group") throw new WeChatError("INVALID_ARGUMENT", `${what}: "${cleanServerText(contact.displayName)}" is not a group`);
+  return contact;
+}
+
 /** The name a member is shown under in the group (what an @mention writes). */
 export function memberName(member: GroupMember): string {
   return member.displayName || member.nickName;

@@ -3,9 +3,11 @@ import type { Json, SessionApi } from "./api";
 import type { ContactStore } from "./contacts";
 import { WeChatError, isWeChatError } from "./errors";
 import { SendQueue, buildFileAppMsgFields, buildMentionSource, mentionText, multipartBody, uploadPlan } from "./outbox";
-import type { SendQueueTuning, UploadPlan } from "./outbox";
-import { findMember, memberName } from "./members";
+import type { ForwardRequest, SendQueueTuning, UploadPlan } from "./outbox";
+import { findMember, memberName, requireGroup } from "./members";
+import { MsgType } from "./messages/constants";
 import { str } from "./messages/fields";
+import { isMentioned } from "./messages/text";
 import type { Contact, PacingOptions, SendFileOptions, SendResult } from "./types";
 import { ClientMsgIds, sniffMime } from "./util";
 
@@ -15,8 +17,6 @@ import { ClientMsgIds, sniffMime } from "./util";
  */
 export const MAX_TEXT_LENGTH = 16_000;
 
-const MENTION_SPACE = "\u2005";
-
 /** The type-specific fields of a send's Msg (the rest is added by post()). */
 interface MsgFields {
   Type: number;
@@ -25,6 +25,7 @@ interface MsgFields {
   EmojiFlag?: number;
   MsgSource?: string;
   Signature?: string;
+  EMoticonMd5?: string;
 }
 
 /** Friend and group operations: one per 5 s, no burst (they are what gets accounts restricted). */
@@ -78,16 +79,15 @@ export class Sender {
     let content = text;
     let msgSource: string | undefined;
     if (mentions.length > 0) {
-      if (to.kind !== "group") throw new WeChatError("INVALID_ARGUMENT", "mentions only work in a group");
+      requireGroup(to, "mentions only work in groups");
       const members = mentions.map((m) => findMember(to, m, this.contacts));
-      const missing = [...new Set(members.map(memberName))]
-        .filter((name) => !content.includes(`@${name}${MENTION_SPACE}`) && !content.includes(`@${name} `) && !content.endsWith(`@${name}`));
+      const missing = [...new Set(members.map(memberName))].filter((name) => !isMentioned(content, [name]));
       if (missing.length > 0) content = mentionText(missing, content);
       msgSource = buildMentionSource(members.map((m) => m.userName), to.userName);
     }
     return this.queue.run(async () => {
       const answer = await this.post("webwxsendmsg", "webwxsendmsg", {}, to, {
-        Type: 1,
+        Type: MsgType.TEXT,
         Content: content,
         ...(msgSource ? { MsgSource: msgSource } : {}),
       });
@@ -103,11 +103,11 @@ export class Sender {
       const uploaded = await this.upload(to, data, plan);
       switch (plan.sendAs) {
         case "image":
-          return this.post("webwxsendmsgimg", "webwxsendmsgimg", { fun: "async", f: "json" }, to, { Type: 3, MediaId: uploaded.mediaId, Content: "" });
+          return this.post("webwxsendmsgimg", "webwxsendmsgimg", { fun: "async", f: "json" }, to, { Type: MsgType.IMAGE, MediaId: uploaded.mediaId, Content: "" });
         case "video":
-          return this.post("webwxsendvideomsg", "webwxsendvideomsg", { fun: "async", f: "json" }, to, { Type: 43, MediaId: uploaded.mediaId, Content: "" });
+          return this.post("webwxsendvideomsg", "webwxsendvideomsg", { fun: "async", f: "json" }, to, { Type: MsgType.VIDEO, MediaId: uploaded.mediaId, Content: "" });
         case "sticker":
-          return this.post("webwxsendemoticon", "webwxsendemoticon", { fun: "sys" }, to, { Type: 47, EmojiFlag: 2, MediaId: uploaded.mediaId });
+          return this.post("webwxsendemoticon", "webwxsendemoticon", { fun: "sys" }, to, { Type: MsgType.STICKER, EmojiFlag: 2, MediaId: uploaded.mediaId });
         case "file":
           return this.post("webwxsendappmsg", "webwxsendappmsg", { fun: "async", f: "json" }, to, {
             ...buildFileAppMsgFields({
@@ -122,12 +122,17 @@ export class Sender {
     });
   }
 
+  /** A received message again, by reference (outbox/forward.ts): no download, no upload; paced like every send. */
+  forward(to: Contact, request: ForwardRequest): Promise<SendResult> {
+    return this.queue.run(() => this.post(request.what, request.path, request.query, to, request.fields, request.scene), `forward ${request.kind}`);
+  }
+
   /**
    * One send call. A failure after the request may have reached the server (a reset, a timeout, a 5xx, an answer
    * that cannot be read) becomes SEND_UNCERTAIN with the ClientMsgId, and is never resent: the server is not known
-   * to drop a repeated ClientMsgId, so a resend could reach the chat twice (protocol.md section 2).
+   * to drop a repeated ClientMsgId, so a resend could reach the chat twice (docs/protocol.md section 2).
    */
-  private async post(what: string, path: string, query: Record<string, string>, to: Contact, fields: MsgFields): Promise<SendResult> {
+  private async post(what: string, path: string, query: Record<string, string>, to: Contact, fields: MsgFields, scene: 0 | 2 = 0): Promise<SendResult> {
     const localId = this.ids.next();
     let answer: Json;
     try {
@@ -137,7 +142,7 @@ export class Sender {
         ToUserName: to.userName,
         LocalID: localId,
         ClientMsgId: localId,
-      });
+      }, scene);
     } catch (error) {
       if (isWeChatError(error) && error.afterSent && error.code !== "CLOSED") {
         throw new WeChatError(

@@ -21,7 +21,7 @@ export class Session {
     readonly passTicket: string,
     /**
      * The DeviceID drawn at login, kept only because saved sessions carry one: requests draw a new one each time
-     * (deviceIdForRequest), as the official client does (protocol.md section 2).
+     * (deviceIdForRequest), as the official client does (docs/protocol.md section 2).
      */
     readonly deviceId: string,
     user?: SelfInfo,
@@ -60,7 +60,7 @@ export class Session {
     };
   }
 
-  /** A new BaseRequest for every request, with a DeviceID drawn anew each time (protocol.md section 2). */
+  /** A new BaseRequest for every request, with a DeviceID drawn anew each time (docs/protocol.md section 2). */
   baseRequest(): { Uin: number; Sid: string; Skey: string; DeviceID: string } {
     return { Uin: this.uin, Sid: this.sid, Skey: this.skey, DeviceID: this.deviceIdForRequest() };
   }

@@ -1,4 +1,4 @@
-import { WeChatError, isWeChatError } from "./errors";
+import { WeChatError, errorText, isWeChatError } from "./errors";
 import { afterCallsStarted, backoffDelay, sleep } from "./http";
 import type { SessionApi, SyncAnswer } from "./api";
 
@@ -8,17 +8,18 @@ export interface SessionEnd {
   message: string;
 }
 
+/** What the loop hands on; the names are those of the next hop (Inbound.handle, the client's "warn" and "sync"). */
 export interface SyncHandlers {
-  /** One webwxsync answer, keys already applied to the session. Awaited before the next call. */
-  onSync(answer: SyncAnswer): Promise<void>;
-  /** The keys changed and the answer was handled: a good moment to save the session. */
-  onKeys(): Promise<void>;
-  onWarn(message: string): void;
+  /** One webwxsync answer, keys already applied to the session: Inbound.handle. Awaited before the next call. */
+  handle(answer: SyncAnswer): Promise<void>;
+  /** The answer was handled (its keys may have changed): a good moment to save the session. */
+  handled(): Promise<void>;
+  warn(message: string): void;
   /**
    * Sync keeps failing (after `troubleAfter` failures in a row: called again at each further failure), or it
-   * works again (`failing` false, once, at the first success after trouble).
+   * works again (`failing` false, once, at the first success after trouble). The client's "sync" event.
    */
-  onTrouble?(trouble: SyncTrouble): void;
+  sync?(trouble: SyncTrouble): void;
 }
 
 /** A sync loop that keeps failing: nothing is received meanwhile. */
@@ -87,7 +88,7 @@ export class SyncLoop {
     // Failures in a row, since when, and whether they were reported as trouble.
     const streak = { failures: 0, since: 0, troubled: false };
     const succeeded = (): void => {
-      if (streak.troubled) this.handlers.onTrouble?.({ failing: false, failures: streak.failures, since: streak.since, message: "sync works again" });
+      if (streak.troubled) this.handlers.sync?.({ failing: false, failures: streak.failures, since: streak.since, message: "sync works again" });
       streak.failures = 0;
       streak.troubled = false;
     };
@@ -99,7 +100,7 @@ export class SyncLoop {
         const check = await this.api.syncCheck(this.counter++);
         if (ENDING[check.retcode]) return { code: check.retcode, message: ENDING[check.retcode]! };
         if (check.retcode === 1205) {
-          this.handlers.onWarn("synccheck: the server asks to slow down (1205)");
+          this.handlers.warn("synccheck: the server asks to slow down (1205)");
           await sleep(this.options.throttledMs ?? 30_000, signal);
           continue;
         }
@@ -121,12 +122,12 @@ export class SyncLoop {
         }
         if (streak.failures === 0) streak.since = Date.now();
         streak.failures++;
-        const message = `sync: ${error instanceof Error ? error.message : "failed"}`;
+        const message = `sync: ${errorText(error, "failed")}`;
         const delay = cappedBackoff(streak.failures - 1, backoffMs, maxBackoffMs);
-        this.handlers.onWarn(`${message}; retrying in ${Math.round(delay / 100) / 10} s`);
+        this.handlers.warn(`${message}; retrying in ${Math.round(delay / 100) / 10} s`);
         if (streak.failures >= troubleAfter) {
           streak.troubled = true;
-          this.handlers.onTrouble?.({ failing: true, failures: streak.failures, since: streak.since, message });
+          this.handlers.sync?.({ failing: true, failures: streak.failures, since: streak.since, message });
         }
         await sleep(delay, signal);
       }
@@ -160,8 +161,8 @@ export class SyncLoop {
         await afterCallsStarted();
       }
       try {
-        await this.handlers.onSync(answer);
-        await this.handlers.onKeys();
+        await this.handlers.handle(answer);
+        await this.handlers.handled();
       } catch (error) {
         // Never leave a call behind: let the page in flight settle (unread: its keys are not taken).
         if (pending) await pending.catch(() => undefined);

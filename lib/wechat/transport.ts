@@ -17,6 +17,11 @@ export interface Transport {
   connect(host: string, port: number): { host: string; port: number } | undefined;
   /** Certificate authorities the server certificates are checked against (instead of the system's). */
   ca?: string | Buffer | (string | Buffer)[];
+  /**
+   * How the name connect() returned is resolved (default: the system's resolver, which an IP address skips). Tests
+   * put a failing one here to see a DNS failure without a network (#16.2).
+   */
+  lookup?: net.LookupFunction;
 }
 
 /** Refused by the transport: no connection was opened, so nothing was sent. */
@@ -46,9 +51,16 @@ class RoutedHttpsAgent extends https.Agent {
 
   override createConnection(options: https.RequestOptions, callback?: Callback): Duplex | null | undefined {
     // The TLS name stays the real one (SNI and certificate check); only the socket goes elsewhere. No SNI for an IP.
-    const ca = this.transport.ca;
+    const { ca, lookup } = this.transport;
     return routed(this.transport, options, 443, callback, (to, name) =>
-      tls.connect({ ...(options as tls.ConnectionOptions), host: to.host, port: to.port, servername: net.isIP(name) ? "" : name, ...(ca !== undefined ? { ca } : {}) }),
+      tls.connect({
+        ...(options as tls.ConnectionOptions),
+        host: to.host,
+        port: to.port,
+        servername: net.isIP(name) ? "" : name,
+        ...(ca !== undefined ? { ca } : {}),
+        ...(lookup !== undefined ? { lookup } : {}),
+      }),
     );
   }
 }
@@ -59,7 +71,8 @@ class RoutedHttpAgent extends http.Agent {
   }
 
   override createConnection(options: http.ClientRequestArgs, callback?: Callback): Duplex | null | undefined {
-    return routed(this.transport, options, 80, callback, (to) => net.connect({ host: to.host, port: to.port }));
+    const lookup = this.transport.lookup;
+    return routed(this.transport, options, 80, callback, (to) => net.connect({ host: to.host, port: to.port, ...(lookup !== undefined ? { lookup } : {}) }));
   }
 }
 

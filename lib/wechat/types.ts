@@ -5,6 +5,9 @@
  */
 
 import type { Transport } from "./transport";
+import type { ForwardSource } from "./outbox/forward";
+
+export type { ForwardSource };
 
 /** Login / session states, in the order a login walks through them. */
 export type SessionState =
@@ -45,6 +48,8 @@ export interface StateInfo {
   contacts?: "loading" | "loaded" | "incomplete";
   /** Online: set while the sync loop keeps failing (nothing is received meanwhile). */
   sync?: { failures: number; since: number; message: string };
+  /** Not online: why the last login attempt failed and when the next starts (#16.2). */
+  problem?: LoginProblem;
 }
 
 /** The `sync` event: the sync loop started failing over and over (failing), or works again. */
@@ -140,6 +145,11 @@ export interface Message {
   room?: ChatRef;
   /** Sent by this account (from the phone or by us). */
   fromSelf: boolean;
+  /**
+   * Sent by this client itself (a send or a forward, in this session or an earlier one) and synced back: its MsgId
+   * is one the client keeps of its own sends. A relay drops these instead of forwarding them again.
+   */
+  fromClient?: boolean;
   /** This account was @mentioned (groups). */
   mentioned: boolean;
   /** Decoded text: entities decoded, emoji converted, group prefix removed. For non-text, a short description. */
@@ -202,8 +212,57 @@ export type ErrorCode =
   | "PROTOCOL"
   | "SERVER"
   | "CLOSED"
-  /** A send whose request may have reached the server failed (timeout, reset, 5xx): never resent (protocol.md section 2). */
-  | "SEND_UNCERTAIN";
+  /** A send whose request may have reached the server failed (timeout, reset, 5xx): never resent (docs/protocol.md section 2). */
+  | "SEND_UNCERTAIN"
+  /** forward(): this kind of message cannot be forwarded by reference (voice, store sticker, red packet, ...). */
+  | "NOT_FORWARDABLE";
+
+/**
+ * Why a call failed, in the few kinds a person acts on differently: the reason an account shows while it is
+ * offline and retrying (#16.2). Network kinds come from the socket's error code, never from its message.
+ */
+export type FailureKind =
+  /** The name did not resolve (no network, no DNS server, a mistyped host). */
+  | "dns"
+  /** Nothing listens at the address (connection refused). */
+  | "refused"
+  /** No route to the network or host. */
+  | "unreachable"
+  /** Connecting or answering took longer than the timeout. */
+  | "timeout"
+  /** The connection was dropped mid-way (reset, broken pipe). */
+  | "reset"
+  /** The TLS handshake failed or the certificate was not trusted (a proxy or captive portal in between). */
+  | "tls"
+  /** Another network failure. */
+  | "network"
+  /** The server answered an HTTP error status (see `status`). */
+  | "http"
+  /** The server refused the login (1203: no web login for this account; other codes in `ret`). */
+  | "login-refused"
+  /** The server answered with an error code (Ret / retcode, see `ret`). */
+  | "server"
+  /** An answer that could not be read. */
+  | "protocol";
+
+/**
+ * What keeps the client from logging in, while it retries (or, for login-refused, waits for a new QR): shown in the
+ * state as `problem` until a login step succeeds again. `message` never holds a secret (server text is cleaned).
+ */
+export interface LoginProblem {
+  kind: FailureKind;
+  message: string;
+  /** HTTP status (kind http). */
+  status?: number;
+  /** The server's Ret / retcode. */
+  ret?: number;
+  /** Failed login attempts in a row. */
+  failures: number;
+  /** When the first of them failed (unix ms). */
+  since: number;
+  /** When the next attempt starts (unix ms); unset while an attempt runs, and for login-refused (no retry). */
+  retryAt?: number;
+}
 
 export interface ClientEvents {
   state: [StateInfo];
@@ -221,6 +280,9 @@ export interface ClientEvents {
   /** The sync loop keeps failing (failing true), or receives again (false). Also in the state (`sync`). */
   sync: [SyncTroubleEvent];
 }
+
+/** Raises one client event: the one signature every step that reports events is given (one name per event). */
+export type ClientEmit = <K extends keyof ClientEvents>(event: K, ...args: ClientEvents[K]) => void;
 
 export interface Logger {
   debug(message: string): void;
@@ -319,6 +381,12 @@ export interface WeChatClientApi {
   sendText(to: string, text: string, options?: { mentions?: string[] }): Promise<SendResult>;
   sendImage(to: string, data: Buffer, options?: { fileName?: string; mime?: string }): Promise<SendResult>;
   sendFile(to: string, data: Buffer, options: SendFileOptions): Promise<SendResult>;
+  /**
+   * Forward a received message (a Message, e.g. msg.wechat) to `to` by reference, as the web client does: text,
+   * image, video, file and other app messages, stickers with an md5, locations; nothing is downloaded or uploaded.
+   * Paced and never resent like every send; NOT_FORWARDABLE for voice, store stickers, red packets, transfers, ...
+   */
+  forward(message: ForwardSource, to: string): Promise<SendResult>;
   /** Download a received message's media. thumbnail: image preview. maxBytes: refuse larger (TOO_LARGE). */
   download(message: Message, options?: { thumbnail?: boolean; maxBytes?: number }): Promise<Buffer>;
   /** Recall a message this client sent (only within 2 minutes: older -> INVALID_ARGUMENT). */

@@ -1,4 +1,4 @@
-import { WxAccount } from "../wx-account/account";
+import { WxAccount } from "./account";
 import type { NodeAPI } from "./red";
 
 /** The account runtime a wx-account node carries, found by the config node's id. */

@@ -1,5 +1,5 @@
 import { cleanServerText } from "../../lib/wechat/errors";
-import type { StateInfo } from "../../lib/wechat/types";
+import type { LoginProblem, StateInfo } from "../../lib/wechat/types";
 import type { NodeStatus } from "./red";
 
 type Translate = (key: string) => string;
@@ -18,9 +18,10 @@ export function statusFor(state: StateInfo, t: Translate): NodeStatus {
   };
   switch (state.state) {
     case "offline":
-      return { fill: "grey", shape: "ring", text: label("offline", state.message) };
+      return { fill: "grey", shape: "ring", text: label("offline", state.problem ? problemText(state.problem, t) : state.message) };
     case "resuming":
-      return { fill: "yellow", shape: "ring", text: label("resuming") };
+      // resuming again after a failed try: why it failed last time
+      return { fill: "yellow", shape: "ring", text: label("resuming", state.problem ? problemText(state.problem, t) : undefined) };
     case "push-login":
       return { fill: "yellow", shape: "dot", text: label("confirm") };
     case "waiting-scan":
@@ -39,4 +40,20 @@ export function statusFor(state: StateInfo, t: Translate): NodeStatus {
     case "refused":
       return { fill: "red", shape: "ring", text: label("refused", state.message ?? (state.code === undefined ? undefined : String(state.code))) };
   }
+}
+
+/** Local wall-clock time HH:MM:SS of the Node-RED host (a status is a short line: no date). */
+export function clockTime(ms: number): string {
+  return new Date(ms).toTimeString().slice(0, 8);
+}
+
+/**
+ * Why the login fails and when it tries again, short enough for a node status: "DNS failure, retry 12:03:15"
+ * (the kind translated; an HTTP status or server code after it), "..., retrying" while an attempt runs (#16.2).
+ */
+export function problemText(problem: LoginProblem, t: Translate): string {
+  const code = problem.kind === "http" ? problem.status : problem.kind === "server" || problem.kind === "login-refused" ? problem.ret : undefined;
+  const reason = `${t(`wx-account.problem.${problem.kind}`)}${code === undefined ? "" : ` ${code}`}`;
+  if (problem.kind === "login-refused") return reason;
+  return problem.retryAt === undefined ? `${reason}, ${t("wx-account.status.retrying")}` : `${reason}, ${t("wx-account.status.retry")} ${clockTime(problem.retryAt)}`;
 }

@@ -1,4 +1,5 @@
 import { WeChatError, isWeChatError } from "../../lib/wechat/errors";
+import { requireGroup } from "../../lib/wechat/members";
 import type { Contact, SendResult, WeChatClientApi } from "../../lib/wechat/types";
 import type { NodeMessage } from "./red";
 
@@ -57,9 +58,7 @@ export function mentionsOf(msg: NodeMessage, contact: Contact): string[] | undef
     throw new WeChatError("INVALID_ARGUMENT", "msg.mentions must be an array of names");
   }
   if (list.length === 0) return undefined;
-  if (contact.kind !== "group") {
-    throw new WeChatError("INVALID_ARGUMENT", `msg.mentions only work in groups; "${contact.displayName}" is not a group`);
-  }
+  requireGroup(contact, "msg.mentions only work in groups");
   return list.map((m) => m.trim());
 }
 

@@ -1,5 +1,5 @@
 import { WeChatError, cleanServerText } from "../../lib/wechat/errors";
-import type { WxAccount, AccountUser } from "../wx-account/account";
+import type { WxAccount, AccountUser } from "./account";
 import { findAccount } from "./account-ref";
 import type { DoneFunction, Node, NodeAPI, NodeMessage, SendFunction } from "./red";
 import { markUncertain } from "./target";

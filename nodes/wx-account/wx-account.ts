@@ -1,13 +1,13 @@
 import * as path from "node:path";
 import { WeChatClient, type ClientTuning } from "../../lib/wechat/client";
-import { isWeChatError } from "../../lib/wechat/errors";
-import type { ContactKind } from "../../lib/wechat/types";
+import { errorText, isWeChatError } from "../../lib/wechat/errors";
+import type { ContactKind, Transport } from "../../lib/wechat/types";
 import { findAccount } from "../shared/account-ref";
 import { pickerEntry } from "../shared/contacts";
 import type { AdminRequest, AdminResponse, Node, NodeAPI, NodeDef } from "../shared/red";
 import { DEFAULT_SANDBOX_GRACE_MS, sandboxRegistry } from "../shared/sandbox-registry";
 import { sessionKey } from "../shared/secret";
-import { WxAccount, accountSettings, errorText, stateTopic } from "./account";
+import { WxAccount, accountSettings, stateTopic } from "../shared/account";
 
 interface AccountDef extends NodeDef {
   server?: string;
@@ -29,6 +29,15 @@ function sendError(res: AdminResponse, status: number, error: unknown): void {
 function clientTuning(RED: NodeAPI): ClientTuning | undefined {
   const value: unknown = (RED.settings as Record<string, unknown>).wxAccountClientTuning;
   return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as ClientTuning) : undefined;
+}
+
+/**
+ * Where the client's connections go, from settings.js (`wxAccountTransport: { connect, ca?, lookup? }`, see
+ * lib/wechat/transport.ts): the sandbox's real-hosts mode, or a test of the real-WeChat mode without a network.
+ */
+function clientTransport(RED: NodeAPI): Transport | undefined {
+  const value: unknown = (RED.settings as Record<string, unknown>).wxAccountTransport;
+  return value !== null && typeof value === "object" && typeof (value as { connect?: unknown }).connect === "function" ? (value as Transport) : undefined;
 }
 
 /** How long an unused built-in sandbox waits for its account (settings.js `wxAccountSandboxGraceMs`; tests: 0). */
@@ -82,7 +91,8 @@ export = function register(RED: NodeAPI): void {
         // settings.js `wxAccountSendPacing: false` turns the message send pacing off (benchmarks, tests only):
         // the node's own pacing field accepts 1..600 a minute.
         const sendPacing = settings.wxAccountSendPacing === false ? { pacing: false as const } : {};
-        const base = { ...options, ...actionPacing, ...sendPacing };
+        const transport = clientTransport(RED);
+        const base = { ...options, ...actionPacing, ...sendPacing, ...(transport ? { transport } : {}) };
         return new WeChatClient(tuning ? { ...base, tuning } : base);
       },
       startSandbox: (options) => {

@@ -1,7 +1,7 @@
 import { WeChatError } from "../../lib/wechat/errors";
-import type { FriendRequestRef, RevokeTarget } from "../../lib/wechat/types";
+import type { ForwardSource, FriendRequestRef, RevokeTarget, WeChatClientApi } from "../../lib/wechat/types";
 import type { NodeMessage } from "../shared/red";
-import { isRecord } from "../shared/target";
+import { chooseTarget, isRecord } from "../shared/target";
 
 export const ACTIONS = [
   "recall",
@@ -15,6 +15,7 @@ export const ACTIONS = [
   "rename-group",
   "mark-read",
   "avatar",
+  "forward",
   "logout",
 ] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -73,4 +74,28 @@ export function friendRequestOf(msg: NodeMessage): FriendRequestRef {
     }
   }
   throw new WeChatError("INVALID_ARGUMENT", "accept-friend needs a friend request: msg.wechat.friendRequest (from wx event or wx receive) or msg.payload {userName, ticket}");
+}
+
+/** forward: the received message, msg.wechat as wx receive sends it (its `raw` entry names what is forwarded). */
+export function forwardSourceOf(msg: NodeMessage): ForwardSource {
+  const wechat = msg.wechat;
+  if (!isRecord(wechat) || !isRecord(wechat.raw)) {
+    throw new WeChatError("INVALID_ARGUMENT", "forward needs msg.wechat: a received message, as wx receive sends it");
+  }
+  return { raw: wechat.raw };
+}
+
+/**
+ * forward: where to, in order: msg.to (a name, a contact or chat object, or an array of them), else the node's
+ * Contact / group (several names, comma separated). Never back to the message's own chat by default.
+ */
+export function forwardTargets(msg: NodeMessage, configured: string, client: Pick<WeChatClientApi, "getContact">): string[] {
+  const to = msg.to;
+  const list: unknown[] = Array.isArray(to) ? to : to === undefined || to === null || to === "" ? [] : [to];
+  // Each entry in the send nodes' forms (chooseTarget); an empty entry is an error, not a reply to the chat.
+  const names = list.map((entry) => chooseTarget({ to: entry === "" ? null : entry, wechat: {} } as NodeMessage, "", client).target);
+  if (names.length > 0) return names;
+  const fromNode = nameList(configured, "the node's Contact / group");
+  if (fromNode) return fromNode;
+  throw new WeChatError("INVALID_ARGUMENT", "forward needs a target: msg.to (a name, a contact, or an array of them) or the node's Contact / group");
 }

@@ -1,11 +1,12 @@
 import { WeChatError } from "../../lib/wechat/errors";
+import { requireGroup } from "../../lib/wechat/members";
 import type { Contact } from "../../lib/wechat/types";
-import type { WxAccount } from "../wx-account/account";
+import type { WxAccount } from "../shared/account";
 import { contactOut } from "../shared/contacts";
 import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
-import { chooseTarget, isRecord } from "../shared/target";
+import { chooseTarget, isRecord, withSent } from "../shared/target";
 import { attachUser } from "../shared/user-node";
-import { ACTIONS, type Action, actionOf, friendRequestOf, nameList, sentOf, textArg } from "./args";
+import { ACTIONS, type Action, actionOf, forwardSourceOf, forwardTargets, friendRequestOf, nameList, sentOf, textArg } from "./args";
 
 interface ActionDef extends NodeDef {
   account?: string;
@@ -89,7 +90,7 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
     }
     case "add-members":
     case "remove-members": {
-      const group = requireGroup(await target());
+      const group = requireGroup(await target(), action);
       const list = members();
       if (action === "add-members") await client.addMembers(group.userName, list);
       else await client.removeMembers(group.userName, list);
@@ -97,7 +98,7 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
       return;
     }
     case "rename-group": {
-      const group = requireGroup(await target());
+      const group = requireGroup(await target(), action);
       await client.renameGroup(group.userName, topic());
       acted(msg, action, group);
       return;
@@ -106,6 +107,19 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
       const contact = await target();
       await client.markRead(contact.userName);
       acted(msg, action, contact);
+      return;
+    }
+    case "forward": {
+      // One target after the other, through the send queue; msg.wechat.forwarded lists what went out so far (also
+      // on the msg a Catch node gets when a later target fails), msg.wechat.sent the last (for a recall).
+      const source = forwardSourceOf(msg);
+      const forwarded: unknown[] = [];
+      for (const to of forwardTargets(msg, d.target, client)) {
+        withSent(msg, await client.forward(source, to));
+        forwarded.push((msg.wechat as Record<string, unknown>).sent);
+        msg.wechat = { ...(msg.wechat as Record<string, unknown>), forwarded };
+      }
+      acted(msg, action);
       return;
     }
     case "avatar": {
@@ -124,11 +138,6 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
       return;
     }
   }
-}
-
-function requireGroup(contact: Contact): Contact {
-  if (contact.kind !== "group") throw new WeChatError("INVALID_ARGUMENT", `"${contact.displayName}" is not a group`);
-  return contact;
 }
 
 export = function register(RED: NodeAPI): void {

@@ -1,4 +1,5 @@
 import { WeChatError } from "../../lib/wechat/errors";
+import { requireGroup } from "../../lib/wechat/members";
 import type { ContactQuery } from "../../lib/wechat/types";
 import { contactOut } from "../shared/contacts";
 import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
@@ -72,8 +73,7 @@ export = function register(RED: NodeAPI): void {
           if (action === "get") {
             msg.payload = contactOut(contact, true);
           } else {
-            if (contact.kind !== "group") throw new WeChatError("INVALID_ARGUMENT", `"${contact.displayName}" is not a group`);
-            msg.payload = (contact.members ?? []).map((m) => ({ ...m }));
+            msg.payload = (requireGroup(contact, "members").members ?? []).map((m) => ({ ...m }));
           }
         }
         send(msg);

@@ -1,5 +1,5 @@
 import type { ContactEvent, Message, RecallEvent, StateInfo, SyncTroubleEvent } from "../../lib/wechat/types";
-import type { AccountEvent } from "../wx-account/account";
+import type { AccountEvent } from "../shared/account";
 import { contactOut } from "../shared/contacts";
 import type { NodeMessage } from "../shared/red";
 

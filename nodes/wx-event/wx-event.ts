@@ -1,4 +1,4 @@
-import type { WxAccount } from "../wx-account/account";
+import type { WxAccount } from "../shared/account";
 import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
 import { attachUser } from "../shared/user-node";
 import { type EventType, eventMsg, eventTypesOf } from "./events";

@@ -2,8 +2,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { WeChatError } from "../../lib/wechat/errors";
 import type { Message } from "../../lib/wechat/types";
-import { sanitizeFileName } from "../../lib/wechat/util";
-import { sniffImage } from "../shared/image";
+import { sanitizeFileName, sniffImage } from "../../lib/wechat/util";
 
 const EXTENSIONS: Record<string, string> = { voice: "mp3", video: "mp4", sticker: "gif" };
 /** Attempts at a free name ("name (1).ext", ...) before giving up. */

@@ -1,7 +1,7 @@
 import * as path from "node:path";
-import { isWeChatError } from "../../lib/wechat/errors";
+import { errorText, isWeChatError } from "../../lib/wechat/errors";
 import type { Message } from "../../lib/wechat/types";
-import type { WxAccount } from "../wx-account/account";
+import type { WxAccount } from "../shared/account";
 import type { Node, NodeAPI, NodeMessage } from "../shared/red";
 import { attachUser } from "../shared/user-node";
 import { filterOf, passes, type ReceiveDef } from "./filter";
@@ -38,7 +38,7 @@ export = function register(RED: NodeAPI): void {
       const msg: NodeMessage = { payload: wechat.text, topic: wechat.chat.displayName, wechat };
       const problem = (error: unknown): Problem => ({
         code: isWeChatError(error) ? error.code : "ERROR",
-        message: error instanceof Error ? error.message : String(error),
+        message: errorText(error),
       });
       const client = account?.runningClient();
       if (download && message.media && client) {
@@ -67,7 +67,7 @@ export = function register(RED: NodeAPI): void {
         if (closed) return;
         const client = account?.runningClient();
         if (!passes(message, filter, (userName) => client?.getContact(userName))) return;
-        queue = queue.then(() => emit(message)).catch((error: unknown) => node.warn(String(error)));
+        queue = queue.then(() => emit(message)).catch((error: unknown) => node.warn(errorText(error)));
       },
     });
     node.on("close", (_removed, done) => {

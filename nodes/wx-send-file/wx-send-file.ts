@@ -1,6 +1,7 @@
 import { WeChatError } from "../../lib/wechat/errors";
 import type { SendFileOptions } from "../../lib/wechat/types";
-import { sanitizeFileName, sniffMime } from "../../lib/wechat/util";
+import { MAX_FILE_BYTES } from "../../lib/wechat/outbox";
+import { extensionFor, sanitizeFileName, sniffMime } from "../../lib/wechat/util";
 import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
 import { loadBytes, sourceAccessOf, type SourceDef } from "../shared/source";
 import { resolveTarget, withSent } from "../shared/target";
@@ -8,18 +9,6 @@ import { attachUser } from "../shared/user-node";
 
 type SendAs = NonNullable<SendFileOptions["as"]>;
 const SEND_AS: readonly SendAs[] = ["image", "video", "sticker", "file"];
-
-const MB = 1024 * 1024;
-/** WeChat's limits (protocol.md section 6): files about 100 MB, videos under 20 MB. */
-const MAX_FILE_BYTES = 100 * MB;
-const MAX_VIDEO_BYTES = 20 * MB;
-/** Sniffed types whose subtype is not their usual extension (the rest use the subtype: pdf, zip, png, mp4...). */
-const EXTENSION_OF: Readonly<Record<string, string>> = {
-  "image/jpeg": "jpg",
-  "audio/mpeg": "mp3",
-  "audio/mp4": "m4a",
-  "video/quicktime": "mov",
-};
 
 interface SendFileDef extends NodeDef, SourceDef {
   account?: string;
@@ -43,8 +32,8 @@ function fileNameOf(msg: NodeMessage, sourceName: string | undefined, data: Buff
   const given = typeof msg.filename === "string" && msg.filename.trim() !== "" ? msg.filename : sourceName;
   if (given !== undefined && given.trim() !== "") return sanitizeFileName(given, "file");
   const mime = sniffMime(data);
-  const ext = EXTENSION_OF[mime] ?? mime.split("/")[1]?.replace(/[^a-z0-9]/g, "") ?? "";
-  return mime === "application/octet-stream" || ext === "" ? "file" : `file.${ext}`;
+  const ext = extensionFor(mime);
+  return ext === undefined ? "file" : `file.${ext}`;
 }
 
 export = function register(RED: NodeAPI): void {
@@ -58,8 +47,9 @@ export = function register(RED: NodeAPI): void {
         const client = account.onlineClient();
         const contact = await resolveTarget(msg, configured, client);
         const sendAs = sendAsOf(msg, as);
-        const max = sendAs === "video" ? MAX_VIDEO_BYTES : MAX_FILE_BYTES;
-        const source = await loadBytes(msg.payload, { ...sources, maxBytes: max, what: sendAs === "video" ? "video" : "file" });
+        // Read no more than the largest upload; the library alone decides what each form may take (video under
+        // 20 MB, any file up to 100 MB: lib/wechat/outbox/upload.ts), so the node and the library never disagree.
+        const source = await loadBytes(msg.payload, { ...sources, maxBytes: MAX_FILE_BYTES, what: sendAs === "video" ? "video" : "file" });
         if (source.data.length === 0) throw new WeChatError("INVALID_ARGUMENT", "the file is empty (WeChat refuses zero-byte files)");
         const fileName = fileNameOf(msg, source.name, source.data);
         // By the bytes first (a name can lie), else by the name's extension.

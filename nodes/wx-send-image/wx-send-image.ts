@@ -1,5 +1,6 @@
 import { WeChatError } from "../../lib/wechat/errors";
-import { loadImage, sniffImage } from "../shared/image";
+import { sniffImage } from "../../lib/wechat/util";
+import { loadImage } from "../shared/image";
 import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
 import { sourceAccessOf, type SourceDef } from "../shared/source";
 import { resolveTarget, withSent } from "../shared/target";

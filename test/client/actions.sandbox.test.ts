@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { SentMessages } from "../../lib/wechat/actions";
 import { isWeChatError } from "../../lib/wechat/errors";
 import type { WeChatClient } from "../../lib/wechat/client";
 import type { Contact, ContactEvent, GroupMember } from "../../lib/wechat/types";
@@ -249,5 +250,22 @@ describe("client operations beyond sending, against the sandbox", function () {
     const sends = rec.timedCalls.filter((c) => c.what === "webwxsendmsg" && c.at >= started).map((c) => c.at);
     assert.equal(sends.length, 3);
     for (let i = 1; i < sends.length; i++) assert.ok(sends[i]! - sends[i - 1]! < 190, "messages are not held to the action pace");
+  });
+});
+
+describe("sent-message bookkeeping (SentMessages, beside recall in actions.ts)", function () {
+  it("remembers when each send went out, across sessions, and forgets the oldest beyond its capacity", function () {
+    const sent = new SentMessages(3);
+    const result = { msgId: "100", localId: "1", to: "@a", toHandle: "A", time: 1_000 };
+    assert.equal(sent.record(result), result, "hands the SendResult back unchanged");
+    const before = Date.now();
+    sent.record({ msgId: "101", localId: "2", to: "@a", toHandle: "A" });
+    assert.ok((sent.sentAt("101") ?? 0) >= before, "a result without a time is taken as sent now");
+    assert.equal(sent.sentAt("100"), 1_000);
+    sent.record({ ...result, msgId: "102" });
+    sent.record({ ...result, msgId: "103" });
+    assert.equal(sent.sentAt("100"), undefined, "the oldest went when a fourth came");
+    assert.equal(sent.sentAt("103"), 1_000);
+    assert.equal(sent.sentAt("999"), undefined);
   });
 });

@@ -3,8 +3,20 @@ import type { SessionApi, SyncAnswer } from "../../lib/wechat/api";
 import { ContactStore } from "../../lib/wechat/contacts";
 import { Inbound } from "../../lib/wechat/inbound";
 import { Session } from "../../lib/wechat/session";
-import { BoundedSet } from "../../lib/wechat/util";
-import type { Message } from "../../lib/wechat/types";
+import { BoundedSet, RecentMessages } from "../../lib/wechat/util";
+import type { ClientEmit, ClientEvents, Message } from "../../lib/wechat/types";
+
+/** A recorder for the client's events, in the order the inbound step raises them. */
+function recorder(): { emit: ClientEmit; names: string[]; of<K extends keyof ClientEvents>(event: K): ClientEvents[K][0][] } {
+  const events: { event: string; arg: unknown }[] = [];
+  return {
+    emit: (event, ...args) => void events.push({ event, arg: args[0] }),
+    get names() {
+      return events.map((e) => e.event);
+    },
+    of: <K extends keyof ClientEvents>(event: K) => events.filter((e) => e.event === event).map((e) => e.arg as ClientEvents[K][0]),
+  };
+}
 
 function answer(partial: Partial<SyncAnswer>): SyncAnswer {
   return { addMsgList: [], modContactList: [], delContactList: [], modChatRoomMemberList: [], continueFlag: 0, ...partial };
@@ -32,13 +44,8 @@ describe("client inbound handling", () => {
       calls,
     );
     const store = new ContactStore();
-    const messages: Message[] = [];
-    const inbound = new Inbound(api, store, {
-      emitMessage: (m) => messages.push(m),
-      emitContacts: () => undefined,
-      warn: () => undefined,
-      seen: new BoundedSet<string>(100),
-    });
+    const events = recorder();
+    const inbound = new Inbound(api, store, { emit: events.emit, seen: new BoundedSet<string>(100), recent: new RecentMessages() });
     await inbound.handle(
       answer({
         addMsgList: [
@@ -48,6 +55,7 @@ describe("client inbound handling", () => {
         ],
       }),
     );
+    const messages: Message[] = events.of("message");
     assert.equal(calls.length, 1, "one batch call");
     assert.deepEqual([...calls[0]!].sort(), ["@@room", "@stranger"]);
     assert.deepEqual(messages.map((m) => m.id), ["1", "2"]);
@@ -55,21 +63,15 @@ describe("client inbound handling", () => {
     assert.equal(messages[1]!.sender.userName, "@member");
     assert.equal(messages[1]!.text, "yo");
     await inbound.handle(answer({ addMsgList: [{ MsgId: "2", MsgType: 1, FromUserName: "@@room", ToUserName: "@me", Content: "@member:<br/>yo" }] }));
-    assert.equal(messages.length, 2, "a repeated MsgId is dropped");
+    assert.equal(events.of("message").length, 2, "a repeated MsgId is dropped");
     assert.equal(calls.length, 1, "nothing more to fetch");
   });
 
   it("applies Mod before Add, then Del and member changes", async () => {
     const calls: string[][] = [];
     const store = new ContactStore();
-    const changes: unknown[] = [];
-    const messages: Message[] = [];
-    const inbound = new Inbound(fakeApi({}, calls), store, {
-      emitMessage: (m) => messages.push(m),
-      emitContacts: (c) => changes.push(c),
-      warn: () => undefined,
-      seen: new BoundedSet<string>(100),
-    });
+    const events = recorder();
+    const inbound = new Inbound(fakeApi({}, calls), store, { emit: events.emit, seen: new BoundedSet<string>(100), recent: new RecentMessages() });
     await inbound.handle(
       answer({
         modContactList: [{ UserName: "@new", NickName: "Newbie" }, { UserName: "@@g", NickName: "G", MemberList: [] }],
@@ -77,7 +79,7 @@ describe("client inbound handling", () => {
       }),
     );
     assert.equal(calls.length, 0, "the Mod entry made the sender known");
-    assert.equal(messages[0]!.sender.displayName, "Newbie");
+    assert.equal(events.of("message")[0]!.sender.displayName, "Newbie");
     await inbound.handle(
       answer({
         delContactList: [{ UserName: "@new" }],
@@ -86,6 +88,48 @@ describe("client inbound handling", () => {
     );
     assert.equal(store.get("@new"), undefined);
     assert.equal(store.get("@@g")?.members?.[0]?.userName, "@x");
-    assert.deepEqual(changes.at(-1), { added: [], removed: ["@new"], changed: ["@@g"] });
+    assert.deepEqual(events.of("contacts").at(-1), { added: [], removed: ["@new"], changed: ["@@g"] });
+  });
+
+  it("raises every event under the client's own name: contacts, contact, message, friend-request, recall with its original, warn", async () => {
+    const store = new ContactStore();
+    const events = recorder();
+    const inbound = new Inbound(fakeApi({}, []), store, { emit: events.emit, seen: new BoundedSet<string>(100), recent: new RecentMessages() });
+    await inbound.handle(
+      answer({
+        modContactList: [{ UserName: "@friend", NickName: "Friend" }],
+        addMsgList: [
+          { MsgId: "20", MsgType: 1, FromUserName: "@friend", ToUserName: "@me", Content: "to be recalled", CreateTime: 1 },
+          {
+            MsgId: "21",
+            MsgType: 37,
+            FromUserName: "fmessage",
+            ToUserName: "@me",
+            Content: "",
+            RecommendInfo: { UserName: "@asker", NickName: "Asker", Content: "hello", Ticket: "t1" },
+          },
+          {
+            MsgId: "22",
+            MsgType: 10002,
+            FromUserName: "@friend",
+            ToUserName: "@me",
+            Content: '&lt;sysmsg type="revokemsg"&gt;&lt;revokemsg&gt;&lt;session&gt;@friend&lt;/session&gt;&lt;msgid&gt;20&lt;/msgid&gt;&lt;replacemsg&gt;&lt;![CDATA["Friend" recalled a message]]&gt;&lt;/replacemsg&gt;&lt;/revokemsg&gt;&lt;/sysmsg&gt;',
+          },
+        ],
+      }),
+    );
+    assert.deepEqual(events.names, ["contacts", "contact", "message", "message", "friend-request", "message", "recall"]);
+    const recall = events.of("recall")[0]!;
+    assert.equal(recall.message.id, "22");
+    assert.equal(recall.original?.id, "20", "the recalled original comes with the recall");
+    assert.equal(events.of("friend-request")[0]!.friendRequest?.ticket, "t1");
+
+    const down = { ...fakeApi({}, []), batchGetContact: async () => Promise.reject(new Error("down")) } as unknown as SessionApi;
+    const warned = recorder();
+    await new Inbound(down, store, { emit: warned.emit, seen: new BoundedSet<string>(100), recent: new RecentMessages() }).handle(
+      answer({ addMsgList: [{ MsgId: "30", MsgType: 1, FromUserName: "@unknown", ToUserName: "@me", Content: "hi" }] }),
+    );
+    assert.deepEqual(warned.names, ["warn", "message"], "a failed fetch is a warning; the message still comes");
+    assert.match(warned.of("warn")[0]!, /unknown senders could not be fetched/);
   });
 });

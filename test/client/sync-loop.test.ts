@@ -54,9 +54,9 @@ describe("client sync loop", () => {
     const handled: number[] = [];
     let saves = 0;
     const end = await new SyncLoop(api, {
-      onSync: async (a) => void handled.push(a.addMsgList.length),
-      onKeys: async () => void saves++,
-      onWarn: () => undefined,
+      handle: async (a) => void handled.push(a.addMsgList.length),
+      handled: async () => void saves++,
+      warn: () => undefined,
     }).run();
     assert.deepEqual(end, { code: 1101, message: "session expired or logged in elsewhere" });
     assert.deepEqual(log, ["check ", "sync null", "sync 10", "check 1_101"]);
@@ -83,7 +83,7 @@ describe("client sync loop", () => {
     );
     const loop = new SyncLoop(
       api,
-      { onSync: async () => undefined, onKeys: async () => undefined, onWarn: (w) => warns.push(w) },
+      { handle: async () => undefined, handled: async () => undefined, warn: (w) => warns.push(w) },
       { backoffMs: 5, maxBackoffMs: 20, emptyBackoffMs: 20 },
     ).run();
     await done;

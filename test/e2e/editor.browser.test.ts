@@ -43,12 +43,13 @@ function decodeQr(dataUrl: string): string {
 }
 
 /** Start Node-RED in a child process; resolve with its origin. */
-function startNodeRed(userDir: string): Promise<{ child: ChildProcess; origin: string }> {
+function startNodeRed(userDir: string, env: Record<string, string> = {}, settings: Record<string, unknown> = {}): Promise<{ child: ChildProcess; origin: string }> {
   const child = fork(path.join(__dirname, "node-red-host.js"), [], {
     env: {
       ...process.env,
+      ...env,
       WXFLOW_NODE_RED: RUNTIME_PACKAGE,
-      WXFLOW_E2E_SETTINGS: JSON.stringify({ userDir, flowFile: "flows.json", credentialSecret: "wxflow-e2e" }),
+      WXFLOW_E2E_SETTINGS: JSON.stringify({ userDir, flowFile: "flows.json", credentialSecret: "wxflow-e2e", ...settings }),
     },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -121,7 +122,7 @@ describe("editor (browser)", function () {
 
   it("puts the wx nodes in the palette under 'wechat'", async function () {
     for (const type of ["wx-receive", "wx-send-text", "wx-send-image", "wx-contacts", "wx-send-file", "wx-event", "wx-action"]) {
-      await page.waitForSelector(`.red-ui-palette-node[data-palette-type="${type}"]`, { state: "attached", timeout: 10_000 });
+      await page.waitForSelector(`.red-ui-palette-node[data-palette-type="${type}"]`, { state: "attached", timeout: 30_000 });
     }
     const categories = await page.$$eval(".red-ui-palette-category", (els) => els.map((e) => e.id));
     assert.ok(categories.some((id) => /wechat/.test(id)), categories.join(","));
@@ -439,3 +440,108 @@ describe("sandbox account dialog (#16.5)", function () {
     await page.close();
   });
 });
+
+describe("a real-WeChat account without a network (#16.2)", function () {
+  this.timeout(90_000);
+  const account = "e2eofflineacc001";
+  const sender = "e2eofflinesend01";
+  let userDir: string;
+  let nodeRed: { child: ChildProcess; origin: string } | undefined;
+  let browser: Browser | undefined;
+  const dnsAttempts: string[] = [];
+
+  before(async function () {
+    userDir = mkdtempSync(path.join(tmpdir(), "wxflow-offline-"));
+    const flows = [
+      { id: "e2eofflinetab001", type: "tab", label: "offline" },
+      { id: account, type: "wx-account", name: "real account", server: "wechat", sandboxPort: 1881, mode: "desktop", pacing: 60 },
+      { id: sender, type: "wx-send-text", z: "e2eofflinetab001", name: "", account, target: "", x: 300, y: 100, wires: [[]] },
+    ];
+    writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(flows));
+    // The login URL stays https://login.wx.qq.com; the host sends every connection to a name that does not resolve.
+    // A first retry 5-15 s away, so the dialog has a countdown to show.
+    nodeRed = await startNodeRed(userDir, { WXFLOW_E2E_OFFLINE: "dns" }, { wxAccountClientTuning: { loginBackoffMs: 10_000, retryDelayMs: 10 } });
+    nodeRed.child.on("message", (message) => {
+      const name = (message as { dnsAttempt?: unknown }).dnsAttempt;
+      if (typeof name === "string") dnsAttempts.push(name);
+    });
+    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  });
+
+  after(async function () {
+    await browser?.close();
+    if (nodeRed) await stopNodeRed(nodeRed.child);
+    if (userDir) rmSync(userDir, { recursive: true, force: true });
+    assert.deepEqual(dnsAttempts, [], "nothing resolved a name outside the test's resolver");
+  });
+
+  async function openDialog(locale: string): Promise<{ page: Page; errors: string[] }> {
+    assert.ok(browser);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 }, locale });
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(`${nodeRed?.origin}/`);
+    await page.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id) !== null, account, { timeout: 30_000 });
+    await page.waitForSelector('.red-ui-palette-node[data-palette-type="wx-send-text"]', { state: "attached", timeout: 10_000 });
+    await page.evaluate((id) => RED.editor.editConfig("", "wx-account", id), account);
+    return { page, errors };
+  }
+
+  it("names the reason and the next retry in the node status and the dialog, which counts down", async function () {
+    const { page, errors } = await openDialog("en-US");
+    // the workspace status of the wx node: short, translated, with the retry time
+    const statusSelector = `#${sender} .red-ui-flow-node-status-label`;
+    await page.waitForFunction(
+      `(function () { var el = document.querySelector(${JSON.stringify(statusSelector)}); return !!el && /^offline: DNS failure, retry \\d\\d:\\d\\d:\\d\\d$/.test(el.textContent); })()`,
+      undefined,
+      { timeout: 20_000 },
+    );
+    // the dialog: the reason, the client's message, and the countdown to the same retry time
+    const reason = await page.waitForSelector(".wx-account-problem-reason", { timeout: 20_000 });
+    assert.equal(await reason.textContent(), "Cannot log in: DNS failure");
+    assert.match((await page.textContent(".wx-account-problem-detail")) ?? "", /^jslogin: network error \(ENOTFOUND\)$/);
+    await page.waitForSelector(".wx-account-retry[data-retry-at]:not([data-retry-at=''])", { timeout: 20_000 });
+    const first = await retryShown(page);
+    assert.ok(first.seconds > 1, `a countdown from ${first.seconds} s`);
+    assert.equal(first.time, clockOf(first.retryAt));
+    // the retry is more than a second away, so the status shows the same attempt's retry time
+    assert.equal(await page.textContent(statusSelector), `offline: DNS failure, retry ${first.time}`);
+    // it counts down by itself, for the same retry
+    await page.waitForFunction(
+      `(function () { var el = document.querySelector(".wx-account-retry"); var m = /in (\\d+) s/.exec(el ? el.textContent : ""); return !!m && Number(m[1]) < ${first.seconds} && el.getAttribute("data-retry-at") === ${JSON.stringify(String(first.retryAt))}; })()`,
+      undefined,
+      { timeout: 5_000 },
+    );
+    // the state route says the same (epoch ms)
+    const state = (await (await fetch(`${nodeRed?.origin}/wx-account/${account}/state`)).json()) as { state: string; problem?: { kind: string; retryAt?: number } };
+    assert.equal(state.state, "offline");
+    assert.equal(state.problem?.kind, "dns");
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it("says it in Chinese to a zh-CN browser", async function () {
+    const { page, errors } = await openDialog("zh-CN");
+    const reason = await page.waitForSelector(".wx-account-problem-reason", { timeout: 20_000 });
+    assert.equal(await reason.textContent(), "无法登录：域名解析失败");
+    await page.waitForFunction(
+      `(function () { var el = document.querySelector(".wx-account-retry"); return !!el && /秒后重试|正在重试/.test(el.textContent); })()`,
+      undefined,
+      { timeout: 20_000 },
+    );
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+});
+
+/** What the dialog's countdown shows: seconds left, the retry time it names, and its retry time (epoch ms). */
+async function retryShown(page: Page): Promise<{ seconds: number; time: string; retryAt: number }> {
+  const shown = await page.$eval(".wx-account-retry", (el) => ({ text: el.textContent ?? "", at: el.getAttribute("data-retry-at") ?? "" }));
+  const match = /^Next try in (\d+) s \(at (\d\d:\d\d:\d\d)\)\.$/.exec(shown.text);
+  assert.ok(match, shown.text);
+  return { seconds: Number(match[1]), time: match[2] ?? "", retryAt: Number(shown.at) };
+}
+
+function clockOf(ms: number): string {
+  return new Date(ms).toTimeString().slice(0, 8);
+}

@@ -9,6 +9,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import * as path from "node:path";
+import { guardDns, offlineTransport } from "../support/offline";
 
 interface EmbeddedRed {
   init(server: ReturnType<typeof createServer>, settings: Record<string, unknown>): void;
@@ -20,6 +21,13 @@ interface EmbeddedRed {
 const load = createRequire(__filename);
 const RED = load(process.env.WXFLOW_NODE_RED || "node-red") as EmbeddedRed;
 const settings = JSON.parse(process.env.WXFLOW_E2E_SETTINGS ?? "{}") as Record<string, unknown>;
+
+// WXFLOW_E2E_OFFLINE=dns: a machine without a network (#16.2). Every connection of a wx-account goes to a name
+// that does not resolve; any other name something tries to resolve is refused and reported to the parent.
+if (process.env.WXFLOW_E2E_OFFLINE === "dns") {
+  guardDns((hostname) => process.send?.({ dnsAttempt: hostname }));
+  settings.wxAccountTransport = offlineTransport({ kind: "dns" }).transport;
+}
 
 const TYPES = ["wx-account", "wx-receive", "wx-send-text", "wx-send-image", "wx-contacts", "wx-send-file", "wx-event", "wx-action"];
 

@@ -13,7 +13,7 @@ import contactsNode from "../../nodes/wx-contacts/wx-contacts";
 import receiveNode from "../../nodes/wx-receive/wx-receive";
 import sendImageNode from "../../nodes/wx-send-image/wx-send-image";
 import sendTextNode from "../../nodes/wx-send-text/wx-send-text";
-import { WxAccount } from "../../nodes/wx-account/account";
+import { WxAccount } from "../../nodes/shared/account";
 import type { NodeStatus } from "../../nodes/shared/red";
 import { type FlowNode, type TestNode, helper, nodeById, waitForEvent, waitForStatus, when } from "../support/node-red";
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { WeChatError } from "../../lib/wechat/errors";
 import { MAX_TEXT_LENGTH } from "../../lib/wechat/send";
 import type { Contact, SessionState, WeChatClientApi } from "../../lib/wechat/types";
-import { accountSettings } from "../../nodes/wx-account/account";
+import { accountSettings } from "../../nodes/shared/account";
 import { INSTALL_SECRET_FILE, SESSION_KEY_ENV, SESSION_KEY_FILE_ENV, baseSecret, sessionKey, sessionSecret } from "../../nodes/shared/secret";
 import { statusFor } from "../../nodes/shared/status";
 import { chooseTarget, markUncertain, mentionsOf, withSent } from "../../nodes/shared/target";
@@ -206,7 +206,7 @@ describe("SEND_UNCERTAIN in the send nodes", () => {
     const root = path.join(__dirname, "..", "..", "..");
     for (const lang of ["en-US", "zh-CN"]) {
       for (const node of ["wx-send-text", "wx-send-image", "wx-send-file"]) {
-        const help = readFileSync(path.join(root, "locales", lang, `${node}.html`), "utf8");
+        const help = readFileSync(path.join(root, "nodes", node, "locales", lang, `${node}.html`), "utf8");
         assert.match(help, /<code>SEND_UNCERTAIN<\/code>/, `${lang}/${node}`);
         assert.match(help, /msg\.wechat\.uncertain\.clientMsgId/, `${lang}/${node}`);
       }
@@ -219,9 +219,25 @@ describe("wx-send-text help (#16.8)", function () {
     const root = path.join(__dirname, "..", "..", "..");
     const limit = MAX_TEXT_LENGTH.toLocaleString("en-US"); // "16,000"
     for (const lang of ["en-US", "zh-CN"]) {
-      const help = readFileSync(path.join(root, "locales", lang, "wx-send-text.html"), "utf8");
+      const help = readFileSync(path.join(root, "nodes", "wx-send-text", "locales", lang, "wx-send-text.html"), "utf8");
       assert.match(help, /<code>TOO_LARGE<\/code>/, lang);
       assert.ok(help.includes(limit), `${lang} names the ${limit}-character limit`);
     }
+  });
+});
+
+describe("nodes/shared depends on no node (#15.4)", function () {
+  it("no file under nodes/shared imports from a node folder nodes/wx-*", () => {
+    const shared = path.join(__dirname, "..", "..", "..", "nodes", "shared");
+    const files = readdirSync(shared).filter((f) => f.endsWith(".ts"));
+    assert.ok(files.includes("account.ts"), "the runtime account class lives in nodes/shared");
+    let seen = 0;
+    for (const file of files) {
+      const source = readFileSync(path.join(shared, file), "utf8");
+      const from = [...source.matchAll(/\bfrom\s+"([^"]+)"|\brequire\(\s*"([^"]+)"\s*\)|\bimport\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? "");
+      seen += from.length;
+      for (const spec of from) assert.doesNotMatch(spec, /(^|\/)wx-[^/]+(\/|$)/, `nodes/shared/${file} imports ${spec}`);
+    }
+    assert.ok(seen >= 20, `the imports of nodes/shared were read (${seen})`);
   });
 });

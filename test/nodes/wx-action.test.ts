@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { sniffImage } from "../../nodes/shared/image";
+import { sniffImage } from "../../lib/wechat/util";
 import { helper, nodeById, waitForEvent } from "../support/node-red";
 import { NODES, accountConfig, accountOf, catchFlow, clientOf, contactsWhen, expectCaught, loadOnline, nextAt, useSandbox, wxNode } from "./fixture";
 
@@ -225,6 +225,19 @@ describe("wx-action", function () {
     const caught = waitForEvent(nodeById("caught"), "input", (m) => m as { error: { code: string } });
     nodeById("act").receive({});
     assert.equal((await caught).error.code, "NOT_LOGGED_IN");
+  });
+});
+
+// A pinned group stays pinned: wx-action pin, then the contact list from the server says so.
+describe("wx-action: pinning a group", function () {
+  const ctx = useSandbox();
+  it("a pinned group comes back pinned from webwxgetcontact", async function () {
+    await loadOnline(ctx, [accountConfig(ctx.sb), wxNode("act", "wx-action", { action: "pin", target: "家人群" }, [["out"]]), { id: "out", type: "helper", wires: [] }], "act");
+    const out = nextAt("out");
+    nodeById("act").receive({});
+    await out;
+    await clientOf().refreshContacts();
+    assert.equal(clientOf().resolve("家人群").starred, true);
   });
 });
 

@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import * as QRCode from "qrcode";
+import { MAX_VIDEO_BYTES } from "../../lib/wechat/outbox";
 import { nodeById } from "../support/node-red";
 import { accountConfig, catchFlow, expectCaught, loadOnline, logOf, nextAt, useSandbox, useTempDir, wxNode } from "./fixture";
 
@@ -17,6 +18,10 @@ function mp4(size = 4096): Buffer {
 }
 
 const PDF = Buffer.from("%PDF-1.4\n% a tiny document for wx-send-file\n%%EOF\n");
+
+/** An MP3 (an ID3 tag, then filler) and a QuickTime movie (an ftyp box with the "qt  " brand). */
+const MP3 = Buffer.concat([Buffer.from("ID3\x04\x00\x00\x00\x00\x00\x00", "latin1"), Buffer.alloc(512, 1)]);
+const MOV = Buffer.concat([Buffer.from("\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  ", "latin1"), Buffer.alloc(512, 2)]);
 
 describe("wx-send-file", function () {
   const ctx = useSandbox();
@@ -136,6 +141,23 @@ describe("wx-send-file", function () {
     await refused({ payload: mp4(20 * MB), filename: "long.mp4", as: "video" }, "TOO_LARGE");
   });
 
+  it("takes a video one byte under 20 MB as video: the node reads what the library accepts (#15.6)", async function () {
+    this.timeout(60_000);
+    await loadOnline(ctx, flow({ target: "filehelper" }), "sendfile");
+    await send({ payload: mp4(MAX_VIDEO_BYTES - 1), filename: "just.mp4", as: "video" });
+    assert.equal(ctx.sb.control.sent()[0]?.type, "video");
+    assert.equal(ctx.sb.control.uploads()[0]?.size, MAX_VIDEO_BYTES - 1);
+  });
+
+  it("refuses a video of exactly 20 MB and one of 20 MB + 1 alike, with the library's one message (#15.6)", async function () {
+    await loadOnline(ctx, flow({ target: "filehelper" }), "sendfile");
+    for (const size of [MAX_VIDEO_BYTES, MAX_VIDEO_BYTES + 1]) {
+      const report = await expectCaught("sendfile", { payload: mp4(size), filename: "long.mp4", as: "video" }, "TOO_LARGE", async () => undefined);
+      assert.match(report.error.message, /videos must be under 20 MB; send it as a file/, `${size} bytes`);
+    }
+    assert.deepEqual(ctx.sb.control.uploads(), []);
+  });
+
   it("refuses a type that cannot take the chosen form", async function () {
     await loadOnline(ctx, flow({ target: "filehelper", as: "image" }), "sendfile");
     await refused({ payload: PDF, filename: "x.pdf" }, "INVALID_ARGUMENT");
@@ -169,6 +191,17 @@ describe("wx-send-file", function () {
       const last = ctx.sb.control.sent().at(-1);
       assert.equal(last?.fileName, "notes.txt");
       assert.equal(last?.type, "file");
+    });
+
+    it("refuses a video file of exactly 20 MB and of 20 MB + 1 alike, with the library's one message (#15.6)", async function () {
+      await loadOnline(ctx, flow({ target: "filehelper", readFolders: outbox }), "sendfile");
+      for (const size of [MAX_VIDEO_BYTES, MAX_VIDEO_BYTES + 1]) {
+        const file = path.join(outbox, `long-${size}.mp4`);
+        writeFileSync(file, mp4(size));
+        const report = await expectCaught("sendfile", { payload: file, as: "video" }, "TOO_LARGE", async () => undefined);
+        assert.match(report.error.message, /videos must be under 20 MB; send it as a file/, `${size} bytes`);
+      }
+      assert.deepEqual(ctx.sb.control.uploads(), []);
     });
 
     it("refuses the Node-RED user dir's files (credential secret, session) and .. out of the folder", async function () {
@@ -234,5 +267,28 @@ describe("wx-send-file", function () {
       await loadOnline(ctx, flow({ target: "filehelper" }), "sendfile");
       await refused({ payload: `${base}/docs/manual.pdf` }, "INVALID_ARGUMENT");
     });
+  });
+});
+
+describe("wx-send-file: names of unnamed buffers", function () {
+  const ctx = useSandbox();
+  const flow = () => [
+    accountConfig(ctx.sb),
+    wxNode("sendfile", "wx-send-file", { target: "filehelper", as: "file" }, [["out"]]),
+    { id: "out", type: "helper", wires: [] },
+    ...catchFlow(["sendfile"]),
+  ];
+
+  it("uses the usual extension, not the mime subtype (mp3, not mpeg; mov, not quicktime)", async function () {
+    await loadOnline(ctx, flow(), "sendfile");
+    for (const payload of [MP3, MOV]) {
+      const out = nextAt("out");
+      nodeById("sendfile").receive({ payload });
+      await out;
+    }
+    assert.deepEqual(
+      ctx.sb.control.sent().map((r) => r.fileName),
+      ["file.mp3", "file.mov"],
+    );
   });
 });

@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import * as QRCode from "qrcode";
-import { sniffImage } from "../../nodes/shared/image";
+import { sniffImage } from "../../lib/wechat/util";
 import { helper, nodeById, waitForEvent } from "../support/node-red";
 import { NODES, accountConfig, catchFlow, loadOnline, logOf, login, useSandbox, useTempDir, wxNode } from "./fixture";
 
@@ -67,6 +67,21 @@ describe("wx-send-image", function () {
   it("refuses bytes that are not an image", async function () {
     await loadOnline(ctx, flow({ target: "filehelper" }), "img");
     await expectRefused({ payload: Buffer.from("plain text, not an image") }, "INVALID_ARGUMENT");
+  });
+
+  it("a WebP or GIF is an image but not one WeChat shows as a picture: the library's one list refuses it (#15.6)", async function () {
+    await loadOnline(ctx, flow({ target: "filehelper" }), "img");
+    const webp = Buffer.from([...Buffer.from("RIFF"), 0, 0, 0, 0, ...Buffer.from("WEBP"), ...Buffer.from("VP8 "), 0, 0, 0, 0]);
+    const gif = Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64");
+    for (const [payload, mime] of [[webp, "image/webp"], [gif, "image/gif"]] as const) {
+      assert.equal(sniffImage(payload)?.mime, mime);
+      const caught = nextCaught();
+      nodeById("img").receive({ payload });
+      const report = await caught;
+      assert.equal(report.error.code, "INVALID_ARGUMENT", report.error.message);
+      assert.match(report.error.message, new RegExp(`${mime} file cannot be sent as image; send it as a file`));
+    }
+    assert.deepEqual(ctx.sb.control.uploads(), []);
   });
 
   it("refuses a file path unless the node allows it", async function () {

@@ -25,7 +25,7 @@ const TUNING = {
 
 /** A real refusal text (1203) as captured: Chinese, full-width punctuation, a space. */
 const REFUSAL = "暂时不能登录web微信。请使用手机或Windows 微信登录，谢谢！";
-/** The same text in GBK, as a web-mode refusal body has been reported to come (protocol.md section 9). */
+/** The same text in GBK, as a web-mode refusal body has been reported to come (docs/protocol.md section 9). */
 const REFUSAL_GBK = Buffer.from(
   "d4ddcab1b2bbc4dcb5c7c2bc776562cea2d0c5a1a3c7ebcab9d3c3cad6bbfabbf257696e646f777320cea2d0c5b5c7c2bca3acd0bbd0bba3a1",
   "hex",
@@ -144,8 +144,8 @@ describe("reliability: login answers and server text", function () {
     assert.equal(Array.from(cleanServerText("字".repeat(500))).length, 201, "cut at 200 characters plus an ellipsis");
   });
 
-  it("#12.8: the uuid is checked against its real shape (protocol.md section 3 and published captures)", () => {
-    // Captured uuids (protocol.md section 3 and clients' published logs and comments): 10 base64 characters and "==".
+  it("#12.8: the uuid is checked against its real shape (docs/protocol.md section 3 and published captures)", () => {
+    // Captured uuids (docs/protocol.md section 3 and clients' published logs and comments): 10 base64 characters and "==".
     for (const good of ["wb7R2kx9dA==", "4ZrEq8JiYQ==", "ob4xFTZAJA==", "YZwoVtSgZA==", "gYmgd1grLg==", "Acg3Az1aZQ=="]) assert.ok(isUuid(good), good);
     // Tolerated: the rest of the base64 alphabets (standard and URL-safe) and other lengths, should the server change.
     for (const good of ["oYw+Vc/1Lg==", "gZFl-x0e_g==", "abcdefghijk=", "abcdefghijkl"]) assert.ok(isUuid(good), good);

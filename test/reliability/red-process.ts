@@ -26,13 +26,8 @@ export function assembleNodes(into: string): string {
     fs.mkdirSync(dir, { recursive: true });
     fs.symlinkSync(js, path.join(dir, `${type}.js`));
     fs.copyFileSync(path.join(root, "nodes", type, `${type}.html`), path.join(dir, `${type}.html`));
-    for (const lang of fs.readdirSync(path.join(root, "locales"))) {
-      fs.mkdirSync(path.join(dir, "locales", lang), { recursive: true });
-      for (const ext of ["json", "html"]) {
-        const src = path.join(root, "locales", lang, `${type}.${ext}`);
-        if (fs.existsSync(src)) fs.copyFileSync(src, path.join(dir, "locales", lang, `${type}.${ext}`));
-      }
-    }
+    const locales = path.join(root, "nodes", type, "locales");
+    if (fs.existsSync(locales)) fs.cpSync(locales, path.join(dir, "locales"), { recursive: true });
   }
   return into;
 }

@@ -1,5 +1,5 @@
 /**
- * Issue #12 points 9 and 11, the sandbox side: it answers in the shapes of the real servers (protocol.md
+ * Issue #12 points 9 and 11, the sandbox side: it answers in the shapes of the real servers (docs/protocol.md
  * section 9): the odd JSON layout as text/plain, NewMsgId as a 19-digit JSON number, names sent raw or escaped,
  * TABs in image and video contents, selectors 4 / 6 / 7 where the real server raises them, createchatroom's
  * Ret 0 + <e> refusal, pushloginurl's ret as a string.

@@ -1,5 +1,5 @@
 /**
- * A tiny test-side web-WeChat client that follows protocol.md to the letter (test code, not the product client):
+ * A tiny test-side web-WeChat client that follows docs/protocol.md to the letter (test code, not the product client):
  * it drives the sandbox over real HTTP so the tests can check every endpoint.
  */
 import assert from "node:assert/strict";
@@ -213,7 +213,7 @@ export class WebClient {
     return this.post("webwxsendmsg", "", { Msg: { Type: 1, Content: text, FromUserName: this.self.UserName, ToUserName: to, LocalID: id, ClientMsgId: id, ...extra }, Scene: 0 });
   }
 
-  /** Chunked upload per protocol.md section 6; returns the last answer. */
+  /** Chunked upload per docs/protocol.md section 6; returns the last answer. */
   async upload(data: Buffer, fileName: string, mime: string, to: string, options: { chunk?: number; request?: Json; md5?: string } = {}): Promise<Json> {
     const chunkSize = options.chunk ?? 524_288;
     const ext = (/\.([^.]+)$/.exec(fileName)?.[1] ?? "").toLowerCase();

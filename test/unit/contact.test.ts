@@ -94,7 +94,7 @@ describe("messages/contact rawContactToContact", () => {
     assert.deepEqual(group.members, [{ userName: "@m", nickName: "", displayName: "" }]);
   });
 
-  it("knows the special list of protocol.md section 7", () => {
+  it("knows the special list of docs/protocol.md section 7", () => {
     for (const name of ["filehelper", "weixin", "fmessage", "newsapp", "notifymessage", "wxitil"]) assert.ok(isSpecialUserName(name));
     assert.equal(SPECIAL_USERNAMES.size, 28);
     assert.equal(isSpecialUserName("@abc"), false);

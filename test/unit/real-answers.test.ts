@@ -1,5 +1,5 @@
 /**
- * Issue #12 point 11: answers shaped like the real servers' (protocol.md section 9) parse. The fixtures under
+ * Issue #12 point 11: answers shaped like the real servers' (docs/protocol.md section 9) parse. The fixtures under
  * test/fixtures/ are built for this project with invented names and ids, in the layout of published captures:
  * text/plain JSON with "}" and "," on lines of their own, NewMsgId as a 19-digit JSON number, Uin as a string,
  * TABs after <br/> in image and video contents, names sent raw and escaped, an emoji-only nickname.

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { BoundedSet } from "../../lib/wechat/util/bounded-set";
 import { sanitizeFileName, fileExtension } from "../../lib/wechat/util/filename";
 import { ClientMsgIds, makeClientMsgId, deviceId } from "../../lib/wechat/util/ids";
-import { sniffMime } from "../../lib/wechat/util/mime";
+import { extensionFor, sniffImage, sniffMime } from "../../lib/wechat/util/mime";
+import { RecentMessages } from "../../lib/wechat/util/recent-messages";
 import { parseScriptVars } from "../../lib/wechat/util/script-vars";
+import type { Message } from "../../lib/wechat/types";
 
 describe("util/BoundedSet", () => {
   it("lists the newest values oldest first, before and after it wraps", () => {
@@ -178,6 +180,55 @@ describe("util/sniffMime", () => {
     const zip = Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0]);
     assert.equal(sniffMime(zip, "sheet.xlsx"), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
     assert.equal(sniffMime(zip, "archive.zip"), "application/zip");
+  });
+});
+
+describe("util/extensionFor and sniffImage: one MIME table for lib and nodes (#15.6)", () => {
+  it("gives every sniffed type its usual extension, webp included", () => {
+    for (const [name, bytes, mime] of [
+      ["png", "\x89PNG\r\n\x1a\n\x00\x00", "png"],
+      ["jpeg", "\xff\xd8\xff\xe0\x00\x10", "jpg"],
+      ["gif", "GIF89a\x01\x00", "gif"],
+      ["webp", "RIFF\x10\x00\x00\x00WEBPVP8 ", "webp"],
+      ["mov", "\x00\x00\x00\x14ftypqt  \x00\x00\x02\x00", "mov"],
+      ["mp3", "ID3\x04\x00\x00\x00\x00", "mp3"],
+      ["pdf", "%PDF-1.7\n", "pdf"],
+    ] as const) {
+      assert.equal(extensionFor(sniffMime(Buffer.from(bytes, "latin1"))), mime, name);
+    }
+    assert.equal(extensionFor("image/jpeg"), "jpg");
+    assert.equal(extensionFor("IMAGE/WEBP; q=1"), "webp");
+    assert.equal(extensionFor("audio/mp4"), "m4a");
+    assert.equal(extensionFor("application/octet-stream"), undefined);
+  });
+
+  it("knows the images a viewer shows by their bytes, webp included; HEIC and text are none", () => {
+    assert.deepEqual(sniffImage(Buffer.from("RIFF\x10\x00\x00\x00WEBPVP8 ", "latin1")), { mime: "image/webp", ext: "webp" });
+    assert.deepEqual(sniffImage(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0])), { mime: "image/jpeg", ext: "jpg" });
+    assert.equal(sniffImage(Buffer.from("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", "latin1")), undefined);
+    assert.equal(sniffImage(Buffer.from("not an image")), undefined);
+  });
+});
+
+describe("util/RecentMessages", () => {
+  function message(id: string): Message {
+    const ref = { userName: "@a", handle: "A", displayName: "A", kind: "friend" as const };
+    return { id, type: "text", msgType: 1, time: 0, chat: ref, sender: ref, fromSelf: false, mentioned: false, text: id, raw: {} };
+  }
+
+  it("remembers the last messages by id, bounded by count and age", () => {
+    let now = 0;
+    const recent = new RecentMessages(3, 1_000, () => now);
+    for (const id of ["1", "2", "3", "4"]) recent.add(message(id));
+    assert.equal(recent.size, 3);
+    assert.equal(recent.get("1"), undefined, "the oldest was dropped");
+    assert.equal(recent.get("4")?.id, "4");
+    now = 1_500;
+    assert.equal(recent.get("4"), undefined, "too old");
+    recent.add(message("5"));
+    assert.equal(recent.size, 1, "old entries are trimmed on add");
+    for (let i = 0; i < 10_000; i++) recent.add(message(String(i)));
+    assert.equal(recent.size, 3, "memory stays flat");
   });
 });
 

@@ -3,7 +3,7 @@ import { decodeContent } from "./text";
 import type { RawContact, RawMember } from "./wire";
 import { num, obj, str } from "./fields";
 
-/** Built-in accounts of protocol.md section 7 (plus anything ending "@qqim"). */
+/** Built-in accounts of docs/protocol.md section 7 (plus anything ending "@qqim"). */
 export const SPECIAL_USERNAMES: ReadonlySet<string> = new Set([
   "filehelper",
   "weixin",

@@ -1,6 +1,8 @@
 export { decodeContent, emojiFromHex, unescapeXmlContent, splitGroupPrefix, isMentioned } from "./text";
 export type { GroupPrefix } from "./text";
-export { normalizeMessage, referencedUserNames, MsgType, AppMsgType } from "./normalize";
+export { normalizeMessage, referencedUserNames } from "./normalize";
+export { MsgType, AppMsgType, StatusNotifyCode } from "./constants";
+export type { MsgTypeValue, AppMsgTypeValue } from "./constants";
 export type { NormalizeContext } from "./normalize";
 export {
   rawContactToContact,

@@ -6,45 +6,7 @@ import { isGroupUserName, isSpecialUserName } from "./contact";
 import { num, obj, str } from "./fields";
 import { decodeContent, isMentioned, splitGroupPrefix, unescapeXmlContent } from "./text";
 import type { RawMessage } from "./wire";
-
-/** Raw MsgType values (protocol.md section 5). */
-export const MsgType = {
-  TEXT: 1,
-  IMAGE: 3,
-  VOICE: 34,
-  FRIEND_REQUEST: 37,
-  POSSIBLE_FRIEND: 40,
-  CARD: 42,
-  VIDEO: 43,
-  STICKER: 47,
-  LOCATION: 48,
-  APP: 49,
-  VOIP_MSG: 50,
-  STATUS_NOTIFY: 51,
-  VOIP_NOTIFY: 52,
-  VOIP_INVITE: 53,
-  SHORT_VIDEO: 62,
-  SYS_NOTICE: 9999,
-  SYSTEM: 10000,
-  RECALL: 10002,
-} as const;
-
-/** AppMsgType values of MsgType 49. */
-export const AppMsgType = {
-  MUSIC: 3,
-  VIDEO_LINK: 4,
-  LINK: 5,
-  FILE: 6,
-  STICKER: 8,
-  LIVE_LOCATION: 17,
-  CHAT_HISTORY: 19,
-  MINI_PROGRAM: 33,
-  MINI_PROGRAM_2: 36,
-  REPLY: 57,
-  FILE_UPLOADING: 74,
-  TRANSFER: 2000,
-  RED_PACKET: 2001,
-} as const;
+import { AppMsgType, MsgType } from "./constants";
 
 export interface NormalizeContext {
   self: { userName: string; nickName: string };
@@ -428,7 +390,7 @@ function bodyFor(raw: Record<string, unknown>, msgType: number, content: string,
 }
 
 /**
- * Turns one AddMsgList entry into the public Message: who it is from and where (protocol.md section 5),
+ * Turns one AddMsgList entry into the public Message: who it is from and where (docs/protocol.md section 5),
  * decoded text, and the details of its type. Never throws for odd content; throws PROTOCOL only when the
  * entry is not an object at all.
  */

@@ -6,7 +6,7 @@ const BR = /<br\s*\/?>/gi;
 const QQ_FACE = /<img\s[^<>]*?\bclass\s*=\s*["']qqemoji[^"']*["'][^<>]*?>/gi;
 const QQ_FACE_TEXT = /\btext\s*=\s*["']([^"']*)["']/i;
 /**
- * The markup the server itself writes into names and texts besides emoji spans and <br/> (protocol.md section 9):
+ * The markup the server itself writes into names and texts besides emoji spans and <br/> (docs/protocol.md section 9):
  * links in system notices and a short list of real HTML tags. Anything else that looks like a tag (`<Team>`) is
  * part of the text and stays.
  */
@@ -97,7 +97,10 @@ export function splitGroupPrefix(content: unknown): GroupPrefix {
   return { memberUserName: match[1], body: text.slice(match[0].length) };
 }
 
-const MENTION_END = new Set(["\u2005", " "]);
+/** The separator phones put after an @mention ("@Name" + U+2005); what we send carries it too. */
+export const MENTION_SEPARATOR = "\u2005";
+
+const MENTION_END = new Set([MENTION_SEPARATOR, " "]);
 
 /** True when the text holds `@Name` followed by U+2005 (phones), a space, or the end, for any name. */
 export function isMentioned(text: string, names: readonly string[]): boolean {

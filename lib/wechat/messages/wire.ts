@@ -1,5 +1,5 @@
 /*
- * Wire shapes of webwxsync / webwxinit / webwxgetcontact entries (protocol.md sections 5 and 7), as the
+ * Wire shapes of webwxsync / webwxinit / webwxgetcontact entries (docs/protocol.md sections 5 and 7), as the
  * server sends them. Every field is optional here: the normaliser reads them defensively.
  */
 

@@ -1,12 +1,14 @@
 import { WeChatError } from "../errors";
+import { AppMsgType } from "../messages/constants";
 import { escapeXml } from "../util/xml";
 
 /**
  * appid of file messages, in web and desktop (UOS) mode alike: every working desktop-mode client sends it
- * (protocol.md section 6).
+ * (docs/protocol.md section 6).
  */
 export const WEB_FILE_APPID = "wxeb7ec651dd0aefa9";
-export const APPMSG_TYPE_FILE = 6;
+/** The appmsg `<type>` and Msg.Type of a file: AppMsgType.FILE. */
+export const APPMSG_TYPE_FILE = AppMsgType.FILE;
 
 export interface FileAppMsgInput {
   /** The file name shown to the receiver (XML-escaped here). */
@@ -17,7 +19,7 @@ export interface FileAppMsgInput {
   /** File extension without the dot. */
   ext: string;
   /**
-   * From webwxcheckupload (files over 25 MB). The official web client sends it as Msg.Signature, protocol.md
+   * From webwxcheckupload (files over 25 MB). The official web client sends it as Msg.Signature, docs/protocol.md
    * puts it "into the appmsg": it goes into both (<appattach><signature>), which the server accepts either way.
    */
   signature?: string;
@@ -33,7 +35,7 @@ function checkInput(input: FileAppMsgInput): void {
 }
 
 /**
- * The <appmsg> Content of a file message (protocol.md section 6), byte for byte as the official web client
+ * The <appmsg> Content of a file message (docs/protocol.md section 6), byte for byte as the official web client
  * builds it, with the title, media id and extension XML-escaped.
  */
 export function buildFileAppMsg(input: FileAppMsgInput): string {
@@ -56,7 +58,7 @@ export function buildFileAppMsg(input: FileAppMsgInput): string {
 }
 
 export interface FileAppMsgFields {
-  Type: 6;
+  Type: typeof AppMsgType.FILE;
   Content: string;
   /** Present for checked (large) uploads: the official client sends it beside Content. */
   Signature?: string;

@@ -7,3 +7,5 @@ export type { UploadPlan, SendAs, UploadMediaType } from "./upload";
 export { buildMentionSource, mentionText, MENTION_SEPARATOR } from "./mention";
 export { multipartBody } from "./multipart";
 export type { MultipartFile } from "./multipart";
+export { forwardRequest } from "./forward";
+export type { ForwardRequest, ForwardSource } from "./forward";

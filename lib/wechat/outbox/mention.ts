@@ -1,15 +1,16 @@
 import { WeChatError } from "../errors";
+import { isGroupUserName } from "../messages/contact";
+import { MENTION_SEPARATOR } from "../messages/text";
 import { escapeXml } from "../util/xml";
 
-/** The separator phones put after an @mention; the text should carry "@Name" + this for each member. */
-export const MENTION_SEPARATOR = "\u2005";
+export { MENTION_SEPARATOR };
 
 /**
- * MsgSource of a text message that really notifies the mentioned members (protocol.md section 6):
+ * MsgSource of a text message that really notifies the mentioned members (docs/protocol.md section 6):
  * `<msgsource><atusername>u1,u2</atusername><atchatroomname>@@room</atchatroomname></msgsource>`.
  */
 export function buildMentionSource(memberUserNames: readonly string[], roomUserName: string): string {
-  if (typeof roomUserName !== "string" || !roomUserName.startsWith("@@")) {
+  if (!isGroupUserName(roomUserName)) {
     throw new WeChatError("INVALID_ARGUMENT", "mentions are only possible in a group (@@...)");
   }
   const members = [...new Set((Array.isArray(memberUserNames) ? memberUserNames : []).filter((u) => typeof u === "string" && u !== ""))];

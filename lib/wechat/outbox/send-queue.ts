@@ -103,7 +103,7 @@ function refillBucket(bucket: Bucket, now: number): void {
 }
 
 /**
- * Serialises the sends of one account and paces them (protocol.md section 8): tasks run one at a time in
+ * Serialises the sends of one account and paces them (docs/protocol.md section 8): tasks run one at a time in
  * order; up to `burst` go back to back, then one per 60000/perMinute ms plus jitter (a token bucket).
  * A task failing with THROTTLED (1205) slows the queue down (interval doubles, a cool-down pause that grows
  * with repeated 1205s) and is re-run after the pause a bounded number of times, then rejected.

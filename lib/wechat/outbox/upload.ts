@@ -47,7 +47,7 @@ function checkSendAs(as: SendAs, mime: string): void {
   }
 }
 
-/** protocol.md: the upload's mediatype follows the file's type, not how it is sent (a PNG sent as a file is "pic"). */
+/** docs/protocol.md: the upload's mediatype follows the file's type, not how it is sent (a PNG sent as a file is "pic"). */
 function uploadMediaType(mime: string): UploadMediaType {
   if (PICTURES.has(mime)) return "pic";
   if (VIDEOS.has(mime)) return "video";
@@ -55,7 +55,7 @@ function uploadMediaType(mime: string): UploadMediaType {
 }
 
 /**
- * How to upload and send some bytes (protocol.md section 6, Upload): the send form (image, video, gif as
+ * How to upload and send some bytes (docs/protocol.md section 6, Upload): the send form (image, video, gif as
  * sticker, else file, unless `as` says otherwise), the upload mediatype, the 512 KiB chunks, and whether
  * webwxcheckupload is needed. Throws INVALID_ARGUMENT for empty data or a form the type cannot take,
  * TOO_LARGE over the limits (video 20 MB, anything 100 MB).

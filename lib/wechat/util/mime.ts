@@ -2,6 +2,7 @@ import { fileExtension } from "./filename";
 
 export const OCTET_STREAM = "application/octet-stream";
 
+/** The one extension <-> MIME table. Where a type has several extensions, the first listed is its usual one. */
 const BY_EXTENSION: Readonly<Record<string, string>> = {
   png: "image/png",
   jpg: "image/jpeg",
@@ -49,8 +50,23 @@ const BY_EXTENSION: Readonly<Record<string, string>> = {
   htm: "text/html",
 };
 
+/** The usual extension of each type in BY_EXTENSION (image/jpeg -> jpg, audio/mpeg -> mp3, video/mp4 -> mp4). */
+const EXTENSION_OF: ReadonlyMap<string, string> = new Map(
+  Object.entries(BY_EXTENSION)
+    .reverse()
+    .map(([ext, mime]) => [mime, ext]),
+);
+
+/** The usual file extension (without the dot) of a MIME type, or undefined when the table does not know it. */
+export function extensionFor(mime: string): string | undefined {
+  return EXTENSION_OF.get(mime.split(";")[0]!.trim().toLowerCase());
+}
+
 // Formats that are zip archives inside: trust the extension over the bare zip signature.
 const ZIP_CONTAINERS = new Set(["docx", "xlsx", "pptx", "apk", "jar", "epub", "odt", "ods", "odp"]);
+
+/** The image types fromMagic knows that every viewer shows (HEIC is left out: it is not one of them). */
+const IMAGES_BY_MAGIC = new Set(["image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"]);
 
 function ascii(data: Buffer, start: number, end: number): string {
   return data.length >= end ? data.toString("latin1", start, end) : "";
@@ -85,6 +101,13 @@ function fromMagic(data: Buffer): string | undefined {
   if (b[0] === 0xff && (b[1] & 0xe0) === 0xe0 && (b[1] & 0x06) !== 0 && (b[1] & 0x18) !== 0x08) return "audio/mpeg";
   if (ascii(b, 0, 6) === "#!AMR\n") return "audio/amr";
   return undefined;
+}
+
+/** The images known by their bytes (PNG, JPEG, GIF, WebP, BMP), with their usual extension; else undefined. */
+export function sniffImage(data: Buffer): { mime: string; ext: string } | undefined {
+  const mime = Buffer.isBuffer(data) ? fromMagic(data) : undefined;
+  const ext = mime !== undefined && IMAGES_BY_MAGIC.has(mime) ? extensionFor(mime) : undefined;
+  return mime !== undefined && ext !== undefined ? { mime, ext } : undefined;
 }
 
 /** The mime type for an extension-less lookup ("" extension gives undefined). */

@@ -1,6 +1,6 @@
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { decodeHTML, escapeUTF8 } from "entities";
-import { WeChatError } from "../errors";
+import { WeChatError, errorText } from "../errors";
 
 export interface ParseXmlOptions {
   /** Refuse input larger than this many UTF-8 bytes (default 1 MiB). */
@@ -59,7 +59,7 @@ export function parseXml(text: string, options: ParseXmlOptions = {}): Record<st
   try {
     parsed = new XMLParser(PARSER_OPTIONS).parse(trimmed);
   } catch (error) {
-    throw new WeChatError("PROTOCOL", `XML: ${error instanceof Error ? error.message : "parse failed"}`);
+    throw new WeChatError("PROTOCOL", `XML: ${errorText(error, "parse failed")}`);
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new WeChatError("PROTOCOL", "XML: no root element");
@@ -126,7 +126,7 @@ function looseText(text: string, tag: string): string | undefined {
 }
 
 /**
- * The text of the elements `tags` under `root`, also from a document that is not well-formed (login answers: protocol.md
+ * The text of the elements `tags` under `root`, also from a document that is not well-formed (login answers: docs/protocol.md
  * section 9 reports refusals that were not). Size and DTD rules are parseXml's; a well-formed document is parsed,
  * any other is read element by element. Absent elements are left out.
  */

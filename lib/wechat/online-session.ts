@@ -1,0 +1,183 @@
+import { Actions, type SentMessages } from "./actions";
+import { SessionApi, type ApiTimeouts } from "./api";
+import { contactEvents } from "./contact-events";
+import { loadContacts, toContact, type RetryPolicy } from "./contact-loader";
+import type { ContactStore } from "./contacts";
+import { describeError, isWeChatError } from "./errors";
+import type { HttpClient } from "./http";
+import { Inbound } from "./inbound";
+import type { ReadySession } from "./login-flow";
+import { isGroupUserName } from "./messages/contact";
+import type { SendQueueTuning } from "./outbox";
+import { Sender } from "./send";
+import type { Session } from "./session";
+import { SyncLoop, type SessionEnd, type SyncOptions, type SyncTrouble } from "./sync";
+import type { ClientEmit, PacingOptions, StateInfo } from "./types";
+import type { BoundedSet, ClientMsgIds, RecentMessages } from "./util";
+
+/** What an online session takes from the client that runs it (which outlives every session). */
+export interface OnlineDeps {
+  http: HttpClient;
+  contacts: ContactStore;
+  timeouts: ApiTimeouts;
+  loadRetry: RetryPolicy;
+  /** MsgIds handled by the client, across its sessions. */
+  seen: BoundedSet<string>;
+  /** The client's last messages by MsgId, across its sessions (a "recall" event carries the original). */
+  recent: RecentMessages;
+  /** LocalID / ClientMsgId of every send of the client, unique across its sessions. */
+  ids: ClientMsgIds;
+  /** What the client sent and when, for revoke(). */
+  sent: SentMessages;
+  pacing?: PacingOptions | false | undefined;
+  actionPacing?: PacingOptions | false | undefined;
+  sendQueue?: SendQueueTuning | undefined;
+  sync?: SyncOptions | undefined;
+  /** The client's state, read and set (online, contacts loaded, sync trouble). */
+  state: { current(): StateInfo; set(info: StateInfo): void };
+  /** Whether this is still the client's current session (a late contact load must not touch a newer one). */
+  isCurrent(online: OnlineSession): boolean;
+  /** Raises a client event ("warn" included: the client logs it too). */
+  emit: ClientEmit;
+  /** Saves the session (keys, cookies, the newest MsgIds); never throws. */
+  save(session: Session): Promise<void>;
+}
+
+/**
+ * One logged-in session, wired: its SessionApi, the Sender (send queue), the Actions, the Inbound step and the
+ * sync loop (docs/protocol.md section 4), plus the contact load that runs while the account is already online.
+ * Created by the client for each ready session (LoginFlow); run() lasts as long as the session.
+ */
+export class OnlineSession {
+  readonly session: Session;
+  readonly api: SessionApi;
+  readonly sender: Sender;
+  readonly inbound: Inbound;
+  readonly actions: Actions;
+  /** The contact load while it runs: settles when it ends (never rejects); `covers` the groups it fetches. */
+  loading?: { done: Promise<void>; covers: Set<string> } | undefined;
+
+  constructor(
+    private readonly ready: ReadySession,
+    private readonly signal: AbortSignal,
+    private readonly deps: OnlineDeps,
+  ) {
+    this.session = ready.session;
+    this.api = new SessionApi(deps.http, this.session, deps.timeouts, signal);
+    const warn = (m: string): void => deps.emit("warn", m);
+    this.inbound = new Inbound(this.api, deps.contacts, {
+      emit: deps.emit,
+      seen: deps.seen,
+      recent: deps.recent,
+      sent: deps.sent,
+      loading: (userName) => this.loading?.covers.has(userName) ?? false,
+    });
+    this.sender = new Sender(this.api, deps.contacts, {
+      ...(deps.pacing !== undefined ? { pacing: deps.pacing } : {}),
+      ...(deps.actionPacing !== undefined ? { actionPacing: deps.actionPacing } : {}),
+      ...(deps.sendQueue ? { queue: deps.sendQueue } : {}),
+      ids: deps.ids,
+      warn,
+    });
+    this.actions = new Actions(this.api, deps.contacts, this.sender.sendQueue, {
+      sent: deps.sent,
+      learnt: (before, after) => {
+        deps.emit("contacts", before ? { added: [], removed: [], changed: [after.userName] } : { added: [after.userName], removed: [], changed: [] });
+        for (const event of contactEvents(before, after)) deps.emit("contact", event);
+      },
+    });
+  }
+
+  /**
+   * Online until the server ends the session (returned) or we stop / interrupt (throws CLOSED). The contacts load
+   * meanwhile (state `contacts: "loading"`); the load ends with the session.
+   */
+  async run(): Promise<SessionEnd> {
+    const { deps, session } = this;
+    const ended = new AbortController();
+    // UserNames are new at every login: nothing of an earlier session's contacts is valid.
+    deps.contacts.clear();
+    this.addSelf();
+    await deps.save(session);
+    const load = this.loadInBackground(new SessionApi(deps.http, session, deps.timeouts, AbortSignal.any([this.signal, ended.signal])));
+    deps.state.set({ state: "online", user: { ...session.user }, contacts: "loading" });
+    deps.emit("contacts", { added: deps.contacts.list().map((c) => c.userName), removed: [], changed: [] });
+    let savedKeys = JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]);
+    const loop = new SyncLoop(
+      this.api,
+      {
+        handle: (answer) => this.inbound.handle(answer),
+        handled: async () => {
+          const keys = JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]);
+          if (keys === savedKeys) return;
+          savedKeys = keys;
+          await deps.save(session);
+        },
+        warn: (m) => deps.emit("warn", m),
+        sync: (trouble) => this.syncTrouble(trouble),
+      },
+      deps.sync ?? {},
+    );
+    try {
+      return await loop.run();
+    } finally {
+      ended.abort();
+      await load;
+    }
+  }
+
+  /** The account itself in the contact list (webwxgetcontact leaves it out), from webwxinit's User. */
+  addSelf(): void {
+    this.deps.contacts.upsert([toContact(this.ready.init.self, this.session.user.userName)]);
+  }
+
+  /** Ends the send queue (pending sends fail CLOSED). */
+  close(): void {
+    this.sender.close();
+  }
+
+  private online(): boolean {
+    return this.deps.isCurrent(this) && this.deps.state.current().state === "online";
+  }
+
+  /**
+   * The address book of a new session, loaded while the account is already online: every page and member batch
+   * retried on its own, the ChatSet's groups (unsaved ones are never listed) fetched too. Never rejects.
+   */
+  private loadInBackground(api: SessionApi): Promise<void> {
+    const { deps, ready } = this;
+    const covers = new Set(ready.init.chatSet.filter(isGroupUserName));
+    const warn = (m: string): void => deps.emit("warn", `contacts: ${m}`);
+    const loading = { covers, done: Promise.resolve() };
+    loading.done = (async () => {
+      let outcome: "loaded" | "incomplete" = "incomplete";
+      try {
+        const result = await loadContacts(api, deps.contacts, { initial: ready.init.recent, groups: [...covers], fill: true, retry: deps.loadRetry, warn });
+        outcome = result.complete ? "loaded" : "incomplete";
+      } catch (error) {
+        // The session or the client ended: the sync loop says why; anything else leaves the list incomplete.
+        if (api.signal?.aborted || isWeChatError(error, "CLOSED") || isWeChatError(error, "SESSION_EXPIRED")) return;
+        warn(`not all could be loaded (${describeError(error)}); wx-contacts refresh tries again`);
+      } finally {
+        if (this.loading === loading) this.loading = undefined;
+      }
+      if (!this.online()) return;
+      this.addSelf();
+      deps.state.set({ ...deps.state.current(), contacts: outcome });
+      deps.emit("contacts", { added: deps.contacts.list().map((c) => c.userName), removed: [], changed: [] });
+    })();
+    this.loading = loading;
+    return loading.done;
+  }
+
+  /** The sync loop keeps failing, or works again: shown in the state, and a `sync` event at each turn. */
+  private syncTrouble(trouble: SyncTrouble): void {
+    if (!this.online()) return;
+    const current = this.deps.state.current();
+    const wasFailing = current.sync !== undefined;
+    const rest: StateInfo = { ...current };
+    delete rest.sync;
+    this.deps.state.set(trouble.failing ? { ...rest, sync: { failures: trouble.failures, since: trouble.since, message: trouble.message } } : rest);
+    if (trouble.failing !== wasFailing) this.deps.emit("sync", { ...trouble });
+  }
+}

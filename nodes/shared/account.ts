@@ -1,0 +1,395 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as QRCode from "qrcode";
+import { WeChatError, errorText } from "../../lib/wechat/errors";
+import { DEFAULT_LOGIN_URL } from "../../lib/wechat/hosts";
+import type { ClientOptions, ContactEvent, Logger, LoginProblem, Message, RecallEvent, StateInfo, SyncTroubleEvent, WeChatClientApi } from "../../lib/wechat/types";
+import type { Node, NodeStatus } from "./red";
+import { sessionSecret } from "./secret";
+import { statusFor } from "./status";
+
+export const DEFAULT_SANDBOX_PORT = 1881;
+export const DEFAULT_PACING = 60;
+
+export type ServerKind = "wechat" | "sandbox" | "custom";
+
+export interface AccountSettings {
+  server: ServerKind;
+  sandboxPort: number;
+  loginUrl: string;
+  mode: "desktop" | "web";
+  pacing: number;
+}
+
+/** What the client reports beyond messages, for nodes that follow the account (wx-event). */
+export type AccountEvent =
+  | { kind: "state"; state: StateInfo }
+  | { kind: "contact"; event: ContactEvent }
+  | { kind: "friend-request"; message: Message }
+  | { kind: "recall"; event: RecallEvent }
+  | { kind: "sync"; event: SyncTroubleEvent };
+
+/** A node that uses the account: it mirrors the session status and may take messages and events. */
+export interface AccountUser {
+  readonly node: Pick<Node, "id" | "status">;
+  onMessage?(message: Message): void;
+  onEvent?(event: AccountEvent): void;
+}
+
+export interface SandboxHandle {
+  url: string;
+  /** The phone page with the control token (in its fragment): only for users with wx-account.write. */
+  phoneUrl: string;
+  /** The phone page's Scan button, for the editor dialog's (#16.5). */
+  readonly control: { scan(): unknown };
+  close(): Promise<void>;
+}
+
+export interface AccountDeps {
+  node: Node;
+  settings: AccountSettings;
+  /** Node-RED user dir; without it no session is saved. */
+  userDir?: string;
+  /**
+   * Base secret for session files and the earlier ones existing files may be under (see shared/secret.ts), asked
+   * for only when a session file is used.
+   */
+  secret: (dir: string) => { secret: string; previous: readonly string[] };
+  translate: (key: string) => string;
+  publish: (topic: string, data: unknown, retain: boolean) => void;
+  createClient: (options: ClientOptions) => WeChatClientApi;
+  startSandbox: (options: { host: string; port: number }) => Promise<SandboxHandle>;
+}
+
+/**
+ * The part of the state every editor user may see (the comms topic): the problem without its message (the node
+ * status shows as much).
+ */
+export type AccountSummary = Pick<AccountView, "state" | "server" | "users" | "seq" | "code"> & { problem?: Omit<LoginProblem, "message"> };
+
+/** What the editor sees of the session (the state admin route). */
+export interface AccountView {
+  state: StateInfo["state"];
+  qr?: string;
+  qrUrl?: string;
+  avatar?: string;
+  user?: { nickName: string; avatar?: string };
+  code?: number;
+  message?: string;
+  server: ServerKind;
+  phoneUrl?: string;
+  users: number;
+  /** Grows with every state change, so the editor can drop an answer older than what it already shows. */
+  seq: number;
+  /** Why the login fails and when it tries again (retryAt, unix ms), while it does (#16.2). */
+  problem?: LoginProblem;
+}
+
+export function stateTopic(id: string): string {
+  return `wx-account/${id}/state`;
+}
+
+/** Read the settings of a wx-account configuration, with defaults and validation. */
+export function accountSettings(config: Record<string, unknown>): AccountSettings {
+  const server: ServerKind = config.server === "sandbox" || config.server === "custom" ? config.server : "wechat";
+  const port = Number(config.sandboxPort);
+  const pacing = Number(config.pacing);
+  return {
+    server,
+    sandboxPort:
+      config.sandboxPort === undefined || config.sandboxPort === "" || !Number.isInteger(port) || port < 0 || port > 65535
+        ? DEFAULT_SANDBOX_PORT
+        : port,
+    loginUrl: typeof config.loginUrl === "string" ? config.loginUrl.trim() : "",
+    mode: config.mode === "web" ? "web" : "desktop",
+    pacing: Number.isFinite(pacing) && pacing >= 1 ? Math.min(Math.floor(pacing), 600) : DEFAULT_PACING,
+  };
+}
+
+/**
+ * The runtime side of one wx-account: owns one WeChatClient (and, for server "sandbox", one emulator),
+ * started when the first wx node registers and stopped when the last one leaves or the account closes.
+ * Lifecycle steps run one after the other, so a stop always finishes before the next start begins.
+ */
+export class WxAccount {
+  private readonly users = new Map<string, AccountUser>();
+  private client: WeChatClientApi | undefined;
+  private sandbox: SandboxHandle | undefined;
+  private info: StateInfo = { state: "offline" };
+  private seq = 0;
+  private loggedQr: string | undefined;
+  private lifecycle: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  private readonly onState = (info: StateInfo): void => this.setState(info);
+  private readonly onMessage = (message: Message): void => {
+    for (const user of this.users.values()) {
+      try {
+        user.onMessage?.(message);
+      } catch (error) {
+        this.deps.node.error(`message dispatch failed: ${errorText(error)}`);
+      }
+    }
+  };
+  private readonly onContact = (event: ContactEvent): void => this.dispatch({ kind: "contact", event });
+  private readonly onFriendRequest = (message: Message): void => this.dispatch({ kind: "friend-request", message });
+  private readonly onRecall = (event: RecallEvent): void => this.dispatch({ kind: "recall", event });
+  private readonly onSync = (event: SyncTroubleEvent): void => this.dispatch({ kind: "sync", event });
+
+  private dispatch(event: AccountEvent): void {
+    for (const user of this.users.values()) {
+      try {
+        user.onEvent?.(event);
+      } catch (error) {
+        this.deps.node.error(`event dispatch failed: ${errorText(error)}`);
+      }
+    }
+  }
+
+  constructor(private readonly deps: AccountDeps) {}
+
+  get id(): string {
+    return this.deps.node.id;
+  }
+
+  get state(): StateInfo {
+    return this.info;
+  }
+
+  get userCount(): number {
+    return this.users.size;
+  }
+
+  /** Where the session of this account is saved, or undefined when there is no user dir. */
+  get sessionFile(): string | undefined {
+    return this.deps.userDir ? path.join(this.deps.userDir, "wxflow", `${this.id}.session`) : undefined;
+  }
+
+  register(user: AccountUser): void {
+    if (this.closed) return;
+    this.users.set(user.node.id, user);
+    user.node.status(this.status());
+    if (this.users.size === 1) this.enqueue(() => this.startClient());
+  }
+
+  deregister(user: AccountUser, done: () => void): void {
+    if (!this.users.delete(user.node.id) || this.users.size > 0 || this.closed) {
+      done();
+      return;
+    }
+    this.enqueue(() => this.stopClient()).then(done, done);
+  }
+
+  /** Node-RED close: stop everything this account owns; `removed` also forgets the saved session. */
+  close(removed: boolean): Promise<void> {
+    this.closed = true;
+    return this.enqueue(async () => {
+      await this.stopClient();
+      const sandbox = this.sandbox;
+      this.sandbox = undefined;
+      if (sandbox) await sandbox.close();
+      const file = this.sessionFile;
+      if (removed && file) await fs.promises.rm(file, { force: true });
+      // Drop the retained state so a later editor does not show a stale QR.
+      this.seq += 1;
+      this.deps.publish(stateTopic(this.id), { state: "offline", server: this.deps.settings.server, users: 0, seq: this.seq }, false);
+    });
+  }
+
+  /** The client, when logged in; else NOT_LOGGED_IN (nothing may be sent). */
+  onlineClient(): WeChatClientApi {
+    const client = this.client;
+    if (!client || this.info.state !== "online") {
+      throw new WeChatError("NOT_LOGGED_IN", `WeChat account is not logged in (state: ${this.info.state})`);
+    }
+    return client;
+  }
+
+  /** The client when one runs (any state), for contact look-ups in the editor. */
+  runningClient(): WeChatClientApi | undefined {
+    return this.client;
+  }
+
+  async logout(): Promise<void> {
+    const client = this.client;
+    if (!client) throw new WeChatError("NOT_LOGGED_IN", "the account is not running (no wx node uses it)");
+    await client.logout();
+  }
+
+  /** The sandbox phone's Scan (scan and confirm the QR shown now), pressed from the editor dialog. */
+  sandboxScan(): void {
+    if (!this.sandbox) throw new WeChatError("INVALID_ARGUMENT", "not a built-in sandbox account");
+    this.sandbox.control.scan();
+  }
+
+  newQr(): void {
+    const client = this.client;
+    if (!client) throw new WeChatError("NOT_LOGGED_IN", "the account is not running (no wx node uses it)");
+    client.newQr();
+  }
+
+  /**
+   * What the editor's comms channel carries: every logged-in editor user receives it, read-only ones too, so it
+   * holds no QR, user or message. The dialog answers it by fetching view() through the guarded state route.
+   */
+  summary(): AccountSummary {
+    const summary: AccountSummary = { state: this.info.state, server: this.deps.settings.server, users: this.users.size, seq: this.seq };
+    if (this.info.code !== undefined) summary.code = this.info.code;
+    if (this.info.problem) {
+      const { message: _message, ...problem } = this.info.problem;
+      summary.problem = problem;
+    }
+    return summary;
+  }
+
+  view(): AccountView {
+    const info = this.info;
+    const view: AccountView = { state: info.state, server: this.deps.settings.server, users: this.users.size, seq: this.seq };
+    if (info.state === "waiting-scan") {
+      if (info.qrUrl) view.qrUrl = info.qrUrl;
+      if (info.qr) view.qr = info.qr;
+    }
+    if (info.avatar) view.avatar = info.avatar;
+    if (info.user) view.user = info.user.avatar ? { nickName: info.user.nickName, avatar: info.user.avatar } : { nickName: info.user.nickName };
+    if (info.code !== undefined) view.code = info.code;
+    if (info.message) view.message = info.message;
+    if (info.problem) view.problem = { ...info.problem };
+    if (this.sandbox) view.phoneUrl = this.sandbox.phoneUrl;
+    return view;
+  }
+
+  status(): NodeStatus {
+    return statusFor(this.info, this.deps.translate);
+  }
+
+  private enqueue(step: () => Promise<void>): Promise<void> {
+    const run = this.lifecycle.then(step).catch((error: unknown) => {
+      this.deps.node.error(errorText(error));
+    });
+    this.lifecycle = run;
+    return run;
+  }
+
+  private async startClient(): Promise<void> {
+    if (this.closed || this.client || this.users.size === 0) return;
+    let loginUrl: string;
+    try {
+      loginUrl = await this.loginUrl();
+    } catch (error) {
+      this.setState({ state: "offline", message: errorText(error) });
+      throw error;
+    }
+    if (this.closed || this.users.size === 0) return;
+    const options: ClientOptions = {
+      loginUrl,
+      mode: this.deps.settings.mode,
+      pacing: { perMinute: this.deps.settings.pacing },
+      logger: this.logger(),
+    };
+    const file = this.sessionFile;
+    if (file) {
+      const dir = path.dirname(file);
+      await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+      let key: { secret: string; previous: readonly string[] };
+      try {
+        key = this.deps.secret(dir);
+      } catch (error) {
+        // A configured session key that cannot be read: say so on the node, never fall back to the user dir.
+        this.setState({ state: "offline", message: errorText(error) });
+        throw error;
+      }
+      options.sessionFile = file;
+      options.sessionSecret = sessionSecret(key.secret, this.id);
+      options.previousSessionSecrets = key.previous.map((previous) => sessionSecret(previous, this.id));
+    }
+    const client = this.deps.createClient(options);
+    this.listen(client, "on");
+    this.client = client;
+    client.start();
+    this.setState(client.state);
+  }
+
+  private async stopClient(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.client = undefined;
+    try {
+      await client.stop();
+    } finally {
+      this.listen(client, "off");
+      this.setState({ state: "offline" });
+    }
+  }
+
+  /** One list for subscribing and unsubscribing, so a stopped client never keeps a listener. */
+  private listen(client: WeChatClientApi, method: "on" | "off"): void {
+    client[method]("state", this.onState);
+    client[method]("message", this.onMessage);
+    // no "warn" listener: the client's warnings already reach the log through logger() (#16.3: once, not twice)
+    client[method]("contact", this.onContact);
+    client[method]("friend-request", this.onFriendRequest);
+    client[method]("recall", this.onRecall);
+    client[method]("sync", this.onSync);
+  }
+
+  private async loginUrl(): Promise<string> {
+    const settings = this.deps.settings;
+    if (settings.server === "wechat") return DEFAULT_LOGIN_URL;
+    if (settings.server === "custom") {
+      let url: URL;
+      try {
+        url = new URL(settings.loginUrl);
+      } catch {
+        throw new WeChatError("INVALID_ARGUMENT", `invalid login URL "${settings.loginUrl}"`);
+      }
+      if (url.protocol !== "http:" && url.protocol !== "https:") {
+        throw new WeChatError("INVALID_ARGUMENT", `the login URL must be http(s): "${settings.loginUrl}"`);
+      }
+      return url.origin;
+    }
+    // The emulator lives as long as the account, so a restarted client can resume its session.
+    if (!this.sandbox) {
+      this.sandbox = await this.deps.startSandbox({ host: "127.0.0.1", port: settings.sandboxPort });
+      this.deps.node.log(
+        // the phone URL carries the control token: the log names where to find it, not the URL itself
+        `${this.deps.translate("wx-account.log.sandbox")} ${this.sandbox.url} (${this.deps.translate("wx-account.log.phone")})`,
+      );
+    }
+    return this.sandbox.url;
+  }
+
+  private logger(): Logger {
+    const node = this.deps.node;
+    return {
+      debug: (m) => node.debug(m),
+      info: (m) => node.log(m),
+      warn: (m) => node.warn(m),
+      error: (m) => node.error(m),
+    };
+  }
+
+  private setState(info: StateInfo): void {
+    this.info = info;
+    this.seq += 1;
+    const status = this.status();
+    for (const user of this.users.values()) user.node.status(status);
+    this.deps.publish(stateTopic(this.id), this.summary(), true);
+    this.dispatch({ kind: "state", state: { ...info } });
+    if (info.state === "waiting-scan" && info.qrUrl) this.logQr(info.qrUrl);
+  }
+
+  /** Headless installs: the QR goes to the log (the editor's PNG comes from the client, which draws one by default). */
+  private logQr(url: string): void {
+    if (this.loggedQr === url) return;
+    this.loggedQr = url;
+    // the sandbox logs in from its phone page, not from a phone camera (#16.5)
+    if (this.sandbox) {
+      this.deps.node.log(this.deps.translate("wx-account.log.scanSandbox"));
+      return;
+    }
+    QRCode.toString(url, { type: "terminal", small: true }).then(
+      (art) => this.deps.node.log(`${this.deps.translate("wx-account.log.scan")}\n${art}\n${url}`),
+      (error: unknown) => this.deps.node.warn(errorText(error)),
+    );
+  }
+}
