@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { isSnapshot, startSandbox, type Sandbox, type SandboxOptions, type SandboxSnapshot } from "../../lib/sandbox";
@@ -74,6 +75,8 @@ function isAddressInUse(error: unknown): boolean {
 }
 
 export class SandboxRegistry {
+  /** "closed" (with the key, e.g. "port-1881") once a sandbox has closed: for tests that wait on it. */
+  readonly events = new EventEmitter<{ closed: [string] }>();
   private readonly entries = new Map<string, Entry>();
   /** Sandboxes being saved and closed, by key: a new one on the same key waits for its port. */
   private readonly closing = new Map<string, Promise<void>>();
@@ -250,6 +253,7 @@ export class SandboxRegistry {
       const sandbox = await entry.running?.catch(() => undefined);
       await sandbox?.close();
       if (entry.forget && entry.file) await fs.rm(entry.file, { force: true });
+      this.events.emit("closed", entry.key);
     })();
     entry.retired = done;
     const closing = done.finally(() => {

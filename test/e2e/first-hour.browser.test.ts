@@ -171,6 +171,8 @@ describe("the first hour, walked in the browser (#16)", function () {
   it("scan on the phone page, echo, Full deploy and restart without a new scan, every example imported cleanly", async function () {
     // 1. The editor shows the echo flow; its account waits for a scan.
     await openEditor();
+    // the sandbox has started (the dialog links its phone page once it runs)
+    await editor.waitForFunction(() => (window.wxStates ?? []).includes("waiting-scan"), undefined, { timeout: 30_000 });
     const link = await phoneLink();
     assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/phone#token=/);
 

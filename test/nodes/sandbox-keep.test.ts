@@ -92,6 +92,23 @@ describe("wx-account: the built-in sandbox keeps its login across redeploys and 
     assert.equal((await after.api.logins()).length, 0, "resumed: no login at all on the restored sandbox");
   });
 
+  it("an account's own sandbox (port 0) keeps its world across a Full deploy and forgets it when the account is deleted", async function () {
+    const own = { ...account, sandboxPort: 0 };
+    await helper.load(NODES, [own, send]);
+    await scanOnline();
+    const before = phoneApi();
+    await helper.setFlows([{ ...own, pacing: 300 }, { ...send, name: "changed" }], "full");
+    await waitOnline(nodeById("send"));
+    assert.equal(phoneApi().phoneUrl, before.phoneUrl, "the same sandbox on the same port");
+    assert.equal((await before.api.logins()).length, 1, "no new login");
+    const file = path.join(userDir, "wxflow", `sandbox-account-${ACCOUNT}.world`);
+    assert.ok(existsSync(file), "saved under the account's id");
+    await helper.setFlows([{ id: "other", type: "helper", wires: [] }], "full");
+    await registry().whenClosed();
+    assert.equal(existsSync(file), false, "deleted with the account");
+    await assert.rejects(before.api.logins(), "closed with the account");
+  });
+
   it("closes the sandbox once a deploy leaves no account on its port", async function () {
     await helper.load(NODES, [account, send]);
     await waitForStatus(nodeById("send"), (s) => s.fill === "yellow" && s.shape === "ring");
