@@ -501,6 +501,8 @@ describe("sandbox account dialog (#16.5)", function () {
     const flow = JSON.parse(readFileSync(path.join(userDir, "flows.json"), "utf8")) as { id: string; type: string }[];
     const account = flow.find((n) => n.type === "wx-account");
     assert.ok(account && browser);
+    // the sandbox runs and its account waits for a scan before the dialog opens (a loaded machine starts slowly)
+    await pollJson(`${nodeRed?.origin}/wx-account/${account.id}/state`, (b) => ((b as { state?: string; phoneUrl?: string }).state === "waiting-scan" && (b as { phoneUrl?: string }).phoneUrl ? true : undefined), 30_000);
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
