@@ -45,6 +45,12 @@ export function isForward(s: SendContext): boolean {
   return s.body.Scene === 2 || (s.msg.Type === 47 && s.msg.EMoticonMd5 !== undefined && s.msg.MediaId === undefined);
 }
 
+/** Answers Ret 1 (the violation is recorded by the caller): false, "do not go on". */
+function refuse(ctx: Ctx): false {
+  ctx.fail(1);
+  return false;
+}
+
 /** Unknown or missing fields of a forward: each a violation, answered Ret 1. */
 function checkFields(ctx: Ctx, s: SendContext, fields: string[], scene: 0 | 2): boolean {
   const unknown = Object.keys(s.msg).filter((k) => !fields.includes(k));
@@ -52,23 +58,23 @@ function checkFields(ctx: Ctx, s: SendContext, fields: string[], scene: 0 | 2): 
   const bodyUnknown = Object.keys(s.body).filter((k) => !["BaseRequest", "Msg", "Scene"].includes(k));
   if (unknown.length > 0 || bodyUnknown.length > 0) {
     ctx.violation("forward-field-unknown", `a forward carries no ${[...unknown.map((k) => `Msg.${k}`), ...bodyUnknown].join(", ")}`);
-    return !ctx.fail(1);
+    return refuse(ctx);
   }
   if (missing.length > 0) {
     ctx.violation("field-missing", `a forward needs Msg.${missing.join(", Msg.")}`);
-    return !ctx.fail(1);
+    return refuse(ctx);
   }
   if (s.body.Scene !== scene) {
     ctx.violation("field-invalid", `this forward is sent with Scene ${scene}`);
-    return !ctx.fail(1);
+    return refuse(ctx);
   }
   if (scene === 2 && s.msg.MediaId !== "") {
     ctx.violation("field-invalid", 'a forward sends MediaId "": the media is named by the Content');
-    return !ctx.fail(1);
+    return refuse(ctx);
   }
   if (fields.includes("Content") && (typeof s.msg.Content !== "string" || s.msg.Content === "")) {
     ctx.violation("field-invalid", "a forward carries the original Content");
-    return !ctx.fail(1);
+    return refuse(ctx);
   }
   return true;
 }
