@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", ".out/**", "node_modules/**", "coverage/**", ".node-red/**", ".ci/**", "bench/results/**"] },
+  { ignores: ["dist/**", ".out/**", "node_modules/**", "coverage/**", ".node-red/**", ".ci/**", "bench/results/**", "resources/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -25,5 +25,9 @@ export default tseslint.config(
     files: ["scripts/**/*.js"],
     languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", process: "readonly", __dirname: "readonly", console: "readonly" } },
     rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
+  {
+    files: ["nodes/**/*.html.js", "nodes/**/editor/*.js"],
+    languageOptions: { sourceType: "script", globals: { window: "readonly", document: "readonly", $: "readonly", RED: "readonly", setTimeout: "readonly" } },
   },
 );

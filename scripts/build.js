@@ -5,7 +5,7 @@
 //   nodes/<type>/<everything else> (editor .html, locales/<lang>/<type>.{json,html}, icons/) -> dist/nodes/<type>/
 //   lib/<everything but .ts> (the sandbox's phone page and the like) -> dist/lib/
 // It also checks that package.json lists exactly the node folders that exist, and that each node has its
-// editor HTML and both catalogs in every language.
+// editor HTML and both catalogs in every language. The editor's shared code goes to resources/ (see below).
 const fs = require("fs");
 const path = require("path");
 const { execFileSync } = require("child_process");
@@ -69,6 +69,14 @@ function copyAssets(dir) {
 }
 copyAssets(path.join(root, "lib"));
 copyAssets(nodesDir);
+
+// The editor code the node editors share: Node-RED serves a package's resources/ folder under
+// resources/<package>/, so resources/ holds nodes/shared/editor/*.js as they are and the enum lists generated
+// from their TypeScript sources (nodes/editor-lists.ts), never written twice.
+const resources = path.join(root, "resources");
+fs.rmSync(resources, { recursive: true, force: true });
+fs.cpSync(path.join(nodesDir, "shared", "editor"), resources, { recursive: true });
+fs.writeFileSync(path.join(resources, "wxflow-lists.js"), require(path.join(dist, "nodes", "editor-lists.js")).editorListsScript());
 
 for (const bin of Object.values(pkg.bin || {})) {
   const file = path.join(root, bin);

@@ -254,7 +254,7 @@ export class SandboxControl {
   settings(patch: Partial<Settings> = {}): Settings {
     const s = this.state.settings;
     if (!isRecord(patch)) throw new SandboxError("INVALID_ARGUMENT", "settings must be an object");
-    for (const key of ["requireDesktop", "pushLogin"] as const) {
+    for (const key of ["requireDesktop", "pushLogin", "echoSends"] as const) {
       const v = patch[key];
       if (v !== undefined) {
         if (typeof v !== "boolean") throw new SandboxError("INVALID_ARGUMENT", `${key} must be a boolean`);

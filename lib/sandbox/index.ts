@@ -8,6 +8,7 @@ export { Sandbox, DEFAULT_SETTINGS } from "./server";
 export * from "./types";
 export { isLoopbackHost, networkWarning, TOKEN_HEADER } from "./guard";
 export { DEFAULT_MEDIA_BUDGET } from "./budget";
+export { isSnapshot, type SandboxSnapshot } from "./persist";
 
 /** Start a sandbox listening on options.host:options.port (default 127.0.0.1, ephemeral port). */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {

@@ -8,6 +8,11 @@ export class Rng {
     this.state = seed >>> 0 || 0x9e3779b9;
   }
 
+  /** The generator's position: `new Rng(rng.position)` goes on with the same numbers (a restored world). */
+  get position(): number {
+    return this.state;
+  }
+
   /** A float in [0, 1). */
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;

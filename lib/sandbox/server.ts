@@ -11,6 +11,7 @@ import { hookAnswer, sendText, wireJson } from "./http";
 import * as login from "./login";
 import { closeServer, listenOn } from "./listener";
 import * as media from "./media";
+import { applySnapshot, takeSnapshot, type SandboxSnapshot } from "./persist";
 import { roleOfEndpoint, TlsFront, type FrontRequest, type RealHostsInfo, type RealHostsOptions } from "./real-hosts";
 import { SandboxState } from "./state";
 import { SandboxError, type FaultSpec, type SandboxOptions, type Settings } from "./types";
@@ -50,6 +51,9 @@ const API: Record<string, Handler> = {
   webwxgetvideo: media.getVideo,
   webwxgetmedia: media.getMedia,
 };
+
+/** Endpoints that never change what a snapshot holds (polls, QR, media and icon downloads). */
+const UNCHANGING = new Set(["jslogin", "qrcode", "login", "synccheck", "webwxgeticon", "webwxgetheadimg", "webwxgetmsgimg", "webwxgetvoice", "webwxgetvideo", "webwxgetmedia", "webwxcheckupload"]);
 
 /** Script-style endpoints answer faults of kind "ret" in their own syntax. */
 function retBody(endpoint: string, ret: number): { body: string; type: string } {
@@ -94,6 +98,7 @@ export const DEFAULT_SETTINGS: Settings = {
   contactPageSize: 500,
   skeyRotateEvery: 20,
   unsavedGroups: 0,
+  echoSends: false,
 };
 
 export class Sandbox implements Host, ControlHost {
@@ -119,11 +124,12 @@ export class Sandbox implements Host, ControlHost {
     }
     const world = { seed: options.seed ?? 1, contacts: options.contacts ?? 40, groups: options.groups ?? 6, accounts: options.accounts ?? 2 };
     this.state = new SandboxState(world, settings, options.mediaBudgetBytes ?? DEFAULT_MEDIA_BUDGET);
+    if (options.restore) applySnapshot(this.state, options.restore);
     this.control = new SandboxControl(this);
     this.host = options.host ?? "127.0.0.1";
     this.port = options.port ?? 0;
     if (typeof options.token === "string" && options.token.length < 16) throw new SandboxError("INVALID_ARGUMENT", "a chosen token needs at least 16 characters");
-    const token = options.token === false ? undefined : (options.token ?? newToken());
+    const token = options.token === false ? undefined : (options.token ?? options.restore?.token ?? newToken());
     this.guard = new ControlGuard(token, () => ({ host: this.host, port: this.port }));
     if (options.realHosts) {
       this.realHostOptions = options.realHosts === true ? {} : options.realHosts;
@@ -155,6 +161,11 @@ export class Sandbox implements Host, ControlHost {
   /** The phone page, with the token in the fragment (never sent to a server, so never in a log or a Referer). */
   get phoneUrl(): string {
     return this.token === undefined ? `${this.url}/phone` : `${this.url}/phone#token=${this.token}`;
+  }
+
+  /** Everything a later sandbox goes on from (`startSandbox({restore})`, persist.ts): plain JSON holding secrets. */
+  snapshot(): SandboxSnapshot {
+    return takeSnapshot(this.state, this.port, this.token);
   }
 
   get events(): SandboxState["events"] {
@@ -264,7 +275,9 @@ export class Sandbox implements Host, ControlHost {
       } catch (err) {
         return refuse(req, res, err);
       }
-      return handleControl(this.control, this, req, res, path.slice("/api/sandbox/".length), url.searchParams);
+      await handleControl(this.control, this, req, res, path.slice("/api/sandbox/".length), url.searchParams);
+      if (req.method !== "GET") this.state.events.emit("change");
+      return;
     }
     if (path === "/phone" || path === "/phone/") {
       try {
@@ -303,6 +316,7 @@ export class Sandbox implements Host, ControlHost {
       return;
     }
     await handler(new Ctx(this, req, res, path, endpoint, front));
+    if (!UNCHANGING.has(endpoint)) this.state.events.emit("change");
   }
 
   /**

@@ -54,6 +54,40 @@ export function formatSyncKey(key: SyncKeyWire): string {
   return key.List.map((k) => `${k.Key}_${k.Val}`).join("|");
 }
 
+/** A live session as plain JSON (persist.ts): its secrets, UserNames and keys; events still queued are not kept. */
+export interface SessionSnapshot {
+  account: number;
+  desktop: boolean;
+  sid: string;
+  skey: string;
+  prevSkey?: string;
+  prevSkeyUntil: number;
+  passTicket: string;
+  dataTicket: string;
+  authTicket: string;
+  uvid: string;
+  startedAt: number;
+  userNames: [string, string][];
+  entities: [string, string][];
+  nextSeq: number;
+  base1: number;
+  base2: number;
+  cursor: number;
+  latestSyncKey: SyncKeyWire;
+  latestCheckKey: string;
+  syncCount: number;
+  lastStaleKey?: string;
+  syncedSinceStale: boolean;
+  initDone: boolean;
+  lastDeviceId?: string;
+}
+
+/**
+ * Seqs a restored session skips: a client may have synced a little past the last save, and its SyncKey must still
+ * be one this session issued (the events in between were not kept).
+ */
+const RESTORE_SEQ_GAP = 1_000;
+
 function secret(bytes: number): string {
   return randomBytes(bytes).toString("base64");
 }
@@ -108,6 +142,48 @@ export class Session {
     this.desktop = desktop;
     this.latestSyncKey = this.syncKeyFor(0);
     this.latestCheckKey = formatSyncKey(this.latestSyncKey);
+  }
+
+  snapshot(): SessionSnapshot {
+    return {
+      account: this.account.index,
+      desktop: this.desktop,
+      sid: this.sid,
+      skey: this.skey,
+      ...(this.prevSkey !== undefined ? { prevSkey: this.prevSkey } : {}),
+      prevSkeyUntil: this.prevSkeyUntil,
+      passTicket: this.passTicket,
+      dataTicket: this.dataTicket,
+      authTicket: this.authTicket,
+      uvid: this.uvid,
+      startedAt: this.startedAt,
+      userNames: [...this.userNames],
+      entities: [...this.entities],
+      nextSeq: this.nextSeq,
+      base1: this.base1,
+      base2: this.base2,
+      cursor: this.cursor,
+      latestSyncKey: this.latestSyncKey,
+      latestCheckKey: this.latestCheckKey,
+      syncCount: this.syncCount,
+      ...(this.lastStaleKey !== undefined ? { lastStaleKey: this.lastStaleKey } : {}),
+      syncedSinceStale: this.syncedSinceStale,
+      initDone: this.initDone,
+      ...(this.lastDeviceId !== undefined ? { lastDeviceId: this.lastDeviceId } : {}),
+    };
+  }
+
+  /** The session a snapshot holds, on `account` of the restored world, with an empty event log. */
+  static restore(account: Account, saved: SessionSnapshot): Session {
+    const session = new Session(account, saved.desktop);
+    const fields = session as unknown as Record<string, unknown>;
+    for (const key of ["sid", "skey", "prevSkey", "prevSkeyUntil", "passTicket", "dataTicket", "authTicket", "uvid", "startedAt", "base1", "base2", "cursor", "latestSyncKey", "latestCheckKey", "syncCount", "lastStaleKey", "syncedSinceStale", "initDone", "lastDeviceId"] as const) {
+      if (saved[key] !== undefined) fields[key] = saved[key];
+    }
+    for (const [id, name] of saved.userNames) session.userNames.set(id, name);
+    for (const [name, id] of saved.entities) session.entities.set(name, id);
+    session.nextSeq = saved.nextSeq + RESTORE_SEQ_GAP;
+    return session;
   }
 
   get uin(): number {

@@ -136,6 +136,19 @@ export class SandboxState {
     this.authTickets.clear();
   }
 
+  /** The counters ids go on from, for a saved world (persist.ts). */
+  get serials(): { msg: string; sent: number } {
+    return { msg: this.msgCounter.toString(), sent: this.sentSeq };
+  }
+
+  /** Replace the world and counters by saved ones (persist.ts); nothing else may have happened yet. */
+  restoreWorld(world: World, serials: { msg: string; sent: number }): void {
+    this.world = world;
+    this.params = { ...this.params, seed: world.seed };
+    this.msgCounter = BigInt(serials.msg);
+    this.sentSeq = serials.sent;
+  }
+
   newMsgId(): string {
     this.msgCounter += 1n + BigInt(this.random.bytes(1)[0] ?? 0);
     return this.msgCounter.toString();

@@ -1,5 +1,6 @@
 /** Public shapes of the sandbox: options, control API requests and answers (see README.md). */
 
+import type { SandboxSnapshot } from "./persist";
 import type { RealHostsOptions } from "./real-hosts";
 
 export interface ThrottleSettings {
@@ -23,6 +24,11 @@ export interface Settings {
    * out; webwxinit's ChatSet and the login status notify name all but the last of them (that one is "quiet").
    */
   unsavedGroups: number;
+  /**
+   * The sender's own web sends (and forwards) come back in its webwxsync too, From = self, as the server does for
+   * the account's other devices: a client must know its own messages by MsgId (default false).
+   */
+  echoSends: boolean;
 }
 
 export interface SandboxOptions extends Partial<Settings> {
@@ -41,6 +47,11 @@ export interface SandboxOptions extends Partial<Settings> {
   accounts?: number;
   /** Also answer the real WeChat host names over TLS (real-hosts.ts, README.md "Real hosts"). */
   realHosts?: boolean | RealHostsOptions;
+  /**
+   * Go on from a saved sandbox (`sb.snapshot()`, persist.ts): its world, live sessions, settings and token (unless
+   * `token` is given). Logins in progress, queued events and media start empty.
+   */
+  restore?: SandboxSnapshot;
 }
 
 export type LoginState = "waiting" | "scanned" | "confirmed" | "done" | "cancelled" | "expired";
@@ -218,6 +229,8 @@ export interface SandboxEvents {
   upload: [UploadRecord];
   violation: [Violation];
   session: [{ account: string; online: boolean; code?: number }];
+  /** Something worth saving changed (a session's keys or UserNames, the world, a send): persist.ts. */
+  change: [];
 }
 
 export type SandboxErrorCode =

@@ -435,6 +435,13 @@ export function relay(
     };
     state.deliver(acc, { kind: "msg", msg });
   }
+  if (state.settings.echoSends) {
+    // Back to the sender too, as written by itself: From = self, To = the chat (a group: its own, unprefixed).
+    if (media) state.media.set(msgId, { ...media, owners: new Set([...(state.media.get(msgId)?.owners ?? []), from.index]) });
+    const time = Math.floor(Date.now() / 1000);
+    const echo: StoredMsg = group ? { msgId, msgType, from: from.personId, to: from.personId, room: group.id, time, build } : { msgId, msgType, from: from.personId, to: targetId, time, build };
+    state.deliver(from, { kind: "msg", msg: echo });
+  }
 }
 
 export async function sendMsg(ctx: Ctx): Promise<void> {

@@ -69,6 +69,16 @@ export interface WorldOptions {
   accounts: number;
 }
 
+/** A world as plain JSON (persist.ts): Maps and Sets as arrays of entries. */
+export interface WorldSnapshot {
+  seed: number;
+  rng: number;
+  nextId: number;
+  persons: Person[];
+  groups: (Omit<Group, "displayNames"> & { displayNames: [string, string][] })[];
+  accounts: { index: number; personId: string; uin: number; friends: [string, ContactMeta][]; groups: string[]; pinnedGroups: string[] }[];
+}
+
 export class World {
   readonly persons = new Map<string, Person>();
   readonly groups = new Map<string, Group>();
@@ -77,10 +87,32 @@ export class World {
   private readonly rng: Rng;
   private nextId = 1;
 
-  constructor(options: WorldOptions) {
-    this.seed = options.seed;
+  /** A new world from its seed, or (`saved`) the world a snapshot holds, changes included. */
+  constructor(options: WorldOptions, saved?: WorldSnapshot) {
+    this.seed = saved?.seed ?? options.seed;
+    if (saved) {
+      this.rng = new Rng(saved.rng);
+      this.nextId = saved.nextId;
+      for (const p of saved.persons) this.persons.set(p.id, { ...p });
+      for (const g of saved.groups) this.groups.set(g.id, { ...g, members: [...g.members], displayNames: new Map(g.displayNames) });
+      for (const a of saved.accounts) {
+        this.accounts.push({ index: a.index, personId: a.personId, uin: a.uin, friends: new Map(a.friends), groups: new Set(a.groups), pinnedGroups: new Set(a.pinnedGroups) });
+      }
+      return;
+    }
     this.rng = new Rng(options.seed);
     this.build(Math.max(0, Math.min(10_000, options.contacts)), Math.max(0, options.groups), Math.max(1, options.accounts));
+  }
+
+  snapshot(): WorldSnapshot {
+    return {
+      seed: this.seed,
+      rng: this.rng.position,
+      nextId: this.nextId,
+      persons: [...this.persons.values()].map((p) => ({ ...p })),
+      groups: [...this.groups.values()].map((g) => ({ ...g, members: [...g.members], displayNames: [...g.displayNames] })),
+      accounts: this.accounts.map((a) => ({ index: a.index, personId: a.personId, uin: a.uin, friends: [...a.friends].map(([id, m]) => [id, { ...m }]), groups: [...a.groups], pinnedGroups: [...a.pinnedGroups] })),
+    };
   }
 
   newId(prefix: string): string {

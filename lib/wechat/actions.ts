@@ -28,14 +28,33 @@ export class SentMessages {
 
   /** Remembers a send that went out (its time, else now) and hands it back. */
   record(result: SendResult): SendResult {
-    this.times.set(result.msgId, result.time ?? Date.now());
-    if (this.times.size > this.capacity) this.times.delete(this.times.keys().next().value as string);
+    this.remember(result.msgId, result.time ?? Date.now());
     return result;
+  }
+
+  private remember(msgId: string, at: number): void {
+    this.times.set(msgId, at);
+    if (this.times.size > this.capacity) this.times.delete(this.times.keys().next().value as string);
   }
 
   /** When this client sent the message with this server id, if it did (and still remembers). */
   sentAt(msgId: string): number | undefined {
     return this.times.get(msgId);
+  }
+
+  /** True when this client sent the message with this server id (its echo in sync is one of our own sends). */
+  has(msgId: string): boolean {
+    return this.times.has(msgId);
+  }
+
+  /** The newest `count` sends, oldest first, for the saved session. */
+  newest(count: number): Array<[string, number]> {
+    return [...this.times].slice(-count);
+  }
+
+  /** Sends of a saved session, known again after a restart. */
+  restore(entries: ReadonlyArray<readonly [string, number]>): void {
+    for (const [msgId, at] of entries) this.remember(msgId, at);
   }
 }
 

@@ -11,7 +11,7 @@ import { SentMessages } from "./actions";
 import { DEFAULT_TIMEOUTS, SessionApi, type ApiTimeouts } from "./api";
 import { batchGet, loadContacts, toContact, type RetryPolicy } from "./contact-loader";
 import { ContactStore } from "./contacts";
-import { WeChatError, describeError as describe, isWeChatError } from "./errors";
+import { WeChatError, describeError as describe, isWeChatError, noAnswer } from "./errors";
 import { HttpClient, backoffDelay, preloadHttp, sleep } from "./http";
 import type { LoginMode } from "./login";
 import { LoginFlow, type PushTarget, type ReadySession } from "./login-flow";
@@ -19,7 +19,7 @@ import { OnlineSession } from "./online-session";
 import { downloadMedia } from "./media";
 import { forwardRequest, type ForwardSource, type SendQueueTuning } from "./outbox";
 import type { Session } from "./session";
-import { SessionStore } from "./session-store";
+import { SessionStore, type SavedSession } from "./session-store";
 import type { SessionEnd, SyncOptions } from "./sync";
 import { isGroupUserName, isSpecialUserName } from "./messages/contact";
 import { BoundedSet, ClientMsgIds, RecentMessages, extensionFor, sniffMime } from "./util";
@@ -68,6 +68,8 @@ export type WeChatClientOptions = ClientOptions & { tuning?: ClientTuning };
 
 /** How many of the newest de-duplicated MsgIds a saved session keeps (a restart drops them if they come again). */
 const RECENT_IDS_SAVED = 500;
+/** How many of the newest own sends a saved session keeps (their echoes are then known after a restart). */
+const SENT_IDS_SAVED = 1_000;
 
 const quietLogger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -108,6 +110,8 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private readonly recent: RecentMessages;
   /** When this client sent what, for revoke(). */
   private readonly sentMessages = new SentMessages();
+  /** The last session written, as written: stop() adds the newest own sends to it (never newer keys). */
+  private lastSaved?: SavedSession;
   private readonly loadRetry: RetryPolicy;
   /** Why the login keeps failing, shown in every state until a login step succeeds (#16.2). */
   private problem: LoginProblem | undefined;
@@ -211,10 +215,12 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   async stop(): Promise<void> {
     const run = this.run;
     if (!run) return;
+    const active = this.session;
     run.abort.abort();
     this.wake?.();
     run.http.close();
     await run.done;
+    await this.saveSent(active?.session);
     this.session?.close();
     this.session = undefined;
     if (this.run === run) this.run = undefined;
@@ -514,6 +520,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       loadRetry: this.loadRetry,
       state: { current: () => this.current, set: (info) => this.setState(info) },
       seen: this.seen,
+      sent: this.sentMessages,
       forgetSaved: async () => {
         await this.store?.clear();
       },
@@ -529,13 +536,25 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
         if (saved && !this.forceQr) {
           const candidate = saved;
           saved = undefined;
-          ready = await flow.resume(candidate, stepSignal);
+          try {
+            ready = await flow.resume(candidate, stepSignal);
+          } catch (error) {
+            // No answer (no network): the session may well be alive, so the next attempt resumes it again (#16.2).
+            if (noAnswer(error)) saved = candidate;
+            throw error;
+          }
         }
         if (!ready) {
           const usePush = this.forceQr ? undefined : push;
           push = undefined;
           this.forceQr = false;
-          ready = await flow.login(stepSignal, usePush);
+          try {
+            ready = await flow.login(stepSignal, usePush);
+          } catch (error) {
+            // Likewise a push login that got no answer is tried again rather than given up for a QR.
+            if (noAnswer(error) && !this.forceQr) push = usePush;
+            throw error;
+          }
         }
         const session = ready.session;
         failures = 0;
@@ -613,7 +632,30 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private async save(http: HttpClient, session: Session): Promise<void> {
     if (!this.store) return;
     try {
-      await this.store.save(session.toSaved(await http.jar.serialize(), this.seen.newest(RECENT_IDS_SAVED)));
+      const saved = { ...session.toSaved(await http.jar.serialize(), this.seen.newest(RECENT_IDS_SAVED)), ...this.sentIds() };
+      // Taken before the write: saves are written in order, so saveSent() builds on the newest one queued.
+      this.lastSaved = saved;
+      await this.store.save(saved);
+    } catch (error) {
+      this.warn(`session not saved: ${describe(error)}`);
+    }
+  }
+
+  /** The newest own sends, for the saved session. */
+  private sentIds(): { sent?: Array<[string, number]> } {
+    const sent = this.sentMessages.newest(SENT_IDS_SAVED);
+    return sent.length > 0 ? { sent } : {};
+  }
+
+  /**
+   * On stop: the last saved session again with the sends since (a forward whose echo comes after the restart is
+   * still known as ours). Its keys and MsgIds stay those of the last save, so nothing received is skipped.
+   */
+  private async saveSent(session: Session | undefined): Promise<void> {
+    const last = this.lastSaved;
+    if (!this.store || !last || !session || last.sid !== session.sid) return;
+    try {
+      await this.store.save({ ...last, ...this.sentIds() });
     } catch (error) {
       this.warn(`session not saved: ${describe(error)}`);
     }

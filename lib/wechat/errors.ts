@@ -68,6 +68,14 @@ export function describeError(error: unknown): string {
   return "unknown error";
 }
 
+/**
+ * The server did not answer the call (no network, a refused or dropped connection, a timeout, an HTTP 5xx): says
+ * nothing of a saved session or a push login, which stay for the next attempt.
+ */
+export function noAnswer(error: unknown): boolean {
+  return isWeChatError(error) && (error.code === "NETWORK" || (error.kind === "http" && (error.status ?? 0) >= 500));
+}
+
 export function isWeChatError(value: unknown, code?: ErrorCode): value is WeChatError {
   return value instanceof WeChatError && (code === undefined || value.code === code);
 }

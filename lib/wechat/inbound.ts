@@ -18,6 +18,8 @@ export interface InboundOptions {
   seen: BoundedSet<string>;
   /** The last messages by MsgId (shared across sessions): a "recall" event carries the recalled original. */
   recent: RecentMessages;
+  /** This client's own sends: a message of ours that syncs back is marked `fromClient`. */
+  sent?: { has(msgId: string): boolean };
   /** True for a UserName the contact load in progress is fetching already (no second fetch needed). */
   loading?(userName: string): boolean;
 }
@@ -61,6 +63,7 @@ export class Inbound {
 
   /** A new message to the listeners, and the events it stands for; kept for a later recall (status notices are not). */
   private emitMessage(message: Message): void {
+    if (message.fromSelf && this.options.sent?.has(message.id)) message.fromClient = true;
     this.emit("message", message);
     if (message.type === "friend-request" && message.friendRequest) this.emit("friend-request", message);
     if (message.type === "recall" && message.recall) {

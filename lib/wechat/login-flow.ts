@@ -1,6 +1,7 @@
+import type { SentMessages } from "./actions";
 import { SessionApi, type ApiTimeouts } from "./api";
 import { retried, type RetryPolicy } from "./contact-loader";
-import { WeChatError, describeError, isWeChatError } from "./errors";
+import { WeChatError, describeError, isWeChatError, noAnswer } from "./errors";
 import { hostsFor, isWeChatHost, loginOrigin } from "./hosts";
 import { afterCallsStarted, backoffDelay, sleep, type HttpClient } from "./http";
 import { LoginApi, ScanCode, qrDataUrl, qrText, type LoginMode, type ScanAnswer } from "./login";
@@ -46,6 +47,8 @@ export interface LoginFlowOptions {
   state: { current(): StateInfo; set(info: StateInfo): void };
   /** MsgIds already handled: a resumed session brings back those it saved. */
   seen: BoundedSet<string>;
+  /** What this client sent: a resumed session brings back the sends it saved (their echoes stay ours). */
+  sent: SentMessages;
   /** Forgets the saved session (it is no longer usable). */
   forgetSaved(): Promise<void>;
   /** A warning; with `error`, a failure that may repeat (logged once per reason by the client). */
@@ -80,12 +83,13 @@ export class LoginFlow {
     this.setState({ state: "resuming" });
     const session = Session.fromSaved(saved);
     for (const id of saved.seen ?? []) this.options.seen.add(id);
+    this.options.sent.restore(saved.sent ?? []);
     this.http.pageOrigin = session.hosts.page;
     try {
       const init = await this.initSession(this.api(session, signal), session, false);
       return { session, init };
     } catch (error) {
-      if (isWeChatError(error, "CLOSED") || signal.aborted) throw error;
+      if (isWeChatError(error, "CLOSED") || signal.aborted || noAnswer(error)) throw error;
       this.options.warn(`saved session not usable (${describeError(error)}); logging in again`);
       await this.options.forgetSaved();
       return undefined;
@@ -109,7 +113,7 @@ export class LoginFlow {
           if (redirect) return await this.redeem(loginApi, redirect, signal);
         }
       } catch (error) {
-        if (isWeChatError(error, "CLOSED") || isWeChatError(error, "LOGIN_REFUSED")) throw error;
+        if (isWeChatError(error, "CLOSED") || isWeChatError(error, "LOGIN_REFUSED") || noAnswer(error)) throw error;
         this.options.warn(`push login failed (${describeError(error)}); showing a QR`);
       }
     }

@@ -69,6 +69,7 @@ export class OnlineSession {
       emit: deps.emit,
       seen: deps.seen,
       recent: deps.recent,
+      sent: deps.sent,
       loading: (userName) => this.loading?.covers.has(userName) ?? false,
     });
     this.sender = new Sender(this.api, deps.contacts, {

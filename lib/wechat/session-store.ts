@@ -23,6 +23,8 @@ export interface SavedSession {
   syncCheckKey?: SyncKey;
   /** MsgIds handled last (newest last): a resumed session with an older SyncKey does not emit them twice. */
   seen?: string[];
+  /** MsgIds of this client's own sends and when (ms), newest last: their echoes are known after a restart. */
+  sent?: Array<[string, number]>;
   /** tough-cookie jar serialisation. */
   cookies: unknown;
   savedAt: number;
@@ -89,7 +91,8 @@ function isSavedSession(value: unknown): value is SavedSession {
     user !== null &&
     typeof user === "object" &&
     typeof user.userName === "string" &&
-    (v.seen === undefined || (Array.isArray(v.seen) && v.seen.every((id) => typeof id === "string")))
+    (v.seen === undefined || (Array.isArray(v.seen) && v.seen.every((id) => typeof id === "string"))) &&
+    (v.sent === undefined || (Array.isArray(v.sent) && v.sent.every((e) => Array.isArray(e) && typeof e[0] === "string" && typeof e[1] === "number")))
   );
 }
 

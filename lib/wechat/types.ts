@@ -145,6 +145,11 @@ export interface Message {
   room?: ChatRef;
   /** Sent by this account (from the phone or by us). */
   fromSelf: boolean;
+  /**
+   * Sent by this client itself (a send or a forward, in this session or an earlier one) and synced back: its MsgId
+   * is one the client keeps of its own sends. A relay drops these instead of forwarding them again.
+   */
+  fromClient?: boolean;
   /** This account was @mentioned (groups). */
   mentioned: boolean;
   /** Decoded text: entities decoded, emoji converted, group prefix removed. For non-text, a short description. */

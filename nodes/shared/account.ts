@@ -62,10 +62,14 @@ export interface AccountDeps {
 }
 
 /**
- * The part of the state every editor user may see (the comms topic): the problem without its message (the node
- * status shows as much).
+ * The part of the state every editor user may see (the comms topic): the problem without its message, the node
+ * status every user sees on the nodes anyway, and whether the contacts still load (the editor's accounts sidebar).
  */
-export type AccountSummary = Pick<AccountView, "state" | "server" | "users" | "seq" | "code"> & { problem?: Omit<LoginProblem, "message"> };
+export type AccountSummary = Pick<AccountView, "state" | "server" | "users" | "seq" | "code"> & {
+  problem?: Omit<LoginProblem, "message">;
+  status?: NodeStatus;
+  contacts?: StateInfo["contacts"];
+};
 
 /** What the editor sees of the session (the state admin route). */
 export interface AccountView {
@@ -239,6 +243,8 @@ export class WxAccount {
       const { message: _message, ...problem } = this.info.problem;
       summary.problem = problem;
     }
+    summary.status = this.status();
+    if (this.info.state === "online" && this.info.contacts) summary.contacts = this.info.contacts;
     return summary;
   }
 

@@ -80,5 +80,11 @@ export interface NodeAPI {
   httpAdmin: AdminApp;
   auth: { needsPermission(permission: string): AdminHandler };
   comms: { publish(topic: string, data: unknown, retain?: boolean): void };
+  /** The runtime's event bus ("flows:started" after every deploy, "runtime-event" on stop); one per runtime. */
+  events?: { on(event: string, listener: (payload: unknown) => void): unknown };
+  util: {
+    /** A typedInput's value for one msg (msg / flow / global / env ...); the callback form serves async context stores. */
+    evaluateNodeProperty(value: string, type: string, node: Node, msg: NodeMessage, callback: (error: Error | null, result: unknown) => void): void;
+  };
   _(key: string, substitutions?: Record<string, string | number>): string;
 }

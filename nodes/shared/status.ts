@@ -20,7 +20,8 @@ export function statusFor(state: StateInfo, t: Translate): NodeStatus {
     case "offline":
       return { fill: "grey", shape: "ring", text: label("offline", state.problem ? problemText(state.problem, t) : state.message) };
     case "resuming":
-      return { fill: "yellow", shape: "ring", text: label("resuming") };
+      // resuming again after a failed try: why it failed last time
+      return { fill: "yellow", shape: "ring", text: label("resuming", state.problem ? problemText(state.problem, t) : undefined) };
     case "push-login":
       return { fill: "yellow", shape: "dot", text: label("confirm") };
     case "waiting-scan":

@@ -2,6 +2,7 @@ import { WeChatError, isWeChatError } from "../../lib/wechat/errors";
 import { requireGroup } from "../../lib/wechat/members";
 import type { Contact, SendResult, WeChatClientApi } from "../../lib/wechat/types";
 import type { NodeMessage } from "./red";
+import type { NodeTarget } from "./typed-target";
 
 export type TargetSource = "msg.to" | "msg.target" | "node" | "reply";
 
@@ -9,27 +10,45 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
+/** A name (trimmed) from a name or a contact / chat object (from wx-contacts or msg.wechat); undefined for anything else. */
+function nameOf(value: unknown, client: Pick<WeChatClientApi, "getContact">): string | undefined {
+  if (typeof value === "string") return value.trim() === "" ? undefined : value.trim();
+  if (isRecord(value)) {
+    const named = typeof value.userName === "string" && client.getContact(value.userName) ? value.userName : value.handle;
+    if (typeof named === "string" && named !== "") return named;
+  }
+  return undefined;
+}
+
+function isGiven(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== "";
+}
+
 /**
  * Who a send goes to, in order: msg.to, the node's configured target, else a reply to msg.wechat.chat.
+ * `configured` is the node's text, or what its typedInput property holds for this msg (typed-target.ts): a property
+ * that holds nothing is an error, never a silent reply to someone else.
  * Returns the target text for client.resolve (a UserName or a stable name).
  */
 export function chooseTarget(
   msg: NodeMessage,
-  configured: string,
+  configured: string | NodeTarget,
   client: Pick<WeChatClientApi, "getContact">,
   key: "to" | "target" = "to",
 ): { target: string; source: TargetSource } {
   const to = msg[key];
-  if (to !== undefined && to !== null && to !== "") {
-    if (typeof to === "string") return { target: to.trim(), source: `msg.${key}` };
-    // A contact or chat object (from wx-contacts or msg.wechat) works too.
-    if (isRecord(to)) {
-      const named = typeof to.userName === "string" && client.getContact(to.userName) ? to.userName : to.handle;
-      if (typeof named === "string" && named !== "") return { target: named, source: `msg.${key}` };
-    }
+  if (isGiven(to)) {
+    const named = nameOf(to, client);
+    if (named !== undefined) return { target: named, source: `msg.${key}` };
     throw new WeChatError("INVALID_ARGUMENT", `msg.${key} must be a name or a UserName (a non-empty string)`);
   }
-  if (configured.trim() !== "") return { target: configured.trim(), source: "node" };
+  const node = typeof configured === "string" ? { value: configured, from: "" } : configured;
+  const named = nameOf(node.value, client);
+  if (named !== undefined) return { target: named, source: "node" };
+  if (node.from !== "") {
+    const what = isGiven(node.value) ? "is not a name or a contact" : "is empty";
+    throw new WeChatError("INVALID_ARGUMENT", `the node's target ${node.from} ${what}`);
+  }
   const wechat = msg.wechat;
   const chat = isRecord(wechat) ? wechat.chat : undefined;
   if (isRecord(chat)) {
@@ -44,7 +63,7 @@ export function chooseTarget(
  * Resolve the target of a msg to one live contact (NOT_FOUND / AMBIGUOUS from the client). Right after login a
  * name waits for the contacts still loading (bounded), and an unknown group UserName is fetched (findContact).
  */
-export function resolveTarget(msg: NodeMessage, configured: string, client: WeChatClientApi): Promise<Contact> {
+export function resolveTarget(msg: NodeMessage, configured: string | NodeTarget, client: WeChatClientApi): Promise<Contact> {
   const { target } = chooseTarget(msg, configured, client);
   return client.findContact(target);
 }

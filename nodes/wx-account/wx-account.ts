@@ -1,11 +1,13 @@
-import { startSandbox } from "../../lib/sandbox";
+import * as path from "node:path";
 import { WeChatClient, type ClientTuning } from "../../lib/wechat/client";
 import { errorText, isWeChatError } from "../../lib/wechat/errors";
 import type { ContactKind, Transport } from "../../lib/wechat/types";
 import { findAccount } from "../shared/account-ref";
 import { pickerEntry } from "../shared/contacts";
 import type { AdminRequest, AdminResponse, Node, NodeAPI, NodeDef } from "../shared/red";
+import { DEFAULT_SANDBOX_GRACE_MS, sandboxRegistry } from "../shared/sandbox-registry";
 import { sessionKey } from "../shared/secret";
+import { SelfAvatars } from "../shared/self-avatar";
 import { WxAccount, accountSettings, stateTopic } from "../shared/account";
 
 interface AccountDef extends NodeDef {
@@ -39,23 +41,47 @@ function clientTransport(RED: NodeAPI): Transport | undefined {
   return value !== null && typeof value === "object" && typeof (value as { connect?: unknown }).connect === "function" ? (value as Transport) : undefined;
 }
 
+/** How long an unused built-in sandbox waits for its account (settings.js `wxAccountSandboxGraceMs`; tests: 0). */
+function sandboxGraceMs(RED: NodeAPI): number {
+  const value = (RED.settings as Record<string, unknown>).wxAccountSandboxGraceMs;
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : DEFAULT_SANDBOX_GRACE_MS;
+}
+
 export = function register(RED: NodeAPI): void {
   // Once per Node-RED process (register runs once), not once per account.
   let keyWarned = false;
+  // The built-in sandboxes outlive a redeploy of their account (#16.1): one registry per runtime, by port.
+  const sandboxes = sandboxRegistry(RED, RED);
 
   function setup(node: Node & { wx?: WxAccount }, config: AccountDef): void {
+    const settings = accountSettings({ ...config });
+    const userDir = typeof RED.settings.userDir === "string" ? RED.settings.userDir : undefined;
+    const secret = (dir: string): ReturnType<typeof sessionKey> => {
+      const key = sessionKey(RED.settings, dir);
+      if (key.inUserDir && !keyWarned) {
+        keyWarned = true;
+        node.warn(`${RED._("wx-account.log.keyInUserDir")} ${key.where}`);
+      }
+      return key;
+    };
+    // Leased when the account is created, so a redeploy that brings it back never leaves its sandbox unused.
+    const lease =
+      settings.server === "sandbox"
+        ? sandboxes.lease({
+            port: settings.sandboxPort,
+            accountId: node.id,
+            ...(userDir ? { dir: path.join(userDir, "wxflow") } : {}),
+            secret,
+            warn: (message) => node.warn(message),
+            log: (message) => node.log(message),
+            graceMs: () => sandboxGraceMs(RED),
+          })
+        : undefined;
     const wx = new WxAccount({
       node,
-      settings: accountSettings({ ...config }),
-      userDir: typeof RED.settings.userDir === "string" ? RED.settings.userDir : undefined,
-      secret: (dir) => {
-        const key = sessionKey(RED.settings, dir);
-        if (key.inUserDir && !keyWarned) {
-          keyWarned = true;
-          node.warn(`${RED._("wx-account.log.keyInUserDir")} ${key.where}`);
-        }
-        return key;
-      },
+      settings,
+      userDir,
+      secret,
       translate: (key) => RED._(key),
       publish: (topic, data, retain) => RED.comms.publish(topic, data, retain),
       createClient: (options) => {
@@ -70,12 +96,17 @@ export = function register(RED: NodeAPI): void {
         const base = { ...options, ...actionPacing, ...sendPacing, ...(transport ? { transport } : {}) };
         return new WeChatClient(tuning ? { ...base, tuning } : base);
       },
-      startSandbox: (options) => startSandbox(options),
+      startSandbox: (options) => {
+        if (!lease) return Promise.reject(new Error("not a built-in sandbox account"));
+        return lease.start(options);
+      },
     });
     node.wx = wx;
     RED.comms.publish(stateTopic(node.id), wx.summary(), true);
     node.on("close", (removed, done) => {
-      wx.close(removed).then(done, done);
+      wx.close(removed)
+        .then(() => lease?.release(removed))
+        .then(() => done(), done);
     });
   }
   function WxAccountNode(this: Node & { wx?: WxAccount }, config: AccountDef): void {
@@ -121,6 +152,24 @@ export = function register(RED: NodeAPI): void {
     } catch (error) {
       sendError(res, 500, error);
     }
+  });
+
+  // The logged-in user's avatar for the editor, as JSON holding a data: URL: an <img src> would carry no admin token,
+  // and the URL names the account only (the icon's own URL carries the session's skey).
+  const avatars = new SelfAvatars();
+  RED.httpAdmin.get("/wx-account/:id/avatar", write, (req, res) => {
+    const wx = accountFor(req, res);
+    if (!wx) return;
+    const client = wx.runningClient();
+    const user = wx.state.user;
+    if (!client || wx.state.state !== "online" || !user) {
+      res.status(409).json({ error: { code: "NOT_LOGGED_IN", message: "the account is not logged in" } });
+      return;
+    }
+    avatars.get(wx, client, user.userName).then(
+      (avatar) => res.json({ avatar }),
+      (error: unknown) => sendError(res, isWeChatError(error, "NOT_FOUND") ? 404 : 502, error),
+    );
   });
 
   RED.httpAdmin.post("/wx-account/:id/logout", write, (req, res) => {

@@ -2,6 +2,7 @@ import { WeChatError } from "../../lib/wechat/errors";
 import type { ForwardSource, FriendRequestRef, RevokeTarget, WeChatClientApi } from "../../lib/wechat/types";
 import type { NodeMessage } from "../shared/red";
 import { chooseTarget, isRecord } from "../shared/target";
+import type { NodeTarget } from "../shared/typed-target";
 
 export const ACTIONS = [
   "recall",
@@ -19,6 +20,14 @@ export const ACTIONS = [
   "logout",
 ] as const;
 export type Action = (typeof ACTIONS)[number];
+
+/** Which of the node's settings each action uses (the editor shows only those rows). */
+export const ACTION_SETTINGS: Readonly<Record<"target" | "topic" | "members" | "remark", readonly Action[]>> = {
+  target: ["set-remark", "pin", "unpin", "add-members", "remove-members", "rename-group", "mark-read", "avatar", "forward"],
+  topic: ["create-group", "rename-group"],
+  members: ["create-group", "add-members", "remove-members"],
+  remark: ["set-remark"],
+};
 
 export function actionOf(value: unknown, fallback: Action): Action {
   if (value === undefined || value === null || value === "") return fallback;
@@ -85,17 +94,22 @@ export function forwardSourceOf(msg: NodeMessage): ForwardSource {
   return { raw: wechat.raw };
 }
 
+/** Each entry in the send nodes' forms (chooseTarget); an empty entry is an error, not a reply to the chat. */
+function targetList(to: unknown, client: Pick<WeChatClientApi, "getContact">): string[] {
+  const list: unknown[] = Array.isArray(to) ? to : to === undefined || to === null || to === "" ? [] : [to];
+  return list.map((entry) => chooseTarget({ to: entry === "" ? null : entry, wechat: {} } as NodeMessage, "", client).target);
+}
+
 /**
  * forward: where to, in order: msg.to (a name, a contact or chat object, or an array of them), else the node's
  * Contact / group (several names, comma separated). Never back to the message's own chat by default.
  */
-export function forwardTargets(msg: NodeMessage, configured: string, client: Pick<WeChatClientApi, "getContact">): string[] {
-  const to = msg.to;
-  const list: unknown[] = Array.isArray(to) ? to : to === undefined || to === null || to === "" ? [] : [to];
-  // Each entry in the send nodes' forms (chooseTarget); an empty entry is an error, not a reply to the chat.
-  const names = list.map((entry) => chooseTarget({ to: entry === "" ? null : entry, wechat: {} } as NodeMessage, "", client).target);
+export function forwardTargets(msg: NodeMessage, configured: string | NodeTarget, client: Pick<WeChatClientApi, "getContact">): string[] {
+  const names = targetList(msg.to, client);
   if (names.length > 0) return names;
-  const fromNode = nameList(configured, "the node's Contact / group");
-  if (fromNode) return fromNode;
+  // The node's target: names, comma separated, or (read from msg / flow / global / env) a contact or a list of them.
+  const node = typeof configured === "string" ? { value: configured, from: "" } : configured;
+  const fromNode = typeof node.value === "string" ? nameList(node.value, "the node's Contact / group") : targetList(node.value, client);
+  if (fromNode && fromNode.length > 0) return fromNode;
   throw new WeChatError("INVALID_ARGUMENT", "forward needs a target: msg.to (a name, a contact, or an array of them) or the node's Contact / group");
 }

@@ -5,14 +5,17 @@ import type { WxAccount } from "../shared/account";
 import { contactOut } from "../shared/contacts";
 import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
 import { chooseTarget, isRecord, withSent } from "../shared/target";
+import { type NodeTarget, configuredTarget, evaluateTarget } from "../shared/typed-target";
 import { attachUser } from "../shared/user-node";
 import { ACTIONS, type Action, actionOf, forwardSourceOf, forwardTargets, friendRequestOf, nameList, sentOf, textArg } from "./args";
 
 interface ActionDef extends NodeDef {
   account?: string;
   action?: string;
-  /** Stable name of the contact or group acted on. */
+  /** Stable name of the contact or group acted on, or a property when targetType says so. */
   target?: string;
+  /** The typedInput type of target: str (default, and for flows saved before it), msg, flow, global or env. */
+  targetType?: string;
   /** create-group / rename-group: the group name. */
   topic?: string;
   /** create-group / add-members / remove-members: names, comma separated. */
@@ -23,7 +26,8 @@ interface ActionDef extends NodeDef {
 
 interface Defaults {
   action: Action;
-  target: string;
+  /** The node's target, read for this msg (typed-target.ts). */
+  target: NodeTarget;
   topic: string;
   members: string[] | undefined;
   remark: string;
@@ -126,7 +130,7 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
       const group = typeof msg.group === "string" && msg.group.trim() !== "" ? msg.group.trim() : undefined;
       if (group !== undefined) {
         // A member's avatar: msg.target names the member within msg.group.
-        const member = textArg(msg, ["target"], d.target);
+        const member = textArg(msg, ["target"], typeof d.target.value === "string" ? d.target.value.trim() : "");
         if (member === "") throw new WeChatError("INVALID_ARGUMENT", "avatar with msg.group needs msg.target (the member's name)");
         msg.payload = await client.avatar(member, { group });
         acted(msg, action, await client.findContact(group));
@@ -140,20 +144,19 @@ async function run(account: WxAccount, msg: NodeMessage, d: Defaults): Promise<v
   }
 }
 
-
 export = function register(RED: NodeAPI): void {
   function WxActionNode(this: Node, config: ActionDef): void {
     RED.nodes.createNode(this, config);
-    const defaults: Defaults = {
+    const target = configuredTarget(config);
+    const defaults: Omit<Defaults, "target"> = {
       action: ACTIONS.find((a) => a === config.action) ?? "recall",
-      target: typeof config.target === "string" ? config.target.trim() : "",
       topic: typeof config.topic === "string" ? config.topic.trim() : "",
       members: nameList(typeof config.members === "string" ? config.members : undefined, "members"),
       remark: typeof config.remark === "string" ? config.remark.trim() : "",
     };
     attachUser(RED, this, config.account, {
       handle: async (account, msg, send) => {
-        await run(account, msg, defaults);
+        await run(account, msg, { ...defaults, target: await evaluateTarget(RED, this, target, msg) });
         send(msg);
       },
     });

@@ -4,17 +4,18 @@ import { MAX_FILE_BYTES } from "../../lib/wechat/outbox";
 import { extensionFor, sanitizeFileName, sniffMime } from "../../lib/wechat/util";
 import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
 import { loadBytes, sourceAccessOf, type SourceDef } from "../shared/source";
-import { resolveTarget, withSent } from "../shared/target";
+import { withSent } from "../shared/target";
+import { targetResolver } from "../shared/typed-target";
 import { attachUser } from "../shared/user-node";
-
-type SendAs = NonNullable<SendFileOptions["as"]>;
-const SEND_AS: readonly SendAs[] = ["image", "video", "sticker", "file"];
+import { SEND_AS, type SendAs } from "./send-as";
 
 
 interface SendFileDef extends NodeDef, SourceDef {
   account?: string;
-  /** Stable name (remark, nickname, alias, group name): never a UserName. */
+  /** Stable name (remark, nickname, alias, group name), never a UserName; or a property when targetType says so. */
   target?: string;
+  /** The typedInput type of target: str (default, and for flows saved before it), msg, flow, global or env. */
+  targetType?: string;
   /** "auto" (by type) or one of SEND_AS. */
   as?: string;
 }
@@ -40,13 +41,13 @@ function fileNameOf(msg: NodeMessage, sourceName: string | undefined, data: Buff
 export = function register(RED: NodeAPI): void {
   function WxSendFileNode(this: Node, config: SendFileDef): void {
     RED.nodes.createNode(this, config);
-    const configured = typeof config.target === "string" ? config.target : "";
+    const targetOf = targetResolver(RED, this, config);
     const as = SEND_AS.find((a) => a === config.as);
     const sources = sourceAccessOf(RED, this, config);
     attachUser(RED, this, config.account, {
       handle: async (account, msg, send) => {
         const client = account.onlineClient();
-        const contact = await resolveTarget(msg, configured, client);
+        const contact = await targetOf(msg, client);
         const sendAs = sendAsOf(msg, as);
         // Read no more than the largest upload; the library alone decides what each form may take (video under
         // 20 MB, any file up to 100 MB: lib/wechat/outbox/upload.ts), so the node and the library never disagree.

@@ -3,13 +3,16 @@ import { sniffImage } from "../../lib/wechat/util";
 import { loadImage } from "../shared/image";
 import type { Node, NodeAPI, NodeDef, NodeMessage } from "../shared/red";
 import { sourceAccessOf, type SourceDef } from "../shared/source";
-import { resolveTarget, withSent } from "../shared/target";
+import { withSent } from "../shared/target";
+import { targetResolver } from "../shared/typed-target";
 import { attachUser } from "../shared/user-node";
 
 interface SendImageDef extends NodeDef, SourceDef {
   account?: string;
-  /** Stable name (remark, nickname, alias, group name): never a UserName. */
+  /** Stable name (remark, nickname, alias, group name), never a UserName; or a property when targetType says so. */
   target?: string;
+  /** The typedInput type of target: str (default, and for flows saved before it), msg, flow, global or env. */
+  targetType?: string;
 }
 
 function fileNameOf(msg: NodeMessage, fallback: string | undefined, ext: string): string {
@@ -23,12 +26,12 @@ function fileNameOf(msg: NodeMessage, fallback: string | undefined, ext: string)
 export = function register(RED: NodeAPI): void {
   function WxSendImageNode(this: Node, config: SendImageDef): void {
     RED.nodes.createNode(this, config);
-    const configured = typeof config.target === "string" ? config.target : "";
+    const targetOf = targetResolver(RED, this, config);
     const sources = sourceAccessOf(RED, this, config);
     attachUser(RED, this, config.account, {
       handle: async (account, msg, send) => {
         const client = account.onlineClient();
-        const contact = await resolveTarget(msg, configured, client);
+        const contact = await targetOf(msg, client);
         const image = await loadImage(msg.payload, sources);
         if (image.data.length === 0) throw new WeChatError("INVALID_ARGUMENT", "the image is empty");
         const type = sniffImage(image.data);

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { contactEvents } from "../../lib/wechat/contact-events";
 import { ContactStore } from "../../lib/wechat/contacts";
 import { isWeChatError } from "../../lib/wechat/errors";
 import type { Contact } from "../../lib/wechat/types";
@@ -92,5 +93,30 @@ describe("client contact store", () => {
     assert.equal(store.resolve("G2").userName, "@@g");
     store.setMembers("@@g", []);
     assert.equal(store.get("@@g")?.memberCount, 0);
+  });
+});
+
+describe("contact events", () => {
+  it("turns contact changes into added / removed / renamed / members events", () => {
+    const a = person("@a", "Ann");
+    assert.deepEqual(contactEvents(undefined, a).map((e) => e.change), ["added"]);
+    assert.deepEqual(contactEvents({ ...a, kind: "stranger" }, a).map((e) => e.change), ["added"], "a stranger who became a friend");
+    const removed = contactEvents(a, undefined);
+    assert.equal(removed[0]?.change, "removed");
+    assert.equal(removed[0]?.contact.nickName, "Ann");
+    const renamed = contactEvents(a, { ...a, remarkName: "Boss", displayName: "Boss", handle: "Boss" });
+    assert.equal(renamed[0]?.change, "renamed");
+    assert.equal(renamed[0]?.previous?.remarkName, "");
+    assert.deepEqual(contactEvents(a, { ...a, starred: true }), [], "nothing a wx-event node cares about");
+    const m = (u: string) => ({ userName: u, nickName: u.slice(1), displayName: "" });
+    const g = { ...person("@@g", "G"), kind: "group" as const, members: [m("@x"), m("@y")] };
+    const events = contactEvents(g, { ...g, members: [m("@y"), m("@z")] });
+    assert.equal(events.length, 1);
+    assert.deepEqual(events[0]?.members, { added: [m("@z")], removed: [m("@x")] });
+    assert.deepEqual(contactEvents({ ...g, members: undefined }, g), [], "first sight of the members is no change");
+    // Payloads are plain copies: later changes to the store do not reach a listener's event.
+    const copy = contactEvents(undefined, g)[0]!;
+    g.members.push(m("@w"));
+    assert.equal(copy.contact.members?.length, 2);
   });
 });

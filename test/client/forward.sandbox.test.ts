@@ -4,7 +4,8 @@ import { isWeChatError } from "../../lib/wechat/errors";
 import type { WeChatClient } from "../../lib/wechat/client";
 import type { Message } from "../../lib/wechat/types";
 import type { InjectRequest } from "../../lib/sandbox/types";
-import { assertNoViolations, envPerTest, loginByQr, waitForMessages, type Env, type Recorder } from "./env";
+import * as path from "node:path";
+import { assertNoViolations, envPerTest, loginByQr, onlineLoaded, waitForMessages, waitForState, type Env, type Recorder } from "./env";
 
 const sha256 = (data: Buffer): string => createHash("sha256").update(data).digest("hex");
 
@@ -172,5 +173,40 @@ describe("forwarding by reference, against the sandbox", function () {
     assert.deepEqual(env.sb.control.violations().map((v) => v.rule), ["forward-stale"]);
     env.sb.control.clearViolations();
     assert.deepEqual(env.sb.control.sent(), [], "nothing was delivered");
+  });
+
+  it("knows its own forwards when the server syncs them back (fromClient), also after a restart in between", async () => {
+    const env = await startEnv({ accounts: 1, echoSends: true });
+    const file = path.join(env.dir, "a.session");
+    const secret = "forward test secret";
+    const a = env.newClient({ sessionFile: file, sessionSecret: secret });
+    await loginByQr(env, a.client, 0);
+    const friend = env.sb.control.worldContacts({ kind: "friend" }).find((c) => !c.remarkName && !/[<&]/.test(c.nickName))!.nickName;
+    const { msgId } = env.sb.control.inject({ from: friend, text: "relay me" });
+    const [original] = await waitForMessages(a.client, a.rec, (m) => m.id === msgId, 1);
+    const first = await a.client.forward(original!, "filehelper");
+    const [echo] = await waitForMessages(a.client, a.rec, (m) => m.id === first.msgId, 1);
+    assert.equal(echo!.fromSelf, true);
+    assert.equal(echo!.fromClient, true);
+    assert.equal(echo!.text, "relay me");
+    // What the owner types on the phone is the account's too, but not this client's.
+    const typed = env.sb.control.inject({ from: "self", to: friend, text: "typed on the phone" });
+    const [phone] = await waitForMessages(a.client, a.rec, (m) => m.id === typed.msgId, 1);
+    assert.equal(phone!.fromSelf, true);
+    assert.equal(phone!.fromClient, undefined);
+
+    // The next echo is held on the server (its webwxsync hangs) while the client stops and starts again.
+    env.sb.control.fault({ endpoint: "webwxsync", kind: "hang", count: 1 });
+    const syncing = new Promise<void>((resolve) => a.rec.callEvents.on("call", (what: string) => what === "webwxsync" && resolve()));
+    const second = await a.client.forward(original!, "filehelper");
+    await syncing;
+    await a.client.stop();
+    const b = env.newClient({ sessionFile: file, sessionSecret: secret });
+    b.client.start();
+    await waitForState(b.client, onlineLoaded, 10_000, "resumed");
+    const [late] = await waitForMessages(b.client, b.rec, (m) => m.id === second.msgId, 1);
+    assert.equal(late!.fromClient, true, "the saved session knows the forward sent just before the restart");
+    assert.ok(!b.rec.messages.some((m) => [msgId, first.msgId, typed.msgId].includes(m.id)), "nothing handled before the restart comes again");
+    assert.equal(env.sb.control.logins().length, 1, "resumed without a new scan");
   });
 });

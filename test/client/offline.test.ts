@@ -1,14 +1,16 @@
 import { strict as assert } from "node:assert";
+import { promises as fs } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import * as net from "node:net";
+import * as path from "node:path";
 import { realHostsTransport } from "../../lib/sandbox";
 import { WeChatError, errorForRet, networkFailureKind } from "../../lib/wechat/errors";
 import { DEFAULT_LOGIN_URL } from "../../lib/wechat/hosts";
 import { HttpClient } from "../../lib/wechat/http";
 import type { Logger, StateInfo, Transport } from "../../lib/wechat/types";
 import { closedPort, offlineTransport, UNRESOLVABLE, useDnsGuard } from "../support/offline";
-import { envPerTest, uuidOf, waitForState } from "./env";
+import { envPerTest, loginByQr, uuidOf, waitForState } from "./env";
 
 /**
  * Why a login fails without a network (#16.2): every failure gets a kind (dns, refused, tls, timeout, http,
@@ -142,16 +144,16 @@ describe("failure kinds (#16.2)", function () {
   });
 });
 
+function recordingLogger(): Logger & { lines: { level: string; text: string }[] } {
+  const lines: { level: string; text: string }[] = [];
+  const at = (level: string) => (text: string) => void lines.push({ level, text });
+  return { lines, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
 describe("the login without a network (#16.2)", function () {
   this.timeout(30_000);
   useDnsGuard();
   const start = envPerTest();
-
-  function recordingLogger(): Logger & { lines: { level: string; text: string }[] } {
-    const lines: { level: string; text: string }[] = [];
-    const at = (level: string) => (text: string) => void lines.push({ level, text });
-    return { lines, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
-  }
 
   it("shows the reason and the next retry in the state, logs each reason once, and once when the server answers again", async () => {
     const env = await start({ realHosts: true });
@@ -192,6 +194,41 @@ describe("the login without a network (#16.2)", function () {
     assert.deepEqual([...new Set(offline.lookups)], [UNRESOLVABLE]);
     await client.stop();
     assert.equal(client.state.problem, undefined, "stopped: no problem left");
+  });
+
+  it("keeps a saved session through a time without a network, and resumes it when the network is back", async () => {
+    const env = await start({ realHosts: true });
+    const info = env.sb.realHosts;
+    assert.ok(info);
+    const online = { kind: "route", to: realHostsTransport(info) } as const;
+    const offline = offlineTransport(online, info.ca);
+    const sessionFile = path.join(env.dir, "saved.session");
+    const options = {
+      loginUrl: DEFAULT_LOGIN_URL,
+      transport: offline.transport,
+      sessionFile,
+      sessionSecret: "test secret",
+      tuning: { loginBackoffMs: 20, retryDelayMs: 1, loadRetry: { attempts: 2, backoffMs: 10, maxBackoffMs: 20 } },
+    };
+    const first = env.newClient(options);
+    await loginByQr(env, first.client);
+    await first.client.stop();
+    const logins = env.sb.control.logins().length;
+    // Node-RED restarts on a machine without a network: the resume fails for want of an answer, again and again.
+    offline.set({ kind: "dns" });
+    const second = env.newClient({ ...options, logger: recordingLogger() });
+    second.client.start();
+    await waitForState(second.client, (s) => s.problem?.kind === "dns" && s.problem.failures >= 3, 10_000, "three failed resumes");
+    await fs.stat(sessionFile);
+    const resumes = second.rec.states.filter((s) => s.state === "resuming");
+    assert.ok(resumes.length >= 3, "every attempt resumes the saved session, none gives it up for a QR");
+    assert.equal(second.rec.states.some((s) => s.state === "waiting-scan" || s.state === "push-login"), false);
+    assert.ok(resumes.slice(1).every((s) => s.problem?.kind === "dns"), "a resume after a failure says why the last one failed");
+    // The network is back: the same session goes on, without a new login.
+    offline.set(online);
+    await waitForState(second.client, (s) => s.state === "online", 10_000);
+    assert.equal(env.sb.control.logins().length, logins, "resumed: no new login");
+    assert.equal(second.client.state.problem, undefined);
   });
 
   it("names a refusal of the login (1203) as the problem, with no retry until a new QR", async () => {

@@ -42,6 +42,8 @@ function packageDir(userDir: string): string {
   for (const type of TYPES) nodes[type] = `nodes/${type}/${type}.js`;
   writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "@wxflow/node-red-wechat", version: "0.0.0-e2e", "node-red": { nodes } }));
   symlinkSync(path.resolve(__dirname, "../../nodes"), path.join(dir, "nodes"), "dir");
+  // the editor's shared code, which Node-RED serves from the package's resources/ folder (scripts/build.js)
+  symlinkSync(path.resolve(__dirname, "../../../resources"), path.join(dir, "resources"), "dir");
   return dir;
 }
 

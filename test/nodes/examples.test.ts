@@ -30,6 +30,7 @@ describe("examples", function () {
       "recall-sent-message",
       "accept-friend-requests",
       "create-group",
+      "group-relay",
     ]) {
       assert.ok(flows.has(`${name}.json`), name);
     }

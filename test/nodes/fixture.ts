@@ -37,7 +37,8 @@ export function useSandbox(options: SandboxOptions = {}, settings: Record<string
   beforeEach(async function () {
     ctx.userDir = mkdtempSync(path.join(tmpdir(), "wxflow-nodes-"));
     // Friend/group actions unpaced: the pacing is the client's (tested there); here it only slows the suite.
-    helper.settings({ userDir: ctx.userDir, wxAccountClientTuning: FAST_TUNING, wxAccountActionPacing: false, ...settings });
+    // Built-in sandboxes close with their account here (no grace: each test starts its own); #16.1 tests set one.
+    helper.settings({ userDir: ctx.userDir, wxAccountClientTuning: FAST_TUNING, wxAccountActionPacing: false, wxAccountSandboxGraceMs: 0, ...settings });
     ctx.sb = await startSandbox({ port: 0, ...options });
   });
   afterEach(async function () {

@@ -35,6 +35,11 @@ describe("node status of a login problem (#16.2)", function () {
     assert.equal(clockTime(retryAt), "12:03:15");
   });
 
+  it("a resume after a failed one says why that one failed", function () {
+    assert.equal(statusFor({ state: "resuming", problem: problem({}) }, t).text, "wx-account.status.resuming: wx-account.problem.dns, wx-account.status.retrying");
+    assert.equal(statusFor({ state: "resuming" }, t).text, "wx-account.status.resuming");
+  });
+
   it("keeps a message without a problem (a port conflict) as it was", function () {
     const state: StateInfo = { state: "offline", message: "listen EADDRINUSE: address already in use 127.0.0.1:1881" };
     assert.equal(statusFor(state, t).text, "wx-account.status.offline: listen EADDRINUSE: address already in use 127.0.0.1:1881");

@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeF
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { SessionStore } from "../../lib/wechat/session-store";
+import type { Message } from "../../lib/wechat/types";
 import { SESSION_KEY_FILE_ENV, baseSecret, sessionKey, sessionSecret } from "../../nodes/shared/secret";
 import accountNode from "../../nodes/wx-account/wx-account";
 import type { AdminHandler, NodeAPI } from "../../nodes/shared/red";
@@ -125,6 +126,8 @@ describe("wx-account", function () {
     assert.equal((await get("contacts", "")).status, 403);
     assert.equal((await get("contacts", "wx-account.read")).status, 403);
     assert.equal((await get("contacts", "wx-account.write")).status, 200);
+    assert.equal((await get("avatar", "wx-account.read")).status, 403);
+    assert.equal((await get("avatar", "wx-account.write")).status, 200);
     assert.equal((await post("logout", "wx-account.read")).status, 403);
     assert.equal((await post("qr", "wx-account.read")).status, 403);
     assert.equal(accountOf().state.state, "online", "a refused logout must not log out");
@@ -132,6 +135,33 @@ describe("wx-account", function () {
     assert.equal((await post("logout", "wx-account.write")).status, 200);
     await waiting;
     assert.equal((await post("qr", "wx-account.write")).status, 200);
+  });
+
+  it("#16.9: serves the logged-in user's avatar as a data: URL for the editor, only while logged in", async function () {
+    await helper.load(NODES, flow(ctx));
+    await waitForStatus(nodeById("send"), (s) => s.fill === "yellow" && s.shape === "ring");
+    const before = await helper.request().get(`/wx-account/${ACCOUNT}/avatar`);
+    assert.equal(before.status, 409);
+    assert.equal((before.body as { error: { code: string } }).error.code, "NOT_LOGGED_IN");
+    await login(ctx, nodeById("send"));
+    const res = await helper.request().get(`/wx-account/${ACCOUNT}/avatar`);
+    assert.equal(res.status, 200);
+    const avatar = (res.body as { avatar: string }).avatar;
+    assert.match(avatar, /^data:image\/(png|jpeg|gif|webp|bmp);base64,[A-Za-z0-9+/=]+$/);
+    // what the sandbox serves as this account's own icon, downloaded once per login
+    const again = await helper.request().get(`/wx-account/${ACCOUNT}/avatar`);
+    assert.equal((again.body as { avatar: string }).avatar, avatar);
+    assert.equal((await helper.request().get("/wx-account/nope/avatar")).status, 404);
+  });
+
+  it("#16.9: the comms summary carries the node status (for the accounts sidebar), never the user", async function () {
+    await helper.load(NODES, flow(ctx));
+    await login(ctx, nodeById("send"));
+    const summary = accountOf().summary();
+    assert.equal(summary.state, "online");
+    assert.equal(summary.status?.fill, "green");
+    assert.equal(summary.status?.text, "wx-account.status.online");
+    assert.doesNotMatch(JSON.stringify(summary), /Sandbox Me|data:image|"@/);
   });
 
   it("lists contacts for the pickers by stable name, never with a UserName", async function () {
@@ -251,6 +281,74 @@ describe("wx-account", function () {
     await online;
     await helper.unload();
     await assert.rejects(fetch(`${origin}/api/sandbox/logins`));
+  });
+});
+
+describe("several accounts", function () {
+  const ctx = useSandbox({ accounts: 2 });
+  type Msg = Record<string, unknown> & { payload: unknown; wechat: Message };
+
+  /** Resolve with the uuid of the QR account `id` shows (waiting on its nodes' status changes). */
+  async function qrUuid(id: string, user: string): Promise<string> {
+    const uuid = (): string | undefined => {
+      const state = accountOf(id).state;
+      return state.state === "waiting-scan" && state.qrUrl ? state.qrUrl.split("/l/")[1] : undefined;
+    };
+    return uuid() ?? waitForEvent(nodeById(user), "call:status", () => uuid(), 10_000, `a QR of ${id}`);
+  }
+
+  async function online(id: string, user: string): Promise<void> {
+    if (accountOf(id).state.state === "online") return;
+    await waitForEvent(nodeById(user), "call:status", () => (accountOf(id).state.state === "online" ? true : undefined), 10_000, `${id} online`);
+  }
+
+  it("runs two accounts side by side that message each other through flows", async function () {
+    const [a, b] = ctx.sb.control.world().accounts;
+    assert.ok(a && b, "two phone accounts in the sandbox world");
+    const flow = [
+      accountConfig(ctx.sb, { id: "accA", name: "A" }),
+      accountConfig(ctx.sb, { id: "accB", name: "B" }),
+      // A sends to B by name, and hears B's answers
+      { id: "sendA", type: "wx-send-text", account: "accA", target: b.nickName, wires: [[]] },
+      { id: "recvA", type: "wx-receive", account: "accA", types: ["text"], wires: [["heardA"]] },
+      { id: "heardA", type: "helper", wires: [] },
+      // B echoes whatever it gets (a reply to msg.wechat.chat), and shows it
+      { id: "recvB", type: "wx-receive", account: "accB", types: ["text"], wires: [["echoB", "heardB"]] },
+      { id: "echoB", type: "wx-send-text", account: "accB", target: "", wires: [[]] },
+      { id: "heardB", type: "helper", wires: [] },
+    ];
+    await helper.load(NODES, flow);
+    const [uuidA, uuidB] = await Promise.all([qrUuid("accA", "sendA"), qrUuid("accB", "recvB")]);
+    assert.notEqual(uuidA, uuidB);
+    ctx.sb.control.scan({ uuid: uuidA, account: a.nickName });
+    ctx.sb.control.scan({ uuid: uuidB, account: b.nickName });
+    await Promise.all([online("accA", "sendA"), online("accB", "recvB")]);
+    assert.equal(accountOf("accA").state.user?.nickName, a.nickName);
+    assert.equal(accountOf("accB").state.user?.nickName, b.nickName);
+
+    const heardB = waitForEvent(nodeById("heardB"), "input", (m) => m as Msg);
+    const heardA = waitForEvent(nodeById("heardA"), "input", (m) => ((m as Msg).payload === "ping from A" ? (m as Msg) : undefined));
+    nodeById("sendA").receive({ payload: "ping from A" });
+    const atB = await heardB;
+    assert.equal(atB.payload, "ping from A");
+    assert.equal(atB.wechat.chat.displayName, a.nickName);
+    const atA = await heardA;
+    assert.equal(atA.wechat.chat.displayName, b.nickName);
+    assert.equal(atA.wechat.fromSelf, false);
+
+    const sent = ctx.sb.control.sent({ type: "text" });
+    assert.deepEqual(
+      sent.map((r) => [r.account, r.toName]),
+      [
+        [a.nickName, b.nickName],
+        [b.nickName, a.nickName],
+      ],
+    );
+    // separate clients, separate session files
+    assert.notEqual(accountOf("accA").runningClient(), accountOf("accB").runningClient());
+    assert.ok(existsSync(path.join(ctx.userDir, "wxflow", "accA.session")));
+    assert.ok(existsSync(path.join(ctx.userDir, "wxflow", "accB.session")));
+    assert.deepEqual(ctx.sb.control.violations(), []);
   });
 });
 

@@ -44,7 +44,7 @@ describe("the published package (#16.7)", function () {
     // what `npm pack` sees after its prepack build: the checkout's files, dist/ as built
     const stage = path.join(tmp, "stage");
     mkdirSync(stage);
-    for (const entry of ["package.json", "README.md", "LICENSE", "examples", "dist/lib", "dist/nodes", "dist/bin"]) {
+    for (const entry of ["package.json", "README.md", "LICENSE", "examples", "dist/lib", "dist/nodes", "dist/bin", "resources"]) {
       cpSync(path.join(root, entry), path.join(stage, entry), { recursive: true });
     }
     // the rest of prepack, on the copy
@@ -104,11 +104,15 @@ describe("the published package (#16.7)", function () {
       }
       // each flow node ships the one icon its editor names, beside it (not every icon in every folder); the config
       // node shows no icon
-      const icon = /\bicon:\s*"([^"]+)"/.exec(readFileSync(path.join(dir, `${type}.html`), "utf8"))?.[1];
+      const html = readFileSync(path.join(dir, `${type}.html`), "utf8");
+      // a send node's editor comes from the shared sendNode(), which names the icon "<type>.svg"
+      const icon = /\bicon:\s*"([^"]+)"/.exec(html)?.[1] ?? (html.includes(`sendNode("${type}"`) ? `${type}.svg` : undefined);
       if (type === "wx-account") assert.equal(icon, undefined, "the config node names no icon");
       else assert.deepEqual(readdirSync(path.join(dir, "icons")), [icon], `${type} icons`);
     }
     assert.ok(existsSync(path.join(packed, "dist", "lib", "sandbox", "public", "phone.html")), "the sandbox phone page");
+    // the editor code the node editors share, served by Node-RED from the package's resources/ folder (#15.7)
+    for (const file of ["wxflow-editor.js", "wxflow-lists.js"]) assert.ok(existsSync(path.join(packed, "resources", file)), `resources/${file}`);
     assert.ok(readdirSync(path.join(packed, "examples")).filter((f) => f.endsWith(".json")).length >= 10);
     // the packed code, with this checkout's dependencies (as an install would have them)
     symlinkSync(path.join(root, "node_modules"), path.join(packed, "node_modules"), "dir");

@@ -16,6 +16,8 @@ import { Ledger, runSeed, type Prng } from "./ledger";
 import { summary, watchUnhandledRejections } from "./suite";
 
 const SECRET = "reliability secret";
+/** The fault schedule npm test and CI run (WXFLOW_SEED=<n> replays another, WXFLOW_SEED=random draws one). */
+export const FAULTS_SEED = 20261203;
 const KINDS: readonly FaultKind[] = ["500", "reset", "malformed", "truncated", "500", "reset", "hang"];
 const TUNING = {
   timeouts: { requestMs: 1_500, syncCheckMs: 1_200, loginPollMs: 2_000 },
@@ -115,7 +117,7 @@ describe("reliability: randomised faults at the client", function () {
   }
 
   it("delivers every message exactly once, in order per chat, through a seeded fault schedule", async () => {
-    const rng = runSeed("client faults");
+    const rng = runSeed("client faults", FAULTS_SEED);
     env = await startEnv({ longPollMs: 300, contacts: 20, groups: 3, skeyRotateEvery: 7 });
     const sessionFile = path.join(env.dir, "rel.session");
     const first = env.newClient({ sessionFile, sessionSecret: SECRET, pacing: { perMinute: 600, burst: 10 }, tuning: TUNING });
@@ -155,5 +157,20 @@ describe("reliability: randomised faults at the client", function () {
     assert.deepEqual(run.uncertain.filter((id) => run.sentOk.includes(id)), [], "an uncertain send is not also reported as done");
     assert.equal(env.sb.control.logins().filter((l) => l.state === "done").length, 1, "one login: every restart resumed the saved session");
     assertNoViolations(env);
+  });
+});
+
+describe("reliability: seeds", function () {
+  it("the suite runs a pinned schedule; WXFLOW_SEED replays one or asks for a random one; soak draws a fresh one", () => {
+    assert.equal(runSeed("pinned", FAULTS_SEED, {}).seed, FAULTS_SEED);
+    assert.equal(runSeed("pinned", FAULTS_SEED, { WXFLOW_SEED: "" }).seed, FAULTS_SEED);
+    assert.equal(runSeed("replay", FAULTS_SEED, { WXFLOW_SEED: "4242" }).seed, 4242);
+    assert.equal(runSeed("replay, no pin", undefined, { WXFLOW_SEED: "4242" }).seed, 4242);
+    const random = runSeed("random", FAULTS_SEED, { WXFLOW_SEED: "random" }).seed;
+    const soak = runSeed("soak", undefined, {}).seed;
+    for (const seed of [random, soak]) assert.ok(Number.isInteger(seed) && seed > 0 && seed <= 2_147_483_647, String(seed));
+    // a pinned seed gives the same schedule every time
+    const draw = (seed: number) => Array.from({ length: 5 }, ((rng) => () => rng.int(0, 1_000_000))(runSeed("same", seed, {})));
+    assert.deepEqual(draw(FAULTS_SEED), draw(FAULTS_SEED));
   });
 });

@@ -13,10 +13,16 @@ export class Prng extends Rng {
   }
 }
 
-/** The seed of this run: WXFLOW_SEED when set (replay), else a fresh one. Printed either way. */
-export function runSeed(what: string): Prng {
-  const fromEnv = Number(process.env.WXFLOW_SEED);
-  const seed = Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : (Date.now() % 2_147_483_647) + 1;
+/**
+ * The seed of this run, printed either way: WXFLOW_SEED=<n> when set (replay), else `pinned` (the mocha suite pins
+ * its schedules, so `npm test` and CI run the same ones every time), else a fresh one (`npm run soak`, or any run
+ * with WXFLOW_SEED=random).
+ */
+export function runSeed(what: string, pinned?: number, env: NodeJS.ProcessEnv = process.env): Prng {
+  const wanted = env.WXFLOW_SEED?.trim() ?? "";
+  const fromEnv = Number(wanted);
+  const fresh = (Date.now() % 2_147_483_647) + 1;
+  const seed = Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : wanted === "random" || pinned === undefined ? fresh : pinned;
   console.log(`    [${what}] seed ${seed} (replay with WXFLOW_SEED=${seed})`);
   return new Prng(seed);
 }

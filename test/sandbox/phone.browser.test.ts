@@ -87,6 +87,15 @@ describe("sandbox: phone page (browser)", function () {
     const sentImg = await c.sendMedia("webwxsendmsgimg", "fun=async&f=json", { Type: 3, MediaId: up.MediaId, ToUserName: to, Content: "" });
     assert.equal((sentImg.BaseResponse as { Ret?: number }).Ret, 0);
     await page.waitForFunction('(() => { const i = document.querySelector("#sent img.sent"); return !!i && i.complete && i.naturalWidth > 0 && i.src.startsWith("blob:"); })()', undefined, { timeout: 10_000 });
+
+    // #18: a forward by reference (no upload) shows the bytes of the image it repeats
+    const id = c.localId();
+    const content = String(img.Content).replace(/&lt;/g, "<").replace(/&gt;/g, ">");
+    const forwarded = await c.post("webwxsendmsgimg", "fun=async&f=json", { Msg: { Type: 3, MediaId: "", Content: content, FromUserName: c.self.UserName, ToUserName: to, LocalID: id, ClientMsgId: id }, Scene: 2 });
+    assert.equal((forwarded.BaseResponse as { Ret?: number }).Ret, 0);
+    await page.waitForFunction('(() => { const i = document.querySelector("#sent li[data-forwarded=true] img.sent"); return !!i && i.complete && i.naturalWidth > 0 && i.src.startsWith("blob:"); })()', undefined, { timeout: 10_000 });
+    assert.match(await page.locator("#sent li[data-forwarded=true] .meta").innerText(), /image \(forwarded\)/);
+    assert.deepEqual(await api.violations(), []);
     await page.close();
   });
 });

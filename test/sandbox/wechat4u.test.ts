@@ -1,6 +1,7 @@
 /**
  * An independent client proves the sandbox: wechat4u (CommonJS, untyped) logs in through the control API,
- * lists contacts, receives an injected message, sends a text and a 1.2 MB image in chunks, with no violation.
+ * lists contacts, receives an injected message, sends a text and a 1.2 MB image in chunks, forwards an image and a
+ * text by reference (forwardMsg), with no violation.
  * Its URLs are built from https:// hosts in lib/util/conf.js. On the sandbox's plain origin getCONF is swapped for
  * one that points every URL at the sandbox, and the test checks that no URL leaves it. In the real-hosts mode
  * (README.md "Real hosts") wechat4u runs unchanged on its real URLs: its HTTP layer is axios, which takes an
@@ -27,6 +28,8 @@ interface Bot extends EventEmitter {
   start(): Promise<void>;
   stop(): void;
   sendMsg(msg: string | { file: Buffer; filename: string }, to: string): Promise<Record<string, unknown>>;
+  /** Forward a received message by reference (Scene 2). */
+  forwardMsg(msg: Record<string, unknown>, to: string): Promise<Record<string, unknown>>;
   contacts: Record<string, { UserName: string; NickName: string; RemarkName?: string }>;
   user: { UserName: string };
   state: string;
@@ -79,7 +82,7 @@ describe(`sandbox: wechat4u as an independent client (${mode === "origin" ? "pla
     await sb?.close();
   });
 
-  it("logs in, lists contacts, receives, sends a text and a chunked image, with no violation", async () => {
+  it("logs in, lists contacts, receives, sends a text and a chunked image, forwards by reference, with no violation", async () => {
     const handlersBefore = process.listeners("uncaughtException");
     const mod: unknown = load("wechat4u");
     // wechat4u installs a process-wide uncaughtException logger at load: take it away again
@@ -148,6 +151,27 @@ describe(`sandbox: wechat4u as an independent client (${mode === "origin" ? "pla
     const upload = (await api.uploads()).find((u) => u.mediaId === sentImage.mediaId);
     assert.equal(upload?.chunks, 3);
     assert.deepEqual(await api.upload(String(sentImage.mediaId)), image);
+
+    // forward by reference (forwardMsg): a received image and the received text, nothing uploaded (#18)
+    const photo = Buffer.concat([Buffer.from("\x89PNG\r\n\x1a\n", "latin1"), Buffer.alloc(5000, 9)]);
+    const gotPhoto = new Promise<Record<string, unknown>>((resolve) => {
+      const onMessage = (m: Record<string, unknown>): void => {
+        if (m.MsgType !== 3) return;
+        b.off("message", onMessage);
+        resolve(m);
+      };
+      b.on("message", onMessage);
+    });
+    await api.inject({ from: friend.remarkName || friend.nickName, type: "image", data: photo.toString("base64") });
+    const received = await gotPhoto;
+    const uploads = (await api.uploads()).length;
+    assert.equal(((await b.forwardMsg(received, "filehelper")).BaseResponse as { Ret: number }).Ret, 0);
+    assert.equal(((await b.forwardMsg(msg, "filehelper")).BaseResponse as { Ret: number }).Ret, 0);
+    const forwardedImage = await api.waitForSent((r) => r.type === "image" && r.forwarded === true);
+    assert.deepEqual(await api.media(forwardedImage.msgId), photo);
+    const forwardedText = await api.waitForSent((r) => r.type === "text" && r.forwarded === true);
+    assert.equal(forwardedText.text, "hello wechat4u <3");
+    assert.equal((await api.uploads()).length, uploads, "a forward uploads nothing");
 
     assert.deepEqual(await api.violations(), []);
     // what wechat4u does differently from the official client, and the real server accepts

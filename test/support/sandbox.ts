@@ -136,9 +136,16 @@ export class SandboxClient {
   async uploads(): Promise<UploadRecord[]> {
     return (await this.call<{ uploads: UploadRecord[] }>("GET", "uploads")).uploads;
   }
-  async upload(mediaId: string): Promise<Buffer> {
-    const res = await fetch(new URL(`/api/sandbox/uploads/${encodeURIComponent(mediaId)}`, this.baseUrl), { headers: this.headers() });
-    if (!res.ok) throw new SandboxApiError(res.status, "NOT_FOUND", "no such upload");
+  upload(mediaId: string): Promise<Buffer> {
+    return this.bytes(`uploads/${encodeURIComponent(mediaId)}`, "no such upload");
+  }
+  /** The media of a message by its MsgId (a received one, or a forward: `SentRecord.forwarded`). */
+  media(msgId: string): Promise<Buffer> {
+    return this.bytes(`media/${encodeURIComponent(msgId)}`, "no media for this MsgId");
+  }
+  private async bytes(route: string, missing: string): Promise<Buffer> {
+    const res = await fetch(new URL(`/api/sandbox/${route}`, this.baseUrl), { headers: this.headers() });
+    if (!res.ok) throw new SandboxApiError(res.status, "NOT_FOUND", missing);
     return Buffer.from(await res.arrayBuffer());
   }
   async deviceIds(): Promise<DeviceIdRecord[]> {

@@ -1,5 +1,7 @@
 import { strict as assert } from "node:assert";
 import { isWeChatError } from "../../lib/wechat/errors";
+import { normalizeMessage, type NormalizeContext } from "../../lib/wechat/messages/normalize";
+import type { RawMessage } from "../../lib/wechat/messages/wire";
 import { forwardRequest } from "../../lib/wechat/outbox";
 
 const esc = (xml: string): string => xml.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -48,4 +50,19 @@ describe("forwardRequest (docs/protocol.md section 6, Forwarding)", function () 
     assert.throws(() => forwardRequest(undefined), (e) => isWeChatError(e, "INVALID_ARGUMENT"));
     assert.throws(() => forwardRequest({ raw: { MsgType: 1 } }), (e) => isWeChatError(e, "INVALID_ARGUMENT"));
   });
+
+  it("a quote reply (appmsg 57) keeps its text and sender on receipt, and again once forwarded", () => {
+    const ctx: NormalizeContext = { self: { userName: "@me", nickName: "Me" }, lookup: () => undefined, memberLookup: () => undefined, now: () => 1 };
+    const appmsg = "<appmsg><title>agreed &amp; done</title><type>57</type><refermsg><content>the plan</content><displayname>Carl</displayname></refermsg></appmsg>";
+    const original: RawMessage = { MsgId: "4000000000000000002", FromUserName: "@@room", ToUserName: "@me", MsgType: 49, AppMsgType: 57, Content: "@bob:<br/>" + esc(`<msg>${appmsg}</msg>`), CreateTime: 1 };
+    const received = normalizeMessage(original, ctx);
+    assert.deepEqual([received.type, received.text, received.sender.userName], ["text", "agreed & done", "@bob"]);
+    // Forwarded: the <appmsg> as it was, re-escaped by the server for the receiver, sent by the forwarder.
+    const request = forwardRequest({ raw: received.raw });
+    assert.equal(request.fields.Type, 57);
+    const delivered = String(request.fields.Content).replace(/</g, "&lt;").replace(/>/g, "&gt;");
+    const forwarded = normalizeMessage({ MsgId: "4000000000000000003", FromUserName: "@forwarder", ToUserName: "@me", MsgType: 49, AppMsgType: 57, Content: `&lt;msg&gt;${delivered}&lt;/msg&gt;`, CreateTime: 2 }, ctx);
+    assert.deepEqual([forwarded.type, forwarded.text, forwarded.sender.userName], ["text", "agreed & done", "@forwarder"]);
+  });
 });
+

@@ -42,6 +42,14 @@ describe("outbox/buildFileAppMsg", () => {
     assert.equal(buildFileAppMsgFields({ ...input, signature: undefined }).Signature, undefined);
   });
 
+  it("puts a checkupload Signature both beside the Content and inside <appattach>", () => {
+    const input = { title: "big.zip", size: 30 * 1024 * 1024, mediaId: "@m", ext: "zip", desktop: false, signature: "sig<1>" };
+    const fields = buildFileAppMsgFields(input);
+    assert.equal(fields.Signature, "sig<1>");
+    assert.equal(xmlString(parseXml(fields.Content), "appmsg", "appattach", "signature"), "sig<1>");
+    assert.ok(!buildFileAppMsg({ ...input, signature: undefined }).includes("signature"));
+  });
+
   it("refuses a bad size or a missing media id", () => {
     assert.throws(() => buildFileAppMsg({ title: "x", size: -1, mediaId: "@m", ext: "" }), code("INVALID_ARGUMENT"));
     assert.throws(() => buildFileAppMsg({ title: "x", size: 1.5, mediaId: "@m", ext: "" }), code("INVALID_ARGUMENT"));

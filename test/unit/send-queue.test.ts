@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { SendQueue, type ThrottleInfo } from "../../lib/wechat/outbox/send-queue";
 import { WeChatError, isWeChatError } from "../../lib/wechat/errors";
+import { DEFAULT_ACTION_PACING } from "../../lib/wechat/send";
 import { FakeClock, settle } from "../support/fake-clock";
 
 
@@ -247,6 +248,47 @@ describe("outbox/SendQueue", () => {
     for (const bad of [{ perMinute: 0 }, { perMinute: -1 }, { perMinute: Number.NaN }, { perMinute: 60, burst: 0 }, { perMinute: 60, jitter: 2 }]) {
       assert.throws(() => new SendQueue(bad), (e: unknown) => isWeChatError(e, "INVALID_ARGUMENT"));
     }
+  });
+
+  it("paces actions one per 5 s by default, without slowing the messages queued beside them", async () => {
+    const clock = new FakeClock();
+    const queue = new SendQueue(false, { now: clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer, random: () => 0, actionPacing: DEFAULT_ACTION_PACING });
+    const log: string[] = [];
+    const run = (name: string, action: boolean) => queue.run(async () => log.push(`${name}@${clock.t - 1_000_000}`), name, { action });
+    const all = Promise.all([run("a1", true), run("a2", true), run("m1", false), run("a3", true)]);
+    await clock.advance(20_000);
+    await all;
+    // Same queue, same order: the message waits behind a2 (order kept), not for a bucket of its own.
+    assert.deepEqual(log, ["a1@0", "a2@5000", "m1@5000", "a3@10000"]);
+    queue.close();
+  });
+
+  it("an action waits for both buckets; a 1205 empties the action bucket too", async () => {
+    const clock = new FakeClock();
+    const queue = new SendQueue(
+      { perMinute: 60, burst: 1, jitter: 0 },
+      { now: clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer, random: () => 0, actionPacing: { perMinute: 20, burst: 1, jitter: 0 }, cooldownMs: 100 },
+    );
+    const starts: number[] = [];
+    let first = true;
+    const task = queue.run(
+      async () => {
+        starts.push(clock.t - 1_000_000);
+        if (first) {
+          first = false;
+          throw new WeChatError("THROTTLED", "1205", { ret: 1205 });
+        }
+      },
+      "x",
+      { action: true },
+    );
+    await clock.advance(10_000);
+    await task;
+    // Retried after the cool-down AND a full action interval (3 s): the bucket was emptied.
+    assert.equal(starts.length, 2);
+    assert.ok(starts[1]! >= 3_000, `retry at ${starts[1]}`);
+    assert.throws(() => new SendQueue(false, { actionPacing: { perMinute: 0 } }), (e) => isWeChatError(e, "INVALID_ARGUMENT"));
+    queue.close();
   });
 
   it("works with real timers and leaves none behind", async () => {

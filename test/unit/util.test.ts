@@ -3,7 +3,9 @@ import { BoundedSet } from "../../lib/wechat/util/bounded-set";
 import { sanitizeFileName, fileExtension } from "../../lib/wechat/util/filename";
 import { ClientMsgIds, makeClientMsgId, deviceId } from "../../lib/wechat/util/ids";
 import { extensionFor, sniffImage, sniffMime } from "../../lib/wechat/util/mime";
+import { RecentMessages } from "../../lib/wechat/util/recent-messages";
 import { parseScriptVars } from "../../lib/wechat/util/script-vars";
+import type { Message } from "../../lib/wechat/types";
 
 describe("util/BoundedSet", () => {
   it("lists the newest values oldest first, before and after it wraps", () => {
@@ -205,6 +207,28 @@ describe("util/extensionFor and sniffImage: one MIME table for lib and nodes (#1
     assert.deepEqual(sniffImage(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0])), { mime: "image/jpeg", ext: "jpg" });
     assert.equal(sniffImage(Buffer.from("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", "latin1")), undefined);
     assert.equal(sniffImage(Buffer.from("not an image")), undefined);
+  });
+});
+
+describe("util/RecentMessages", () => {
+  function message(id: string): Message {
+    const ref = { userName: "@a", handle: "A", displayName: "A", kind: "friend" as const };
+    return { id, type: "text", msgType: 1, time: 0, chat: ref, sender: ref, fromSelf: false, mentioned: false, text: id, raw: {} };
+  }
+
+  it("remembers the last messages by id, bounded by count and age", () => {
+    let now = 0;
+    const recent = new RecentMessages(3, 1_000, () => now);
+    for (const id of ["1", "2", "3", "4"]) recent.add(message(id));
+    assert.equal(recent.size, 3);
+    assert.equal(recent.get("1"), undefined, "the oldest was dropped");
+    assert.equal(recent.get("4")?.id, "4");
+    now = 1_500;
+    assert.equal(recent.get("4"), undefined, "too old");
+    recent.add(message("5"));
+    assert.equal(recent.size, 1, "old entries are trimmed on add");
+    for (let i = 0; i < 10_000; i++) recent.add(message(String(i)));
+    assert.equal(recent.size, 3, "memory stays flat");
   });
 });
 
