@@ -19,7 +19,7 @@ const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as
 function files(dir = ""): string[] {
   const found: string[] = [];
   for (const name of readdirSync(path.join(root, dir))) {
-    if (["node_modules", "dist", ".git", ".node-red", ".out", ".ci", "coverage"].includes(name)) continue;
+    if (["node_modules", "dist", "resources", ".git", ".node-red", ".out", ".ci", "coverage"].includes(name)) continue;
     const rel = dir === "" ? name : `${dir}/${name}`;
     if (statSync(path.join(root, rel)).isDirectory()) found.push(...files(rel));
     else found.push(rel);
