@@ -27,7 +27,7 @@ export default tseslint.config(
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {
-    files: ["nodes/**/*.html.js", "nodes/**/editor/*.js"],
+    files: ["nodes/**/editor/*.js"],
     languageOptions: { sourceType: "script", globals: { window: "readonly", document: "readonly", $: "readonly", RED: "readonly", setTimeout: "readonly" } },
   },
 );

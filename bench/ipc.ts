@@ -34,8 +34,8 @@ export interface CollectResult {
   duplicated: number;
   outOfOrder: number;
   /** wallNow() of the first and last delivery (undefined when nothing arrived). */
-  firstAt?: number;
-  lastAt?: number;
+  firstAt?: number | undefined;
+  lastAt?: number | undefined;
   /** For texts carrying a send timestamp: delivery latency in ms, in arrival order. */
   latencies: number[];
 }

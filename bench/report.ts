@@ -13,15 +13,15 @@ export interface MetricRow {
   metric: string;
   label: string;
   better: "lower" | "higher";
-  target?: string;
+  target?: string | undefined;
   ours: number | null;
   theirs: number | null;
   /** ours / theirs (both medians). */
   ratio: number | null;
   /** ours is better than theirs on this metric. */
   ahead: boolean | null;
-  oursNa?: string;
-  theirsNa?: string;
+  oursNa?: string | undefined;
+  theirsNa?: string | undefined;
   oursSamples: number[];
   theirsSamples: number[];
 }

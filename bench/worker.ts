@@ -37,7 +37,7 @@ function gc(): void {
  * without process start and module loading, written as <dir>/<window>-<side>-<pid>.cpuprofile.
  */
 class WindowProfiler {
-  private session?: InspectorSession;
+  private session: InspectorSession | undefined;
 
   async start(): Promise<void> {
     if (!process.env.BENCH_WINDOW_PROF || this.session) return;

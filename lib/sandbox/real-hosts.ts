@@ -141,8 +141,8 @@ export type FrontHandler = (req: IncomingMessage, res: ServerResponse, front: Fr
  * the phone page stay on the sandbox's plain origin.
  */
 export class TlsFront {
-  private server?: Server;
-  private certificates?: Certificates;
+  private server: Server | undefined;
+  private certificates: Certificates | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly names = realHostNames();
 

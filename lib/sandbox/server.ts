@@ -104,7 +104,7 @@ export const DEFAULT_SETTINGS: Settings = {
 export class Sandbox implements Host, ControlHost {
   readonly state: SandboxState;
   readonly control: SandboxControl;
-  private server?: Server;
+  private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly pending = new Set<(r: WaitResult) => void>();
   private readonly hung = new Set<ServerResponse>();

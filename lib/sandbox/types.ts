@@ -38,7 +38,7 @@ export interface SandboxOptions extends Partial<Settings> {
    * The control API token: a fresh random one by default (see `sb.token`), a string to choose it, or false to
    * turn the check off (scripts; wx-sandbox --no-token). The phone page carries it in its URL fragment.
    */
-  token?: string | false;
+  token?: string | false | undefined;
   /** Bytes of media the sandbox keeps at most (injected media, uploads, chunks in progress); oldest used goes first. */
   mediaBudgetBytes?: number;
   seed?: number;

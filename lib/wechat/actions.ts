@@ -212,7 +212,7 @@ export class Actions {
       if ("member" in target) {
         requireGroup(target.group, "avatar");
         const member = findMember(target.group, target.member, this.contacts);
-        return await this.api.avatar(member.userName, { ...(target.group.encryChatRoomId ? { chatRoomId: target.group.encryChatRoomId } : {}) });
+        return await this.api.avatar(member.userName, { chatRoomId: target.group.encryChatRoomId });
       }
       return await this.api.avatar(target.userName, { group: target.kind === "group" });
     } catch (error) {

@@ -28,9 +28,9 @@ export interface SyncAnswer {
   delContactList: Json[];
   modChatRoomMemberList: Json[];
   continueFlag: number;
-  syncKey?: SyncKey;
-  syncCheckKey?: SyncKey;
-  skey?: string;
+  syncKey?: SyncKey | undefined;
+  syncCheckKey?: SyncKey | undefined;
+  skey?: string | undefined;
 }
 
 function list(value: unknown): Json[] {
@@ -167,7 +167,7 @@ export class SessionApi {
       continueFlag: Number(answer.ContinueFlag) || 0,
       syncKey: readSyncKey(answer.SyncKey),
       syncCheckKey: readSyncKey(answer.SyncCheckKey),
-      ...(skey ? { skey } : {}),
+      skey,
     };
   }
 
@@ -225,13 +225,13 @@ export class SessionApi {
   }
 
   /** An avatar: webwxgeticon (people), webwxgetheadimg (groups); a member's with the group's EncryChatRoomId. */
-  avatar(userName: string, options: { group?: boolean; chatRoomId?: string; maxBytes?: number }): Promise<Buffer> {
+  avatar(userName: string, options: { group?: boolean; chatRoomId?: string | undefined; maxBytes?: number }): Promise<Buffer> {
     const path = options.group ? "webwxgetheadimg" : "webwxgeticon";
     const url = this.url(path, {
       seq: 0,
       username: userName,
       skey: this.session.skey,
-      ...(options.chatRoomId ? { chatroomid: options.chatRoomId } : {}),
+      chatroomid: options.chatRoomId || undefined,
     });
     return this.media(path, url, options.maxBytes ?? 4 * 1024 * 1024);
   }
@@ -273,7 +273,7 @@ export class SessionApi {
       what,
       url,
       maxBytes,
-      ...(headers ? { headers } : {}),
+      headers,
       timeoutMs: Math.max(this.timeouts.requestMs, 60_000),
       signal: this.signal,
     });

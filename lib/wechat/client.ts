@@ -1,3 +1,10 @@
+/**
+ * WeChatClient: the facade of WeChatClientApi (one short method per public call), its typed events, and the run
+ * loop (which login to try, back-off, refusals, interrupts, the login problem shown in the state). It stays over
+ * 400 lines because the public API is wide (about 30 calls, each a few lines); every part with a job of its own
+ * lives beside it: LoginFlow (login-flow.ts), OnlineSession (online-session.ts), Inbound (inbound.ts), Actions and
+ * SentMessages (actions.ts), Sender (send.ts). docs/architecture.md shows how they connect.
+ */
 import { EventEmitter } from "node:events";
 import { CookieJar } from "tough-cookie";
 import { SentMessages } from "./actions";
@@ -89,16 +96,16 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private readonly contactStore = new ContactStore();
   private readonly timeouts: ApiTimeouts & { loginPollMs: number };
   private jar = new CookieJar();
-  private run?: { abort: AbortController; done: Promise<void>; http: HttpClient };
+  private run: { abort: AbortController; done: Promise<void>; http: HttpClient } | undefined;
   /** Aborts the current login attempt or session (newQr, logout), not the run. */
-  private step?: { abort: AbortController; reason?: Interrupt };
-  private session?: OnlineSession;
+  private step: { abort: AbortController; reason?: Interrupt } | undefined;
+  private session: OnlineSession | undefined;
   private forceQr = false;
   /** MsgIds handled by this client, across sessions; the newest few are saved with the session. */
   private readonly seen: BoundedSet<string>;
   /** LocalID / ClientMsgId of every send of this client, unique across its sessions. */
   private readonly clientMsgIds = new ClientMsgIds();
-  private wake?: () => void;
+  private wake: (() => void) | undefined;
   /** Recent messages by MsgId, for the `recall` event's original. */
   private readonly recent: RecentMessages;
   /** When this client sent what, for revoke(). */
@@ -107,9 +114,9 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private lastSaved?: SavedSession;
   private readonly loadRetry: RetryPolicy;
   /** Why the login keeps failing, shown in every state until a login step succeeds (#16.2). */
-  private problem?: LoginProblem;
+  private problem: LoginProblem | undefined;
   /** The failure last logged at warn level: the same one again is logged at debug only, until it changes. */
-  private loggedFailure?: string;
+  private loggedFailure: string | undefined;
 
   constructor(private readonly options: WeChatClientOptions = {}) {
     super();
@@ -180,14 +187,13 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   start(): void {
     if (this.run) return;
     const abort = new AbortController();
-    const onRequest = this.options.tuning?.onRequest;
     const http = new HttpClient({
       logger: this.logger,
       jar: this.jar,
       timeoutMs: this.timeouts.requestMs,
-      ...this.retryOption(),
-      ...(onRequest ? { onRequest } : {}),
-      ...(this.options.transport ? { transport: this.options.transport } : {}),
+      retryDelayMs: this.options.tuning?.retryDelayMs,
+      onRequest: this.options.tuning?.onRequest,
+      transport: this.options.transport,
     });
     const run = { abort, http, done: Promise.resolve() };
     this.run = run;
@@ -332,7 +338,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     return this.sent(
       this.requireSession().sender.sendMedia(target, data, {
         fileName: options?.fileName ?? `image.${extensionFor(mime ?? "") ?? "jpg"}`,
-        ...(mime ? { mime } : {}),
+        mime,
         as: "image",
       }),
     );
@@ -421,11 +427,6 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   }
 
   // ---- the run ----
-
-  private retryOption(): { retryDelayMs?: number } {
-    const d = this.options.tuning?.retryDelayMs;
-    return d === undefined ? {} : { retryDelayMs: d };
-  }
 
   private requireSession(): NonNullable<WeChatClient["session"]> {
     if (!this.session || this.current.state !== "online") throw new WeChatError("NOT_LOGGED_IN", "not logged in");

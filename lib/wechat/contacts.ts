@@ -87,7 +87,7 @@ export class ContactStore {
         // A Mod entry without members must not drop the members we know.
         if (contact.kind === "group" && !contact.members && old.members) {
           contact.members = old.members;
-          contact.memberCount ??= old.memberCount;
+          if (contact.memberCount === undefined && old.memberCount !== undefined) contact.memberCount = old.memberCount;
         }
         changed.push(contact.userName);
       } else {

@@ -57,7 +57,11 @@ export class WeChatError extends Error {
   }
 }
 
-/** An error as text for a warning: a WeChatError's message (never secrets), else only the error's name. */
+/**
+ * An error as text for the client's own warnings: a WeChatError's message (written to hold no secrets), else only
+ * the error's name. Unlike errorText, a foreign error's message (which may quote a URL with the session's keys) is
+ * never repeated.
+ */
 export function describeError(error: unknown): string {
   if (error instanceof WeChatError) return error.message;
   if (error instanceof Error) return error.name;

@@ -44,35 +44,36 @@ export function buildUrl(origin: string, path: string, query: Record<string, Que
   return base + (base.includes("?") ? "&" : "?") + parts.join("&");
 }
 
+/** One request; an option left out and one given as undefined mean the same (the default). */
 export interface RequestSpec {
   /** Endpoint name for errors and logs (never the URL: it holds secrets). */
   what: string;
   url: string;
-  method?: "GET" | "POST";
-  headers?: Record<string, string>;
+  method?: "GET" | "POST" | undefined;
+  headers?: Record<string, string> | undefined;
   /** JSON body (POST). */
-  json?: unknown;
+  json?: unknown | undefined;
   /** URL-encoded form body (POST). */
-  form?: Record<string, string>;
+  form?: Record<string, string> | undefined;
   /** multipart body (POST). */
-  formData?: FormData;
+  formData?: FormData | undefined;
   /** A body already serialised (e.g. a multipart chunk built as one Buffer), sent as is with its Content-Type. */
-  body?: { data: Buffer; contentType: string };
+  body?: { data: Buffer; contentType: string } | undefined;
   /** Whole-request timeout (default 15 s). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Further attempts after a network error or a 5xx (default 2). */
-  retries?: number;
+  retries?: number | undefined;
   /**
    * false for a call that must not reach the server twice (a send, the one-use login ticket): it is retried only
    * when the connection failed before the request was written; a failure after that (a reset, a timeout, a 5xx)
    * is thrown at once with `afterSent` (docs/protocol.md section 2). Default true.
    */
-  idempotent?: boolean;
-  signal?: AbortSignal;
+  idempotent?: boolean | undefined;
+  signal?: AbortSignal | undefined;
   /** Refuse bodies larger than this (default: the client's cap). */
-  maxBytes?: number;
+  maxBytes?: number | undefined;
   /** Referer header; default `<page origin>/` when the client knows it. */
-  referer?: string;
+  referer?: string | undefined;
 }
 
 export interface HttpResponse {
@@ -82,18 +83,18 @@ export interface HttpResponse {
 }
 
 export interface HttpClientOptions {
-  logger?: Logger;
-  jar?: CookieJar;
+  logger?: Logger | undefined;
+  jar?: CookieJar | undefined;
   /** Default body cap (8 MiB). */
-  maxBodyBytes?: number;
+  maxBodyBytes?: number | undefined;
   /** Default timeout (15 s). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** First retry delay before jitter (default 500 ms). */
-  retryDelayMs?: number;
+  retryDelayMs?: number | undefined;
   /** Called with the endpoint name before every attempt (observability, tests counting calls). */
-  onRequest?: (what: string) => void;
+  onRequest?: ((what: string) => void) | undefined;
   /** Where connections really go (a server playing the real hosts); default: where the URL says. */
-  transport?: Transport;
+  transport?: Transport | undefined;
 }
 
 /** Failures of the connection itself: the request cannot have been written (nothing reached the server). */
@@ -299,7 +300,7 @@ export class HttpClient {
   private gotInstance?: Promise<Got>;
   private readonly agents: ReturnType<typeof agentsFor>;
   private readonly closer = new AbortController();
-  private readonly options: Required<Omit<HttpClientOptions, "logger" | "jar" | "onRequest" | "transport">>;
+  private readonly options: { maxBodyBytes: number; timeoutMs: number; retryDelayMs: number };
 
   constructor(private readonly config: HttpClientOptions = {}) {
     this.jar = config.jar ?? new CookieJar();

@@ -73,9 +73,9 @@ export class OnlineSession {
       loading: (userName) => this.loading?.covers.has(userName) ?? false,
     });
     this.sender = new Sender(this.api, deps.contacts, {
-      ...(deps.pacing !== undefined ? { pacing: deps.pacing } : {}),
-      ...(deps.actionPacing !== undefined ? { actionPacing: deps.actionPacing } : {}),
-      ...(deps.sendQueue ? { queue: deps.sendQueue } : {}),
+      pacing: deps.pacing,
+      actionPacing: deps.actionPacing,
+      queue: deps.sendQueue,
       ids: deps.ids,
       warn,
     });

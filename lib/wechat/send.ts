@@ -23,7 +23,7 @@ interface MsgFields {
   Content?: string;
   MediaId?: string;
   EmojiFlag?: number;
-  MsgSource?: string;
+  MsgSource?: string | undefined;
   Signature?: string;
   EMoticonMd5?: string;
 }
@@ -32,10 +32,10 @@ interface MsgFields {
 export const DEFAULT_ACTION_PACING: PacingOptions = { perMinute: 12, burst: 1, jitter: 0.3 };
 
 export interface SenderOptions {
-  pacing?: PacingOptions | false;
+  pacing?: PacingOptions | false | undefined;
   /** Extra pacing of friend / group operations (default DEFAULT_ACTION_PACING). */
-  actionPacing?: PacingOptions | false;
-  queue?: SendQueueTuning;
+  actionPacing?: PacingOptions | false | undefined;
+  queue?: SendQueueTuning | undefined;
   /** Where LocalID / ClientMsgId come from: the client keeps one source across its sessions (never the same id). */
   ids?: ClientMsgIds;
   warn(message: string): void;
@@ -56,7 +56,7 @@ export class Sender {
   ) {
     this.ids = options.ids ?? new ClientMsgIds();
     const actionPacing = options.actionPacing === undefined ? DEFAULT_ACTION_PACING : options.actionPacing;
-    this.queue = new SendQueue(options.pacing ?? { perMinute: 60 }, { ...options.queue, ...(actionPacing ? { actionPacing } : {}) });
+    this.queue = new SendQueue(options.pacing ?? { perMinute: 60 }, { ...options.queue, actionPacing });
     this.queue.on("throttled", (intervalMs, info) => {
       options.warn(`sending too fast (1205): slowing down to one message every ${Math.round(intervalMs / 100) / 10} s, pausing ${Math.round(info.pauseMs / 1000)} s`);
     });
@@ -89,7 +89,7 @@ export class Sender {
       const answer = await this.post("webwxsendmsg", "webwxsendmsg", {}, to, {
         Type: MsgType.TEXT,
         Content: content,
-        ...(msgSource ? { MsgSource: msgSource } : {}),
+        MsgSource: msgSource,
       });
       return answer;
     });
@@ -115,7 +115,7 @@ export class Sender {
               size: data.length,
               mediaId: uploaded.mediaId,
               ext: plan.ext,
-              ...(uploaded.signature ? { signature: uploaded.signature } : {}),
+              signature: uploaded.signature,
             }),
           });
       }
@@ -157,7 +157,7 @@ export class Sender {
   }
 
   /** The chunked upload; the MediaId of the last chunk (or of checkupload when the server has the file). */
-  private async upload(to: Contact, data: Buffer, plan: UploadPlan): Promise<{ mediaId: string; signature?: string }> {
+  private async upload(to: Contact, data: Buffer, plan: UploadPlan): Promise<{ mediaId: string; signature?: string | undefined }> {
     const session = this.api.session;
     const md5 = createHash("md5").update(data).digest("hex");
     const self = session.user.userName;
@@ -174,7 +174,7 @@ export class Sender {
       });
       signature = str(check.Signature) || undefined;
       const existing = str(check.MediaId);
-      if (existing) return { mediaId: existing, ...(signature ? { signature } : {}) };
+      if (existing) return { mediaId: existing, signature };
       extra = { AESKey: str(check.AESKey), Signature: str(check.Signature) };
     }
     const request = JSON.stringify({
@@ -220,6 +220,6 @@ export class Sender {
       mediaId = str(answer.MediaId) || mediaId;
     }
     if (!mediaId) throw new WeChatError("PROTOCOL", "webwxuploadmedia: no MediaId after the last chunk");
-    return { mediaId, ...(signature ? { signature } : {}) };
+    return { mediaId, signature };
   }
 }

@@ -9,8 +9,8 @@ export type { SyncKey } from "./session-store";
 export class Session {
   readonly hosts: Hosts;
   skey: string;
-  syncKey?: SyncKey;
-  syncCheckKey?: SyncKey;
+  syncKey?: SyncKey | undefined;
+  syncCheckKey?: SyncKey | undefined;
   user: SelfInfo;
 
   constructor(

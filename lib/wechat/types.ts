@@ -37,7 +37,7 @@ export interface StateInfo {
   qrUrl?: string;
   /** Avatar data URL of the person who scanned (state scanned). */
   avatar?: string;
-  user?: SelfInfo;
+  user?: SelfInfo | undefined;
   /** For logged-out / refused: the server's code (1100, 1101, 1102, 1203, ...) and message. */
   code?: number;
   message?: string;
@@ -88,7 +88,7 @@ export interface Contact {
   verifyFlag?: number;
   starred?: boolean;
   memberCount?: number;
-  members?: GroupMember[];
+  members?: GroupMember[] | undefined;
   /** Group only: EncryChatRoomId, needed for member avatars. */
   encryChatRoomId?: string;
 }
@@ -341,7 +341,7 @@ export interface ContactQuery {
 
 export interface SendFileOptions {
   fileName: string;
-  mime?: string;
+  mime?: string | undefined;
   /** Default: by mime / extension (image, video, gif as sticker, else file). */
   as?: "image" | "video" | "sticker" | "file";
 }

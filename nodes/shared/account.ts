@@ -49,7 +49,7 @@ export interface AccountDeps {
   node: Node;
   settings: AccountSettings;
   /** Node-RED user dir; without it no session is saved. */
-  userDir?: string;
+  userDir?: string | undefined;
   /**
    * Base secret for session files and the earlier ones existing files may be under (see shared/secret.ts), asked
    * for only when a session file is used.

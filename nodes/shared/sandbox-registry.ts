@@ -53,9 +53,9 @@ export interface SandboxLease {
 
 class Entry {
   refs = 0;
-  running?: Promise<Sandbox>;
-  grace?: NodeJS.Timeout;
-  saveTimer?: NodeJS.Timeout;
+  running?: Promise<Sandbox> | undefined;
+  grace?: NodeJS.Timeout | undefined;
+  saveTimer?: NodeJS.Timeout | undefined;
   saving: Promise<void> = Promise.resolve();
   retired?: Promise<void>;
   forget = false;

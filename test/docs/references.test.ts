@@ -3,7 +3,7 @@
  * in the sources names docs/protocol.md, and the sections cited exist there; the READMEs link it.
  */
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import * as path from "node:path";
 
 const root = path.join(__dirname, "..", "..", "..");
@@ -50,3 +50,34 @@ describe("docs/protocol.md, the protocol reference in the repository (#15.1)", f
     assert.match(readFileSync(path.join(root, "lib", "sandbox", "README.md"), "utf8"), /\]\(\.\.\/\.\.\/docs\/protocol\.md\)/);
   });
 });
+
+describe("docs/architecture.md, the life of a message (#15.3)", function () {
+  const text = readFileSync(path.join(root, "docs", "architecture.md"), "utf8");
+
+  it("names only files that exist, and functions that are in the file named with them", function () {
+    const files = [...text.matchAll(/`((?:lib|nodes)\/[\w/.-]+\.ts)`/g)].map((m) => m[1]!);
+    assert.ok(files.length >= 30, `${files.length} files named`);
+    for (const file of files) assert.ok(existsSync(path.join(root, file)), file);
+    let pairs = 0;
+    for (const m of text.matchAll(/`((?:lib|nodes)\/[\w/.-]+\.ts)` `([\w.]+)`((?: (?:\/|→) `[\w.]+`)*)/g)) {
+      const source = readFileSync(path.join(root, m[1]!), "utf8");
+      const names = [m[2]!, ...[...(m[3] ?? "").matchAll(/`([\w.]+)`/g)].map((n) => n[1]!)];
+      for (const name of names) {
+        const last = name.split(".").at(-1)!;
+        pairs++;
+        assert.match(source, new RegExp(`\\b${last}\\b`), `${m[1]} has ${name}`);
+      }
+    }
+    assert.ok(pairs >= 30, `${pairs} functions named`);
+  });
+
+  it("follows a message in and out, and says where login, sync, send, upload, contacts and each node decide", function () {
+    for (const heading of ["## The life of an incoming message", "## The life of an outgoing message", "## Where is X decided"]) {
+      assert.ok(text.includes(heading), heading);
+    }
+    for (const topic of ["login", "sync", "send", "upload", "contacts", "wx-account", "wx-receive", "wx-send-text", "wx-contacts", "wx-event", "wx-action"]) {
+      assert.match(text, new RegExp(`^\\| ${topic}`, "m"), topic);
+    }
+  });
+});
+

@@ -19,7 +19,7 @@ const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as
 function files(dir = ""): string[] {
   const found: string[] = [];
   for (const name of readdirSync(path.join(root, dir))) {
-    if (["node_modules", "dist", ".git", ".node-red", ".out", ".ci", "coverage"].includes(name)) continue;
+    if (["node_modules", "dist", "resources", ".git", ".node-red", ".out", ".ci", "coverage"].includes(name)) continue;
     const rel = dir === "" ? name : `${dir}/${name}`;
     if (statSync(path.join(root, rel)).isDirectory()) found.push(...files(rel));
     else found.push(rel);
@@ -85,7 +85,14 @@ describe("the library's public entry (#15.8)", function () {
   });
 });
 
-describe("lint configuration (#15.8)", function () {
+describe("lint and compiler configuration (#15.8)", function () {
+  it("checks optional properties exactly: no `...(x ? { x } : {})` needed where a type takes undefined", function () {
+    const text = readFileSync(path.join(root, "tsconfig.json"), "utf8").replace(/^\s*\/\/.*$/gm, "");
+    const config = JSON.parse(text) as { compilerOptions: Record<string, unknown> };
+    assert.equal(config.compilerOptions.exactOptionalPropertyTypes, true);
+    assert.equal(config.compilerOptions.strict, true);
+  });
+
   it("has no file glob that matches nothing", async function () {
     const config = (await import(pathToFileURL(path.join(root, "eslint.config.mjs")).href)) as { default: { name?: string; files?: string[] }[] };
     const all = files();

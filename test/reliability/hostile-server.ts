@@ -22,7 +22,7 @@ export class HostileServer {
   private readonly handlers = new Map<string, Handler>();
   private readonly sockets = new Set<Socket>();
   private readonly open = new Set<ServerResponse>();
-  private server?: Server;
+  private server: Server | undefined;
   private port = 0;
   /** Bytes written by streaming handlers (how much a client read before it cut). */
   streamed = 0;

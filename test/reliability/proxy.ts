@@ -17,7 +17,7 @@ export class CountingProxy {
   /** endpoint -> how many answers still to lose after the server handled the call. */
   private readonly lose = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
-  private server?: Server;
+  private server: Server | undefined;
   private port = 0;
 
   constructor(private readonly target: string) {}

@@ -60,7 +60,7 @@ export class RedProcess {
   /** stdout + stderr of every run, in order. */
   output = "";
   url = "";
-  private child?: ChildProcess;
+  private child: ChildProcess | undefined;
   private readonly listeners = new Set<() => void>();
 
   /** Called after every chunk of output (to re-check a condition). */
@@ -201,7 +201,7 @@ interface WsLike {
 export class CommsClient {
   readonly messages: { topic: string; data: unknown }[] = [];
   private readonly listeners = new Set<() => void>();
-  private ws?: WsLike;
+  private ws: WsLike | undefined;
   /** The server's answer to the auth packet ("ok" / "fail"). */
   auth?: string;
 

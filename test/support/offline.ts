@@ -130,8 +130,8 @@ export function guardDns(onAttempt?: (hostname: string) => void): DnsGuard {
 }
 
 /** mocha hooks: the resolver guard for every test, checked after it. */
-export function useDnsGuard(): { guard?: DnsGuard } {
-  const holder: { guard?: DnsGuard } = {};
+export function useDnsGuard(): { guard?: DnsGuard | undefined } {
+  const holder: { guard?: DnsGuard | undefined } = {};
   beforeEach(() => {
     holder.guard = guardDns();
   });

@@ -126,7 +126,7 @@ function coordinate(value: string): number | undefined {
 }
 
 /** lat,lng from a maps URL such as ...geocoder?coord=40.075041,116.338994 */
-function coordFromUrl(url: string): { lat?: number; lng?: number } {
+function coordFromUrl(url: string): { lat?: number | undefined; lng?: number | undefined } {
   const match = /[?&]coord=(-?\d+(?:\.\d+)?)(?:,|%2C)(-?\d+(?:\.\d+)?)/i.exec(url);
   if (!match) return {};
   return { lat: coordinate(match[1] ?? ""), lng: coordinate(match[2] ?? "") };

@@ -35,7 +35,7 @@ export interface RawMessage {
   MsgType: number;
   Content?: string;
   /** Unix seconds. */
-  CreateTime?: number;
+  CreateTime?: number | undefined;
   Status?: number;
   ImgStatus?: number;
   /** Milliseconds. */

@@ -22,7 +22,7 @@ export interface FileAppMsgInput {
    * From webwxcheckupload (files over 25 MB). The official web client sends it as Msg.Signature, docs/protocol.md
    * puts it "into the appmsg": it goes into both (<appattach><signature>), which the server accepts either way.
    */
-  signature?: string;
+  signature?: string | undefined;
 }
 
 function checkInput(input: FileAppMsgInput): void {
