@@ -376,7 +376,7 @@ describe("editor (browser)", function () {
         red.user.hasPermission = (p: string) => !/write/.test(p);
       });
       // the tab's rows follow comms whether the tab is in front or not
-      await viewer.waitForSelector(`.wx-accounts-row[data-id="${ACCOUNT}"] .wx-accounts-state[data-state="online"]`, { state: "attached", timeout: 10_000 });
+      await viewer.waitForSelector(`.wx-accounts-row[data-id="${ACCOUNT}"] .wx-accounts-state[data-state="online"]`, { state: "attached", timeout: 20_000 });
       assert.equal((await viewer.textContent(`.wx-accounts-row[data-id="${ACCOUNT}"] .wx-accounts-status`))?.trim(), "online");
       assert.equal(await viewer.$(".wx-accounts-nickname, .wx-accounts-logout, .wx-accounts-avatar"), null);
     } finally {

@@ -29,6 +29,11 @@ export function assembleNodes(into: string): string {
     const locales = path.join(root, "nodes", type, "locales");
     if (fs.existsSync(locales)) fs.cpSync(locales, path.join(dir, "locales"), { recursive: true });
   }
+  // As an installed package: Node-RED serves a package's resources/ folder (the editors' shared code, #15.7) under
+  // resources/@wxflow/node-red-wechat/, and every node's HTML loads it first.
+  const nodes = Object.fromEntries(NODE_TYPES.filter((type) => fs.existsSync(path.join(into, type))).map((type) => [type, `${type}/${type}.js`]));
+  fs.writeFileSync(path.join(into, "package.json"), JSON.stringify({ name: "@wxflow/node-red-wechat", version: "0.0.0-test", "node-red": { nodes } }));
+  fs.symlinkSync(path.join(root, "resources"), path.join(into, "resources"), "dir");
   return into;
 }
 

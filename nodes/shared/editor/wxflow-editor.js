@@ -100,14 +100,22 @@
     return type === "str" ? node.target : type + "." + node.target;
   }
 
-  /** Checkboxes for a list of values (wx-receive types, wx-event events), ticked from `selected`. */
-  function checkList($list, options) {
-    options.values.forEach(function (value) {
-      var id = options.idPrefix + value;
-      var $label = $("<label/>", { for: id }).css(options.css).appendTo($list);
-      $("<input/>", { type: "checkbox", id: id, class: options.cls }).val(value)
-        .prop("checked", options.selected.indexOf(value) !== -1).css({ width: "auto", margin: 0 }).appendTo($label);
-      $("<span/>").text(options.label(value)).appendTo($label);
+  /**
+   * The checkboxes of a list setting (wx-receive types, wx-event events) in #node-input-<field>-list: one per value
+   * of the runtime's list, labelled from the node's catalog (<type>.<field>.<value>), ticked from the node's setting.
+   */
+  function checkList(node, field, options) {
+    var values = lists()[node.type][field];
+    var selected = Array.isArray(node[field]) ? node[field] : values;
+    var css = options.inline
+      ? { width: "auto", display: "inline-flex", "align-items": "center", gap: "4px", margin: "0 10px 4px 0" }
+      : { width: "auto", display: "flex", "align-items": "center", gap: "6px", margin: "0 0 4px 0" };
+    var $list = $("#node-input-" + field + "-list");
+    values.forEach(function (value) {
+      var $label = $("<label/>", { for: options.id + value }).css(css).appendTo($list);
+      $("<input/>", { type: "checkbox", id: options.id + value, class: options.cls }).val(value)
+        .prop("checked", selected.indexOf(value) !== -1).css({ width: "auto", margin: 0 }).appendTo($label);
+      $("<span/>").text(node._(node.type + "." + field + "." + value)).appendTo($label);
       if (options.code) $("<code/>").text(value).css({ opacity: 0.7 }).appendTo($label);
     });
     $(options.all).on("click", function (e) { e.preventDefault(); $("." + options.cls).prop("checked", true); });
@@ -155,13 +163,48 @@
     }
   };
 
+  function template(type) {
+    return $("script[data-template-name='" + type + "']")[0];
+  }
+
   /** Adds the edit template of `type` (Node-RED reads it from script[data-template-name] when a dialog opens). */
   function addTemplate(type, rows) {
-    var script = document.createElement("script");
+    var script = template(type) || document.body.appendChild(document.createElement("script"));
     script.type = "text/html";
     script.setAttribute("data-template-name", type);
     script.textContent = rows.map(function (name) { return ROWS[name](type); }).join("\n");
-    document.body.appendChild(script);
+  }
+
+  /**
+   * Fills the shared rows into a node's own template: each <div data-wx-rows="account"></div> (or "name", or
+   * several names) becomes those rows, with the node's own texts.
+   */
+  function fillTemplate(type) {
+    var script = template(type);
+    if (!script) return;
+    script.textContent = script.textContent.replace(/<div data-wx-rows="([a-z ]+)"><\/div>/g, function (whole, names) {
+      return names.split(" ").map(function (name) { return ROWS[name](type); }).join("\n");
+    });
+  }
+
+  /**
+   * Registers a wx node: the common parts (category, colour, name and account, labels from its catalog) with
+   * `definition` over them; its template's data-wx-rows placeholders are filled first.
+   */
+  function registerNode(type, definition) {
+    fillTemplate(type);
+    var common = {
+      category: "wechat",
+      color: "#8fd17b",
+      icon: type + ".svg",
+      paletteLabel: function () { return this._(type + ".paletteLabel"); },
+      labelStyle: function () { return this.name ? "node_label_italic" : ""; },
+      outputLabels: function () { return this._(type + ".outputLabel"); }
+    };
+    if (definition.inputs) common.inputLabels = function () { return this._(type + ".inputLabel"); };
+    var merged = $.extend(common, definition);
+    merged.defaults = $.extend({ name: { value: "" }, account: { value: "", type: "wx-account", required: true } }, definition.defaults);
+    RED.nodes.registerType(type, merged);
   }
 
   var SOURCE_DEFAULTS = {
@@ -178,30 +221,21 @@
   function sendNode(type, options) {
     var extra = options.rows || [];
     var defaults = {
-      name: { value: "" },
-      account: { value: "", type: "wx-account", required: true },
       target: { value: "", validate: validTarget },
       targetType: { value: "str" }
     };
     if (extra.indexOf("as") !== -1) defaults.as = { value: "auto" };
     if (extra.indexOf("source") !== -1) $.extend(defaults, SOURCE_DEFAULTS);
     addTemplate(type, ["account", "target"].concat(extra, ["name"]));
-    RED.nodes.registerType(type, {
-      category: "wechat",
-      color: "#8fd17b",
+    registerNode(type, {
       defaults: defaults,
       inputs: 1,
       outputs: 1,
-      icon: type + ".svg",
       align: "right",
-      paletteLabel: function () { return this._(type + ".paletteLabel"); },
       label: function () {
         if (this.name) return this.name;
         return this.target ? this._(type + ".label.to", { target: targetLabel(this) }) : this._(type + ".paletteLabel");
       },
-      labelStyle: function () { return this.name ? "node_label_italic" : ""; },
-      inputLabels: function () { return this._(type + ".inputLabel"); },
-      outputLabels: function () { return this._(type + ".outputLabel"); },
       oneditprepare: function () {
         targetInput("#node-input-account");
         $("#node-input-allowUrl").on("change", function () {
@@ -307,7 +341,7 @@
       if (data && typeof data === "object") summaries[id] = data;
       renderSoon();
     });
-    ["nodes:add", "nodes:remove", "nodes:change", "deploy"].forEach(function (event) {
+    ["flows:loaded", "nodes:add", "nodes:remove", "nodes:change", "deploy"].forEach(function (event) {
       RED.events.on(event, function (node) { if (!node || !node.type || node.type === "wx-account") renderSoon(); });
     });
   }
@@ -322,6 +356,7 @@
     checkList: checkList,
     checked: checked,
     sendNode: sendNode,
+    registerNode: registerNode,
     loadAvatar: loadAvatar,
     accountsSidebar: accountsSidebar
   };
