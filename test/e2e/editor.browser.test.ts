@@ -118,7 +118,9 @@ describe("editor (browser)", function () {
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.on("pageerror", (error) => pageErrors.push(error.message));
     await page.goto(`${nodeRed.origin}/`);
-    await page.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id) !== null, ACCOUNT, { timeout: 30_000 });
+    // the flow loads before the wx types register (their editor code comes from resources/): until then the
+    // account is an "unknown" placeholder that the editor replaces, so wait for the real type
+    await page.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id)?.type === "wx-account", ACCOUNT, { timeout: 30_000 });
   });
 
   after(async function () {
@@ -369,7 +371,7 @@ describe("editor (browser)", function () {
       // comes over comms (it carries the node status, never the user)
       await viewer.route("**/wx-account/*/*", (r) => r.fulfill({ status: 403, contentType: "application/json", body: "{}" }));
       await viewer.goto(`${nodeRed?.origin}/`);
-      await viewer.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id) !== null, ACCOUNT, { timeout: 30_000 });
+      await viewer.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id)?.type === "wx-account", ACCOUNT, { timeout: 30_000 });
       await viewer.evaluate(() => {
         const red = RED as unknown as { user?: { hasPermission?(p: string): boolean } };
         red.user = red.user ?? {};
@@ -507,7 +509,7 @@ describe("sandbox account dialog (#16.5)", function () {
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
     await page.goto(`${nodeRed?.origin}/`);
-    await page.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id) !== null, account.id, { timeout: 30_000 });
+    await page.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id)?.type === "wx-account", account.id, { timeout: 30_000 });
     await page.waitForSelector('.red-ui-palette-node[data-palette-type="wx-send-text"]', { state: "attached", timeout: 10_000 });
     await page.evaluate((id) => RED.editor.editConfig("", "wx-account", id), account.id);
     const scan = await page.waitForSelector("#wx-account-sandbox-scan", { timeout: 20_000 });
@@ -588,7 +590,7 @@ describe("a real-WeChat account without a network (#16.2)", function () {
     page.on("pageerror", (error) => errors.push(error.message));
     await page.goto(`${nodeRed?.origin}/`);
     // generous waits: the editor loads slowly on a busy machine
-    await page.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id) !== null, account, { timeout: 60_000 });
+    await page.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id)?.type === "wx-account", account, { timeout: 60_000 });
     await page.waitForSelector('.red-ui-palette-node[data-palette-type="wx-send-text"]', { state: "attached", timeout: 30_000 });
     await page.evaluate((id) => RED.editor.editConfig("", "wx-account", id), account);
     await page.waitForSelector("#wx-account-session .wx-account-state", { timeout: 30_000 });

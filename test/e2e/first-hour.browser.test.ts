@@ -49,7 +49,7 @@ describe("the first hour, walked in the browser (#16)", function () {
   /** Opens the editor and records every state the account's comms topic carries from now on. */
   async function openEditor(): Promise<void> {
     await editor.goto(`${origin}/`);
-    await editor.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id) !== null && RED.nodes.getType("wx-account") !== undefined, accountId, {
+    await editor.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id)?.type === "wx-account" && RED.nodes.getType("wx-account") !== undefined, accountId, {
       timeout: 30_000,
     });
     await editor.evaluate((id) => {

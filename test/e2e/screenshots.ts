@@ -61,8 +61,11 @@ async function shoot(page: Page, file: string, clip?: { selector: string }): Pro
 }
 
 async function openDialog(page: Page, id: string): Promise<void> {
+  await page.waitForFunction((account) => RED.nodes.node(account)?.type === "wx-account", id, { timeout: 30_000 });
   await page.evaluate((account) => RED.editor.editConfig("", "wx-account", account), id);
   await page.waitForSelector("#wx-account-session", { timeout: 20_000 });
+  const title = (await page.textContent(".red-ui-tray-titlebar")) ?? "";
+  if (/Add new/.test(title)) throw new Error(`the editor did not know account ${id} when its dialog opened`);
 }
 
 async function closeDialog(page: Page): Promise<void> {
@@ -99,7 +102,7 @@ async function main(): Promise<void> {
     const context = await browser.newContext({ viewport: VIEWPORT });
     const editor = await context.newPage();
     await editor.goto(`${origin}/`);
-    await editor.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id) !== null && RED.nodes.getType("wx-account") !== undefined, echoAccount, { timeout: 60_000 });
+    await editor.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id)?.type === "wx-account" && RED.nodes.getType("wx-account") !== undefined, echoAccount, { timeout: 60_000 });
 
     // The login QR of a WeChat account, in its dialog.
     await openDialog(editor, QR_ACCOUNT);
