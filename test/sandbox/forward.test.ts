@@ -5,7 +5,7 @@ import { WebClient, type Json } from "./webclient";
 
 const ret = (d: Json): unknown => (d.BaseResponse as Json).Ret;
 
-/** The wire checks of forwards by reference (protocol.md section 6, "Forwarding"): exactly the fields real clients send. */
+/** The wire checks of forwards by reference (docs/protocol.md section 6, "Forwarding"): exactly the fields real clients send. */
 describe("sandbox: forwards are strict", () => {
   let sb: Sandbox;
   let api: SandboxClient;
