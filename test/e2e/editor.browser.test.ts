@@ -118,8 +118,8 @@ describe("editor (browser)", function () {
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.on("pageerror", (error) => pageErrors.push(error.message));
     await page.goto(`${nodeRed.origin}/`);
-    // the flow loads before the wx types register (their editor code comes from resources/): until then the
-    // account is an "unknown" placeholder that the editor replaces, so wait for the real type
+    // an editor opened while the runtime still starts loads the node types and the flow a second time once the
+    // runtime says "start" (the account is briefly gone, then an "unknown" placeholder): wait for the real type
     await page.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id)?.type === "wx-account", ACCOUNT, { timeout: 30_000 });
   });
 
