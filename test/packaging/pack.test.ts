@@ -105,8 +105,9 @@ describe("the published package (#16.7)", function () {
       // each flow node ships the one icon its editor names, beside it (not every icon in every folder); the config
       // node shows no icon
       const html = readFileSync(path.join(dir, `${type}.html`), "utf8");
-      // a send node's editor comes from the shared sendNode(), which names the icon "<type>.svg"
-      const icon = /\bicon:\s*"([^"]+)"/.exec(html)?.[1] ?? (html.includes(`sendNode("${type}"`) ? `${type}.svg` : undefined);
+      // a flow node registered through the shared editor code (registerNode, sendNode) has the icon "<type>.svg"
+      const shared = html.includes(`registerNode("${type}"`) || html.includes(`sendNode("${type}"`);
+      const icon = /\bicon:\s*"([^"]+)"/.exec(html)?.[1] ?? (shared ? `${type}.svg` : undefined);
       if (type === "wx-account") assert.equal(icon, undefined, "the config node names no icon");
       else assert.deepEqual(readdirSync(path.join(dir, "icons")), [icon], `${type} icons`);
     }
