@@ -1,9 +1,10 @@
 /**
  * WeChatClient: the facade of WeChatClientApi (one short method per public call), its typed events, and the run
- * loop (which login to try, back-off, refusals, interrupts, the login problem shown in the state). It stays over
- * 400 lines because the public API is wide (about 30 calls, each a few lines); every part with a job of its own
- * lives beside it: LoginFlow (login-flow.ts), OnlineSession (online-session.ts), Inbound (inbound.ts), Actions and
- * SentMessages (actions.ts), Sender (send.ts). docs/architecture.md shows how they connect.
+ * loop (which login to try, back-off, refusals, interrupts). It stays over 400 lines because the public API is
+ * wide (about 30 calls, each a few lines); every part with a job of its own lives beside it: LoginFlow
+ * (login-flow.ts), LoginProblems (login-problems.ts: why a login fails, logged once per reason), OnlineSession
+ * (online-session.ts), SessionSaver (session-saver.ts), Inbound (inbound.ts), Actions and SentMessages
+ * (actions.ts), Sender (send.ts). docs/architecture.md shows how they connect.
  */
 import { EventEmitter } from "node:events";
 import { CookieJar } from "tough-cookie";
@@ -18,8 +19,9 @@ import { LoginFlow, type PushTarget, type ReadySession } from "./login-flow";
 import { OnlineSession } from "./online-session";
 import { downloadMedia } from "./media";
 import { forwardRequest, type ForwardSource, type SendQueueTuning } from "./outbox";
-import type { Session } from "./session";
-import { SessionStore, type SavedSession } from "./session-store";
+import { SessionStore } from "./session-store";
+import { SessionSaver } from "./session-saver";
+import { LoginProblems } from "./login-problems";
 import type { SessionEnd, SyncOptions } from "./sync";
 import { isGroupUserName, isSpecialUserName } from "./messages/contact";
 import { BoundedSet, ClientMsgIds, RecentMessages, extensionFor, sniffMime } from "./util";
@@ -30,7 +32,6 @@ import type {
   ContactQuery,
   FriendRequestRef,
   Logger,
-  LoginProblem,
   Message,
   RevokeTarget,
   SendFileOptions,
@@ -66,23 +67,10 @@ export interface ClientTuning {
 
 export type WeChatClientOptions = ClientOptions & { tuning?: ClientTuning };
 
-/** How many of the newest de-duplicated MsgIds a saved session keeps (a restart drops them if they come again). */
-const RECENT_IDS_SAVED = 500;
-/** How many of the newest own sends a saved session keeps (their echoes are then known after a restart). */
-const SENT_IDS_SAVED = 1_000;
-
 const quietLogger: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** Why the current session or login attempt was ended from our side. */
 type Interrupt = "new-qr" | "logout";
-
-/** States that mean the server answered a login step: a problem shown until then is over. */
-const LOGIN_PROGRESS: ReadonlySet<StateInfo["state"]> = new Set(["waiting-scan", "scanned", "logging-in", "online"]);
-
-/** Two failures are "the same" for the log when kind, HTTP status and server code agree. */
-function failureKey(problem: Pick<LoginProblem, "kind" | "status" | "ret">): string {
-  return `${problem.kind}/${problem.status ?? ""}/${problem.ret ?? ""}`;
-}
 
 /**
  * The WeChat client of one account: login (saved session -> push login -> QR), contacts, the sync loop, sends,
@@ -110,13 +98,11 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private readonly recent: RecentMessages;
   /** When this client sent what, for revoke(). */
   private readonly sentMessages = new SentMessages();
-  /** The last session written, as written: stop() adds the newest own sends to it (never newer keys). */
-  private lastSaved?: SavedSession;
   private readonly loadRetry: RetryPolicy;
   /** Why the login keeps failing, shown in every state until a login step succeeds (#16.2). */
-  private problem: LoginProblem | undefined;
-  /** The failure last logged at warn level: the same one again is logged at debug only, until it changes. */
-  private loggedFailure: string | undefined;
+  private readonly problems: LoginProblems;
+  /** Writes the session (keys, cookies, MsgIds handled, own sends) when there is a session file. */
+  private readonly saver: SessionSaver | undefined;
 
   constructor(private readonly options: WeChatClientOptions = {}) {
     super();
@@ -143,7 +129,9 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
         info: (m) => this.logger.info(m),
         previous: options.previousSessionSecrets ?? [],
       });
+      this.saver = new SessionSaver(this.store, this.seen, this.sentMessages, (m) => this.warn(m));
     }
+    this.problems = new LoginProblems(this.logger, (m) => this.warn(m));
   }
 
   override on<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): this {
@@ -206,7 +194,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
         if (this.run === run && !abort.signal.aborted) {
           this.run = undefined;
           run.http.close();
-          this.clearProblem();
+          this.problems.clear();
           this.setState({ state: "offline" });
         }
       });
@@ -220,11 +208,11 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     this.wake?.();
     run.http.close();
     await run.done;
-    await this.saveSent(active?.session);
+    await this.saver?.saveSent(active?.session);
     this.session?.close();
     this.session = undefined;
     if (this.run === run) this.run = undefined;
-    this.clearProblem();
+    this.problems.clear();
     this.setState({ state: "offline" });
   }
 
@@ -445,45 +433,10 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private setState(info: StateInfo): void {
     const next: StateInfo = { ...info };
     delete next.problem;
-    if (LOGIN_PROGRESS.has(info.state)) {
-      // The server answers again: said once, and the problem is no longer shown.
-      if (this.problem) {
-        const { kind, failures } = this.problem;
-        this.logger.info(`login: the server answers again (after ${failures} failed attempt${failures === 1 ? "" : "s"}: ${kind})`);
-      }
-      this.clearProblem();
-    }
-    if (this.problem) next.problem = { ...this.problem };
+    const problem = this.problems.shownWith(info.state);
+    if (problem) next.problem = problem;
     this.current = next;
     this.emit("state", { ...next });
-  }
-
-  private clearProblem(): void {
-    this.problem = undefined;
-    this.loggedFailure = undefined;
-  }
-
-  /**
-   * A failure worth a warning, logged once: the same failure again (same kind, status and code) goes to debug
-   * only, so a login retrying for hours without a network writes one line, and another when the reason changes.
-   */
-  private warnOnce(error: unknown, message: string): void {
-    const key = failureKey(problemOf(error));
-    if (key === this.loggedFailure) {
-      this.logger.debug(message);
-      return;
-    }
-    this.loggedFailure = key;
-    this.warn(`${message} (logged once until the reason changes)`);
-  }
-
-  /** A login attempt failed: the state says why and when the next starts; the log says it once per reason. */
-  private loginFailed(error: unknown, failures: number, retryInMs?: number): void {
-    const found = problemOf(error);
-    const since = this.problem?.since ?? Date.now();
-    this.problem = { ...found, message: describe(error), failures, since, ...(retryInMs !== undefined ? { retryAt: Date.now() + retryInMs } : {}) };
-    const then = retryInMs === undefined ? "" : `; retrying in ${Math.round(retryInMs / 100) / 10} s`;
-    this.warnOnce(error, `login: ${describe(error)}${then}`);
   }
 
   private warn(message: string): void {
@@ -524,7 +477,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       forgetSaved: async () => {
         await this.store?.clear();
       },
-      warn: (m, error) => (error === undefined ? this.warn(m) : this.warnOnce(error, m)),
+      warn: (m, error) => (error === undefined ? this.warn(m) : this.problems.warnOnce(error, m)),
       info: (m) => this.logger.info(m),
     });
     while (!signal.aborted) {
@@ -574,7 +527,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
           continue;
         }
         if (isWeChatError(error, "LOGIN_REFUSED")) {
-          this.loginFailed(error, failures + 1);
+          this.problems.failed(error, failures + 1);
           this.setState({
             state: "refused",
             message: error.message,
@@ -585,7 +538,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
         }
         failures++;
         const delay = backoffDelay(failures - 1, this.options.tuning?.loginBackoffMs ?? 2_000, 60_000);
-        this.loginFailed(error, failures, delay);
+        this.problems.failed(error, failures, delay);
         // Offline until the next attempt, and why: shown on every node and in the account dialog (#16.2).
         this.setState({ state: "offline" });
         try {
@@ -594,10 +547,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
           // stopped or interrupted: the loop head decides
         }
         // The attempt starts now: no retry time is pending while it runs.
-        if (this.problem?.retryAt !== undefined && !signal.aborted) {
-          delete this.problem.retryAt;
-          if (this.current.state === "offline") this.setState({ state: "offline" });
-        }
+        if (!signal.aborted && this.problems.retryStarts() && this.current.state === "offline") this.setState({ state: "offline" });
       } finally {
         if (this.step === step) this.step = undefined;
       }
@@ -623,53 +573,11 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       isCurrent: (s) => this.session === s,
       recent: this.recent,
       emit: (event, ...args) => this.emit(event, ...args),
-      save: (session) => this.save(http, session),
+      save: async (session) => this.saver?.save(session, await http.jar.serialize()),
     });
     this.session = online;
     return online.run();
   }
-
-  private async save(http: HttpClient, session: Session): Promise<void> {
-    if (!this.store) return;
-    try {
-      const saved = { ...session.toSaved(await http.jar.serialize(), this.seen.newest(RECENT_IDS_SAVED)), ...this.sentIds() };
-      // Taken before the write: saves are written in order, so saveSent() builds on the newest one queued.
-      this.lastSaved = saved;
-      await this.store.save(saved);
-    } catch (error) {
-      this.warn(`session not saved: ${describe(error)}`);
-    }
-  }
-
-  /** The newest own sends, for the saved session. */
-  private sentIds(): { sent?: Array<[string, number]> } {
-    const sent = this.sentMessages.newest(SENT_IDS_SAVED);
-    return sent.length > 0 ? { sent } : {};
-  }
-
-  /**
-   * On stop: the last saved session again with the sends since (a forward whose echo comes after the restart is
-   * still known as ours). Its keys and MsgIds stay those of the last save, so nothing received is skipped.
-   */
-  private async saveSent(session: Session | undefined): Promise<void> {
-    const last = this.lastSaved;
-    if (!this.store || !last || !session || last.sid !== session.sid) return;
-    try {
-      await this.store.save({ ...last, ...this.sentIds() });
-    } catch (error) {
-      this.warn(`session not saved: ${describe(error)}`);
-    }
-  }
-}
-
-/** The kind (and status, code) of a failure; a plain Error is a network one. */
-function problemOf(error: unknown): Pick<LoginProblem, "kind" | "status" | "ret"> {
-  if (!(error instanceof WeChatError)) return { kind: "network" };
-  return {
-    kind: error.kind ?? "network",
-    ...(error.status !== undefined ? { status: error.status } : {}),
-    ...(error.ret !== undefined ? { ret: error.ret } : {}),
-  };
 }
 
 async function restoreJar(serialized: unknown, fallback: CookieJar): Promise<CookieJar> {
