@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { WeChatClient, type ClientTuning } from "../../lib/wechat/client";
 import { errorText, isWeChatError } from "../../lib/wechat/errors";
-import type { ContactKind, Transport } from "../../lib/wechat/types";
+import type { ContactKind, ErrorCode, Transport } from "../../lib/wechat/types";
 import { findAccount } from "../shared/account-ref";
 import { pickerEntry } from "../shared/contacts";
 import type { AdminRequest, AdminResponse, Node, NodeAPI, NodeDef } from "../shared/red";
@@ -172,35 +172,23 @@ export = function register(RED: NodeAPI): void {
     );
   });
 
-  RED.httpAdmin.post("/wx-account/:id/logout", write, (req, res) => {
-    const wx = accountFor(req, res);
-    if (!wx) return;
-    wx.logout().then(
-      () => res.json({ ok: true }),
-      (error: unknown) => sendError(res, isWeChatError(error, "NOT_LOGGED_IN") ? 409 : 500, error),
-    );
-  });
+  /**
+   * A POST route that runs one command of the account and answers {ok: true}: an error with code `conflict` (the
+   * account's state forbids the command) answers 409, any other 500.
+   */
+  function command(name: string, conflict: ErrorCode, run: (wx: WxAccount) => void | Promise<void>): void {
+    RED.httpAdmin.post(`/wx-account/:id/${name}`, write, (req, res) => {
+      const wx = accountFor(req, res);
+      if (!wx) return;
+      Promise.resolve().then(() => run(wx)).then(
+        () => res.json({ ok: true }),
+        (error: unknown) => sendError(res, isWeChatError(error, conflict) ? 409 : 500, error),
+      );
+    });
+  }
 
+  command("logout", "NOT_LOGGED_IN", (wx) => wx.logout());
   // The dialog's Scan button of a built-in sandbox account: the sandbox phone page's Scan, without leaving the editor.
-  RED.httpAdmin.post("/wx-account/:id/sandbox-scan", write, (req, res) => {
-    const wx = accountFor(req, res);
-    if (!wx) return;
-    try {
-      wx.sandboxScan();
-      res.json({ ok: true });
-    } catch (error) {
-      sendError(res, isWeChatError(error, "INVALID_ARGUMENT") ? 409 : 500, error);
-    }
-  });
-
-  RED.httpAdmin.post("/wx-account/:id/qr", write, (req, res) => {
-    const wx = accountFor(req, res);
-    if (!wx) return;
-    try {
-      wx.newQr();
-      res.json({ ok: true });
-    } catch (error) {
-      sendError(res, isWeChatError(error, "NOT_LOGGED_IN") ? 409 : 500, error);
-    }
-  });
+  command("sandbox-scan", "INVALID_ARGUMENT", (wx) => wx.sandboxScan());
+  command("qr", "NOT_LOGGED_IN", (wx) => wx.newQr());
 };

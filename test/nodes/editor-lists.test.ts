@@ -54,6 +54,17 @@ describe("editor lists (#15.7)", function () {
     }
   });
 
+  it("no node editor writes a select row by hand: data-wx-select rows come from the shared editor code (#15)", function () {
+    const nodes = path.join(repoRoot(), "nodes");
+    let placeholders = 0;
+    for (const type of readdirSync(nodes).filter((t) => t.startsWith("wx-"))) {
+      const html = readFileSync(path.join(nodes, type, `${type}.html`), "utf8");
+      assert.doesNotMatch(html, /<select\b/, `${type}.html builds a <select> by hand`);
+      placeholders += [...html.matchAll(/data-wx-select="/g)].length;
+    }
+    assert.ok(placeholders >= 5, "the select rows of wx-account, wx-contacts and wx-action are shared placeholders");
+  });
+
   it("every list entry has its label in both catalogs", function () {
     const labels: [string, string, readonly string[]][] = [
       ["wx-receive", "types", RECEIVE_TYPES],

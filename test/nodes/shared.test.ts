@@ -214,6 +214,28 @@ describe("SEND_UNCERTAIN in the send nodes", () => {
   });
 });
 
+describe("help pages say each fact once (#15)", function () {
+  it("no paragraph of a node's help is copied into another node's help, in either language", () => {
+    const nodes = path.join(__dirname, "..", "..", "..", "nodes");
+    for (const lang of ["en-US", "zh-CN"]) {
+      const seen = new Map<string, string>();
+      let paragraphs = 0;
+      for (const type of readdirSync(nodes).filter((t) => t.startsWith("wx-"))) {
+        const help = readFileSync(path.join(nodes, type, "locales", lang, `${type}.html`), "utf8");
+        for (const [, body = ""] of help.matchAll(/<p>([\s\S]*?)<\/p>/g)) {
+          const text = body.replace(/\s+/g, " ").trim();
+          if (text.length < 80) continue; // a one-line reference may read alike
+          paragraphs++;
+          const other = seen.get(text);
+          assert.equal(other, undefined, `${lang}: ${type} repeats a paragraph of ${other ?? ""}: ${text.slice(0, 60)}...`);
+          seen.set(text, type);
+        }
+      }
+      assert.ok(paragraphs > 10, `${lang}: the help pages were read`);
+    }
+  });
+});
+
 describe("wx-send-text help (#16.8)", function () {
   it("names TOO_LARGE and the text limit the client enforces, in both languages", () => {
     const root = path.join(__dirname, "..", "..", "..");

@@ -176,14 +176,30 @@
   }
 
   /**
-   * Fills the shared rows into a node's own template: each <div data-wx-rows="account"></div> (or "name", or
-   * several names) becomes those rows, with the node's own texts.
+   * A select row of field `field` (id <prefix><field>): labelled <type>.label.<field>, one option per value,
+   * labelled <type>.<field>.<value>. With no values the node's script fills it.
    */
-  function fillTemplate(type) {
+  function selectRow(type, prefix, cls, field, icon, values) {
+    var options = values.map(function (value) {
+      return '<option value="' + value + '" data-i18n="' + type + "." + field + "." + value + '"></option>';
+    }).join("");
+    return '<div class="form-row' + (cls ? " " + cls : "") + '"><label for="' + prefix + field + '"><i class="fa ' + icon + '"></i> ' +
+      '<span data-i18n="' + type + ".label." + field + '"></span></label><select id="' + prefix + field + '" style="width: 70%">' + options + "</select></div>";
+  }
+
+  /**
+   * Fills the shared rows into a node's own template: each <div data-wx-rows="account"></div> (or "name", or
+   * several names) becomes those rows, with the node's own texts; each
+   * <div [class="c"] data-wx-select="field fa-icon value value ..."></div> becomes a select row (selectRow).
+   * `prefix` is the inputs' id prefix: "node-input-" (the default), or "node-config-input-" for a config node.
+   */
+  function fillTemplate(type, prefix) {
     var script = template(type);
     if (!script) return;
     script.textContent = script.textContent.replace(/<div data-wx-rows="([a-z ]+)"><\/div>/g, function (whole, names) {
       return names.split(" ").map(function (name) { return ROWS[name](type); }).join("\n");
+    }).replace(/<div(?: class="([a-z-]+)")? data-wx-select="([a-zA-Z]+) (fa-[a-z-]+)((?: [a-z]+)*)"><\/div>/g, function (whole, cls, field, icon, values) {
+      return selectRow(type, prefix || "node-input-", cls, field, icon, values.split(" ").filter(Boolean));
     });
   }
 
@@ -357,6 +373,7 @@
     checked: checked,
     sendNode: sendNode,
     registerNode: registerNode,
+    fillTemplate: fillTemplate,
     loadAvatar: loadAvatar,
     accountsSidebar: accountsSidebar
   };
