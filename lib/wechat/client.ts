@@ -54,6 +54,11 @@ export interface ClientTuning {
   onRequest?: (what: string) => void;
   /** Send queue knobs (1205 cool-down, retries). */
   sendQueue?: SendQueueTuning;
+  /**
+   * How long stop() lets the sends already queued go out, with receiving stopped first (default 10 s, inside
+   * Node-RED's 15 s close timeout); 0: they fail CLOSED at once.
+   */
+  stopDrainMs?: number;
   /** What a recall is matched against: the last `capacity` messages of the last `maxAgeMs` (500, 10 min). */
   recentMessages?: { capacity?: number; maxAgeMs?: number };
   /**
@@ -204,6 +209,8 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     const run = this.run;
     if (!run) return;
     const active = this.session;
+    // Sends a flow already handed over (a relay's forwards) go out before the session closes (#18).
+    await active?.drain(this.options.tuning?.stopDrainMs ?? 10_000);
     run.abort.abort();
     this.wake?.();
     run.http.close();

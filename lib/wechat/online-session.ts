@@ -57,6 +57,9 @@ export class OnlineSession {
   /** The contact load while it runs: settles when it ends (never rejects); `covers` the groups it fetches. */
   loading?: { done: Promise<void>; covers: Set<string> } | undefined;
 
+  /** Ends the sync loop alone (drain): the session stays up for the sends still queued. */
+  private readonly syncStop = new AbortController();
+
   constructor(
     private readonly ready: ReadySession,
     private readonly signal: AbortSignal,
@@ -104,7 +107,7 @@ export class OnlineSession {
     deps.emit("contacts", { added: deps.contacts.list().map((c) => c.userName), removed: [], changed: [] });
     let savedKeys = JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]);
     const loop = new SyncLoop(
-      this.api,
+      new SessionApi(deps.http, session, deps.timeouts, AbortSignal.any([this.signal, this.syncStop.signal])),
       {
         handle: (answer) => this.inbound.handle(answer),
         handled: async () => {
@@ -120,10 +123,36 @@ export class OnlineSession {
     );
     try {
       return await loop.run();
+    } catch (error) {
+      // drained: no more receiving, but the session lives on until stop() ends it
+      if (this.syncStop.signal.aborted && !this.signal.aborted) await untilAborted(this.signal);
+      throw error;
     } finally {
       ended.abort();
       await load;
     }
+  }
+
+  /**
+   * Before a stop: the sync loop ends first (what was not fetched yet stays on the server for the next start, and
+   * the saved SyncKey covers only what was handled), then the sends already queued go out at their pace, for at
+   * most `timeoutMs`; what is left then fails CLOSED when the session closes.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.syncStop.abort();
+    const queue = this.sender.sendQueue;
+    if (!queue.busy || timeoutMs <= 0) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        queue.off("idle", done);
+        this.signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      queue.on("idle", done);
+      this.signal.addEventListener("abort", done, { once: true });
+    });
   }
 
   /** The account itself in the contact list (webwxgetcontact leaves it out), from webwxinit's User. */
@@ -180,4 +209,10 @@ export class OnlineSession {
     this.deps.state.set(trouble.failing ? { ...rest, sync: { failures: trouble.failures, since: trouble.since, message: trouble.message } } : rest);
     if (trouble.failing !== wasFailing) this.deps.emit("sync", { ...trouble });
   }
+}
+
+/** Resolves when `signal` aborts. */
+function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
 }

@@ -94,6 +94,35 @@ describe("client lifecycle and media against the sandbox", function () {
     assert.equal(client.state.state, "online");
   });
 
+  it("stop() stops receiving first, lets the queued sends go out, and the next start receives what came meanwhile once (#18)", async () => {
+    const env = await startEnv();
+    const sessionFile = path.join(env.dir, "drain.session");
+    const first = env.newClient({ sessionFile, sessionSecret: "s", pacing: { perMinute: 600, burst: 1, jitter: 0 } });
+    await loginByQr(env, first.client);
+    const friend = aFriend(env, first.client.listContacts());
+    // ten sends queued at 10 a second: most still wait when stop() comes
+    const sends = Array.from({ length: 10 }, (_, i) => first.client.sendText(friend.userName, `queued ${i}`));
+    await sends[0];
+    const stopped = first.client.stop();
+    // arrives while the client drains: not taken now (receiving has stopped), delivered after the restart
+    env.sb.control.inject({ from: friend.nickName, text: "during the drain" });
+    await stopped;
+    const results = await Promise.allSettled(sends);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array.from({ length: 10 }, () => "fulfilled"),
+      "no queued send failed CLOSED",
+    );
+    const texts = env.sb.control.sent({ type: "text" }).map((r) => r.text);
+    assert.deepEqual(texts, Array.from({ length: 10 }, (_, i) => `queued ${i}`), "each once, in order");
+    assert.equal(first.rec.messages.filter((m) => m.text === "during the drain").length, 0);
+    const again = env.newClient({ sessionFile, sessionSecret: "s" });
+    again.client.start();
+    const got = await waitForMessages(again.client, again.rec, (m) => m.text === "during the drain", 1, 15_000);
+    assert.equal(got.length, 1);
+    await again.client.stop();
+  });
+
   it("logout() ends the session on the server, forgets the saved one and offers a QR", async () => {
     const env = await startEnv();
     const sessionFile = path.join(env.dir, "l.session");

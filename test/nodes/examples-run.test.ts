@@ -207,7 +207,7 @@ describe("example group-relay, run (#18)", function () {
     });
   }
 
-  it("relays 200 mixed messages among three groups: once to each other group, none back, paced, across a restart", async function () {
+  it("relays 200 mixed messages among three groups: once to each other group, none back, paced, across two restarts (one with relays queued)", async function () {
     const flow = example(ctx, "group-relay");
     const nodes = [...NODES, ...CORE, runtime("@node-red/nodes/core/common/25-catch.js") as unknown];
     await helper.load(nodes, flow);
@@ -245,6 +245,15 @@ describe("example group-relay, run (#18)", function () {
     await waitOnline(nodeById(receive.id), 15_000, account);
     assert.equal(ctx.sb.control.logins().length, logins, "the saved session resumed, no scan");
     for (const m of messages.slice(160)) ctx.sb.control.inject(m.req);
+    // A second restart while the relays of the last 40 messages wait in the send pacing: stop() lets them go out
+    // (receiving stopped first), so none is lost and none is relayed again after the restart.
+    await sentCount(330, 90_000);
+    nodeById(ofType(flow, "helper").id).removeListener("input", countCaught);
+    await helper.unload();
+    assert.ok(ctx.sb.control.sent().length > 330, "the queued relays went out while the flow stopped");
+    await helper.load(nodes, flow);
+    nodeById(ofType(flow, "helper").id).on("input", countCaught);
+    await waitOnline(nodeById(receive.id), 15_000, account);
     await sentCount(400, 90_000);
     // A last message: once its two relays are out, anything the earlier ones could still cause would be out too.
     ctx.sb.control.inject({ from: members.get(GROUPS[0]!)![0]!, room: GROUPS[0]!, text: "the end" });
