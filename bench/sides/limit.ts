@@ -188,19 +188,24 @@ class BareSession {
     const notified = this.post<{ BaseResponse?: { Ret?: number } }>("webwxstatusnotify", `lang=zh_CN&pass_ticket=${this.passTicket}`, {
       Code: 3, FromUserName: this.self, ToUserName: this.self, ClientMsgId: Date.now(),
     });
-    // Groups to fetch with members: the ChatSet's (unsaved groups, docs/protocol.md section 7), the recent chats', the listed ones.
+    // Nothing waits on the status notify's answer: the pages and the sync loop start beside it.
+    notified.catch(() => undefined);
+    void this.syncLoop();
+    // Groups to fetch with members: the ChatSet's (unsaved groups, docs/protocol.md section 7), the recent chats',
+    // the listed ones.
     const groups: string[] = [];
     this.note((init.ChatSet ?? "").split(",").filter((name) => name.startsWith("@@")).map((UserName) => ({ UserName })), groups);
     this.note(init.ContactList, groups);
-    retOf(await notified, "webwxstatusnotify");
-    void this.syncLoop();
     const batches: Promise<void>[] = [];
     let asked = 0;
     const ask = (last: boolean): void => {
       while (groups.length - asked >= BATCH || (last && groups.length > asked)) {
         const chunk = groups.slice(asked, asked + BATCH);
         asked += chunk.length;
-        batches.push(this.batch(chunk));
+        const batch = this.batch(chunk);
+        // Awaited after the last page; a failure before then is not unhandled.
+        batch.catch(() => undefined);
+        batches.push(batch);
       }
     };
     ask(false);
@@ -216,6 +221,7 @@ class BareSession {
     ask(true);
     this.phases.mark("contacts");
     await Promise.all(batches);
+    retOf(await notified, "webwxstatusnotify");
     this.phases.mark("members");
   }
 
