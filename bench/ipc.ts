@@ -1,7 +1,8 @@
 /** The messages between the bench parent and a worker process (one side, one workload, one round). */
 import { errorText } from "./sides/side";
 
-export type Side = "ours" | "theirs";
+/** ours (lib/wechat), theirs (wechat4u), limit (the bare protocol loop of bench/sides/limit.ts: the ceiling). */
+export type Side = "ours" | "theirs" | "limit";
 
 /** Passed to a worker as its single argv entry (JSON). */
 export interface WorkerInit {

@@ -23,7 +23,7 @@ function repoRoot(): string {
 }
 
 async function runWorkload(workload: Workload, ctx: RunContext, rounds: number): Promise<WorkloadResults> {
-  const results: WorkloadResults = { ours: undefined, theirs: undefined };
+  const results: WorkloadResults = { ours: undefined, theirs: undefined, limit: undefined };
   for (const side of workload.sides) results[side] = { samples: [], failures: [] };
   for (let round = 1; round <= rounds; round++) {
     for (const side of workload.sides) {

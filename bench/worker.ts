@@ -1,6 +1,6 @@
 /**
- * One bench worker: one client (ours or wechat4u), one workload, one round, driven by the parent over IPC.
- * Its own process, so RSS and CPU are its own.
+ * One bench worker: one client (ours, wechat4u or the bare limit loop), one workload, one round, driven by the
+ * parent over IPC. Its own process, so RSS and CPU are its own.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -12,6 +12,7 @@ import { MB, wallNow } from "./stats";
 import type { BenchSide } from "./sides/side";
 import { createOurs } from "./sides/ours";
 import { createWechat4u } from "./sides/wechat4u";
+import { createLimit } from "./sides/limit";
 
 installLoopbackGuard();
 
@@ -72,7 +73,7 @@ async function run(command: Command): Promise<Replies[Command["cmd"]]> {
   switch (command.cmd) {
     case "start": {
       // Loading and constructing the client is not part of login-to-ready.
-      side = init.side === "ours" ? createOurs(init.sandboxUrl) : createWechat4u(init.sandboxUrl);
+      side = init.side === "ours" ? createOurs(init.sandboxUrl) : init.side === "limit" ? createLimit(init.sandboxUrl) : createWechat4u(init.sandboxUrl);
       side.onText((text) => collector?.handle(text));
       await side.loaded?.();
       await profiler.start();

@@ -62,6 +62,8 @@ export function createOurs(sandboxUrl: string): BenchSide {
       const ready = (): boolean => {
         if (client.state.state !== "online") return false;
         if (!waitMembers) return true;
+        // Online comes before the address book (StateInfo.contacts "loading"): ready is when it has loaded.
+        if (client.state.contacts !== "loaded") return false;
         const groups = client.listContacts({ kind: "group" });
         return groups.length > 0 && groups.every(groupLoaded);
       };

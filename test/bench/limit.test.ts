@@ -1,0 +1,94 @@
+/**
+ * Issue #19 point 1: the bench's limit side (bench/sides/limit.ts) is a correct client of the strict sandbox: it logs
+ * in, loads every contact page and every group's members in batches of at most 50, and delivers a burst exactly
+ * once and in order, with no protocol violation. The report gives ours and theirs as % of the limit, and the limit
+ * column of a row it does not run says why.
+ */
+import assert from "node:assert/strict";
+import { formatTable, metricRows } from "../../bench/report";
+import { type SandboxLike, accountName, listOf, startSandbox } from "../../bench/sandbox-host";
+import { createLimit } from "../../bench/sides/limit";
+import type { BenchSide } from "../../bench/sides/side";
+import type { Workload } from "../../bench/workloads";
+
+/** Resolves once `count` texts have arrived, rejects after timeoutMs. */
+function texts(side: BenchSide, count: number, timeoutMs: number): Promise<string[]> {
+  const got: string[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${got.length} of ${count} texts after ${timeoutMs} ms`)), timeoutMs);
+    side.onText((text) => {
+      got.push(text);
+      if (got.length === count) {
+        clearTimeout(timer);
+        resolve(got);
+      }
+    });
+  });
+}
+
+describe("bench: the limit side, a bare protocol loop (#19.1)", function () {
+  this.timeout(30_000);
+  let sb: SandboxLike;
+  let side: BenchSide | undefined;
+
+  beforeEach(async function () {
+    sb = await startSandbox({ seed: 1, throttle: false, contacts: 300, groups: 70 });
+  });
+
+  afterEach(async function () {
+    await side?.stop();
+    side = undefined;
+    await sb.close();
+  });
+
+  it("logs in, loads every group's members and a burst of 500 texts exactly once and in order, with 0 violations", async function () {
+    side = createLimit(sb.url);
+    const arrived = texts(side, 500, 20_000);
+    const login = sb.control.waitForLogin({ timeoutMs: 10_000 });
+    const started = side.start(true, 20_000);
+    await sb.control.scan({ uuid: (await login).uuid, account: 0 });
+    await started;
+    const counts = side.counts();
+    assert.ok(counts.groups > 50, `${counts.groups} groups: more than one member batch`);
+    assert.equal(counts.groupsWithMembers, counts.groups);
+    assert.ok(counts.contacts > 300, `${counts.contacts} contacts`);
+    await sb.control.injectBulk({ from: await accountName(sb, 1), count: 500, prefix: "burst" });
+    assert.deepEqual(await arrived, Array.from({ length: 500 }, (_, i) => `burst ${i + 1}`));
+    assert.deepEqual(listOf(await sb.control.violations(), "violations"), []);
+    assert.deepEqual(side.errors(), []);
+  });
+});
+
+describe("bench: the report's limit column and % of limit (#19.1)", function () {
+  const workload = (name: string, better: "lower" | "higher", ofLimit: boolean): Workload => ({
+    name,
+    title: name,
+    sides: ["ours", "theirs"],
+    metrics: [{ key: "v", label: "value", better, ...(ofLimit ? { ofLimit: true as const } : {}) }],
+    run: () => Promise.reject(new Error("not run")),
+  });
+  const side = (v: number) => ({ samples: [{ v }], failures: [] });
+
+  it("gives a rate as side / limit and a time as limit / side, only for the speeds", function () {
+    const [rate] = metricRows(workload("burst", "higher", true), { ours: side(90), theirs: side(45), limit: side(100) });
+    assert.equal(rate?.limit, 100);
+    assert.equal(rate?.oursOfLimitPct, 90);
+    assert.equal(rate?.theirsOfLimitPct, 45);
+    const [time] = metricRows(workload("login", "lower", true), { ours: side(200), theirs: side(400), limit: side(100) });
+    assert.equal(time?.oursOfLimitPct, 50);
+    assert.equal(time?.theirsOfLimitPct, 25);
+    const [count] = metricRows(workload("requests", "lower", false), { ours: side(13), theirs: side(17), limit: side(13) });
+    assert.equal(count?.oursOfLimitPct, null);
+    const table = formatTable([rate, time].filter((r) => r !== undefined));
+    assert.match(table.split("\n")[0] ?? "", /ours\s+theirs\s+limit\s+ours\/theirs\s+ours % of limit\s+theirs % of limit/);
+    assert.match(table, /90%\s+45%/);
+  });
+
+  it("shows n/a in the limit column of a row it does not run, and says why", function () {
+    const rows = metricRows(workload("idle", "lower", false), { ours: side(5), theirs: side(6), limit: undefined });
+    assert.equal(rows[0]?.limit, null);
+    const table = formatTable(rows);
+    assert.match(table, /^idle\s+value \(lower is better\)\s+5\s+6\s+n\/a/m);
+    assert.match(table, /idle \/ limit: n\/a: not measured by the limit side/);
+  });
+});
