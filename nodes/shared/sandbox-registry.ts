@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { isSnapshot, startSandbox, type Sandbox, type SandboxOptions, type SandboxSnapshot } from "../../lib/sandbox";
-import { readSealed, writeSealed } from "./sealed-file";
+import { SealedStore } from "../../lib/wechat/sealed-store";
 import { sessionSecret } from "./secret";
 
 /**
@@ -59,6 +59,8 @@ class Entry {
   saving: Promise<void> = Promise.resolve();
   retired?: Promise<void>;
   forget = false;
+  /** The encrypted world file, once its key is known (one key derivation per entry, not per save). */
+  store?: SealedStore<SandboxSnapshot>;
   constructor(
     readonly key: string,
     readonly place: SandboxPlace,
@@ -176,27 +178,32 @@ export class SandboxRegistry {
     return sandbox;
   }
 
-  private secretOf(entry: Entry): { secret: string; previous: readonly string[] } | undefined {
+  /** The world's encrypted file (lib/wechat/sealed-store.ts), under a key of its own derived from the session key. */
+  private storeOf(entry: Entry): SealedStore<SandboxSnapshot> | undefined {
+    if (entry.store) return entry.store;
     const dir = entry.place.dir;
-    if (!dir || !entry.place.secret) return undefined;
+    if (!entry.file || !dir || !entry.place.secret) return undefined;
     const key = entry.place.secret(dir);
     const derive = (base: string): string => sessionSecret(base, `sandbox:${entry.key}`);
-    return { secret: derive(key.secret), previous: key.previous.map(derive) };
+    const warn = (m: string): void => entry.place.warn(`${m}; a new world starts`);
+    entry.store = new SealedStore(entry.file, derive(key.secret), {
+      format: "wxflow-sandbox-world",
+      what: "saved sandbox world",
+      accepts: isSnapshot,
+      previous: key.previous.map(derive),
+      warn,
+      info: (m) => entry.place.log(m),
+    });
+    return entry.store;
   }
 
   private async load(entry: Entry): Promise<SandboxSnapshot | undefined> {
-    if (!entry.file) return undefined;
     try {
-      const key = this.secretOf(entry);
-      if (!key) return undefined;
-      const value = await readSealed(entry.file, [key.secret, ...key.previous]);
-      if (value === undefined) return undefined;
-      if (isSnapshot(value)) return value;
-      entry.place.warn("saved sandbox world has another format; a new world starts");
+      return await this.storeOf(entry)?.load();
     } catch (error) {
       entry.place.warn(`saved sandbox world not readable (${error instanceof Error ? error.message : String(error)}); a new world starts`);
+      return undefined;
     }
-    return undefined;
   }
 
   private schedule(entry: Entry): void {
@@ -211,14 +218,12 @@ export class SandboxRegistry {
   private save(entry: Entry): Promise<void> {
     clearTimeout(entry.saveTimer);
     entry.saveTimer = undefined;
-    const file = entry.file;
-    if (!file) return entry.saving;
+    if (!entry.file) return entry.saving;
     entry.saving = entry.saving.then(async () => {
       const sandbox = await entry.running?.catch(() => undefined);
       if (!sandbox || entry.forget) return;
       try {
-        const key = this.secretOf(entry);
-        if (key) await writeSealed(file, key.secret, sandbox.snapshot());
+        await this.storeOf(entry)?.save(sandbox.snapshot());
       } catch (error) {
         entry.place.warn(`sandbox world not saved: ${error instanceof Error ? error.message : String(error)}`);
       }
