@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { WeChatClient, type ClientTuning } from "../../lib/wechat/client";
-import { errorText, isWeChatError } from "../../lib/wechat/errors";
+import { describeError, isWeChatError } from "../../lib/wechat/errors";
 import type { ContactKind, ErrorCode, Transport } from "../../lib/wechat/types";
 import { findAccount } from "../shared/account-ref";
 import { pickerEntry } from "../shared/contacts";
@@ -21,9 +21,10 @@ interface AccountDef extends NodeDef {
 const PICKER_LIMIT = 50;
 const KINDS: readonly ContactKind[] = ["friend", "group", "official", "special", "self", "stranger"];
 
+/** An admin route's error: our own message, but of a foreign error only its name (it may quote a URL with keys). */
 function sendError(res: AdminResponse, status: number, error: unknown): void {
   const code = isWeChatError(error) ? error.code : "ERROR";
-  res.status(status).json({ error: { code, message: errorText(error) } });
+  res.status(status).json({ error: { code, message: describeError(error) } });
 }
 
 /** Advanced client knobs from settings.js (`wxAccountClientTuning: {...}`), e.g. timeouts; tests use it too. */
