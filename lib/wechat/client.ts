@@ -37,6 +37,7 @@ import type {
   SendFileOptions,
   SendResult,
   StateInfo,
+  StopOptions,
   WeChatClientApi,
 } from "./types";
 
@@ -205,12 +206,14 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       });
   }
 
-  async stop(): Promise<void> {
+  async stop(options: StopOptions = {}): Promise<void> {
     const run = this.run;
     if (!run) return;
     const active = this.session;
-    // Sends a flow already handed over (a relay's forwards) go out before the session closes (#18).
-    await active?.drain(this.options.tuning?.stopDrainMs ?? 10_000);
+    // Sends a flow already handed over (a relay's forwards) go out before the session closes (#18), unless the
+    // account moved to another instance: then they fail at once (they are that instance's to send, never twice).
+    if (options.drain === false) active?.close(options.reason);
+    else await active?.drain(this.options.tuning?.stopDrainMs ?? 10_000);
     run.abort.abort();
     this.wake?.();
     run.http.close();

@@ -3,7 +3,7 @@ import { SessionApi, type ApiTimeouts } from "./api";
 import { contactEvents } from "./contact-events";
 import { loadContacts, toContact, type RetryPolicy } from "./contact-loader";
 import type { ContactStore } from "./contacts";
-import { describeError, isWeChatError } from "./errors";
+import { type WeChatError, describeError, isWeChatError } from "./errors";
 import type { HttpClient } from "./http";
 import { Inbound } from "./inbound";
 import type { ReadySession } from "./login-flow";
@@ -160,9 +160,9 @@ export class OnlineSession {
     this.deps.contacts.upsert([toContact(this.ready.init.self, this.session.user.userName)]);
   }
 
-  /** Ends the send queue (pending sends fail CLOSED). */
-  close(): void {
-    this.sender.close();
+  /** Ends the send queue (pending sends fail CLOSED, or with `reason`). */
+  close(reason?: WeChatError): void {
+    this.sender.close(reason);
   }
 
   private online(): boolean {

@@ -4,6 +4,7 @@
  * Wire shapes (BaseRequest, AddMsgList entries, ...) live in wire.ts, not here.
  */
 
+import type { WeChatError } from "./errors";
 import type { Transport } from "./transport";
 import type { ForwardSource } from "./outbox/forward";
 
@@ -215,7 +216,9 @@ export type ErrorCode =
   /** A send whose request may have reached the server failed (timeout, reset, 5xx): never resent (docs/protocol.md section 2). */
   | "SEND_UNCERTAIN"
   /** forward(): this kind of message cannot be forwarded by reference (voice, store sticker, red packet, ...). */
-  | "NOT_FORWARDABLE";
+  | "NOT_FORWARDABLE"
+  /** The account is run by another instance (scale-out on Redis), or this one lost its lease: nothing was sent. */
+  | "NOT_OWNER";
 
 /**
  * Why a call failed, in the few kinds a person acts on differently: the reason an account shows while it is
@@ -333,6 +336,13 @@ export interface ClientOptions {
   logger?: Logger;
 }
 
+export interface StopOptions {
+  /** false: do not let the queued sends go out first (the account moved to another instance). Default true. */
+  drain?: boolean;
+  /** The error queued sends fail with when they are dropped (default CLOSED). */
+  reason?: WeChatError;
+}
+
 export interface ContactQuery {
   kind?: ContactKind | "all";
   /** Case-insensitive substring of remark, nickname, alias or display name. */
@@ -356,8 +366,11 @@ export interface WeChatClientApi {
   readonly state: StateInfo;
   /** Begin: resume a saved session, else push login, else QR. Idempotent. */
   start(): void;
-  /** Stop every loop, timer and socket; the saved session is kept. */
-  stop(): Promise<void>;
+  /**
+   * Stop every loop, timer and socket; the saved session is kept. Sends already queued go out first (bounded),
+   * unless `drain: false`: then they fail at once, with `reason` when given (else CLOSED).
+   */
+  stop(options?: StopOptions): Promise<void>;
   /** Log out on the server, forget the saved session, then offer a new QR (unless stopped). */
   logout(): Promise<void>;
   /** Drop the current QR / wait and start a fresh login. */
