@@ -5,6 +5,7 @@
  */
 
 import type { WeChatError } from "./errors";
+import type { SessionStorage } from "./store/storage";
 import type { Transport } from "./transport";
 import type { ForwardSource } from "./outbox/forward";
 
@@ -217,8 +218,13 @@ export type ErrorCode =
   | "SEND_UNCERTAIN"
   /** forward(): this kind of message cannot be forwarded by reference (voice, store sticker, red packet, ...). */
   | "NOT_FORWARDABLE"
-  /** The account is run by another instance (scale-out on Redis), or this one lost its lease: nothing was sent. */
-  | "NOT_OWNER";
+  /**
+   * Scale-out (lib/wechat/store/): this instance does not hold the account's lease (another one runs it, or this one
+   * lost it); a write it tried was fenced out, a send was not made.
+   */
+  | "NOT_OWNER"
+  /** The shared session storage (Redis) did not answer: nothing was recorded, the account pauses until it does. */
+  | "STORE_UNAVAILABLE";
 
 /**
  * Why a call failed, in the few kinds a person acts on differently: the reason an account shows while it is
@@ -321,6 +327,11 @@ export interface ClientOptions {
   sessionSecret?: string;
   /** Secrets the file may still be under (an earlier key): read once, then re-written under sessionSecret. */
   previousSessionSecrets?: string[];
+  /**
+   * Where the session is kept, instead of sessionFile + sessionSecret: a FileSessionStorage or a RedisSessionStorage
+   * (lib/wechat/store/). The client loads, saves, clears and claims incoming MsgIds through it.
+   */
+  sessionStorage?: SessionStorage;
   /** false disables pacing (benchmarks only). */
   pacing?: PacingOptions | false;
   /**
