@@ -65,6 +65,17 @@ function checkRedisUrl(RED: NodeAPI, value: string): void {
   if (url.password) throw new WeChatError("INVALID_ARGUMENT", RED._("wx-account.log.redisUrlPassword"));
 }
 
+/** Where a container set-up may put the Redis password when the flow carries no credentials file (#17). */
+const REDIS_PASSWORD_ENV = "WXFLOW_REDIS_PASSWORD";
+
+/** The account's Redis password: its credential, else $WXFLOW_REDIS_PASSWORD; never from the flow's own fields. */
+function redisPassword(node: { credentials?: { redisPassword?: unknown } }): string | undefined {
+  const credential = node.credentials?.redisPassword;
+  if (typeof credential === "string" && credential !== "") return credential;
+  const env = process.env[REDIS_PASSWORD_ENV];
+  return env ? env : undefined;
+}
+
 export = function register(RED: NodeAPI): void {
   // Once per Node-RED process (register runs once), not once per account.
   let keyWarned = false;
@@ -110,7 +121,7 @@ export = function register(RED: NodeAPI): void {
       }
       ownership = new RedisOwnership({
         url: settings.redisUrl,
-        password: typeof node.credentials?.redisPassword === "string" ? node.credentials.redisPassword : undefined,
+        password: redisPassword(node),
         prefix: settings.redisPrefix,
         accountId: node.id,
         self: instanceName(RED.settings),
@@ -223,7 +234,7 @@ export = function register(RED: NodeAPI): void {
 
   /**
    * A POST route that runs one command of the account and answers {ok: true}: an error with code `conflict` (the
-   * account's state forbids the command) answers 409, any other 500.
+   * account's state forbids the command) or NOT_OWNER answers 409, any other 500.
    */
   function command(name: string, conflict: ErrorCode, run: (wx: WxAccount) => void | Promise<void>): void {
     RED.httpAdmin.post(`/wx-account/:id/${name}`, write, (req, res) => {
@@ -231,7 +242,8 @@ export = function register(RED: NodeAPI): void {
       if (!wx) return;
       Promise.resolve().then(() => run(wx)).then(
         () => res.json({ ok: true }),
-        (error: unknown) => sendError(res, isWeChatError(error, conflict) ? 409 : 500, error),
+        // NOT_OWNER: another instance runs the account (#17), so the command belongs there
+        (error: unknown) => sendError(res, isWeChatError(error, conflict) || isWeChatError(error, "NOT_OWNER") ? 409 : 500, error),
       );
     });
   }

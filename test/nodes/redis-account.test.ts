@@ -3,10 +3,13 @@
  * account meets another owner without a second runtime (test/scale-out/ runs two).
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import * as path from "node:path";
 import { Redis } from "ioredis";
 import { AccountLease } from "../../lib/wechat/store";
 import type { NodeStatus } from "../../nodes/shared/red";
-import { type FlowNode, type TestNode, helper, nodeById, waitForEvent, waitForStatus } from "../support/node-red";
+import { type FlowNode, RUNTIME_PACKAGE, type TestNode, helper, nodeById, repoRoot, waitForEvent, waitForStatus } from "../support/node-red";
 import { type RedisProcess, startRedis } from "../support/redis";
 import { ACCOUNT, type Caught, NODES, accountConfig, accountOf, catchFlow, login, useSandbox, wxNode } from "./fixture";
 
@@ -183,6 +186,50 @@ describe("wx-account on Redis (#17)", function () {
     await helper.load(NODES, flow(redis.url)(ctx.sb), { [ACCOUNT]: { redisPassword: "wrong-pass-93ab" } });
     await waitForStatus(nodeById("send"), isPaused);
     assert.ok(!JSON.stringify(helper.log().args).includes("wrong-pass-93ab"));
+  });
+
+  it("takes the password from $WXFLOW_REDIS_PASSWORD when the account has no credential (a flow file without its credentials)", async function () {
+    const password = "env-pass-77d2";
+    await admin.config("SET", "requirepass", password);
+    process.env.WXFLOW_REDIS_PASSWORD = password;
+    try {
+      await helper.load(NODES, flow(redis.url)(ctx.sb));
+      await waitForStatus(nodeById("send"), (s) => s.fill === "yellow");
+      assert.equal(accountOf().summary().ownership?.role, "owner");
+      assert.ok(!JSON.stringify(helper.log().args).includes(password));
+    } finally {
+      delete process.env.WXFLOW_REDIS_PASSWORD;
+    }
+  });
+
+  it("runs examples/scale-out/flows.json: the owner answers, naming its instance; no password in the flow", async function () {
+    const file = readFileSync(path.join(repoRoot(), "examples", "scale-out", "flows.json"), "utf8");
+    const runtime = createRequire(createRequire(__filename).resolve(RUNTIME_PACKAGE));
+    const core = ["function/10-switch.js", "function/15-change.js", "common/90-comment.js"].map((f) => runtime(`@node-red/nodes/core/${f}`) as unknown);
+    const nodes = JSON.parse(file) as FlowNode[];
+    for (const node of nodes) assert.ok(!Object.keys(node).some((k) => /password|credential/i.test(k)), `${node.id} carries no password`);
+    const flow = nodes.map((node) => {
+      if (node.type === "wx-account") {
+        assert.equal(node.store, "redis");
+        return { ...node, loginUrl: ctx.sb.url, redisUrl: redis.url };
+      }
+      return node.type === "debug" ? { id: node.id, type: "helper", z: node.z, wires: [] } : node;
+    });
+    process.env.WXFLOW_INSTANCE = "from-env";
+    try {
+      await helper.load([...NODES, ...core], flow);
+      const account = flow.find((n) => n.type === "wx-account")?.id ?? "";
+      await login(ctx, nodeById(flow.find((n) => n.type === "wx-send-text")?.id ?? ""), account);
+      const friend = ctx.sb.control.world().contacts.find((c) => c.kind === "friend");
+      assert.ok(friend);
+      ctx.sb.control.inject({ from: friend.nickName, text: "hi" });
+      // settings name this instance node-a: they win over $WXFLOW_INSTANCE for the lease, the flow's answer reads the env
+      const answer = await ctx.sb.control.waitForSent((r) => r.toName === friend.nickName, { timeoutMs: 10_000 });
+      assert.equal(answer.text, "echo from from-env: hi");
+      assert.equal(accountOf(account).summary().ownership?.owner, SELF);
+    } finally {
+      delete process.env.WXFLOW_INSTANCE;
+    }
   });
 
   it("refuses a Redis URL that holds a password: no account, rather than one that runs beside the others", async function () {
