@@ -38,8 +38,10 @@ export class RedisOwnership implements Ownership {
   private redis: Redis | undefined;
   private lease: AccountLease | undefined;
   private readonly listeners: (() => void)[] = [];
-  private current: Role = { kind: "paused" };
+  /** Standby (owner unknown) until the first connection succeeds or fails. */
+  private current: Role = { kind: "standby" };
   private outage = false;
+  private connectFailed = false;
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
   private connecting: Promise<void> = Promise.resolve();
@@ -96,6 +98,8 @@ export class RedisOwnership implements Ownership {
       redis = await openRedis({ url: this.options.url, password: this.options.password, name: this.self, onError: (message) => this.unreachable(message) });
     } catch (error) {
       this.unreachable(describeError(error));
+      this.connectFailed = true;
+      this.update();
       if (!this.closed) this.retry = setTimeout(() => (this.connecting = this.connect()), CONNECT_RETRY_MS);
       return;
     }
@@ -128,13 +132,21 @@ export class RedisOwnership implements Ownership {
   private update(): void {
     if (this.closed) return;
     const { redis, lease } = this;
-    const next: Role = lease?.held
+    if (!redis || !lease) {
+      this.change(this.connectFailed ? { kind: "paused" } : { kind: "standby" });
+      return;
+    }
+    const next: Role = lease.held
       ? { kind: "owner" }
-      : redis?.status !== "ready" || !lease
+      : redis.status !== "ready"
         ? { kind: "paused" }
         : lease.owner !== undefined && lease.owner !== this.self
           ? { kind: "standby", owner: lease.owner }
           : { kind: "standby" };
+    this.change(next);
+  }
+
+  private change(next: Role): void {
     if (sameRole(next, this.current)) return;
     this.current = next;
     for (const listener of [...this.listeners]) listener();

@@ -170,6 +170,19 @@ describe("wx-account on Redis (#17)", function () {
     assert.ok(accountOf().runningClient(), "the client runs again");
   });
 
+  it("deployed while Redis is down: paused (never runs on its own), then runs once Redis answers", async function () {
+    await redis.kill();
+    await helper.load(NODES, flow(redis.url)(ctx.sb));
+    const send = nodeById("send");
+    await waitForStatus(send, isPaused);
+    assert.equal(accountOf().runningClient(), undefined);
+    assert.match(JSON.stringify(helper.log().args), /wx-account\.log\.redisError/);
+    const back = waitForStatus(send, (s) => s.fill === "yellow", 15_000);
+    await redis.restart();
+    await back;
+    assert.equal(accountOf().summary().ownership?.role, "owner");
+  });
+
   it("uses the password credential, which never reaches the flow, the log, the state or an error", async function () {
     const password = "redis-pass-5f1c0e";
     await admin.config("SET", "requirepass", password);
