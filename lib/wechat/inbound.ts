@@ -1,7 +1,7 @@
 import type { Json, SessionApi, SyncAnswer } from "./api";
 import { batchGet, toContact } from "./contact-loader";
 import type { ContactStore } from "./contacts";
-import { isWeChatError } from "./errors";
+import { WeChatError, isWeChatError } from "./errors";
 import { MsgType, StatusNotifyCode, isGroupUserName, isSpecialUserName, normalizeMessage, rawMemberToMember, referencedUserNames } from "./messages";
 import type { NormalizeContext, RawMember, RawMessage } from "./messages";
 import type { BoundedSet, RecentMessages } from "./util";
@@ -22,6 +22,12 @@ export interface InboundOptions {
   sent?: { has(msgId: string): boolean };
   /** True for a UserName the contact load in progress is fetching already (no second fetch needed). */
   loading?(userName: string): boolean;
+  /**
+   * Aborted when receiving ends (stop, drain): an answer whose messages were not emitted yet is then dropped unread
+   * (CLOSED) and its keys are never saved, so its messages come again at the next start instead of being emitted
+   * to a flow that is closing.
+   */
+  receiving?: AbortSignal;
 }
 
 /**
@@ -41,13 +47,20 @@ export class Inbound {
   }
 
   async handle(answer: SyncAnswer): Promise<void> {
+    this.stillReceiving();
     this.applyContactChanges(answer);
+    // New MsgIds are remembered only once their messages go out: an answer dropped by a stop leaves none behind.
+    const ids = new Set<string>();
     const fresh = answer.addMsgList.filter((raw) => {
       const id = typeof raw.MsgId === "string" || typeof raw.MsgId === "number" ? String(raw.MsgId) : "";
-      return id !== "" && this.options.seen.add(id);
+      if (id === "" || ids.has(id) || this.options.seen.has(id)) return false;
+      ids.add(id);
+      return true;
     }) as unknown as RawMessage[];
     if (fresh.length === 0) return;
     await this.fetchUnknown(fresh);
+    this.stillReceiving();
+    for (const id of ids) this.options.seen.add(id);
     const ctx = this.context();
     for (const raw of fresh) {
       let message: Message;
@@ -59,6 +72,11 @@ export class Inbound {
       }
       this.emitMessage(message);
     }
+  }
+
+  /** Throws CLOSED once receiving has ended: nothing more of this answer is taken (see `receiving`). */
+  private stillReceiving(): void {
+    if (this.options.receiving?.aborted) throw new WeChatError("CLOSED", "stopped receiving");
   }
 
   /** A new message to the listeners, and the events it stands for; kept for a later recall (status notices are not). */

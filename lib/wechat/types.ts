@@ -356,6 +356,12 @@ export interface WeChatClientApi {
   readonly state: StateInfo;
   /** Begin: resume a saved session, else push login, else QR. Idempotent. */
   start(): void;
+  /**
+   * Ends receiving at once (synchronously): no message is emitted after this call, and what was not emitted yet
+   * stays on the server for the next start. stop() begins with it; a caller whose listeners go away now and who
+   * stops the client a moment later (a Node-RED close) calls it first. Sends still work until stop().
+   */
+  stopReceiving(): void;
   /** Stop every loop, timer and socket; the saved session is kept. */
   stop(): Promise<void>;
   /** Log out on the server, forget the saved session, then offer a new QR (unless stopped). */
