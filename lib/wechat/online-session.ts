@@ -5,7 +5,7 @@ import { loadContacts, toContact, type RetryPolicy } from "./contact-loader";
 import type { ContactStore } from "./contacts";
 import { describeError, isWeChatError } from "./errors";
 import type { HttpClient } from "./http";
-import { Inbound } from "./inbound";
+import { Inbound, type InboundOptions } from "./inbound";
 import type { ReadySession } from "./login-flow";
 import { isGroupUserName } from "./messages/contact";
 import type { SendQueueTuning } from "./outbox";
@@ -25,6 +25,8 @@ export interface OnlineDeps {
   seen: BoundedSet<string>;
   /** Aborted by the client's stopReceiving(): the sync loop ends as in a drain, nothing more is emitted. */
   receiving?: AbortSignal;
+  /** The session storage's de-dup set, when there is a storage (Inbound claims there before emitting). */
+  claims?: InboundOptions["claims"];
   /** The client's last messages by MsgId, across its sessions (a "recall" event carries the original). */
   recent: RecentMessages;
   /** LocalID / ClientMsgId of every send of the client, unique across its sessions. */
@@ -78,6 +80,7 @@ export class OnlineSession {
       receiving: AbortSignal.any([signal, this.syncStop.signal]),
       emit: deps.emit,
       seen: deps.seen,
+      claims: deps.claims,
       recent: deps.recent,
       sent: deps.sent,
       loading: (userName) => this.loading?.covers.has(userName) ?? false,
