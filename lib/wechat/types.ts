@@ -367,6 +367,12 @@ export interface WeChatClientApi {
   /** Begin: resume a saved session, else push login, else QR. Idempotent. */
   start(): void;
   /**
+   * Ends receiving at once (synchronously): no message is emitted after this call, and what was not emitted yet
+   * stays on the server for the next start. stop() begins with it; a caller whose listeners go away now and who
+   * stops the client a moment later (a Node-RED close) calls it first. Sends still work until stop().
+   */
+  stopReceiving(): void;
+  /**
    * Stop every loop, timer and socket; the saved session is kept. Receiving ends first; the sends already queued go
    * out for up to `drainMs` (default: tuning.stopDrainMs, 10 s). `drainMs: 0` when the account's lease was lost:
    * another instance may run the account already, so queued sends fail CLOSED at once instead of going out.
