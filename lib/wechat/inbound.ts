@@ -1,7 +1,7 @@
 import type { Json, SessionApi, SyncAnswer } from "./api";
 import { batchGet, toContact } from "./contact-loader";
 import type { ContactStore } from "./contacts";
-import { isWeChatError } from "./errors";
+import { WeChatError, isWeChatError } from "./errors";
 import { MsgType, StatusNotifyCode, isGroupUserName, isSpecialUserName, normalizeMessage, rawMemberToMember, referencedUserNames } from "./messages";
 import type { NormalizeContext, RawMember, RawMessage } from "./messages";
 import type { BoundedSet, RecentMessages } from "./util";
@@ -28,6 +28,12 @@ export interface InboundOptions {
   sent?: { has(msgId: string): boolean };
   /** True for a UserName the contact load in progress is fetching already (no second fetch needed). */
   loading?(userName: string): boolean;
+  /**
+   * Aborted when receiving ends (stop, drain): an answer whose messages were not emitted yet is then dropped unread
+   * (CLOSED) and its keys are never saved, so its messages come again at the next start instead of being emitted
+   * to a flow that is closing.
+   */
+  receiving?: AbortSignal;
 }
 
 /**
@@ -47,16 +53,23 @@ export class Inbound {
   }
 
   async handle(answer: SyncAnswer): Promise<void> {
+    this.stillReceiving();
     this.applyContactChanges(answer);
-    const claims = this.options.claims;
-    const seen = this.options.seen;
+    // New MsgIds are remembered (or claimed) only once their messages go out: an answer dropped by a stop leaves
+    // none behind, so its messages come again at the next start.
+    const ids = new Set<string>();
     let fresh = answer.addMsgList.filter((raw) => {
       const id = msgIdOf(raw);
-      return id !== "" && (claims ? !seen.has(id) : seen.add(id));
+      if (id === "" || ids.has(id) || this.options.seen.has(id)) return false;
+      ids.add(id);
+      return true;
     }) as unknown as RawMessage[];
     if (fresh.length === 0) return;
     await this.fetchUnknown(fresh);
+    this.stillReceiving();
+    const claims = this.options.claims;
     if (claims) fresh = await this.claim(claims, fresh);
+    else for (const id of ids) this.options.seen.add(id);
     const ctx = this.context();
     for (const raw of fresh) {
       let message: Message;
@@ -68,6 +81,11 @@ export class Inbound {
       }
       this.emitMessage(message);
     }
+  }
+
+  /** Throws CLOSED once receiving has ended: nothing more of this answer is taken (see `receiving`). */
+  private stillReceiving(): void {
+    if (this.options.receiving?.aborted) throw new WeChatError("CLOSED", "stopped receiving");
   }
 
   /**

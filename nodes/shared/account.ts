@@ -210,6 +210,8 @@ export class WxAccount {
       done();
       return;
     }
+    // Now, not when the queued stop runs: a message emitted meanwhile would find no node to take it.
+    this.client?.stopReceiving();
     // Redis: the lease goes once the client has stopped (and saved), so another instance may run the account
     const ownership = this.deps.ownership;
     this.enqueue(async () => {
@@ -221,6 +223,7 @@ export class WxAccount {
   /** Node-RED close: stop everything this account owns; `removed` also forgets the saved session. */
   close(removed: boolean): Promise<void> {
     this.closed = true;
+    this.client?.stopReceiving();
     return this.enqueue(async () => {
       await this.stopClient();
       await this.deps.ownership?.close();
@@ -350,7 +353,7 @@ export class WxAccount {
       if (client) {
         // detached now, so nothing reaches it any more; the queue below only waits for the stop to finish
         this.client = undefined;
-        const stopped = client.stop({ drain: false, reason: new WeChatError("NOT_OWNER", "this instance lost the account's lease") });
+        const stopped = client.stop({ drainMs: 0, reason: new WeChatError("NOT_OWNER", "this instance lost the account's lease") });
         this.enqueue(() => stopped.finally(() => this.listen(client, "off")));
       }
       this.info = { state: "offline" };

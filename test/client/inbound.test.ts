@@ -67,6 +67,36 @@ describe("client inbound handling", () => {
     assert.equal(calls.length, 1, "nothing more to fetch");
   });
 
+  it("drops an answer unread when receiving ends before its messages go out (a stop while a sender is fetched)", async () => {
+    let release: () => void = () => undefined;
+    const fetching = new Promise<void>((resolve) => (release = resolve));
+    const calls: string[][] = [];
+    const api = {
+      session: fakeApi({}, calls).session,
+      batchGetContact: async (entries: { UserName: string }[]) => {
+        calls.push(entries.map((e) => e.UserName));
+        await fetching;
+        return [{ UserName: "@stranger", NickName: "Stranger" }];
+      },
+    } as unknown as SessionApi;
+    const receiving = new AbortController();
+    const seen = new BoundedSet<string>(100);
+    const events = recorder();
+    const inbound = new Inbound(api, new ContactStore(), { emit: events.emit, seen, recent: new RecentMessages(), receiving: receiving.signal });
+    const hi = answer({ addMsgList: [{ MsgId: "7", MsgType: 1, FromUserName: "@stranger", ToUserName: "@me", Content: "hi", CreateTime: 1 }] });
+    const handling = inbound.handle(hi);
+    assert.equal(calls.length, 1, "the sender is being fetched");
+    receiving.abort();
+    release();
+    await assert.rejects(handling, (error: Error & { code?: string }) => error.code === "CLOSED");
+    assert.deepEqual(events.of("message"), [], "nothing emitted to a flow that is closing");
+    assert.equal(seen.has("7"), false, "its MsgId is not remembered: the message comes again at the next start");
+    await assert.rejects(inbound.handle(hi), (error: Error & { code?: string }) => error.code === "CLOSED", "no later answer is taken either");
+    const next = new Inbound(api, new ContactStore(), { emit: events.emit, seen, recent: new RecentMessages() });
+    await next.handle(hi);
+    assert.deepEqual(events.of("message").map((m) => m.id), ["7"], "the next session emits it once");
+  });
+
   it("applies Mod before Add, then Del and member changes", async () => {
     const calls: string[][] = [];
     const store = new ContactStore();
