@@ -215,13 +215,13 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     this.run?.receiving.abort();
   }
 
-  async stop(options: { drainMs?: number } = {}): Promise<void> {
+  async stop(): Promise<void> {
     const run = this.run;
     if (!run) return;
     run.receiving.abort();
     const active = this.session;
     // Sends a flow already handed over (a relay's forwards) go out before the session closes (#18).
-    await active?.drain(options.drainMs ?? this.options.tuning?.stopDrainMs ?? 10_000);
+    await active?.drain(this.options.tuning?.stopDrainMs ?? 10_000);
     run.abort.abort();
     this.wake?.();
     run.http.close();

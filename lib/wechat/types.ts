@@ -372,12 +372,8 @@ export interface WeChatClientApi {
    * stops the client a moment later (a Node-RED close) calls it first. Sends still work until stop().
    */
   stopReceiving(): void;
-  /**
-   * Stop every loop, timer and socket; the saved session is kept. Receiving ends first; the sends already queued go
-   * out for up to `drainMs` (default: tuning.stopDrainMs, 10 s). `drainMs: 0` when the account's lease was lost:
-   * another instance may run the account already, so queued sends fail CLOSED at once instead of going out.
-   */
-  stop(options?: { drainMs?: number }): Promise<void>;
+  /** Stop every loop, timer and socket; the saved session is kept. */
+  stop(): Promise<void>;
   /** Log out on the server, forget the saved session, then offer a new QR (unless stopped). */
   logout(): Promise<void>;
   /** Drop the current QR / wait and start a fresh login. */
