@@ -221,11 +221,11 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     if (!run) return;
     run.receiving.abort();
     const active = this.session;
-    // Sends a flow already handed over (a relay's forwards) go out before the session closes (#18). With drainMs 0
-    // (the account's lease was lost: another instance may run it already) they fail at once, with `reason` (#17).
-    const drainMs = options.drainMs ?? this.options.tuning?.stopDrainMs ?? 10_000;
-    if (drainMs <= 0) active?.close(options.reason);
-    await active?.drain(drainMs);
+    // Sends a flow already handed over (a relay's forwards) go out before the session closes (#18), unless the
+    // account's lease was lost (drain: false): another instance may run it already, so they fail at once, with
+    // `reason` (NOT_OWNER from wx-account, #17), never sent twice.
+    if (options.drain === false) active?.close(options.reason);
+    else await active?.drain(this.options.tuning?.stopDrainMs ?? 10_000);
     run.abort.abort();
     this.wake?.();
     run.http.close();

@@ -21,7 +21,7 @@ export interface InboundOptions {
    * The session storage's de-dup set: the new MsgIds of each answer are claimed there once, before any is emitted,
    * and only those it grants are (docs/architecture.md, "Session storage"). A failed claim emits nothing.
    */
-  claims?: Pick<SessionStorage, "claim" | "claimNow"> | undefined;
+  claims?: Pick<SessionStorage, "claim" | "claimNow" | "release"> | undefined;
   /** The last messages by MsgId (shared across sessions): a "recall" event carries the recalled original. */
   recent: RecentMessages;
   /** This client's own sends: a message of ours that syncs back is marked `fromClient`. */
@@ -95,6 +95,12 @@ export class Inbound {
   private async claim(claims: NonNullable<InboundOptions["claims"]>, candidates: RawMessage[]): Promise<RawMessage[]> {
     const ids = [...new Set(candidates.map(msgIdOf))];
     const granted = claims.claimNow ? claims.claimNow(ids) : await claims.claim(ids);
+    if (this.options.receiving?.aborted) {
+      // Receiving ended while the claim was in flight: nothing is emitted to a closing flow, and what we claimed is
+      // given back so that the next start (here or elsewhere) emits it. A failed give-back loses these messages.
+      await claims.release?.(granted).catch(() => this.emit("warn", `${granted.length} claimed message(s) could not be given back`));
+      this.stillReceiving();
+    }
     // Claimed by us or by another instance before: handled either way, never asked for again.
     for (const id of ids) this.options.seen.add(id);
     const ok = new Set(granted);

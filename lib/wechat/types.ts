@@ -348,9 +348,9 @@ export interface ClientOptions {
 }
 
 export interface StopOptions {
-  /** How long the queued sends may still go out (default tuning.stopDrainMs); 0: none, they fail at once. */
-  drainMs?: number;
-  /** With drainMs 0: the error the queued sends fail with (e.g. NOT_OWNER when the lease was lost; default CLOSED). */
+  /** false: the queued sends do not go out first, they fail at once (the account's lease was lost). Default true. */
+  drain?: boolean;
+  /** With drain false: the error the queued sends fail with (NOT_OWNER when the lease was lost; default CLOSED). */
   reason?: WeChatError;
 }
 
@@ -385,8 +385,8 @@ export interface WeChatClientApi {
   stopReceiving(): void;
   /**
    * Stop every loop, timer and socket; the saved session is kept. Receiving ends first; the sends already queued go
-   * out for up to `drainMs` (default: tuning.stopDrainMs, 10 s). `drainMs: 0` when the account's lease was lost:
-   * another instance may run the account already, so queued sends fail at once (with `reason`, else CLOSED).
+   * out for up to tuning.stopDrainMs (10 s), unless `drain: false` (the account's lease was lost: another instance
+   * may run it already): then they fail at once, with `reason` when given (else CLOSED).
    */
   stop(options?: StopOptions): Promise<void>;
   /** Log out on the server, forget the saved session, then offer a new QR (unless stopped). */

@@ -353,7 +353,7 @@ export class WxAccount {
       if (client) {
         // detached now, so nothing reaches it any more; the queue below only waits for the stop to finish
         this.client = undefined;
-        const stopped = client.stop({ drainMs: 0, reason: new WeChatError("NOT_OWNER", "this instance lost the account's lease") });
+        const stopped = client.stop({ drain: false, reason: new WeChatError("NOT_OWNER", "this instance lost the account's lease") });
         this.enqueue(() => stopped.finally(() => this.listen(client, "off")));
       }
       this.info = { state: "offline" };

@@ -97,6 +97,39 @@ describe("client inbound handling", () => {
     assert.deepEqual(events.of("message").map((m) => m.id), ["7"], "the next session emits it once");
   });
 
+  it("a claim in flight when receiving ends: nothing is emitted and the claimed MsgIds are given back for the next start", async () => {
+    const known = { "@friend": { UserName: "@friend", NickName: "Friend" } };
+    const api = fakeApi(known, []);
+    const store = new ContactStore();
+    const claimed = new Set<string>();
+    const givenBack: string[][] = [];
+    const receiving = new AbortController();
+    const claims = {
+      claim: async (ids: string[]) => {
+        // The stop comes while the claim is on its way to the storage.
+        receiving.abort();
+        await Promise.resolve();
+        const fresh = ids.filter((id) => !claimed.has(id));
+        for (const id of fresh) claimed.add(id);
+        return fresh;
+      },
+      release: async (ids: string[]) => {
+        givenBack.push(ids);
+        for (const id of ids) claimed.delete(id);
+      },
+    };
+    const events = recorder();
+    const inbound = new Inbound(api, store, { emit: events.emit, seen: new BoundedSet<string>(100), recent: new RecentMessages(), claims, receiving: receiving.signal });
+    const hi = answer({ addMsgList: [{ MsgId: "9", MsgType: 1, FromUserName: "@friend", ToUserName: "@me", Content: "hi", CreateTime: 1 }] });
+    const handling = inbound.handle(hi);
+    await assert.rejects(handling, (error: Error & { code?: string }) => error.code === "CLOSED");
+    assert.deepEqual(events.of("message"), []);
+    assert.deepEqual(givenBack, [["9"]]);
+    const next = new Inbound(api, store, { emit: events.emit, seen: new BoundedSet<string>(100), recent: new RecentMessages(), claims });
+    await next.handle(hi);
+    assert.deepEqual(events.of("message").map((m) => m.id), ["9"], "emitted once, by the next start");
+  });
+
   it("applies Mod before Add, then Del and member changes", async () => {
     const calls: string[][] = [];
     const store = new ContactStore();

@@ -126,14 +126,14 @@ describe("client lifecycle and media against the sandbox", function () {
   // the lease was lost: queued sends fail at once (CLOSED, or the caller's reason: NOT_OWNER from wx-account, #17)
   for (const reason of [undefined, new WeChatError("NOT_OWNER", "the account moved to another instance")]) {
     const code = reason?.code ?? "CLOSED";
-    it(`stop({ drainMs: 0${reason ? ", reason" : ""} }): queued sends fail ${code} at once, none goes out after`, async () => {
+    it(`stop({ drain: false${reason ? ", reason" : ""} }): queued sends fail ${code} at once, none goes out after`, async () => {
       const env = await startEnv();
       const first = env.newClient({ pacing: { perMinute: 600, burst: 1, jitter: 0 } });
       await loginByQr(env, first.client);
       const friend = aFriend(env, first.client.listContacts());
       const sends = Array.from({ length: 10 }, (_, i) => first.client.sendText(friend.userName, `queued ${i}`));
       await sends[0];
-      await first.client.stop(reason ? { drainMs: 0, reason } : { drainMs: 0 });
+      await first.client.stop(reason ? { drain: false, reason } : { drain: false });
       const results = await Promise.allSettled(sends);
       const failed = results.filter((r) => r.status === "rejected").map((r) => (r.reason as { code?: string }).code);
       assert.ok(failed.length >= 5, `most sends still queued were refused (${failed.length})`);
