@@ -79,7 +79,7 @@ async function withNodeRed<T>(
   ctx: RunContext,
   name: string,
   body: (w: WorkerHandle) => Promise<T>,
-  extra: Pick<NodeRedInit, "ceiling"> = {},
+  extra: Pick<NodeRedInit, "accounts" | "ceiling"> = {},
 ): Promise<T> {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "wxflow-bench-nr-"));
   const init: NodeRedInit = { nodesDir: nodesDir(), userDir, flows, ...extra };
@@ -190,6 +190,123 @@ export function nodeRedWorkload(options: BenchOptions, counts?: { echo: number; 
         if (violations.length > 0) ctx.log(`  nodered ${side}: ${violations.length} violation(s), first: ${JSON.stringify(violations[0])}`);
       } finally {
         watch.close();
+        await sb.close();
+      }
+      return sample;
+    },
+  };
+}
+
+/** Sizes of row 8: accounts, logins at once, idle window, traffic window and its rate per account. */
+export interface AccountSizes {
+  accounts: number;
+  atOnce: number;
+  idleSeconds: number;
+  trafficSeconds: number;
+  perAccountEveryMs: number;
+}
+
+function accountSizes(quick: boolean): AccountSizes {
+  return quick
+    ? { accounts: 10, atOnce: 4, idleSeconds: 10, trafficSeconds: 5, perAccountEveryMs: 2000 }
+    : { accounts: 100, atOnce: 4, idleSeconds: 60, trafficSeconds: 20, perAccountEveryMs: 2000 };
+}
+
+/**
+ * Logs in every account of the worker, scanning a new one only while fewer than `atOnce` are between the scan and a
+ * loaded address book (users do not all scan in the same second). Resolves with the time from the first scan to
+ * the last account loaded, in ms.
+ */
+async function staggeredLogin(sb: SandboxLike, w: WorkerHandle, count: number, atOnce: number, timeoutMs: number): Promise<number> {
+  const started = wallNow();
+  const deadline = Date.now() + timeoutMs;
+  let scanned = 0;
+  for (;;) {
+    const state = await w.call({ cmd: "accounts" }, 10_000);
+    if (state.loaded >= count) return wallNow() - started;
+    if (Date.now() > deadline) throw new Error(`${state.loaded}/${count} accounts loaded (${scanned} scanned) after ${timeoutMs} ms`);
+    if (scanned < count && scanned - state.loaded < atOnce) {
+      const login = await sb.control.waitForLogin({ timeoutMs: 30_000 });
+      await sb.control.scan({ uuid: login.uuid, account: scanned });
+      scanned++;
+    } else {
+      await sleep(50);
+    }
+  }
+}
+
+/**
+ * Row 8: many accounts in one Node-RED (one wx-account and one wx-receive each): RSS per account (all loaded,
+ * after a GC, minus an empty Node-RED), idle CPU per account and minute, the staggered login of all of them, and
+ * the event loop's delay (p99) while every account receives a text every few seconds.
+ */
+export function accountsWorkload(options: BenchOptions, sizes?: AccountSizes): Workload {
+  const z = sizes ?? accountSizes(options.quick);
+  return {
+    name: "accounts",
+    title: `8 ${z.accounts} accounts in one Node-RED`,
+    sides: ["ours"],
+    metrics: [
+      { key: "rssPerAccountMB", label: "RSS MB per account", better: "lower" },
+      { key: "idleCpuMsPerAccountMin", label: "idle CPU ms per account per minute", better: "lower" },
+      { key: "loginAllSec", label: `login of all, ${z.atOnce} at a time, s`, better: "lower" },
+      { key: "loopDelayP99Ms", label: `event loop delay p99 ms (${Math.round((z.accounts * 1000) / z.perAccountEveryMs)} texts/s)`, better: "lower" },
+    ],
+    async run(_side, round, ctx): Promise<Sample> {
+      const sample: Sample = {};
+      const base = await withNodeRed([TAB], ctx, `nodered-base-${round}`, (w) => w.call({ cmd: "mem" }, 30_000));
+      const sb = await startSandbox({ seed: 1, throttle: false, accounts: z.accounts });
+      try {
+        const ids = Array.from({ length: z.accounts }, (_, i) => `acc${i}`);
+        // Every wx-receive feeds one function node that counts (global wxBenchReceived, bench/nodered-worker.ts).
+        const count = { id: "count", type: "function", z: TAB.id, x: 300, y: 100, name: "count", func: "global.get('wxBenchReceived').count++;\nreturn null;", initialize: "", finalize: "", outputs: 1, wires: [[]] };
+        const flows: Record<string, unknown>[] = [TAB, count];
+        ids.forEach((id, i) => {
+          flows.push(accountNode(id, sb.url));
+          flows.push({ id: `rx${i}`, type: "wx-receive", z: TAB.id, x: 100, y: 100 + i * 40, account: id, types: ["text"], wires: [["count"]] });
+        });
+        // Each account hears from the next one (accounts are friends of each other in the sandbox world).
+        const names = await Promise.all(ids.map((_, i) => accountName(sb, (i + 1) % z.accounts)));
+        await withNodeRed(flows, ctx, `nodered-accounts-${round}`, async (w) => {
+          sample.loginAllSec = (await staggeredLogin(sb, w, z.accounts, z.atOnce, 60_000 + z.accounts * 5_000)) / 1000;
+          const full = await w.call({ cmd: "mem" }, 30_000);
+          sample.rssBaseMB = base.rssMB;
+          sample.rssAllMB = full.rssMB;
+          sample.rssPerAccountMB = (full.rssMB - base.rssMB) / z.accounts;
+          const a = await w.call({ cmd: "cpu" }, 10_000);
+          await sleep(z.idleSeconds * 1000);
+          const b = await w.call({ cmd: "cpu" }, 10_000);
+          sample.idleCpuMsPerAccountMin = (b.micros - a.micros) / 1000 / z.accounts / (z.idleSeconds / 60);
+          await w.call({ cmd: "loop-delay", action: "start" }, 10_000);
+          const t0 = wallNow();
+          const every = z.perAccountEveryMs / z.accounts;
+          const total = Math.floor((z.trafficSeconds * 1000) / every);
+          for (let i = 0; i < total; i++) {
+            const wait = t0 + i * every - wallNow();
+            if (wait > 0) await sleep(wait);
+            const account = i % z.accounts;
+            await sb.control.inject({ from: names[account] ?? "", text: `acc ${i}`, account });
+          }
+          // Until every text has come through a wx-receive (or the deadline): the delay covers all of the sync.
+          const before = (await w.call({ cmd: "accounts" }, 10_000)).received;
+          const until = Date.now() + 30_000;
+          let received = before;
+          while (received < total && Date.now() < until) {
+            await sleep(50);
+            received = (await w.call({ cmd: "accounts" }, 10_000)).received;
+          }
+          sample.received = received;
+          const delay = await w.call({ cmd: "loop-delay", action: "stop" }, 10_000);
+          sample.loopDelayP99Ms = delay.p99Ms;
+          sample.loopDelayMaxMs = delay.maxMs;
+          sample.texts = total;
+          const state = await w.call({ cmd: "accounts" }, 10_000);
+          sample.onlineAtEnd = state.online;
+        }, { accounts: ids });
+        const violations = listOf(await sb.control.violations(), "violations");
+        sample.violations = violations.length;
+        if (violations.length > 0) ctx.log(`  accounts: ${violations.length} violation(s), first: ${JSON.stringify(violations[0])}`);
+      } finally {
         await sb.close();
       }
       return sample;
