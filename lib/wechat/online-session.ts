@@ -5,7 +5,7 @@ import { loadContacts, toContact, type RetryPolicy } from "./contact-loader";
 import type { ContactStore } from "./contacts";
 import { describeError, isWeChatError } from "./errors";
 import type { HttpClient } from "./http";
-import { Inbound } from "./inbound";
+import { Inbound, type InboundOptions } from "./inbound";
 import type { ReadySession } from "./login-flow";
 import { isGroupUserName } from "./messages/contact";
 import type { SendQueueTuning } from "./outbox";
@@ -23,6 +23,10 @@ export interface OnlineDeps {
   loadRetry: RetryPolicy;
   /** MsgIds handled by the client, across its sessions. */
   seen: BoundedSet<string>;
+  /** Aborted by the client's stopReceiving(): the sync loop ends as in a drain, nothing more is emitted. */
+  receiving?: AbortSignal;
+  /** The session storage's de-dup set, when there is a storage (Inbound claims there before emitting). */
+  claims?: InboundOptions["claims"];
   /** The client's last messages by MsgId, across its sessions (a "recall" event carries the original). */
   recent: RecentMessages;
   /** LocalID / ClientMsgId of every send of the client, unique across its sessions. */
@@ -59,6 +63,7 @@ export class OnlineSession {
 
   /** Ends the sync loop alone (drain): the session stays up for the sends still queued. */
   private readonly syncStop = new AbortController();
+  private readonly endReceiving = (): void => this.syncStop.abort();
 
   constructor(
     private readonly ready: ReadySession,
@@ -66,11 +71,16 @@ export class OnlineSession {
     private readonly deps: OnlineDeps,
   ) {
     this.session = ready.session;
+    const receiving = deps.receiving;
+    if (receiving?.aborted) this.syncStop.abort();
+    else receiving?.addEventListener("abort", this.endReceiving, { once: true, signal });
     this.api = new SessionApi(deps.http, this.session, deps.timeouts, signal);
     const warn = (m: string): void => deps.emit("warn", m);
     this.inbound = new Inbound(this.api, deps.contacts, {
+      receiving: AbortSignal.any([signal, this.syncStop.signal]),
       emit: deps.emit,
       seen: deps.seen,
+      claims: deps.claims,
       recent: deps.recent,
       sent: deps.sent,
       loading: (userName) => this.loading?.covers.has(userName) ?? false,
@@ -101,20 +111,14 @@ export class OnlineSession {
     // UserNames are new at every login: nothing of an earlier session's contacts is valid.
     deps.contacts.clear();
     this.addSelf();
-    // Said "online" (after the save and the status notify's answer): the load's outcome is told only after that.
+    // Saved first (with a SessionStorage that fences, nothing is asked of the session before the save went through).
+    await deps.save(session);
+    // Said "online" once the status notify has answered: the load's outcome is told only after that.
     let announce = (): void => undefined;
     const announced = new Promise<void>((resolve) => (announce = resolve));
-    // The address book starts loading at once, beside the status notify and the session save.
+    // The address book starts loading at once, beside the status notify (ready.init.notified never rejects).
     const load = this.loadInBackground(new SessionApi(deps.http, session, deps.timeouts, AbortSignal.any([this.signal, ended.signal])), announced);
-    try {
-      await deps.save(session);
-      await this.ready.init.notified;
-    } catch (error) {
-      announce();
-      ended.abort();
-      await load;
-      throw error;
-    }
+    await this.ready.init.notified;
     deps.state.set({ state: "online", user: { ...session.user }, contacts: "loading" });
     deps.emit("contacts", { added: deps.contacts.list().map((c) => c.userName), removed: [], changed: [] });
     announce();

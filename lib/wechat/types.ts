@@ -4,6 +4,7 @@
  * Wire shapes (BaseRequest, AddMsgList entries, ...) live in wire.ts, not here.
  */
 
+import type { SessionStorage } from "./store/storage";
 import type { Transport } from "./transport";
 import type { ForwardSource } from "./outbox/forward";
 
@@ -215,7 +216,11 @@ export type ErrorCode =
   /** A send whose request may have reached the server failed (timeout, reset, 5xx): never resent (docs/protocol.md section 2). */
   | "SEND_UNCERTAIN"
   /** forward(): this kind of message cannot be forwarded by reference (voice, store sticker, red packet, ...). */
-  | "NOT_FORWARDABLE";
+  | "NOT_FORWARDABLE"
+  /** Scale-out (lib/wechat/store/): this instance does not hold the account's lease; a write it tried was fenced out. */
+  | "NOT_OWNER"
+  /** The shared session storage (Redis) did not answer: nothing was recorded, the account pauses until it does. */
+  | "STORE_UNAVAILABLE";
 
 /**
  * Why a call failed, in the few kinds a person acts on differently: the reason an account shows while it is
@@ -318,6 +323,11 @@ export interface ClientOptions {
   sessionSecret?: string;
   /** Secrets the file may still be under (an earlier key): read once, then re-written under sessionSecret. */
   previousSessionSecrets?: string[];
+  /**
+   * Where the session is kept, instead of sessionFile + sessionSecret: a FileSessionStorage or a RedisSessionStorage
+   * (lib/wechat/store/). The client loads, saves, clears and claims incoming MsgIds through it.
+   */
+  sessionStorage?: SessionStorage;
   /** false disables pacing (benchmarks only). */
   pacing?: PacingOptions | false;
   /**
@@ -356,6 +366,12 @@ export interface WeChatClientApi {
   readonly state: StateInfo;
   /** Begin: resume a saved session, else push login, else QR. Idempotent. */
   start(): void;
+  /**
+   * Ends receiving at once (synchronously): no message is emitted after this call, and what was not emitted yet
+   * stays on the server for the next start. stop() begins with it; a caller whose listeners go away now and who
+   * stops the client a moment later (a Node-RED close) calls it first. Sends still work until stop().
+   */
+  stopReceiving(): void;
   /** Stop every loop, timer and socket; the saved session is kept. */
   stop(): Promise<void>;
   /** Log out on the server, forget the saved session, then offer a new QR (unless stopped). */

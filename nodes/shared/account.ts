@@ -181,12 +181,15 @@ export class WxAccount {
       done();
       return;
     }
+    // Now, not when the queued stop runs: a message emitted meanwhile would find no node to take it.
+    this.client?.stopReceiving();
     this.enqueue(() => this.stopClient()).then(done, done);
   }
 
   /** Node-RED close: stop everything this account owns; `removed` also forgets the saved session. */
   close(removed: boolean): Promise<void> {
     this.closed = true;
+    this.client?.stopReceiving();
     return this.enqueue(async () => {
       await this.stopClient();
       const sandbox = this.sandbox;

@@ -123,6 +123,29 @@ describe("client lifecycle and media against the sandbox", function () {
     await again.client.stop();
   });
 
+  it("stopReceiving() ends receiving at once: nothing more is synced or emitted, sends still go out, the next start delivers what came", async () => {
+    const env = await startEnv();
+    const sessionFile = path.join(env.dir, "receiving.session");
+    const first = env.newClient({ sessionFile, sessionSecret: "s" });
+    await loginByQr(env, first.client);
+    const friend = aFriend(env, first.client.listContacts());
+    env.sb.control.inject({ from: friend.nickName, text: "before" });
+    await waitForMessages(first.client, first.rec, (m) => m.text === "before", 1);
+    first.client.stopReceiving();
+    const syncsBefore = first.rec.calls.filter((c) => c === "webwxsync").length;
+    env.sb.control.inject({ from: friend.nickName, text: "after stopReceiving" });
+    await first.client.sendText(friend.userName, "a send still goes out");
+    assert.equal(env.sb.control.sent({ type: "text" }).at(-1)?.text, "a send still goes out");
+    await first.client.stop();
+    assert.equal(first.rec.calls.filter((c) => c === "webwxsync").length, syncsBefore, "no webwxsync after stopReceiving()");
+    assert.deepEqual(first.rec.messages.filter((m) => m.text === "after stopReceiving"), []);
+    const again = env.newClient({ sessionFile, sessionSecret: "s" });
+    again.client.start();
+    const got = await waitForMessages(again.client, again.rec, (m) => m.text === "after stopReceiving" || m.text === "before", 1, 15_000);
+    assert.deepEqual(got.map((m) => m.text), ["after stopReceiving"], "delivered once by the next start, and nothing older again");
+    await again.client.stop();
+  });
+
   it("logout() ends the session on the server, forgets the saved one and offers a QR", async () => {
     const env = await startEnv();
     const sessionFile = path.join(env.dir, "l.session");
