@@ -111,20 +111,14 @@ export class OnlineSession {
     // UserNames are new at every login: nothing of an earlier session's contacts is valid.
     deps.contacts.clear();
     this.addSelf();
-    // Said "online" (after the save and the status notify's answer): the load's outcome is told only after that.
+    // Saved first (with a SessionStorage that fences, nothing is asked of the session before the save went through).
+    await deps.save(session);
+    // Said "online" once the status notify has answered: the load's outcome is told only after that.
     let announce = (): void => undefined;
     const announced = new Promise<void>((resolve) => (announce = resolve));
-    // The address book starts loading at once, beside the status notify and the session save.
+    // The address book starts loading at once, beside the status notify (ready.init.notified never rejects).
     const load = this.loadInBackground(new SessionApi(deps.http, session, deps.timeouts, AbortSignal.any([this.signal, ended.signal])), announced);
-    try {
-      await deps.save(session);
-      await this.ready.init.notified;
-    } catch (error) {
-      announce();
-      ended.abort();
-      await load;
-      throw error;
-    }
+    await this.ready.init.notified;
     deps.state.set({ state: "online", user: { ...session.user }, contacts: "loading" });
     deps.emit("contacts", { added: deps.contacts.list().map((c) => c.userName), removed: [], changed: [] });
     announce();
