@@ -19,7 +19,9 @@ import { LoginFlow, type PushTarget, type ReadySession } from "./login-flow";
 import { OnlineSession } from "./online-session";
 import { downloadMedia } from "./media";
 import { forwardRequest, type ForwardSource, type SendQueueTuning } from "./outbox";
-import { SessionStore } from "./session-store";
+import type { SavedSession } from "./session-store";
+import { FileSessionStorage } from "./store/file";
+import type { SessionStorage } from "./store/storage";
 import { SessionSaver } from "./session-saver";
 import { LoginProblems } from "./login-problems";
 import type { SessionEnd, SyncOptions } from "./sync";
@@ -37,6 +39,7 @@ import type {
   SendFileOptions,
   SendResult,
   StateInfo,
+  StopOptions,
   WeChatClientApi,
 } from "./types";
 
@@ -85,7 +88,8 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private current: StateInfo = { state: "offline" };
   private readonly logger: Logger;
   private readonly mode: LoginMode;
-  private readonly store?: SessionStore;
+  /** Where the session is kept: options.sessionStorage, else the file of options.sessionFile, else nowhere. */
+  private readonly store?: SessionStorage;
   private readonly contactStore = new ContactStore();
   private readonly timeouts: ApiTimeouts & { loginPollMs: number };
   private jar = new CookieJar();
@@ -127,15 +131,18 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     this.seen = new BoundedSet<string>(options.tuning?.dedupCapacity ?? 10_000);
     const recent = options.tuning?.recentMessages ?? {};
     this.recent = new RecentMessages(recent.capacity ?? 500, recent.maxAgeMs ?? 10 * 60_000);
-    if (options.sessionFile) {
+    if (options.sessionStorage) {
+      this.store = options.sessionStorage;
+    } else if (options.sessionFile) {
       if (!options.sessionSecret) throw new WeChatError("INVALID_ARGUMENT", "sessionSecret is required with sessionFile");
-      this.store = new SessionStore(options.sessionFile, options.sessionSecret, {
+      this.store = new FileSessionStorage(options.sessionFile, options.sessionSecret, {
         warn: (m) => this.warn(m),
         info: (m) => this.logger.info(m),
         previous: options.previousSessionSecrets ?? [],
+        dedupCapacity: this.seen.capacity,
       });
-      this.saver = new SessionSaver(this.store, this.seen, this.sentMessages, (m) => this.warn(m));
     }
+    if (this.store) this.saver = new SessionSaver(this.store, this.seen, this.sentMessages, (m) => this.warn(m));
     this.problems = new LoginProblems(this.logger, (m) => this.warn(m));
   }
 
@@ -205,12 +212,14 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       });
   }
 
-  async stop(): Promise<void> {
+  async stop(options: StopOptions = {}): Promise<void> {
     const run = this.run;
     if (!run) return;
     const active = this.session;
-    // Sends a flow already handed over (a relay's forwards) go out before the session closes (#18).
-    await active?.drain(this.options.tuning?.stopDrainMs ?? 10_000);
+    // Sends a flow already handed over (a relay's forwards) go out before the session closes (#18), unless the
+    // account moved to another instance: then they fail at once (they are that instance's to send, never twice).
+    if (options.drain === false) active?.close(options.reason);
+    else await active?.drain(this.options.tuning?.stopDrainMs ?? 10_000);
     run.abort.abort();
     this.wake?.();
     run.http.close();
@@ -465,12 +474,10 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
 
   private async main(run: { abort: AbortController; http: HttpClient }): Promise<void> {
     const signal = run.abort.signal;
-    let saved = this.store && !this.forceQr ? await this.store.load() : undefined;
-    if (saved) {
-      this.jar = await restoreJar(saved.cookies, this.jar);
-      run.http.jar = this.jar;
-    }
-    let push: PushTarget | undefined = saved ? { pageUrl: saved.pageUrl, uin: saved.uin } : undefined;
+    let saved: SavedSession | undefined;
+    let push: PushTarget | undefined;
+    // Read at the first attempt, and again after the storage failed (the stored session is then the newest state).
+    let loadSaved = this.store !== undefined && !this.forceQr;
     let failures = 0;
     const flow = new LoginFlow(run.http, {
       mode: this.mode,
@@ -492,6 +499,11 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       this.step = step;
       const stepSignal = AbortSignal.any([signal, step.abort.signal]);
       try {
+        if (loadSaved) {
+          loadSaved = false;
+          saved = await this.loadSaved(run.http);
+          if (saved) push = { pageUrl: saved.pageUrl, uin: saved.uin };
+        }
         let ready: ReadySession | undefined;
         if (saved && !this.forceQr) {
           const candidate = saved;
@@ -543,6 +555,8 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
           if (!this.forceQr) await this.waitForWake(signal);
           continue;
         }
+        // The storage refused or did not answer: the next attempt resumes from what it holds (no scan).
+        if (isWeChatError(error, "STORE_UNAVAILABLE") || isWeChatError(error, "NOT_OWNER")) loadSaved = !this.forceQr;
         failures++;
         const delay = backoffDelay(failures - 1, this.options.tuning?.loginBackoffMs ?? 2_000, 60_000);
         this.problems.failed(error, failures, delay);
@@ -561,6 +575,16 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     }
   }
 
+  /** The stored session, its cookies put in the jar. */
+  private async loadSaved(http: HttpClient): Promise<SavedSession | undefined> {
+    const saved = await this.store?.load();
+    if (saved) {
+      this.jar = await restoreJar(saved.cookies, this.jar);
+      http.jar = this.jar;
+    }
+    return saved;
+  }
+
   /** The ready session, wired and online until it ends (returned) or we stop / interrupt (throws CLOSED). */
   private online(http: HttpClient, ready: ReadySession, signal: AbortSignal): Promise<SessionEnd> {
     const tuning = this.options.tuning;
@@ -570,6 +594,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       timeouts: this.timeouts,
       loadRetry: this.loadRetry,
       seen: this.seen,
+      claims: this.store,
       ids: this.clientMsgIds,
       sent: this.sentMessages,
       pacing: this.options.pacing,

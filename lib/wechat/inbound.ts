@@ -6,6 +6,7 @@ import { MsgType, StatusNotifyCode, isGroupUserName, isSpecialUserName, normaliz
 import type { NormalizeContext, RawMember, RawMessage } from "./messages";
 import type { BoundedSet, RecentMessages } from "./util";
 import { contactEvents } from "./contact-events";
+import type { SessionStorage } from "./store/storage";
 import type { ClientEmit, Contact, Message } from "./types";
 
 export interface InboundOptions {
@@ -16,6 +17,11 @@ export interface InboundOptions {
   emit: ClientEmit;
   /** MsgIds already handled (shared across the sessions of one client). */
   seen: BoundedSet<string>;
+  /**
+   * The session storage's de-dup set: the new MsgIds of each answer are claimed there once, before any is emitted,
+   * and only those it grants are (docs/architecture.md, "Session storage"). A failed claim emits nothing.
+   */
+  claims?: Pick<SessionStorage, "claim" | "claimNow"> | undefined;
   /** The last messages by MsgId (shared across sessions): a "recall" event carries the recalled original. */
   recent: RecentMessages;
   /** This client's own sends: a message of ours that syncs back is marked `fromClient`. */
@@ -42,12 +48,15 @@ export class Inbound {
 
   async handle(answer: SyncAnswer): Promise<void> {
     this.applyContactChanges(answer);
-    const fresh = answer.addMsgList.filter((raw) => {
-      const id = typeof raw.MsgId === "string" || typeof raw.MsgId === "number" ? String(raw.MsgId) : "";
-      return id !== "" && this.options.seen.add(id);
+    const claims = this.options.claims;
+    const seen = this.options.seen;
+    let fresh = answer.addMsgList.filter((raw) => {
+      const id = msgIdOf(raw);
+      return id !== "" && (claims ? !seen.has(id) : seen.add(id));
     }) as unknown as RawMessage[];
     if (fresh.length === 0) return;
     await this.fetchUnknown(fresh);
+    if (claims) fresh = await this.claim(claims, fresh);
     const ctx = this.context();
     for (const raw of fresh) {
       let message: Message;
@@ -59,6 +68,19 @@ export class Inbound {
       }
       this.emitMessage(message);
     }
+  }
+
+  /**
+   * The messages the storage grants (claimed by no one before), after the contacts they need are fetched: as late
+   * as possible before they are emitted. One call per answer; a storage in this process answers at once.
+   */
+  private async claim(claims: NonNullable<InboundOptions["claims"]>, candidates: RawMessage[]): Promise<RawMessage[]> {
+    const ids = [...new Set(candidates.map(msgIdOf))];
+    const granted = claims.claimNow ? claims.claimNow(ids) : await claims.claim(ids);
+    // Claimed by us or by another instance before: handled either way, never asked for again.
+    for (const id of ids) this.options.seen.add(id);
+    const ok = new Set(granted);
+    return candidates.filter((raw) => ok.delete(msgIdOf(raw)));
   }
 
   /** A new message to the listeners, and the events it stands for; kept for a later recall (status notices are not). */
@@ -156,6 +178,10 @@ export class Inbound {
       this.emit("contacts", { added: result.added, removed: [], changed: result.changed });
     }
   }
+}
+
+function msgIdOf(raw: { MsgId?: unknown }): string {
+  return typeof raw.MsgId === "string" || typeof raw.MsgId === "number" ? String(raw.MsgId) : "";
 }
 
 /** The groups a "sync conversations" status notify (MsgType 51, StatusNotifyCode 4) names, docs/protocol.md section 7. */

@@ -3,9 +3,9 @@ import { SessionApi, type ApiTimeouts } from "./api";
 import { contactEvents } from "./contact-events";
 import { loadContacts, toContact, type RetryPolicy } from "./contact-loader";
 import type { ContactStore } from "./contacts";
-import { describeError, isWeChatError } from "./errors";
+import { type WeChatError, describeError, isWeChatError } from "./errors";
 import type { HttpClient } from "./http";
-import { Inbound } from "./inbound";
+import { Inbound, type InboundOptions } from "./inbound";
 import type { ReadySession } from "./login-flow";
 import { isGroupUserName } from "./messages/contact";
 import type { SendQueueTuning } from "./outbox";
@@ -23,6 +23,8 @@ export interface OnlineDeps {
   loadRetry: RetryPolicy;
   /** MsgIds handled by the client, across its sessions. */
   seen: BoundedSet<string>;
+  /** The session storage's de-dup set, when there is a storage (Inbound claims there before emitting). */
+  claims?: InboundOptions["claims"];
   /** The client's last messages by MsgId, across its sessions (a "recall" event carries the original). */
   recent: RecentMessages;
   /** LocalID / ClientMsgId of every send of the client, unique across its sessions. */
@@ -71,6 +73,7 @@ export class OnlineSession {
     this.inbound = new Inbound(this.api, deps.contacts, {
       emit: deps.emit,
       seen: deps.seen,
+      claims: deps.claims,
       recent: deps.recent,
       sent: deps.sent,
       loading: (userName) => this.loading?.covers.has(userName) ?? false,
@@ -160,9 +163,9 @@ export class OnlineSession {
     this.deps.contacts.upsert([toContact(this.ready.init.self, this.session.user.userName)]);
   }
 
-  /** Ends the send queue (pending sends fail CLOSED). */
-  close(): void {
-    this.sender.close();
+  /** Ends the send queue (pending sends fail CLOSED, or with `reason`). */
+  close(reason?: WeChatError): void {
+    this.sender.close(reason);
   }
 
   private online(): boolean {

@@ -1,39 +1,7 @@
-import { createCipheriv, createDecipheriv, randomBytes, scrypt } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-
-/** What is written: the value as JSON, AES-256-GCM under a key derived by scrypt from the secret and `salt`. */
-interface Envelope {
-  format: string;
-  v: 1;
-  kdf: "scrypt";
-  salt: string;
-  iv: string;
-  tag: string;
-  data: string;
-}
-
-const SCRYPT_N = 16384;
-
-function deriveKey(secret: string, salt: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(secret, salt, 32, { N: SCRYPT_N, r: 8, p: 1 }, (error, key) => (error ? reject(error) : resolve(key)));
-  });
-}
-
-function isEnvelope(value: unknown, format: string): value is Envelope {
-  if (value === null || typeof value !== "object") return false;
-  const v = value as Record<string, unknown>;
-  return (
-    v.format === format &&
-    v.v === 1 &&
-    v.kdf === "scrypt" &&
-    typeof v.salt === "string" &&
-    typeof v.iv === "string" &&
-    typeof v.tag === "string" &&
-    typeof v.data === "string"
-  );
-}
+import { Sealer } from "./store/envelope";
 
 export interface SealedStoreOptions<T> {
   /** The envelope's `format` name: a file of another kind never opens as this one. */
@@ -61,21 +29,19 @@ export interface SealedStoreOptions<T> {
  */
 export class SealedStore<T> {
   private writing: Promise<void> = Promise.resolve();
-  /** One salt and key per store: scrypt runs once, every write still gets a fresh IV. */
-  private writeKey?: Promise<{ salt: Buffer; key: Buffer }>;
+  private readonly sealer: Sealer<T>;
   private readonly warn: (message: string) => void;
   private readonly info: (message: string) => void;
-  private readonly previous: readonly string[];
 
   constructor(
     private readonly file: string,
-    private readonly secret: string,
+    secret: string,
     private readonly options: SealedStoreOptions<T>,
   ) {
     if (!secret) throw new TypeError(`${options.what}: a secret is required`);
+    this.sealer = new Sealer(secret, options);
     this.warn = options.warn ?? (() => undefined);
     this.info = options.info ?? (() => undefined);
-    this.previous = (options.previous ?? []).filter((p) => p && p !== secret);
   }
 
   async load(): Promise<T | undefined> {
@@ -87,28 +53,17 @@ export class SealedStore<T> {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") this.warn(`${what} unreadable; ignored`);
       return undefined;
     }
-    let envelope: unknown;
-    try {
-      envelope = JSON.parse(text);
-    } catch {
-      envelope = undefined;
-    }
-    if (isEnvelope(envelope, this.options.format)) {
-      const current = await this.open(envelope, this.secret);
-      if (current) return current;
-      for (const secret of this.previous) {
-        const migrated = await this.open(envelope, secret);
-        if (!migrated) continue;
-        // Migration: from now on the file opens only with the current secret.
-        try {
-          await this.save(migrated);
-          this.info(`${what} re-encrypted under the configured session key`);
-        } catch {
-          this.warn(`${what} could not be re-encrypted under the configured session key`);
-        }
-        return migrated;
+    const opened = await this.sealer.open(text);
+    if (opened?.migrated) {
+      // Migration: from now on the file opens only with the current secret.
+      try {
+        await this.save(opened.value);
+        this.info(`${what} re-encrypted under the configured session key`);
+      } catch {
+        this.warn(`${what} could not be re-encrypted under the configured session key`);
       }
     }
+    if (opened) return opened.value;
     this.warn(`${what} could not be decrypted (tampered, another secret or another format); ignored`);
     return undefined;
   }
@@ -125,43 +80,13 @@ export class SealedStore<T> {
     await fs.rm(this.file, { force: true });
   }
 
-  /** The value in an envelope when `secret` opens it and the content is accepted; undefined otherwise. */
-  private async open(envelope: Envelope, secret: string): Promise<T | undefined> {
-    try {
-      const key = await deriveKey(secret, Buffer.from(envelope.salt, "base64"));
-      const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(envelope.iv, "base64"));
-      decipher.setAuthTag(Buffer.from(envelope.tag, "base64"));
-      const plain = Buffer.concat([decipher.update(Buffer.from(envelope.data, "base64")), decipher.final()]);
-      const value: unknown = JSON.parse(plain.toString("utf8"));
-      return this.options.accepts(value) ? value : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
   private async write(value: T): Promise<void> {
-    this.writeKey ??= (async () => {
-      const salt = randomBytes(16);
-      return { salt, key: await deriveKey(this.secret, salt) };
-    })();
-    const { salt, key } = await this.writeKey;
-    const iv = randomBytes(12);
-    const cipher = createCipheriv("aes-256-gcm", key, iv);
-    const data = Buffer.concat([cipher.update(JSON.stringify(value), "utf8"), cipher.final()]);
-    const envelope: Envelope = {
-      format: this.options.format,
-      v: 1,
-      kdf: "scrypt",
-      salt: salt.toString("base64"),
-      iv: iv.toString("base64"),
-      tag: cipher.getAuthTag().toString("base64"),
-      data: data.toString("base64"),
-    };
+    const text = await this.sealer.seal(value);
     await fs.mkdir(path.dirname(this.file), { recursive: true });
     const temp = `${this.file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
     const handle = await fs.open(temp, "wx", 0o600);
     try {
-      await handle.writeFile(JSON.stringify(envelope));
+      await handle.writeFile(text);
       await handle.sync();
     } finally {
       await handle.close();

@@ -67,8 +67,8 @@ export class Sender {
     return this.queue;
   }
 
-  close(): void {
-    this.queue.close();
+  close(reason?: WeChatError): void {
+    this.queue.close(reason);
   }
 
   sendText(to: Contact, text: string, mentions: string[]): Promise<SendResult> {

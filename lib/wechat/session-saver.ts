@@ -1,7 +1,8 @@
 import type { SentMessages } from "./actions";
 import { describeError } from "./errors";
 import type { Session } from "./session";
-import type { SavedSession, SessionStore } from "./session-store";
+import type { SavedSession } from "./session-store";
+import type { SessionStorage } from "./store/storage";
 import type { BoundedSet } from "./util";
 
 /** How many of the newest de-duplicated MsgIds a saved session keeps (a restart drops them if they come again). */
@@ -18,7 +19,7 @@ export class SessionSaver {
   private last: SavedSession | undefined;
 
   constructor(
-    private readonly store: SessionStore,
+    private readonly store: SessionStorage,
     private readonly seen: BoundedSet<string>,
     private readonly sent: SentMessages,
     private readonly warn: (message: string) => void,

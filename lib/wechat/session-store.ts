@@ -28,7 +28,8 @@ export interface SavedSession {
   savedAt: number;
 }
 
-function isSavedSession(value: unknown): value is SavedSession {
+/** Whether a decrypted value is a saved session (the file and the Redis storage check the same). */
+export function isSavedSession(value: unknown): value is SavedSession {
   if (value === null || typeof value !== "object") return false;
   const v = value as Record<string, unknown>;
   const user = v.user as Record<string, unknown> | null | undefined;
@@ -48,6 +49,9 @@ function isSavedSession(value: unknown): value is SavedSession {
   );
 }
 
+/** The envelope format of a saved session, wherever it is kept. */
+export const SESSION_FORMAT = "wxflow-session";
+
 export type SessionStoreOptions = Pick<SealedStoreOptions<SavedSession>, "warn" | "info" | "previous">;
 
 /**
@@ -59,6 +63,6 @@ export class SessionStore extends SealedStore<SavedSession> {
   constructor(file: string, secret: string, options: SessionStoreOptions | ((message: string) => void) = {}) {
     const opts = typeof options === "function" ? { warn: options } : options;
     if (!secret) throw new TypeError("SessionStore: a secret is required");
-    super(file, secret, { ...opts, format: "wxflow-session", what: "saved session", accepts: isSavedSession });
+    super(file, secret, { ...opts, format: SESSION_FORMAT, what: "saved session", accepts: isSavedSession });
   }
 }

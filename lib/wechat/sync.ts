@@ -117,6 +117,9 @@ export class SyncLoop {
         }
       } catch (error) {
         if (isWeChatError(error, "CLOSED") || signal?.aborted) throw new WeChatError("CLOSED", "stopped");
+        // The session storage refused (fenced out) or is gone: the keys of the answer may be past messages not
+        // emitted, so this session ends; the next one resumes from the stored session (docs/architecture.md).
+        if (isWeChatError(error, "NOT_OWNER") || isWeChatError(error, "STORE_UNAVAILABLE")) throw error;
         if (isWeChatError(error, "SESSION_EXPIRED") && error.ret !== undefined) {
           return { code: error.ret, message: ENDING[error.ret] ?? "session ended" };
         }

@@ -4,6 +4,8 @@
  * Wire shapes (BaseRequest, AddMsgList entries, ...) live in wire.ts, not here.
  */
 
+import type { WeChatError } from "./errors";
+import type { SessionStorage } from "./store/storage";
 import type { Transport } from "./transport";
 import type { ForwardSource } from "./outbox/forward";
 
@@ -215,7 +217,14 @@ export type ErrorCode =
   /** A send whose request may have reached the server failed (timeout, reset, 5xx): never resent (docs/protocol.md section 2). */
   | "SEND_UNCERTAIN"
   /** forward(): this kind of message cannot be forwarded by reference (voice, store sticker, red packet, ...). */
-  | "NOT_FORWARDABLE";
+  | "NOT_FORWARDABLE"
+  /**
+   * Scale-out (lib/wechat/store/): this instance does not hold the account's lease (another one runs it, or this one
+   * lost it); a write it tried was fenced out, a send was not made.
+   */
+  | "NOT_OWNER"
+  /** The shared session storage (Redis) did not answer: nothing was recorded, the account pauses until it does. */
+  | "STORE_UNAVAILABLE";
 
 /**
  * Why a call failed, in the few kinds a person acts on differently: the reason an account shows while it is
@@ -318,6 +327,11 @@ export interface ClientOptions {
   sessionSecret?: string;
   /** Secrets the file may still be under (an earlier key): read once, then re-written under sessionSecret. */
   previousSessionSecrets?: string[];
+  /**
+   * Where the session is kept, instead of sessionFile + sessionSecret: a FileSessionStorage or a RedisSessionStorage
+   * (lib/wechat/store/). The client loads, saves, clears and claims incoming MsgIds through it.
+   */
+  sessionStorage?: SessionStorage;
   /** false disables pacing (benchmarks only). */
   pacing?: PacingOptions | false;
   /**
@@ -331,6 +345,13 @@ export interface ClientOptions {
    */
   qrImage?: boolean;
   logger?: Logger;
+}
+
+export interface StopOptions {
+  /** false: do not let the queued sends go out first (the account moved to another instance). Default true. */
+  drain?: boolean;
+  /** The error queued sends fail with when they are dropped (default CLOSED). */
+  reason?: WeChatError;
 }
 
 export interface ContactQuery {
@@ -356,8 +377,11 @@ export interface WeChatClientApi {
   readonly state: StateInfo;
   /** Begin: resume a saved session, else push login, else QR. Idempotent. */
   start(): void;
-  /** Stop every loop, timer and socket; the saved session is kept. */
-  stop(): Promise<void>;
+  /**
+   * Stop every loop, timer and socket; the saved session is kept. Sends already queued go out first (bounded),
+   * unless `drain: false`: then they fail at once, with `reason` when given (else CLOSED).
+   */
+  stop(options?: StopOptions): Promise<void>;
   /** Log out on the server, forget the saved session, then offer a new QR (unless stopped). */
   logout(): Promise<void>;
   /** Drop the current QR / wait and start a fresh login. */

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import { promises as fs } from "node:fs";
-import { isWeChatError } from "../../lib/wechat/errors";
+import { WeChatError, isWeChatError } from "../../lib/wechat/errors";
 import type { Contact } from "../../lib/wechat/types";
 import { envPerTest, loginByQr, waitForEvent, waitForMessages, waitForState, type Env } from "./env";
 
@@ -121,6 +121,23 @@ describe("client lifecycle and media against the sandbox", function () {
     const got = await waitForMessages(again.client, again.rec, (m) => m.text === "during the drain", 1, 15_000);
     assert.equal(got.length, 1);
     await again.client.stop();
+  });
+
+  it("stop({ drain: false, reason }) fails the queued sends at once with the reason, never sends them (#17: the lease was lost)", async () => {
+    const env = await startEnv();
+    const first = env.newClient({ pacing: { perMinute: 600, burst: 1, jitter: 0 } });
+    await loginByQr(env, first.client);
+    const friend = aFriend(env, first.client.listContacts());
+    const sends = Array.from({ length: 10 }, (_, i) => first.client.sendText(friend.userName, `queued ${i}`));
+    await sends[0];
+    await first.client.stop({ drain: false, reason: new WeChatError("NOT_OWNER", "the account moved to another instance") });
+    const results = await Promise.allSettled(sends);
+    const failed = results.filter((r) => r.status === "rejected");
+    assert.ok(failed.length >= 5, `most queued sends were dropped (${failed.length})`);
+    for (const r of failed) assert.ok(isWeChatError(r.reason, "NOT_OWNER"), "they fail NOT_OWNER, not CLOSED");
+    const texts = env.sb.control.sent({ type: "text" }).map((r) => r.text);
+    assert.equal(texts.length, 10 - failed.length, "a dropped send never reached the server");
+    assert.equal(new Set(texts).size, texts.length);
   });
 
   it("logout() ends the session on the server, forgets the saved one and offers a QR", async () => {

@@ -200,13 +200,16 @@ export class SendQueue extends EventEmitter<SendQueueEvents> {
     });
   }
 
-  /** Rejects every queued task with CLOSED and clears the timer. A task already running finishes. */
-  close(): void {
+  /**
+   * Rejects every queued task (with CLOSED, or with `reason`, e.g. NOT_OWNER when the account moved to another
+   * instance) and clears the timer. A task already running finishes.
+   */
+  close(reason?: WeChatError): void {
     if (this.isClosed) return;
     this.isClosed = true;
     this.cancelTimer();
     const dropped = this.queue.splice(0);
-    for (const job of dropped) job.reject(new WeChatError("CLOSED", "the send queue was closed before this send"));
+    for (const job of dropped) job.reject(reason ?? new WeChatError("CLOSED", "the send queue was closed before this send"));
   }
 
   private cancelTimer(): void {
