@@ -88,7 +88,7 @@ export interface InstanceOptions {
   redisPort: number;
   sandboxPort: number;
   spans: SpanLog;
-  /** Lease ttl for settings `wxflow.leaseMs` (unset: the account's default). */
+  /** Lease ttl for settings `wxflow.leaseTtlMs` (unset: the account's default). */
   leaseMs?: number;
   /** The same for every instance: the Redis session is encrypted with it. */
   sessionKey: string;
@@ -150,7 +150,7 @@ export class Instance {
       sandboxProxyPort: this.tap.port,
       settings: {
         lang: "en-US",
-        wxflow: { instanceName: this.name, ...(this.options.leaseMs === undefined ? {} : { leaseMs: this.options.leaseMs }) },
+        wxflow: { instanceName: this.name, ...(this.options.leaseMs === undefined ? {} : { leaseTtlMs: this.options.leaseMs }) },
         wxAccountSendPacing: false,
       },
     };
