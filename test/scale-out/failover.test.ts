@@ -51,6 +51,11 @@ describe("scale-out: two Node-RED instances, one account in Redis (#17)", functi
     return Promise.any(instances.filter((i) => i.running).map((i) => i.untilOnline(timeoutMs).then(() => i)));
   }
 
+  /** Resolves with the time `instance` shows `paused` (Redis out of its reach, the account not run there). */
+  function paused(instance: Instance): Promise<number> {
+    return instance.until("paused", () => (/paused/.test(instance.status?.text ?? "") ? Date.now() : undefined), HANDOVER_LIMIT_MS);
+  }
+
   function assertOneOwner(): void {
     const both = spans.overlaps();
     assert.deepEqual(both.slice(0, 3), [], `${both.length} moments where both instances used the session`);
@@ -144,11 +149,12 @@ describe("scale-out: two Node-RED instances, one account in Redis (#17)", functi
   it("a cut Redis connection pauses the owner before the standby takes over: never two owners", async function () {
     const cutAt = Date.now();
     owner.gate.cut();
-    const pausedAt = await owner.until("paused", () => (owner.online ? undefined : Date.now()), HANDOVER_LIMIT_MS);
+    const pausedAt = await paused(owner);
     const during = await inject("cut", 5);
     const onlineAt = await standby.untilOnline(HANDOVER_LIMIT_MS);
     console.log(`      cut Redis connection: owner paused after ${pausedAt - cutAt} ms, standby online after ${onlineAt - cutAt} ms`);
     assert.ok(pausedAt <= onlineAt, "the cut-off owner paused before the other went online");
+    assertOneOwner();
     await standby.untilLedger(during, STEP_TIMEOUT_MS);
     owner.gate.heal();
     await owner.untilStandby(standby.name, STEP_TIMEOUT_MS);
@@ -161,10 +167,11 @@ describe("scale-out: two Node-RED instances, one account in Redis (#17)", functi
 
   it("a Redis restart pauses the account; afterwards exactly one instance runs it", async function () {
     const restartAt = Date.now();
-    const paused = owner.until("paused", () => (owner.online ? undefined : Date.now()), HANDOVER_LIMIT_MS);
+    // Redis is back within milliseconds, without the lease: the owner stops running the account (standby).
+    const stopped = owner.until("stopped", () => (owner.online ? undefined : Date.now()), HANDOVER_LIMIT_MS);
     await redis!.restart();
-    const pausedAt = await paused;
-    console.log(`      Redis restart: owner paused after ${pausedAt - restartAt} ms`);
+    const stoppedAt = await stopped;
+    console.log(`      Redis restart: owner stopped after ${stoppedAt - restartAt} ms (status: ${owner.status?.text ?? ""})`);
     // An empty Redis (no persistence) has no session any more: whoever takes the lease logs in with a new scan.
     const login = await sb!.control.waitForLogin({ timeoutMs: STEP_TIMEOUT_MS });
     sb!.control.scan({ uuid: login.uuid });
@@ -173,6 +180,26 @@ describe("scale-out: two Node-RED instances, one account in Redis (#17)", functi
     await other.untilStandby(next.name, STEP_TIMEOUT_MS);
     const after = await inject("after restart", 5);
     await next.untilLedger(after, STEP_TIMEOUT_MS);
+    assert.deepEqual(ledgerCount(readLedgers(instances), injected), { lost: [], duplicated: [] });
+    assertOneOwner();
+    [owner, standby] = [next, other];
+  });
+
+  it("with Redis out of reach of both, neither runs the account; once back, one resumes without a scan", async function () {
+    const loginsBefore = logins;
+    const cutAt = Date.now();
+    for (const i of instances) i.gate.cut();
+    const [ownerPausedAt] = await Promise.all([paused(owner), paused(standby)]);
+    console.log(`      Redis out of reach of both: owner paused after ${ownerPausedAt - cutAt} ms`);
+    const during = await inject("unreachable", 5);
+    assert.equal(instances.filter((i) => i.online).length, 0, "nobody runs the account without Redis");
+    const healedAt = Date.now();
+    for (const i of instances) i.gate.heal();
+    const next = await firstOnline(HANDOVER_LIMIT_MS);
+    console.log(`      Redis back: ${next.name} online after ${Date.now() - healedAt} ms`);
+    await next.untilLedger(during, STEP_TIMEOUT_MS);
+    await instances.find((i) => i !== next)!.untilStandby(next.name, STEP_TIMEOUT_MS);
+    assert.equal(logins, loginsBefore, "no new QR login: the session was still in Redis");
     assert.deepEqual(ledgerCount(readLedgers(instances), injected), { lost: [], duplicated: [] });
     assertOneOwner();
   });
