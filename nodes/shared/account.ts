@@ -4,6 +4,7 @@ import * as QRCode from "qrcode";
 import { WeChatError, errorText } from "../../lib/wechat/errors";
 import { DEFAULT_LOGIN_URL } from "../../lib/wechat/hosts";
 import type { ClientOptions, ContactEvent, Logger, LoginProblem, Message, RecallEvent, StateInfo, SyncTroubleEvent, WeChatClientApi } from "../../lib/wechat/types";
+import { type Ownership, type Role, roleOwner } from "./ownership";
 import type { Node, NodeStatus } from "./red";
 import { sessionSecret } from "./secret";
 import { statusFor } from "./status";
@@ -13,12 +14,20 @@ export const DEFAULT_PACING = 60;
 
 export type ServerKind = "wechat" | "sandbox" | "custom";
 
+export const DEFAULT_REDIS_PREFIX = "wxflow";
+
 export interface AccountSettings {
   server: ServerKind;
   sandboxPort: number;
   loginUrl: string;
   mode: "desktop" | "web";
   pacing: number;
+  /** Where the session lives: the encrypted file (default) or Redis, shared by several instances (#17). */
+  store: "file" | "redis";
+  /** store "redis": redis://host:port[/db] (the password is a credential, never in the URL). */
+  redisUrl: string;
+  /** store "redis": the keys are <prefix>:<account id>:lease, :session, :seen. */
+  redisPrefix: string;
 }
 
 /** What the client reports beyond messages, for nodes that follow the account (wx-event). */
@@ -27,7 +36,9 @@ export type AccountEvent =
   | { kind: "contact"; event: ContactEvent }
   | { kind: "friend-request"; message: Message }
   | { kind: "recall"; event: RecallEvent }
-  | { kind: "sync"; event: SyncTroubleEvent };
+  | { kind: "sync"; event: SyncTroubleEvent }
+  /** Another instance (or this one, `self`) holds the account now (#17). */
+  | { kind: "owner"; owner: string; previous: string | undefined; self: boolean };
 
 /** A node that uses the account: it mirrors the session status and may take messages and events. */
 export interface AccountUser {
@@ -59,13 +70,15 @@ export interface AccountDeps {
   publish: (topic: string, data: unknown, retain: boolean) => void;
   createClient: (options: ClientOptions) => WeChatClientApi;
   startSandbox: (options: { host: string; port: number }) => Promise<SandboxHandle>;
+  /** store "redis": the lease this account runs under; without it the account runs whenever a wx node uses it. */
+  ownership?: Ownership | undefined;
 }
 
 /**
  * The part of the state every editor user may see (the comms topic): the problem without its message, the node
  * status every user sees on the nodes anyway, and whether the contacts still load (the editor's accounts sidebar).
  */
-export type AccountSummary = Pick<AccountView, "state" | "server" | "users" | "seq" | "code"> & {
+export type AccountSummary = Pick<AccountView, "state" | "server" | "users" | "seq" | "code" | "ownership"> & {
   problem?: Omit<LoginProblem, "message">;
   status?: NodeStatus;
   contacts?: StateInfo["contacts"];
@@ -87,6 +100,8 @@ export interface AccountView {
   seq: number;
   /** Why the login fails and when it tries again (retryAt, unix ms), while it does (#16.2). */
   problem?: LoginProblem;
+  /** store "redis": this instance's name, its role, and the instance that runs the account when known (#17). */
+  ownership?: { self: string; role: Role["kind"]; owner?: string };
 }
 
 export function stateTopic(id: string): string {
@@ -107,6 +122,9 @@ export function accountSettings(config: Record<string, unknown>): AccountSetting
     loginUrl: typeof config.loginUrl === "string" ? config.loginUrl.trim() : "",
     mode: config.mode === "web" ? "web" : "desktop",
     pacing: Number.isFinite(pacing) && pacing >= 1 ? Math.min(Math.floor(pacing), 600) : DEFAULT_PACING,
+    store: config.store === "redis" ? "redis" : "file",
+    redisUrl: typeof config.redisUrl === "string" ? config.redisUrl.trim() : "",
+    redisPrefix: typeof config.redisPrefix === "string" && config.redisPrefix.trim() !== "" ? config.redisPrefix.trim() : DEFAULT_REDIS_PREFIX,
   };
 }
 
@@ -124,6 +142,8 @@ export class WxAccount {
   private loggedQr: string | undefined;
   private lifecycle: Promise<void> = Promise.resolve();
   private closed = false;
+  /** The instance last known to hold the account (Redis only), for owner-changed. */
+  private knownOwner: string | undefined;
 
   private readonly onState = (info: StateInfo): void => this.setState(info);
   private readonly onMessage = (message: Message): void => {
@@ -150,7 +170,13 @@ export class WxAccount {
     }
   }
 
-  constructor(private readonly deps: AccountDeps) {}
+  constructor(private readonly deps: AccountDeps) {
+    const ownership = deps.ownership;
+    if (ownership) {
+      ownership.onChange(() => this.ownershipChanged());
+      ownership.start();
+    }
+  }
 
   get id(): string {
     return this.deps.node.id;
@@ -173,7 +199,7 @@ export class WxAccount {
     if (this.closed) return;
     this.users.set(user.node.id, user);
     user.node.status(this.status());
-    if (this.users.size === 1) this.enqueue(() => this.startClient());
+    if (this.users.size === 1 && this.mayRun()) this.enqueue(() => this.startClient());
   }
 
   deregister(user: AccountUser, done: () => void): void {
@@ -189,6 +215,7 @@ export class WxAccount {
     this.closed = true;
     return this.enqueue(async () => {
       await this.stopClient();
+      await this.deps.ownership?.close();
       const sandbox = this.sandbox;
       this.sandbox = undefined;
       if (sandbox) await sandbox.close();
@@ -202,6 +229,7 @@ export class WxAccount {
 
   /** The client, when logged in; else NOT_LOGGED_IN (nothing may be sent). */
   onlineClient(): WeChatClientApi {
+    this.checkOwner();
     const client = this.client;
     if (!client || this.info.state !== "online") {
       throw new WeChatError("NOT_LOGGED_IN", `WeChat account is not logged in (state: ${this.info.state})`);
@@ -215,6 +243,7 @@ export class WxAccount {
   }
 
   async logout(): Promise<void> {
+    this.checkOwner();
     const client = this.client;
     if (!client) throw new WeChatError("NOT_LOGGED_IN", "the account is not running (no wx node uses it)");
     await client.logout();
@@ -227,6 +256,7 @@ export class WxAccount {
   }
 
   newQr(): void {
+    this.checkOwner();
     const client = this.client;
     if (!client) throw new WeChatError("NOT_LOGGED_IN", "the account is not running (no wx node uses it)");
     client.newQr();
@@ -244,6 +274,8 @@ export class WxAccount {
       summary.problem = problem;
     }
     summary.status = this.status();
+    const ownership = this.ownershipView();
+    if (ownership) summary.ownership = ownership;
     if (this.info.state === "online" && this.info.contacts) summary.contacts = this.info.contacts;
     return summary;
   }
@@ -261,11 +293,71 @@ export class WxAccount {
     if (info.message) view.message = info.message;
     if (info.problem) view.problem = { ...info.problem };
     if (this.sandbox) view.phoneUrl = this.sandbox.phoneUrl;
+    const ownership = this.ownershipView();
+    if (ownership) view.ownership = ownership;
     return view;
   }
 
   status(): NodeStatus {
-    return statusFor(this.info, this.deps.translate);
+    return statusFor(this.info, this.deps.translate, this.deps.ownership?.role);
+  }
+
+  /** Redis only: NOT_OWNER while another instance runs the account (or Redis is out of reach): nothing is sent. */
+  private checkOwner(): void {
+    const ownership = this.deps.ownership;
+    if (!ownership || ownership.role.kind === "owner") return;
+    const owner = roleOwner(ownership.role, ownership.self);
+    throw new WeChatError("NOT_OWNER", owner ? `the account is run by instance ${owner}` : "this instance does not hold the account's lease");
+  }
+
+  /** Whether the client may run here: always with the file store, only while the lease is ours with Redis. */
+  private mayRun(): boolean {
+    const ownership = this.deps.ownership;
+    return !ownership || ownership.role.kind === "owner";
+  }
+
+  private ownershipView(): AccountView["ownership"] {
+    const ownership = this.deps.ownership;
+    if (!ownership) return undefined;
+    const owner = roleOwner(ownership.role, ownership.self);
+    return owner === undefined ? { self: ownership.self, role: ownership.role.kind } : { self: ownership.self, role: ownership.role.kind, owner };
+  }
+
+  /**
+   * The lease changed hands or Redis came and went. Losing it stops the client at once, without letting queued
+   * sends go out (they fail NOT_OWNER: the new owner's flow sends its own); getting it starts the client, which
+   * resumes the session saved in Redis.
+   */
+  private ownershipChanged(): void {
+    const ownership = this.deps.ownership;
+    if (!ownership || this.closed) return;
+    const owner = roleOwner(ownership.role, ownership.self);
+    if (owner !== undefined && owner !== this.knownOwner) {
+      const previous = this.knownOwner;
+      this.knownOwner = owner;
+      this.dispatch({ kind: "owner", owner, previous, self: owner === ownership.self });
+    }
+    if (ownership.role.kind !== "owner") {
+      const client = this.client;
+      if (client) {
+        // detached now, so nothing reaches it any more; the queue below only waits for the stop to finish
+        this.client = undefined;
+        const stopped = client.stop({ drain: false, reason: new WeChatError("NOT_OWNER", "this instance lost the account's lease") });
+        this.enqueue(() => stopped.finally(() => this.listen(client, "off")));
+      }
+      this.info = { state: "offline" };
+    } else if (this.users.size > 0) {
+      this.enqueue(() => this.startClient());
+    }
+    this.refresh();
+  }
+
+  /** Show the current status on every user and tell the editor. */
+  private refresh(): void {
+    this.seq += 1;
+    const status = this.status();
+    for (const user of this.users.values()) user.node.status(status);
+    this.deps.publish(stateTopic(this.id), this.summary(), true);
   }
 
   private enqueue(step: () => Promise<void>): Promise<void> {
@@ -277,7 +369,7 @@ export class WxAccount {
   }
 
   private async startClient(): Promise<void> {
-    if (this.closed || this.client || this.users.size === 0) return;
+    if (this.closed || this.client || this.users.size === 0 || !this.mayRun()) return;
     let loginUrl: string;
     try {
       loginUrl = await this.loginUrl();
@@ -285,7 +377,7 @@ export class WxAccount {
       this.setState({ state: "offline", message: errorText(error) });
       throw error;
     }
-    if (this.closed || this.users.size === 0) return;
+    if (this.closed || this.users.size === 0 || !this.mayRun()) return;
     const options: ClientOptions = {
       loginUrl,
       mode: this.deps.settings.mode,
@@ -293,7 +385,14 @@ export class WxAccount {
       logger: this.logger(),
     };
     const file = this.sessionFile;
-    if (file) {
+    if (this.deps.ownership) {
+      try {
+        options.sessionStorage = this.deps.ownership.storage();
+      } catch (error) {
+        this.setState({ state: "offline", message: errorText(error) });
+        throw error;
+      }
+    } else if (file) {
       const dir = path.dirname(file);
       await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
       let key: { secret: string; previous: readonly string[] };
@@ -308,6 +407,8 @@ export class WxAccount {
       options.sessionSecret = sessionSecret(key.secret, this.id);
       options.previousSessionSecrets = key.previous.map((previous) => sessionSecret(previous, this.id));
     }
+    // the lease may have gone while the sandbox or the key was awaited
+    if (this.closed || !this.mayRun()) return;
     const client = this.deps.createClient(options);
     this.listen(client, "on");
     this.client = client;
@@ -376,10 +477,7 @@ export class WxAccount {
 
   private setState(info: StateInfo): void {
     this.info = info;
-    this.seq += 1;
-    const status = this.status();
-    for (const user of this.users.values()) user.node.status(status);
-    this.deps.publish(stateTopic(this.id), this.summary(), true);
+    this.refresh();
     this.dispatch({ kind: "state", state: { ...info } });
     if (info.state === "waiting-scan" && info.qrUrl) this.logQr(info.qrUrl);
   }

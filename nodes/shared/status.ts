@@ -1,5 +1,6 @@
 import { cleanServerText } from "../../lib/wechat/errors";
 import type { LoginProblem, StateInfo } from "../../lib/wechat/types";
+import type { Role } from "./ownership";
 import type { NodeStatus } from "./red";
 
 type Translate = (key: string) => string;
@@ -7,15 +8,19 @@ type Translate = (key: string) => string;
 /**
  * The node status every wx node shows for a session state. Labels come from the wx-account catalog;
  * details (a code, the server's message, cleaned) are appended after a colon so they survive any translation.
+ * With Redis, `role` says whether this instance runs the account: `standby: <owner>` or `paused: ...` otherwise.
  * Never the account's nickname: every editor user with status.read sees node status, read-only ones too; the name
  * is in the account dialog, behind wx-account.write.
  */
-export function statusFor(state: StateInfo, t: Translate): NodeStatus {
+export function statusFor(state: StateInfo, t: Translate, role?: Role): NodeStatus {
   const label = (key: string, detail?: string): string => {
     const text = t(`wx-account.status.${key}`);
     const shown = detail === undefined ? "" : cleanServerText(detail);
     return shown ? `${text}: ${shown}` : text;
   };
+  // Redis (#17): another instance runs the account, or this one cannot reach Redis and does not hold the lease.
+  if (role?.kind === "standby") return { fill: "blue", shape: "ring", text: label("standby", role.owner) };
+  if (role?.kind === "paused") return { fill: "grey", shape: "ring", text: label("paused", t("wx-account.status.redisUnreachable")) };
   switch (state.state) {
     case "offline":
       return { fill: "grey", shape: "ring", text: label("offline", state.problem ? problemText(state.problem, t) : state.message) };

@@ -1,16 +1,21 @@
 import * as path from "node:path";
 import { WeChatClient, type ClientTuning } from "../../lib/wechat/client";
-import { describeError, isWeChatError } from "../../lib/wechat/errors";
+import { WeChatError, describeError, errorText, isWeChatError } from "../../lib/wechat/errors";
 import type { ContactKind, ErrorCode, Transport } from "../../lib/wechat/types";
 import { findAccount } from "../shared/account-ref";
 import { pickerEntry } from "../shared/contacts";
 import type { AdminRequest, AdminResponse, Node, NodeAPI, NodeDef } from "../shared/red";
 import { DEFAULT_SANDBOX_GRACE_MS, sandboxRegistry } from "../shared/sandbox-registry";
-import { sessionKey } from "../shared/secret";
+import { instanceName, leaseTtlMs } from "../shared/instance";
+import { RedisOwnership } from "../shared/redis-ownership";
+import { sessionKey, sessionSecret } from "../shared/secret";
 import { SelfAvatars } from "../shared/self-avatar";
 import { WxAccount, accountSettings, stateTopic } from "../shared/account";
 
 interface AccountDef extends NodeDef {
+  store?: string;
+  redisUrl?: string;
+  redisPrefix?: string;
   server?: string;
   sandboxPort?: number | string;
   loginUrl?: string;
@@ -48,13 +53,39 @@ function sandboxGraceMs(RED: NodeAPI): number {
   return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : DEFAULT_SANDBOX_GRACE_MS;
 }
 
+/** A Redis URL the account may use: redis:// or rediss://, and no password in it (that is the credential's). */
+function checkRedisUrl(RED: NodeAPI, value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new WeChatError("INVALID_ARGUMENT", "invalid Redis URL");
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") throw new WeChatError("INVALID_ARGUMENT", "the Redis URL must be redis:// or rediss://");
+  if (url.password) throw new WeChatError("INVALID_ARGUMENT", RED._("wx-account.log.redisUrlPassword"));
+}
+
+/** Where a container set-up may put the Redis password when the flow carries no credentials file (#17). */
+const REDIS_PASSWORD_ENV = "WXFLOW_REDIS_PASSWORD";
+
+/** The account's Redis password: its credential, else $WXFLOW_REDIS_PASSWORD; never from the flow's own fields. */
+function redisPassword(node: { credentials?: { redisPassword?: unknown } }): string | undefined {
+  const credential = node.credentials?.redisPassword;
+  if (typeof credential === "string" && credential !== "") return credential;
+  const env = process.env[REDIS_PASSWORD_ENV];
+  return env ? env : undefined;
+}
+
 export = function register(RED: NodeAPI): void {
   // Once per Node-RED process (register runs once), not once per account.
   let keyWarned = false;
   // The built-in sandboxes outlive a redeploy of their account (#16.1): one registry per runtime, by port.
   const sandboxes = sandboxRegistry(RED, RED);
 
-  function setup(node: Node & { wx?: WxAccount }, config: AccountDef): void {
+  /** The node's credentials (Node-RED sets them on the node, from the credentials file, never from the flow). */
+  type AccountNode = Node & { wx?: WxAccount; credentials?: { redisPassword?: unknown } };
+
+  function setup(node: AccountNode, config: AccountDef): void {
     const settings = accountSettings({ ...config });
     const userDir = typeof RED.settings.userDir === "string" ? RED.settings.userDir : undefined;
     const secret = (dir: string): ReturnType<typeof sessionKey> => {
@@ -78,8 +109,36 @@ export = function register(RED: NodeAPI): void {
             graceMs: () => sandboxGraceMs(RED),
           })
         : undefined;
+    let ownership: RedisOwnership | undefined;
+    if (settings.store === "redis") {
+      try {
+        checkRedisUrl(RED, settings.redisUrl);
+      } catch (error) {
+        // no account rather than one that silently runs on the file store beside the other instances
+        node.error(errorText(error));
+        node.on("close", (_removed, done) => done());
+        return;
+      }
+      ownership = new RedisOwnership({
+        url: settings.redisUrl,
+        password: redisPassword(node),
+        prefix: settings.redisPrefix,
+        accountId: node.id,
+        self: instanceName(RED.settings),
+        ttlMs: leaseTtlMs(RED.settings),
+        secret: () => {
+          const key = secret(path.join(userDir ?? process.cwd(), "wxflow"));
+          // every instance must decrypt what another saved: a key of this user dir alone will not do
+          if (key.source === "install" || key.source === "node-red") throw new WeChatError("INVALID_ARGUMENT", `${RED._("wx-account.log.redisKeyNotShared")} ${key.where}`);
+          return { secret: sessionSecret(key.secret, node.id), previous: key.previous.map((p) => sessionSecret(p, node.id)) };
+        },
+        unreachable: (why) => node.warn(`${RED._("wx-account.log.redisError")} ${why}`),
+        warn: (message) => node.warn(message),
+      });
+    }
     const wx = new WxAccount({
       node,
+      ownership,
       settings,
       userDir,
       secret,
@@ -110,11 +169,11 @@ export = function register(RED: NodeAPI): void {
         .then(() => done(), done);
     });
   }
-  function WxAccountNode(this: Node & { wx?: WxAccount }, config: AccountDef): void {
+  function WxAccountNode(this: AccountNode, config: AccountDef): void {
     RED.nodes.createNode(this, config);
     setup(this, config);
   }
-  RED.nodes.registerType("wx-account", WxAccountNode);
+  RED.nodes.registerType("wx-account", WxAccountNode, { credentials: { redisPassword: { type: "password" } } });
 
   // The QR is a credential (whoever scans it binds their phone to this bot) and the contact list is private.
   // Node-RED grants every "*.read" permission to read-only editor users, so every route needs wx-account.write.
@@ -175,7 +234,7 @@ export = function register(RED: NodeAPI): void {
 
   /**
    * A POST route that runs one command of the account and answers {ok: true}: an error with code `conflict` (the
-   * account's state forbids the command) answers 409, any other 500.
+   * account's state forbids the command) or NOT_OWNER answers 409, any other 500.
    */
   function command(name: string, conflict: ErrorCode, run: (wx: WxAccount) => void | Promise<void>): void {
     RED.httpAdmin.post(`/wx-account/:id/${name}`, write, (req, res) => {
@@ -183,7 +242,8 @@ export = function register(RED: NodeAPI): void {
       if (!wx) return;
       Promise.resolve().then(() => run(wx)).then(
         () => res.json({ ok: true }),
-        (error: unknown) => sendError(res, isWeChatError(error, conflict) ? 409 : 500, error),
+        // NOT_OWNER: another instance runs the account (#17), so the command belongs there
+        (error: unknown) => sendError(res, isWeChatError(error, conflict) || isWeChatError(error, "NOT_OWNER") ? 409 : 500, error),
       );
     });
   }

@@ -18,6 +18,7 @@ export const EVENT_TYPES = [
   "recall",
   "sync-failing",
   "sync-recovered",
+  "owner-changed",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -99,5 +100,8 @@ export function eventMsg(event: AccountEvent): NodeMessage | undefined {
       return recallMsg(event.event);
     case "sync":
       return syncMsg(event.event);
+    case "owner":
+      // Redis (#17): which instance runs the account now; `self` when it is this one
+      return { topic: "owner-changed", payload: { owner: event.owner, previous: event.previous ?? null, self: event.self } };
   }
 }

@@ -3,23 +3,9 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { SessionStore, type SavedSession } from "../../lib/wechat/session-store";
+import { sampleSession } from "../support/session";
 
-function sample(): SavedSession {
-  return {
-    version: 1,
-    pageUrl: "https://wx2.qq.com",
-    uin: 123456,
-    sid: "SIDSECRETVALUE",
-    skey: "@crypt_SKEYSECRET",
-    passTicket: "qg%2BL%2Bfj%3D",
-    deviceId: "e123456789012345",
-    user: { userName: "@abc", nickName: "Me", uin: 123456 },
-    syncKey: { Count: 1, List: [{ Key: 1, Val: 2 }] },
-    syncCheckKey: { Count: 1, List: [{ Key: 1, Val: 3 }] },
-    cookies: { cookies: [] },
-    savedAt: 1,
-  };
-}
+const sample = (): SavedSession => sampleSession();
 
 describe("client session store", () => {
   let dir: string;

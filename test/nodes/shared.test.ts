@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import * as path from "node:path";
 import { WeChatError } from "../../lib/wechat/errors";
 import { MAX_TEXT_LENGTH } from "../../lib/wechat/send";
 import type { Contact, SessionState, WeChatClientApi } from "../../lib/wechat/types";
 import { accountSettings } from "../../nodes/shared/account";
+import { instanceName, leaseTtlMs } from "../../nodes/shared/instance";
 import { INSTALL_SECRET_FILE, SESSION_KEY_ENV, SESSION_KEY_FILE_ENV, baseSecret, sessionKey, sessionSecret } from "../../nodes/shared/secret";
 import { statusFor } from "../../nodes/shared/status";
 import { chooseTarget, markUncertain, mentionsOf, withSent } from "../../nodes/shared/target";
@@ -98,7 +99,16 @@ describe("session secret", function () {
 
 describe("account settings", function () {
   it("defaults to the real WeChat server, desktop mode, 60 per minute, sandbox port 1881", function () {
-    assert.deepEqual(accountSettings({}), { server: "wechat", sandboxPort: 1881, loginUrl: "", mode: "desktop", pacing: 60 });
+    assert.deepEqual(accountSettings({}), {
+      server: "wechat",
+      sandboxPort: 1881,
+      loginUrl: "",
+      mode: "desktop",
+      pacing: 60,
+      store: "file",
+      redisUrl: "",
+      redisPrefix: "wxflow",
+    });
   });
 
   it("reads the editor's values and rejects out-of-range ones", function () {
@@ -108,12 +118,37 @@ describe("account settings", function () {
       loginUrl: "http://x",
       mode: "web",
       pacing: 30,
+      store: "file",
+      redisUrl: "",
+      redisPrefix: "wxflow",
     });
     const bad = accountSettings({ server: "evil", sandboxPort: 70000, pacing: -1, mode: "x" });
     assert.equal(bad.server, "wechat");
     assert.equal(bad.sandboxPort, 1881);
     assert.equal(bad.pacing, 60);
     assert.equal(bad.mode, "desktop");
+  });
+
+  it("#17: reads the Redis store (URL and prefix trimmed, prefix defaulted); anything else is the file store", function () {
+    const redis = accountSettings({ store: "redis", redisUrl: " redis://127.0.0.1:6379/2 ", redisPrefix: " team " });
+    assert.deepEqual([redis.store, redis.redisUrl, redis.redisPrefix], ["redis", "redis://127.0.0.1:6379/2", "team"]);
+    assert.equal(accountSettings({ store: "redis", redisPrefix: "  " }).redisPrefix, "wxflow");
+    assert.equal(accountSettings({ store: "memcached" }).store, "file");
+  });
+});
+
+describe("instance name (#17)", function () {
+  it("takes settings.js wxflow.instanceName, else $WXFLOW_INSTANCE, else host:pid", function () {
+    assert.equal(instanceName({ wxflow: { instanceName: " blue " } }, { WXFLOW_INSTANCE: "green" }), "blue");
+    assert.equal(instanceName({ get: (k: string) => (k === "wxflow" ? { instanceName: "from-get" } : undefined) }, {}), "from-get");
+    assert.equal(instanceName({ wxflow: { instanceName: "" } }, { WXFLOW_INSTANCE: " green " }), "green");
+    assert.equal(instanceName({}, {}, 4242), `${hostname()}:4242`);
+  });
+
+  it("reads wxflow.leaseTtlMs, ignoring values too small to renew", function () {
+    assert.equal(leaseTtlMs({ wxflow: { leaseTtlMs: 5000 } }), 5000);
+    assert.equal(leaseTtlMs({ wxflow: { leaseTtlMs: 10 } }), undefined);
+    assert.equal(leaseTtlMs({}), undefined);
   });
 });
 
@@ -134,6 +169,14 @@ describe("node status of a session state", function () {
       assert.deepEqual(status, { fill, shape, text });
     });
   }
+
+  it("#17: on Redis, a standby shows the owner (blue ring) and a paused account why, whatever the session state", function () {
+    const t2 = (key: string): string => key.replace("wx-account.status.", "");
+    assert.deepEqual(statusFor({ state: "offline" }, t2, { kind: "standby", owner: "node-b" }), { fill: "blue", shape: "ring", text: "standby: node-b" });
+    assert.deepEqual(statusFor({ state: "offline" }, t2, { kind: "standby" }), { fill: "blue", shape: "ring", text: "standby" });
+    assert.deepEqual(statusFor({ state: "offline" }, t2, { kind: "paused" }), { fill: "grey", shape: "ring", text: "paused: redisUnreachable" });
+    assert.deepEqual(statusFor({ state: "online" }, t2, { kind: "owner" }), { fill: "green", shape: "dot", text: "online" });
+  });
 });
 
 describe("target rules", function () {

@@ -4,11 +4,22 @@ import type { Redis } from "ioredis";
 
 /**
  * Takes the lease when it is free: SET NX PX, the value `<fence>:<owner>` with a fencing number from
- * INCR <key>:fence (a later holder always has a higher one). Answers [1, value] when taken, else [0, holder].
+ * INCR <key>:fence (a later holder always has a higher one). Answers [1, value] when taken, else [0, holder] ('' when
+ * free but not given out yet). A Redis that has just started (or restarted and lost its keys) gives the lease out only
+ * one ttl after it first saw it asked for (KEYS[3] notes when): a holder from before the restart, which cannot
+ * renew, has said "lost" by then (it does within 2/3 ttl of its last renewal).
  */
 const ACQUIRE = `
 local current = redis.call('GET', KEYS[1])
 if current then return {0, current} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local since = tonumber(redis.call('GET', KEYS[3]))
+if not since then
+  redis.call('SET', KEYS[3], now)
+  since = now
+end
+if now - since < tonumber(ARGV[2]) then return {0, ''} end
 local fence = redis.call('INCR', KEYS[2])
 local value = fence .. ':' .. ARGV[1]
 if redis.call('SET', KEYS[1], value, 'NX', 'PX', ARGV[2]) then return {1, value} end
@@ -57,7 +68,8 @@ function ownerOf(value: string): string | undefined {
  * renewed every ttl/3 by compare-and-pexpire. When no renewal has been confirmed for 2/3 of the ttl (Redis gone, the
  * connection cut, the process paused), "lost" is emitted while the lease still has at least ttl/3 to live, so this
  * instance stops acting before another can take over. A standby tries SET NX every pollMs and reports the holder
- * ("owner"). Writes of the session storage are fenced by `token` (RedisSessionStorage).
+ * ("owner"). Writes of the session storage are fenced by `token` (RedisSessionStorage). On a Redis that has just
+ * started, the first holder waits one ttl (see ACQUIRE).
  */
 export class AccountLease extends EventEmitter {
   readonly key: string;
@@ -159,7 +171,7 @@ export class AccountLease extends EventEmitter {
   private async poll(): Promise<void> {
     const sentAt = performance.now();
     try {
-      const answer = (await this.redis.eval(ACQUIRE, 2, this.key, `${this.key}:fence`, this.name, this.ttlMs)) as [number, string];
+      const answer = (await this.redis.eval(ACQUIRE, 3, this.key, `${this.key}:fence`, `${this.key}:since`, this.name, this.ttlMs)) as [number, string];
       const [won, value] = answer;
       if (!this.running) {
         if (won === 1) await this.release(value);

@@ -302,6 +302,12 @@
       var $state = $("<div/>", { class: "wx-accounts-state" }).attr("data-state", state).css({ display: "flex", "align-items": "center", gap: "6px", margin: "4px 0" }).appendTo($row);
       if (status && status.fill) $("<span/>", { class: "red-ui-flow-node-status-" + status.shape + "-" + status.fill }).css({ display: "inline-block", width: "9px", height: "9px", "border-radius": "50%" }).addClass("wx-accounts-dot").appendTo($state);
       $("<span/>", { class: "wx-accounts-status" }).text(status && status.text ? status.text : summary ? state : t("sidebar.undeployed")).appendTo($state);
+      var owner = summary && summary.ownership;
+      if (owner && typeof owner.self === "string") {
+        // Redis (#17): the instance that runs the account (instance names are no secret: the node status shows them)
+        var who = owner.role === "owner" ? owner.self + " " + t("sidebar.ownerSelf") : typeof owner.owner === "string" ? owner.owner : "?";
+        $("<div/>", { class: "wx-accounts-owner" }).attr("data-role", String(owner.role)).text(t("sidebar.owner") + " " + who).css({ opacity: 0.8 }).appendTo($row);
+      }
       if (summary && summary.contacts === "loading") $("<div/>", { class: "wx-accounts-contacts" }).text(t("sidebar.contactsLoading")).css({ opacity: 0.7 }).appendTo($row);
       if (!summary || !canWrite()) return $row;
       // Who is logged in, the problem and the buttons need wx-account.write (read-only users see the state only).
