@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Instance, ledgerCount, readLedgers, scaleOutFlow } from "../test/scale-out/cluster";
+import { type Instance, ledgerCount, readLedgers, scaleOutFlow, startInstances } from "../test/scale-out/cluster";
 import { SpanLog } from "../test/scale-out/proxies";
 import { startRedis } from "../test/support/redis";
 import type { BenchOptions } from "./options";
@@ -50,7 +50,7 @@ export function handoverWorkload(options: BenchOptions): Workload {
           sessionKey: "bench-handover-session-key",
           ...(leaseMs === undefined ? {} : { leaseMs }),
         };
-        instances.push(...(await Promise.all(["bench-a", "bench-b"].map((name) => Instance.start({ ...common, name, userDir: path.join(dir, name) })))));
+        await startInstances(["bench-a", "bench-b"], (name) => ({ ...common, name, userDir: path.join(dir, name) }), instances);
         const login = await sb.control.waitForLogin({ timeoutMs: STEP_TIMEOUT_MS });
         await sb.control.scan({ uuid: login.uuid });
         const owner = await Promise.any(instances.map((i) => i.untilOnline(STEP_TIMEOUT_MS).then(() => i)));

@@ -128,7 +128,12 @@ export class Instance {
     const instance = new Instance(options, tap, gate);
     mkdirSync(options.userDir, { recursive: true });
     writeFileSync(path.join(options.userDir, "flows.json"), JSON.stringify(options.flow));
-    await instance.spawn();
+    try {
+      await instance.spawn();
+    } catch (error) {
+      await Promise.all([tap.close(), gate.close()]);
+      throw error;
+    }
     return instance;
   }
 
@@ -303,6 +308,16 @@ export class Instance {
     await this.tap.close();
     await this.gate.close();
   }
+}
+
+/**
+ * Starts one instance per name at once (they race for the lease as replicas started together do), each put into
+ * `into` as soon as it runs, so that an after() hook closes those that started when another one failed.
+ */
+export async function startInstances(names: string[], options: (name: string) => InstanceOptions, into: Instance[]): Promise<void> {
+  const started = await Promise.allSettled(names.map(async (name) => into.push(await Instance.start(options(name)))));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 /** Every line of every instance's ledger file: what the flows received, as written before any kill. */

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { startSandbox, type Sandbox } from "../../lib/sandbox";
 import { startRedis, type RedisProcess } from "../support/redis";
-import { Instance, ledgerCount, readLedgers, scaleOutFlow } from "./cluster";
+import { Instance, ledgerCount, readLedgers, scaleOutFlow, startInstances } from "./cluster";
 import { SpanLog } from "./proxies";
 
 const LEASE_MS = 3000;
@@ -74,10 +74,7 @@ describe("scale-out: two Node-RED instances, one account in Redis (#17)", functi
     const flow = scaleOutFlow(sb.url);
     const port = Number(new URL(sb.url).port);
     const common = { flow, redisPort: redis.port, sandboxPort: port, spans, leaseMs: LEASE_MS, sessionKey: "scale-out-test-session-key" };
-    // Both at once: they race for the lease as two replicas started together do.
-    instances.push(
-      ...(await Promise.all(["node-red-a", "node-red-b"].map((name) => Instance.start({ ...common, name, userDir: path.join(dir, name) })))),
-    );
+    await startInstances(["node-red-a", "node-red-b"], (name) => ({ ...common, name, userDir: path.join(dir, name) }), instances);
   });
 
   after(async function () {
