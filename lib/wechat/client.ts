@@ -555,8 +555,17 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
           if (!this.forceQr) await this.waitForWake(signal);
           continue;
         }
-        // The storage refused or did not answer: the next attempt resumes from what it holds (no scan).
-        if (isWeChatError(error, "STORE_UNAVAILABLE") || isWeChatError(error, "NOT_OWNER")) loadSaved = !this.forceQr;
+        // Fenced out: another instance runs the account now. Nothing more is tried (no webwxinit on its session)
+        // until start() after stop(), or newQr(); then the stored session is read again.
+        if (isWeChatError(error, "NOT_OWNER")) {
+          this.problems.failed(error, failures + 1);
+          this.setState({ state: "offline" });
+          loadSaved = true;
+          await this.waitForWake(signal);
+          continue;
+        }
+        // The storage did not answer: the next attempt resumes from what it holds then (no scan).
+        if (isWeChatError(error, "STORE_UNAVAILABLE")) loadSaved = !this.forceQr;
         failures++;
         const delay = backoffDelay(failures - 1, this.options.tuning?.loginBackoffMs ?? 2_000, 60_000);
         this.problems.failed(error, failures, delay);

@@ -9,6 +9,18 @@ export { WeChatError, isWeChatError, errorForRet, cleanServerText } from "./erro
 export { hostsFor, isWeChatHost, isWeChatPageUrl, loginOrigin, DEFAULT_LOGIN_URL } from "./hosts";
 export type { Hosts } from "./hosts";
 export { SessionStore } from "./session-store";
+export type { SavedSession } from "./session-store";
+export { AccountLease, FileSessionStorage, RedisSessionStorage, accountKeys, openRedis } from "./store";
+export type {
+  AccountLeaseEvents,
+  AccountLeaseOptions,
+  FileSessionStorageOptions,
+  LeaseFence,
+  LeaseLostReason,
+  OpenRedisOptions,
+  RedisSessionStorageOptions,
+  SessionStorage,
+} from "./store";
 export { REVOKE_WINDOW_MS, INVITE_START_COUNT } from "./actions";
 export { MsgType, AppMsgType, StatusNotifyCode } from "./messages/constants";
 export type { MsgTypeValue, AppMsgTypeValue } from "./messages/constants";

@@ -199,7 +199,10 @@ export class WxAccount {
     if (this.closed) return;
     this.users.set(user.node.id, user);
     user.node.status(this.status());
-    if (this.users.size === 1 && this.mayRun()) this.enqueue(() => this.startClient());
+    if (this.users.size !== 1) return;
+    // Redis: ask for the lease now that the account is used here; the client starts once it is held
+    if (this.deps.ownership) void this.deps.ownership.contend(true);
+    if (this.mayRun()) this.enqueue(() => this.startClient());
   }
 
   deregister(user: AccountUser, done: () => void): void {
@@ -207,7 +210,12 @@ export class WxAccount {
       done();
       return;
     }
-    this.enqueue(() => this.stopClient()).then(done, done);
+    // Redis: the lease goes once the client has stopped (and saved), so another instance may run the account
+    const ownership = this.deps.ownership;
+    this.enqueue(async () => {
+      await this.stopClient();
+      if (this.users.size === 0) await ownership?.contend(false);
+    }).then(done, done);
   }
 
   /** Node-RED close: stop everything this account owns; `removed` also forgets the saved session. */

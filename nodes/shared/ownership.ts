@@ -18,8 +18,13 @@ export interface Ownership {
   storage(): SessionStorage;
   /** Called on every change of role or of the known owner. */
   onChange(listener: () => void): void;
-  /** Contend for the lease, and keep it while held. */
+  /** Connect (and keep the connection up); the lease is not asked for yet. */
   start(): void;
+  /**
+   * Contend for the lease (and keep it while held) while a wx node uses the account; give it up (released when
+   * ours) when none does, so an instance where the account is unused never keeps it from the others.
+   */
+  contend(on: boolean): Promise<void>;
   /** Release the lease when ours and close the connection. */
   close(): Promise<void>;
 }

@@ -42,6 +42,8 @@ export class RedisOwnership implements Ownership {
   private current: Role = { kind: "standby" };
   private outage = false;
   private connectFailed = false;
+  /** Whether a wx node uses the account here: only then is the lease asked for. */
+  private wanted = false;
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
   private connecting: Promise<void> = Promise.resolve();
@@ -60,6 +62,16 @@ export class RedisOwnership implements Ownership {
 
   start(): void {
     this.connecting = this.connect();
+  }
+
+  async contend(on: boolean): Promise<void> {
+    if (this.wanted === on || this.closed) return;
+    this.wanted = on;
+    const lease = this.lease;
+    if (!lease) return;
+    if (on) lease.start();
+    else await lease.stop();
+    this.update();
   }
 
   storage(): SessionStorage {
@@ -118,7 +130,7 @@ export class RedisOwnership implements Ownership {
     this.lease = lease;
     for (const event of ["acquired", "lost", "owner"] as const) lease.on(event, () => this.update());
     this.outage = false;
-    lease.start();
+    if (this.wanted) lease.start();
     this.update();
   }
 

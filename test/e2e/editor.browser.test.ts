@@ -11,8 +11,11 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import jsQR from "jsqr";
 import { type Browser, type Page, chromium } from "playwright-core";
+import { Redis } from "ioredis";
 import { startSandbox } from "../../lib/sandbox";
+import { AccountLease } from "../../lib/wechat/store";
 import { RUNTIME_PACKAGE, repoRoot } from "../support/node-red";
+import { type RedisProcess, startRedis } from "../support/redis";
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
@@ -85,6 +88,18 @@ function stopNodeRed(child: ChildProcess): Promise<void> {
   });
 }
 
+/** Chromium on the editor at `origin`, once account `id` has its real type; page errors go to `pageErrors`. */
+async function openEditor(origin: string, id: string, pageErrors: string[]): Promise<{ browser: Browser; page: Page }> {
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  await page.goto(`${origin}/`);
+  // an editor opened while the runtime still starts loads the node types and the flow a second time once the
+  // runtime says "start" (the account is briefly gone, then an "unknown" placeholder): wait for the real type
+  await page.waitForFunction((account) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(account)?.type === "wx-account", id, { timeout: 30_000 });
+  return { browser, page };
+}
+
 describe("editor (browser)", function () {
   this.timeout(90_000);
   let sb: Sandbox;
@@ -114,13 +129,7 @@ describe("editor (browser)", function () {
     ];
     writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(flows));
     nodeRed = await startNodeRed(userDir);
-    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.on("pageerror", (error) => pageErrors.push(error.message));
-    await page.goto(`${nodeRed.origin}/`);
-    // an editor opened while the runtime still starts loads the node types and the flow a second time once the
-    // runtime says "start" (the account is briefly gone, then an "unknown" placeholder): wait for the real type
-    await page.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id)?.type === "wx-account", ACCOUNT, { timeout: 30_000 });
+    ({ browser, page } = await openEditor(nodeRed.origin, ACCOUNT, pageErrors));
   });
 
   after(async function () {
@@ -673,3 +682,99 @@ async function retryShown(page: Page): Promise<{ seconds: number; time: string; 
 function clockOf(ms: number): string {
   return new Date(ms).toTimeString().slice(0, 8);
 }
+
+describe("editor, an account on Redis (browser, #17)", function () {
+  this.timeout(90_000);
+  const REDIS_ACCOUNT = "e2eredisaccount1";
+  const PASSWORD = "e2e-redis-pass-4d1f";
+  const row = `.wx-accounts-row[data-id="${REDIS_ACCOUNT}"]`;
+  const pageErrors: string[] = [];
+  let redis: RedisProcess;
+  let admin: Redis;
+  let rival: AccountLease;
+  let sb: Sandbox;
+  let page: Page;
+  let browser: Browser | undefined;
+  let nodeRed: { child: ChildProcess; origin: string } | undefined;
+  let userDir: string;
+
+  before(async function () {
+    sb = await startSandbox({ port: 0 });
+    redis = await startRedis();
+    admin = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await admin.connect();
+    // another instance runs the account: this editor's instance stands by
+    rival = new AccountLease({ redis: admin, key: `wxflow:${REDIS_ACCOUNT}:lease`, owner: "e2e-b", ttlMs: 1_500 });
+    const taken = new Promise((resolve) => rival.once("acquired", resolve));
+    rival.start();
+    await taken;
+    userDir = mkdtempSync(path.join(tmpdir(), "wxflow-e2e-redis-"));
+    const flows = [
+      { id: "e2eredistab00001", type: "tab", label: "e2e redis" },
+      { id: REDIS_ACCOUNT, type: "wx-account", name: "shared account", server: "custom", loginUrl: sb.url, mode: "desktop", pacing: 60, store: "redis", redisUrl: redis.url, redisPrefix: "wxflow" },
+      { id: "e2eredissend0001", type: "wx-send-text", z: "e2eredistab00001", name: "", account: REDIS_ACCOUNT, target: "", x: 300, y: 100, wires: [[]] },
+    ];
+    writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(flows));
+    nodeRed = await startNodeRed(userDir, {}, { wxflow: { instanceName: "e2e-a", leaseTtlMs: 1_500 } });
+    ({ browser, page } = await openEditor(nodeRed.origin, REDIS_ACCOUNT, pageErrors));
+  });
+
+  after(async function () {
+    await browser?.close();
+    if (nodeRed) await stopNodeRed(nodeRed.child);
+    await rival?.stop();
+    admin?.disconnect();
+    await redis?.stop();
+    await sb?.close();
+    if (userDir) rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it("the sidebar tab and the dialog name the instance that runs the account; the Redis rows show for Redis only", async function () {
+    await page.evaluate(() => RED.sidebar.show("wxflow-accounts"));
+    await page.waitForSelector(`${row} .wx-accounts-owner[data-role="standby"]`, { timeout: 20_000 });
+    assert.equal((await page.textContent(`${row} .wx-accounts-owner`))?.trim(), "instance: e2e-b");
+    assert.equal((await page.textContent(`${row} .wx-accounts-status`))?.trim(), "standby: e2e-b");
+    await page.evaluate((id) => RED.editor.editConfig("", "wx-account", id), REDIS_ACCOUNT);
+    const owner = await page.waitForSelector('.wx-account-owner[data-role="standby"]', { timeout: 20_000 });
+    assert.match((await owner.textContent()) ?? "", /instance e2e-b runs this account; this instance \(e2e-a\)/);
+    assert.equal(await page.inputValue("#node-config-input-store"), "redis");
+    assert.equal(await page.isVisible("#node-config-input-redisUrl"), true);
+    assert.equal(await page.isVisible("#node-config-input-redisPassword"), true);
+    await page.selectOption("#node-config-input-store", "file");
+    assert.equal(await page.isVisible("#node-config-input-redisUrl"), false);
+    await page.selectOption("#node-config-input-store", "redis");
+    assert.equal(await page.isVisible("#node-config-input-redisUrl"), true);
+  });
+
+  it("keeps the password typed in the dialog as a credential: not in the flow file or the flows API", async function () {
+    await admin.config("SET", "requirepass", PASSWORD);
+    await page.fill("#node-config-input-redisPassword", PASSWORD);
+    await page.click("#node-config-dialog-ok");
+    await page.click("#red-ui-header-button-deploy");
+    // the redeployed account reconnects with the password: standby again, behind the same owner
+    await pollJson(`${nodeRed?.origin}/wx-account/${REDIS_ACCOUNT}/state`, (body) => {
+      const view = body as { ownership?: { role?: string; owner?: string } };
+      return view.ownership?.role === "standby" && view.ownership.owner === "e2e-b" ? true : undefined;
+    }, 20_000);
+    const flowFile = readFileSync(path.join(userDir, "flows.json"), "utf8");
+    assert.ok(!flowFile.includes(PASSWORD), "not in flows.json");
+    const saved = (JSON.parse(flowFile) as Record<string, unknown>[]).find((n) => n.id === REDIS_ACCOUNT);
+    assert.equal(saved?.store, "redis");
+    assert.ok(!readFileSync(path.join(userDir, "flows_cred.json"), "utf8").includes(PASSWORD), "encrypted in flows_cred.json");
+    const api = await (await fetch(`${nodeRed?.origin}/flows`)).text();
+    assert.ok(!api.includes(PASSWORD), "not in the flows API");
+  });
+
+  it("shows this instance as the owner once the other one lets go", async function () {
+    await rival.stop();
+    await page.evaluate((id) => RED.editor.editConfig("", "wx-account", id), REDIS_ACCOUNT);
+    await page.waitForSelector('.wx-account-owner[data-role="owner"]', { timeout: 20_000 });
+    assert.match((await page.textContent(".wx-account-owner")) ?? "", /this instance \(e2e-a\)/);
+    await page.waitForSelector(`${row} .wx-accounts-owner[data-role="owner"]`, { state: "attached", timeout: 20_000 });
+    assert.equal((await page.textContent(`${row} .wx-accounts-owner`))?.trim(), "instance: e2e-a (this one)");
+  });
+
+  it("ran without errors in the page", function () {
+    assert.deepEqual(pageErrors, []);
+  });
+});

@@ -132,6 +132,30 @@ describe("wx-account on Redis (#17)", function () {
     assert.equal(accountOf().runningClient(), undefined);
   });
 
+  it("asks for the lease only while a wx node uses the account, and lets it go when the last one leaves", async function () {
+    const account = accountConfig(ctx.sb, { store: "redis", redisUrl: redis.url, redisPrefix: "wxflow" });
+    const send = wxNode("send", "wx-send-text", { target: "filehelper" }, [[]]);
+    // the account alone (e.g. its flow tab is disabled on this instance): connected, but it never takes the lease
+    await helper.load(NODES, [account]);
+    // its connection is named after the instance (CLIENT LIST): polled, bounded, 20 ms apart
+    const connected = async (): Promise<boolean> => String(await admin.client("LIST")).includes(`name=${SELF}`);
+    for (let i = 0; i < 250 && !(await connected()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(await connected(), "the account connected to Redis");
+    const other = rival();
+    const taken = new Promise((resolve) => other.once("acquired", resolve));
+    other.start();
+    await taken;
+    assert.equal(await admin.get(`wxflow:${ACCOUNT}:lease:fence`), "1", "only the rival ever took the lease");
+    await other.stop();
+    // a wx node comes: the account takes the lease and runs
+    await helper.setFlows([account, send], "nodes");
+    await waitForStatus(nodeById("send"), (s) => s.fill === "yellow", 15_000);
+    assert.equal(accountOf().summary().ownership?.role, "owner");
+    // the wx node goes: the lease is released at once (not left to expire)
+    await helper.setFlows([account], "nodes");
+    assert.equal(await admin.exists(`wxflow:${ACCOUNT}:lease`), 0);
+  });
+
   it("a takeover by another instance resumes the session saved in Redis, without a scan", async function () {
     await helper.load(NODES, flow(redis.url)(ctx.sb));
     await login(ctx, nodeById("send"));

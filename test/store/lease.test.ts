@@ -79,6 +79,7 @@ describe("account lease over a real redis-server", function () {
 
     const taken = next<[string]>(b, "acquired", 2_000);
     await a.stop();
+    assert.notEqual(await watch.get(key), token, "released at once (compare-and-delete), not left to expire");
     const [tokenB] = await taken;
     assert.ok(Number(tokenB.split(":")[0]) > Number(token.split(":")[0]), "the fencing number grows");
     assert.equal(b.fence, Number(tokenB.split(":")[0]));
@@ -132,4 +133,17 @@ describe("account lease over a real redis-server", function () {
     assert.equal([a.held, b.held].filter(Boolean).length, 1, "exactly one holder");
     assert.equal(two.violations, 0);
   });
+
+  it("a holder whose lease was taken says lost at its next renewal and never deletes the new holder's lease", async () => {
+    const { key, a, watch } = await pair();
+    a.start();
+    await next(a, "acquired", 2_000);
+    await watch.set(key, "99:node-x", "PX", 10_000);
+    const [reason] = await next<[string]>(a, "lost", TTL);
+    assert.equal(reason, "taken");
+    assert.equal(a.owner, undefined);
+    await a.stop();
+    assert.equal(await watch.get(key), "99:node-x");
+  });
 });
+

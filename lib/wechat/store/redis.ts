@@ -16,18 +16,20 @@ const SAVE = `${FENCE}redis.call('SET', KEYS[2], ARGV[2])\nreturn 1`;
 const CLEAR = `${FENCE}redis.call('DEL', KEYS[2])\nreturn 1`;
 
 /**
- * The de-dup set: a sorted set of MsgIds by when they were claimed, trimmed to the newest ARGV[3]. Answers the ids
- * (ARGV[4..]) it did not hold, in the order given.
+ * The de-dup set: a sorted set of MsgIds scored by claim order (one more than the newest score), trimmed to the
+ * newest ARGV[2]. Answers the ids (ARGV[3..]) it did not hold, in the order given.
  */
 const CLAIM = `${FENCE}local fresh = {}
-local base = tonumber(ARGV[2])
-for i = 4, #ARGV do
+local top = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+local seq = tonumber(top[2] or '0')
+for i = 3, #ARGV do
   if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then
-    redis.call('ZADD', KEYS[2], base + i, ARGV[i])
+    seq = seq + 1
+    redis.call('ZADD', KEYS[2], seq, ARGV[i])
     fresh[#fresh + 1] = ARGV[i]
   end
 end
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[3]) - 1)
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[2]) - 1)
 return fresh`;
 
 /** What the fence compares with: an AccountLease, or anything with its key and current token. */
@@ -116,7 +118,7 @@ export class RedisSessionStorage implements SessionStorage {
 
   async claim(msgIds: string[]): Promise<string[]> {
     if (msgIds.length === 0) return [];
-    const fresh = await this.fenced("claim", CLAIM, this.keys.seen, [String(Date.now() * 1000), String(this.capacity), ...msgIds]);
+    const fresh = await this.fenced("claim", CLAIM, this.keys.seen, [String(this.capacity), ...msgIds]);
     return Array.isArray(fresh) ? fresh.map(String) : [];
   }
 
