@@ -123,6 +123,12 @@ describe("scale-out: two Node-RED instances, one account in Redis (#17)", functi
     assert.ok(!takenOver, "the send was made before the lease could expire");
     assert.deepEqual([refused.status, refused.body.code], [409, "NOT_OWNER"], "a send on the standby is refused");
     assert.ok(spans.sessionRequests(standby.name, onlineAt - HANDOVER_LIMIT_MS).length > 0, "the new owner talks to the sandbox through its tap");
+    // wx-event on the new owner: owner-changed, from the killed instance to itself
+    const changed = standby.reports.filter((r) => r.kind === "event" && r.data.topic === "owner-changed" && r.at >= killedAt);
+    assert.ok(
+      changed.some((r) => JSON.stringify(r.data.payload) === JSON.stringify({ owner: standby.name, previous: owner.name, self: true })),
+      `owner-changed to ${standby.name} (got ${JSON.stringify(changed.map((r) => r.data.payload))})`,
+    );
     assert.equal(logins, 1, "no new QR login: resumed from the session in Redis");
     const after = await inject("after", 10);
     await standby.untilLedger([...during, ...after], STEP_TIMEOUT_MS);
