@@ -2,7 +2,8 @@
  * Issue #17, "Done means": a real redis-server, the sandbox, and two Node-RED instances in child processes with
  * the same flow file (cluster.ts). Exactly one logs in; SIGKILL of the owner makes the other resume without a scan
  * within the lease ttl + 5 s; a ledger of messages injected before, during and after the handover has each one
- * exactly once across both; a send on the standby is refused with NOT_OWNER and never sent; a Redis connection cut
+ * exactly once across both; a send on the standby is refused with NOT_OWNER and never sent; a stopped owner gives
+ * its lease back at once; a Redis connection cut
  * (one instance's, then both) and a Redis restart pause the account, and at no moment do both instances talk to the
  * sandbox as the account (SpanLog.overlaps, from each instance's own proxy). The lease ttl is 3 s (settings
  * `wxflow.leaseTtlMs`). The steps build on each other, in order: after a failed one the rest are skipped.
@@ -11,9 +12,10 @@ import { strict as assert } from "node:assert";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { Redis } from "ioredis";
 import { startSandbox, type Sandbox } from "../../lib/sandbox";
 import { startRedis, type RedisProcess } from "../support/redis";
-import { Instance, ledgerCount, readLedgers, scaleOutFlow, startInstances } from "./cluster";
+import { ACCOUNT, Instance, ledgerCount, readLedgers, scaleOutFlow, startInstances } from "./cluster";
 import { SpanLog } from "./proxies";
 
 const LEASE_MS = 3000;
@@ -148,6 +150,34 @@ describe("scale-out: two Node-RED instances, one account in Redis (#17)", functi
     await standby.untilStandby(owner.name, STEP_TIMEOUT_MS);
     assert.ok(owner.online, "the owner stays online");
     assertOneOwner();
+  });
+
+  it("a stopped owner (Node-RED shut down) gives its lease back: the standby takes over without waiting for the expiry", async function () {
+    const key = `wxflow-scale-out:${ACCOUNT}:lease`;
+    const reader = new Redis(redis!.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    let exitedAt: number;
+    const stopAt = Date.now();
+    try {
+      await reader.connect();
+      assert.match((await reader.get(key)) ?? "", new RegExp(`^\\d+:${owner.name}$`), "the owner holds the lease");
+      await owner.stop();
+      exitedAt = Date.now();
+      // Right after the exit the lease is free or already the standby's, never still the stopped owner's.
+      const holder = await reader.get(key);
+      assert.ok(holder === null || holder.endsWith(`:${standby.name}`), `lease after the stop: ${String(holder)}`);
+    } finally {
+      reader.disconnect();
+    }
+    const during = await inject("stopped", 5);
+    const onlineAt = await standby.untilOnline(HANDOVER_LIMIT_MS);
+    console.log(`      handover after a stop: ${onlineAt - exitedAt} ms after the exit (the stop took ${exitedAt - stopAt} ms)`);
+    await standby.untilLedger(during, STEP_TIMEOUT_MS);
+    assert.equal(logins, 1, "no new QR login");
+    assert.deepEqual(ledgerCount(readLedgers(instances), injected), { lost: [], duplicated: [] });
+    await owner.restart();
+    await owner.untilStandby(standby.name, STEP_TIMEOUT_MS);
+    assertOneOwner();
+    [owner, standby] = [standby, owner];
   });
 
   it("a cut Redis connection pauses the owner before the standby takes over: never two owners", async function () {
