@@ -3,10 +3,10 @@
  * the same flow file (cluster.ts). Exactly one logs in; SIGKILL of the owner makes the other resume without a scan
  * within the lease ttl + 5 s; a ledger of messages injected before, during and after the handover has each one
  * exactly once across both; a send on the standby is refused with NOT_OWNER and never sent; a stopped owner gives
- * its lease back at once; a Redis connection cut
- * (one instance's, then both) and a Redis restart pause the account, and at no moment do both instances talk to the
- * sandbox as the account (SpanLog.overlaps, from each instance's own proxy). The lease ttl is 3 s (settings
- * `wxflow.leaseTtlMs`). The steps build on each other, in order: after a failed one the rest are skipped.
+ * its lease back at once; a Redis connection cut (one instance's, then both) and a Redis restart pause the account,
+ * and at no moment do both instances talk to the sandbox as the account (SpanLog.overlaps, from each instance's own
+ * proxy). The lease ttl is 3 s (settings `wxflow.leaseTtlMs`). The steps build on each other, in order: after a
+ * failed one the rest are skipped.
  */
 import { strict as assert } from "node:assert";
 import { mkdtempSync, rmSync } from "node:fs";
