@@ -93,7 +93,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private readonly contactStore = new ContactStore();
   private readonly timeouts: ApiTimeouts & { loginPollMs: number };
   private jar = new CookieJar();
-  private run: { abort: AbortController; done: Promise<void>; http: HttpClient } | undefined;
+  private run: { abort: AbortController; done: Promise<void>; http: HttpClient; receiving: AbortController } | undefined;
   /** Aborts the current login attempt or session (newQr, logout), not the run. */
   private step: { abort: AbortController; reason?: Interrupt } | undefined;
   private session: OnlineSession | undefined;
@@ -195,7 +195,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       onRequest: this.options.tuning?.onRequest,
       transport: this.options.transport,
     });
-    const run = { abort, http, done: Promise.resolve() };
+    const run = { abort, http, done: Promise.resolve(), receiving: new AbortController() };
     this.run = run;
     run.done = this.main(run)
       .catch((error: unknown) => {
@@ -212,12 +212,18 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       });
   }
 
+  stopReceiving(): void {
+    this.run?.receiving.abort();
+  }
+
   async stop(options: StopOptions = {}): Promise<void> {
     const run = this.run;
     if (!run) return;
+    run.receiving.abort();
     const active = this.session;
     // Sends a flow already handed over (a relay's forwards) go out before the session closes (#18), unless the
-    // account moved to another instance: then they fail at once (they are that instance's to send, never twice).
+    // account's lease was lost (drain: false): another instance may run it already, so they fail at once, with
+    // `reason` (NOT_OWNER from wx-account, #17), never sent twice.
     if (options.drain === false) active?.close(options.reason);
     else await active?.drain(this.options.tuning?.stopDrainMs ?? 10_000);
     run.abort.abort();
@@ -472,7 +478,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     });
   }
 
-  private async main(run: { abort: AbortController; http: HttpClient }): Promise<void> {
+  private async main(run: { abort: AbortController; http: HttpClient; receiving: AbortController }): Promise<void> {
     const signal = run.abort.signal;
     let saved: SavedSession | undefined;
     let push: PushTarget | undefined;
@@ -530,7 +536,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
         }
         const session = ready.session;
         failures = 0;
-        const end = await this.online(run.http, ready, stepSignal);
+        const end = await this.online(run.http, ready, stepSignal, run.receiving.signal);
         // The server ended the session: say so, forget it, and go on to push login, then QR.
         this.session?.close();
         this.session = undefined;
@@ -595,9 +601,10 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   }
 
   /** The ready session, wired and online until it ends (returned) or we stop / interrupt (throws CLOSED). */
-  private online(http: HttpClient, ready: ReadySession, signal: AbortSignal): Promise<SessionEnd> {
+  private online(http: HttpClient, ready: ReadySession, signal: AbortSignal, receiving: AbortSignal): Promise<SessionEnd> {
     const tuning = this.options.tuning;
     const online = new OnlineSession(ready, signal, {
+      receiving,
       http,
       contacts: this.contactStore,
       timeouts: this.timeouts,

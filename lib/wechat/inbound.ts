@@ -1,7 +1,7 @@
 import type { Json, SessionApi, SyncAnswer } from "./api";
 import { batchGet, toContact } from "./contact-loader";
 import type { ContactStore } from "./contacts";
-import { isWeChatError } from "./errors";
+import { WeChatError, isWeChatError } from "./errors";
 import { MsgType, StatusNotifyCode, isGroupUserName, isSpecialUserName, normalizeMessage, rawMemberToMember, referencedUserNames } from "./messages";
 import type { NormalizeContext, RawMember, RawMessage } from "./messages";
 import type { BoundedSet, RecentMessages } from "./util";
@@ -21,13 +21,19 @@ export interface InboundOptions {
    * The session storage's de-dup set: the new MsgIds of each answer are claimed there once, before any is emitted,
    * and only those it grants are (docs/architecture.md, "Session storage"). A failed claim emits nothing.
    */
-  claims?: Pick<SessionStorage, "claim" | "claimNow"> | undefined;
+  claims?: Pick<SessionStorage, "claim" | "claimNow" | "release"> | undefined;
   /** The last messages by MsgId (shared across sessions): a "recall" event carries the recalled original. */
   recent: RecentMessages;
   /** This client's own sends: a message of ours that syncs back is marked `fromClient`. */
   sent?: { has(msgId: string): boolean };
   /** True for a UserName the contact load in progress is fetching already (no second fetch needed). */
   loading?(userName: string): boolean;
+  /**
+   * Aborted when receiving ends (stop, drain): an answer whose messages were not emitted yet is then dropped unread
+   * (CLOSED) and its keys are never saved, so its messages come again at the next start instead of being emitted
+   * to a flow that is closing.
+   */
+  receiving?: AbortSignal;
 }
 
 /**
@@ -47,16 +53,23 @@ export class Inbound {
   }
 
   async handle(answer: SyncAnswer): Promise<void> {
+    this.stillReceiving();
     this.applyContactChanges(answer);
-    const claims = this.options.claims;
-    const seen = this.options.seen;
+    // New MsgIds are remembered (or claimed) only once their messages go out: an answer dropped by a stop leaves
+    // none behind, so its messages come again at the next start.
+    const ids = new Set<string>();
     let fresh = answer.addMsgList.filter((raw) => {
       const id = msgIdOf(raw);
-      return id !== "" && (claims ? !seen.has(id) : seen.add(id));
+      if (id === "" || ids.has(id) || this.options.seen.has(id)) return false;
+      ids.add(id);
+      return true;
     }) as unknown as RawMessage[];
     if (fresh.length === 0) return;
     await this.fetchUnknown(fresh);
+    this.stillReceiving();
+    const claims = this.options.claims;
     if (claims) fresh = await this.claim(claims, fresh);
+    else for (const id of ids) this.options.seen.add(id);
     const ctx = this.context();
     for (const raw of fresh) {
       let message: Message;
@@ -70,6 +83,11 @@ export class Inbound {
     }
   }
 
+  /** Throws CLOSED once receiving has ended: nothing more of this answer is taken (see `receiving`). */
+  private stillReceiving(): void {
+    if (this.options.receiving?.aborted) throw new WeChatError("CLOSED", "stopped receiving");
+  }
+
   /**
    * The messages the storage grants (claimed by no one before), after the contacts they need are fetched: as late
    * as possible before they are emitted. One call per answer; a storage in this process answers at once.
@@ -77,6 +95,12 @@ export class Inbound {
   private async claim(claims: NonNullable<InboundOptions["claims"]>, candidates: RawMessage[]): Promise<RawMessage[]> {
     const ids = [...new Set(candidates.map(msgIdOf))];
     const granted = claims.claimNow ? claims.claimNow(ids) : await claims.claim(ids);
+    if (this.options.receiving?.aborted) {
+      // Receiving ended while the claim was in flight: nothing is emitted to a closing flow, and what we claimed is
+      // given back so that the next start (here or elsewhere) emits it. A failed give-back loses these messages.
+      await claims.release?.(granted).catch(() => this.emit("warn", `${granted.length} claimed message(s) could not be given back`));
+      this.stillReceiving();
+    }
     // Claimed by us or by another instance before: handled either way, never asked for again.
     for (const id of ids) this.options.seen.add(id);
     const ok = new Set(granted);

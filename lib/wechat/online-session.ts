@@ -23,6 +23,8 @@ export interface OnlineDeps {
   loadRetry: RetryPolicy;
   /** MsgIds handled by the client, across its sessions. */
   seen: BoundedSet<string>;
+  /** Aborted by the client's stopReceiving(): the sync loop ends as in a drain, nothing more is emitted. */
+  receiving?: AbortSignal;
   /** The session storage's de-dup set, when there is a storage (Inbound claims there before emitting). */
   claims?: InboundOptions["claims"];
   /** The client's last messages by MsgId, across its sessions (a "recall" event carries the original). */
@@ -61,6 +63,7 @@ export class OnlineSession {
 
   /** Ends the sync loop alone (drain): the session stays up for the sends still queued. */
   private readonly syncStop = new AbortController();
+  private readonly endReceiving = (): void => this.syncStop.abort();
 
   constructor(
     private readonly ready: ReadySession,
@@ -68,9 +71,13 @@ export class OnlineSession {
     private readonly deps: OnlineDeps,
   ) {
     this.session = ready.session;
+    const receiving = deps.receiving;
+    if (receiving?.aborted) this.syncStop.abort();
+    else receiving?.addEventListener("abort", this.endReceiving, { once: true, signal });
     this.api = new SessionApi(deps.http, this.session, deps.timeouts, signal);
     const warn = (m: string): void => deps.emit("warn", m);
     this.inbound = new Inbound(this.api, deps.contacts, {
+      receiving: AbortSignal.any([signal, this.syncStop.signal]),
       emit: deps.emit,
       seen: deps.seen,
       claims: deps.claims,

@@ -348,9 +348,9 @@ export interface ClientOptions {
 }
 
 export interface StopOptions {
-  /** false: do not let the queued sends go out first (the account moved to another instance). Default true. */
+  /** false: the queued sends do not go out first, they fail at once (the account's lease was lost). Default true. */
   drain?: boolean;
-  /** The error queued sends fail with when they are dropped (default CLOSED). */
+  /** With drain false: the error the queued sends fail with (NOT_OWNER when the lease was lost; default CLOSED). */
   reason?: WeChatError;
 }
 
@@ -378,8 +378,15 @@ export interface WeChatClientApi {
   /** Begin: resume a saved session, else push login, else QR. Idempotent. */
   start(): void;
   /**
-   * Stop every loop, timer and socket; the saved session is kept. Sends already queued go out first (bounded),
-   * unless `drain: false`: then they fail at once, with `reason` when given (else CLOSED).
+   * Ends receiving at once (synchronously): no message is emitted after this call, and what was not emitted yet
+   * stays on the server for the next start. stop() begins with it; a caller whose listeners go away now and who
+   * stops the client a moment later (a Node-RED close) calls it first. Sends still work until stop().
+   */
+  stopReceiving(): void;
+  /**
+   * Stop every loop, timer and socket; the saved session is kept. Receiving ends first; the sends already queued go
+   * out for up to tuning.stopDrainMs (10 s), unless `drain: false` (the account's lease was lost: another instance
+   * may run it already): then they fail at once, with `reason` when given (else CLOSED).
    */
   stop(options?: StopOptions): Promise<void>;
   /** Log out on the server, forget the saved session, then offer a new QR (unless stopped). */

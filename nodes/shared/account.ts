@@ -210,6 +210,8 @@ export class WxAccount {
       done();
       return;
     }
+    // Now, not when the queued stop runs: a message emitted meanwhile would find no node to take it.
+    this.client?.stopReceiving();
     // Redis: the lease goes once the client has stopped (and saved), so another instance may run the account
     const ownership = this.deps.ownership;
     this.enqueue(async () => {
@@ -221,6 +223,7 @@ export class WxAccount {
   /** Node-RED close: stop everything this account owns; `removed` also forgets the saved session. */
   close(removed: boolean): Promise<void> {
     this.closed = true;
+    this.client?.stopReceiving();
     return this.enqueue(async () => {
       await this.stopClient();
       await this.deps.ownership?.close();

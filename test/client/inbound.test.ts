@@ -67,6 +67,69 @@ describe("client inbound handling", () => {
     assert.equal(calls.length, 1, "nothing more to fetch");
   });
 
+  it("drops an answer unread when receiving ends before its messages go out (a stop while a sender is fetched)", async () => {
+    let release: () => void = () => undefined;
+    const fetching = new Promise<void>((resolve) => (release = resolve));
+    const calls: string[][] = [];
+    const api = {
+      session: fakeApi({}, calls).session,
+      batchGetContact: async (entries: { UserName: string }[]) => {
+        calls.push(entries.map((e) => e.UserName));
+        await fetching;
+        return [{ UserName: "@stranger", NickName: "Stranger" }];
+      },
+    } as unknown as SessionApi;
+    const receiving = new AbortController();
+    const seen = new BoundedSet<string>(100);
+    const events = recorder();
+    const inbound = new Inbound(api, new ContactStore(), { emit: events.emit, seen, recent: new RecentMessages(), receiving: receiving.signal });
+    const hi = answer({ addMsgList: [{ MsgId: "7", MsgType: 1, FromUserName: "@stranger", ToUserName: "@me", Content: "hi", CreateTime: 1 }] });
+    const handling = inbound.handle(hi);
+    assert.equal(calls.length, 1, "the sender is being fetched");
+    receiving.abort();
+    release();
+    await assert.rejects(handling, (error: Error & { code?: string }) => error.code === "CLOSED");
+    assert.deepEqual(events.of("message"), [], "nothing emitted to a flow that is closing");
+    assert.equal(seen.has("7"), false, "its MsgId is not remembered: the message comes again at the next start");
+    await assert.rejects(inbound.handle(hi), (error: Error & { code?: string }) => error.code === "CLOSED", "no later answer is taken either");
+    const next = new Inbound(api, new ContactStore(), { emit: events.emit, seen, recent: new RecentMessages() });
+    await next.handle(hi);
+    assert.deepEqual(events.of("message").map((m) => m.id), ["7"], "the next session emits it once");
+  });
+
+  it("a claim in flight when receiving ends: nothing is emitted and the claimed MsgIds are given back for the next start", async () => {
+    const known = { "@friend": { UserName: "@friend", NickName: "Friend" } };
+    const api = fakeApi(known, []);
+    const store = new ContactStore();
+    const claimed = new Set<string>();
+    const givenBack: string[][] = [];
+    const receiving = new AbortController();
+    const claims = {
+      claim: async (ids: string[]) => {
+        // The stop comes while the claim is on its way to the storage.
+        receiving.abort();
+        await Promise.resolve();
+        const fresh = ids.filter((id) => !claimed.has(id));
+        for (const id of fresh) claimed.add(id);
+        return fresh;
+      },
+      release: async (ids: string[]) => {
+        givenBack.push(ids);
+        for (const id of ids) claimed.delete(id);
+      },
+    };
+    const events = recorder();
+    const inbound = new Inbound(api, store, { emit: events.emit, seen: new BoundedSet<string>(100), recent: new RecentMessages(), claims, receiving: receiving.signal });
+    const hi = answer({ addMsgList: [{ MsgId: "9", MsgType: 1, FromUserName: "@friend", ToUserName: "@me", Content: "hi", CreateTime: 1 }] });
+    const handling = inbound.handle(hi);
+    await assert.rejects(handling, (error: Error & { code?: string }) => error.code === "CLOSED");
+    assert.deepEqual(events.of("message"), []);
+    assert.deepEqual(givenBack, [["9"]]);
+    const next = new Inbound(api, store, { emit: events.emit, seen: new BoundedSet<string>(100), recent: new RecentMessages(), claims });
+    await next.handle(hi);
+    assert.deepEqual(events.of("message").map((m) => m.id), ["9"], "emitted once, by the next start");
+  });
+
   it("applies Mod before Add, then Del and member changes", async () => {
     const calls: string[][] = [];
     const store = new ContactStore();

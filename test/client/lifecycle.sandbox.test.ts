@@ -123,21 +123,47 @@ describe("client lifecycle and media against the sandbox", function () {
     await again.client.stop();
   });
 
-  it("stop({ drain: false, reason }) fails the queued sends at once with the reason, never sends them (#17: the lease was lost)", async () => {
+  // the lease was lost: queued sends fail at once (CLOSED, or the caller's reason: NOT_OWNER from wx-account, #17)
+  for (const reason of [undefined, new WeChatError("NOT_OWNER", "the account moved to another instance")]) {
+    const code = reason?.code ?? "CLOSED";
+    it(`stop({ drain: false${reason ? ", reason" : ""} }): queued sends fail ${code} at once, none goes out after`, async () => {
+      const env = await startEnv();
+      const first = env.newClient({ pacing: { perMinute: 600, burst: 1, jitter: 0 } });
+      await loginByQr(env, first.client);
+      const friend = aFriend(env, first.client.listContacts());
+      const sends = Array.from({ length: 10 }, (_, i) => first.client.sendText(friend.userName, `queued ${i}`));
+      await sends[0];
+      await first.client.stop(reason ? { drain: false, reason } : { drain: false });
+      const results = await Promise.allSettled(sends);
+      const failed = results.filter((r) => r.status === "rejected").map((r) => (r.reason as { code?: string }).code);
+      assert.ok(failed.length >= 5, `most sends still queued were refused (${failed.length})`);
+      assert.ok(failed.every((c) => c === code), failed.join(","));
+      const sent = env.sb.control.sent({ type: "text" }).length;
+      assert.equal(sent, results.length - failed.length, "what was refused never went out");
+    });
+  }
+
+  it("stopReceiving() ends receiving at once: nothing more is synced or emitted, sends still go out, the next start delivers what came", async () => {
     const env = await startEnv();
-    const first = env.newClient({ pacing: { perMinute: 600, burst: 1, jitter: 0 } });
+    const sessionFile = path.join(env.dir, "receiving.session");
+    const first = env.newClient({ sessionFile, sessionSecret: "s" });
     await loginByQr(env, first.client);
     const friend = aFriend(env, first.client.listContacts());
-    const sends = Array.from({ length: 10 }, (_, i) => first.client.sendText(friend.userName, `queued ${i}`));
-    await sends[0];
-    await first.client.stop({ drain: false, reason: new WeChatError("NOT_OWNER", "the account moved to another instance") });
-    const results = await Promise.allSettled(sends);
-    const failed = results.filter((r) => r.status === "rejected");
-    assert.ok(failed.length >= 5, `most queued sends were dropped (${failed.length})`);
-    for (const r of failed) assert.ok(isWeChatError(r.reason, "NOT_OWNER"), "they fail NOT_OWNER, not CLOSED");
-    const texts = env.sb.control.sent({ type: "text" }).map((r) => r.text);
-    assert.equal(texts.length, 10 - failed.length, "a dropped send never reached the server");
-    assert.equal(new Set(texts).size, texts.length);
+    env.sb.control.inject({ from: friend.nickName, text: "before" });
+    await waitForMessages(first.client, first.rec, (m) => m.text === "before", 1);
+    first.client.stopReceiving();
+    const syncsBefore = first.rec.calls.filter((c) => c === "webwxsync").length;
+    env.sb.control.inject({ from: friend.nickName, text: "after stopReceiving" });
+    await first.client.sendText(friend.userName, "a send still goes out");
+    assert.equal(env.sb.control.sent({ type: "text" }).at(-1)?.text, "a send still goes out");
+    await first.client.stop();
+    assert.equal(first.rec.calls.filter((c) => c === "webwxsync").length, syncsBefore, "no webwxsync after stopReceiving()");
+    assert.deepEqual(first.rec.messages.filter((m) => m.text === "after stopReceiving"), []);
+    const again = env.newClient({ sessionFile, sessionSecret: "s" });
+    again.client.start();
+    const got = await waitForMessages(again.client, again.rec, (m) => m.text === "after stopReceiving" || m.text === "before", 1, 15_000);
+    assert.deepEqual(got.map((m) => m.text), ["after stopReceiving"], "delivered once by the next start, and nothing older again");
+    await again.client.stop();
   });
 
   it("logout() ends the session on the server, forgets the saved one and offers a QR", async () => {

@@ -749,8 +749,12 @@ describe("editor, an account on Redis (browser, #17)", function () {
   it("keeps the password typed in the dialog as a credential: not in the flow file or the flows API", async function () {
     await admin.config("SET", "requirepass", PASSWORD);
     await page.fill("#node-config-input-redisPassword", PASSWORD);
+    const v2 = { "Node-RED-API-Version": "v2" };
+    const revision = await pollJson(`${nodeRed?.origin}/flows`, (body) => (body as { rev?: string }).rev, 15_000, v2);
     await page.click("#node-config-dialog-ok");
     await page.click("#red-ui-header-button-deploy");
+    // deployed once the runtime has a new revision (flows.json and flows_cred.json are written by then)
+    await pollJson(`${nodeRed?.origin}/flows`, (body) => ((body as { rev?: string }).rev !== revision ? true : undefined), 20_000, v2);
     // the redeployed account reconnects with the password: standby again, behind the same owner
     await pollJson(`${nodeRed?.origin}/wx-account/${REDIS_ACCOUNT}/state`, (body) => {
       const view = body as { ownership?: { role?: string; owner?: string } };

@@ -97,6 +97,10 @@ describe("session storages: Redis (fenced, encrypted) and file", function () {
     assert.equal(await redis.zcard(keys.seen), 4, "bounded");
     assert.deepEqual((await redis.zrange(keys.seen, 0, -1)).sort(), ["c", "d", "e", "f"], "the newest kept");
     assert.deepEqual(await two.claim(["a"]), ["a"], "an id trimmed away is granted again");
+    await one.release(["a", "c"]);
+    assert.deepEqual(await two.claim(["a", "c", "d"]), ["a", "c"], "given back: granted again");
+    await assert.rejects(storage(accountId, { key: keys.lease, token: "0:other" }).release(["e"]), code("NOT_OWNER"));
+    assert.notEqual(await redis.zscore(keys.seen, "e"), null, "a fenced-out give-back changes nothing");
   });
 
   it("a Redis that is gone: STORE_UNAVAILABLE at once (no offline queue)", async () => {

@@ -7,6 +7,8 @@ export interface OpenRedisOptions {
   password?: string | undefined;
   /** The connection's name in CLIENT LIST (e.g. the instance name). */
   name?: string | undefined;
+  /** How long a command may wait for its answer before it fails (default 5 s): no call hangs on a stalled server. */
+  commandTimeoutMs?: number | undefined;
   /** Connection problems, as text without secrets (the connection retries on its own). */
   onError?: ((message: string) => void) | undefined;
 }
@@ -20,7 +22,8 @@ export function accountKeys(prefix: string, accountId: string): { session: strin
 /**
  * A Redis connection set up for fenced writes: no offline queue and no re-sending after a reconnect, so a command
  * either runs while the connection is up or fails at once (STORE_UNAVAILABLE); none runs late, after the lease may
- * have moved. It reconnects on its own (back-off up to 2 s). Resolves once connected; the caller quits it.
+ * have moved, and none waits longer than commandTimeoutMs. It reconnects on its own (back-off up to 2 s). Resolves
+ * once connected; the caller quits it.
  */
 export async function openRedis(options: OpenRedisOptions): Promise<Redis> {
   const redis = new Redis(options.url, {
@@ -28,6 +31,7 @@ export async function openRedis(options: OpenRedisOptions): Promise<Redis> {
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
+    commandTimeout: options.commandTimeoutMs ?? 5_000,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
     ...(options.password ? { password: options.password } : {}),
     ...(options.name ? { connectionName: options.name } : {}),

@@ -32,6 +32,10 @@ end
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[2]) - 1)
 return fresh`;
 
+/** Gives claimed MsgIds (ARGV[2..]) back. */
+const RELEASE_CLAIMS = `${FENCE}for i = 2, #ARGV do redis.call('ZREM', KEYS[2], ARGV[i]) end
+return 1`;
+
 /** What the fence compares with: an AccountLease, or anything with its key and current token. */
 export interface LeaseFence {
   readonly key: string;
@@ -120,6 +124,11 @@ export class RedisSessionStorage implements SessionStorage {
     if (msgIds.length === 0) return [];
     const fresh = await this.fenced("claim", CLAIM, this.keys.seen, [String(this.capacity), ...msgIds]);
     return Array.isArray(fresh) ? fresh.map(String) : [];
+  }
+
+  async release(msgIds: string[]): Promise<void> {
+    if (msgIds.length === 0) return;
+    await this.fenced("release", RELEASE_CLAIMS, this.keys.seen, msgIds);
   }
 
   private fenced(what: string, script: string, key: string, args: string[]): Promise<unknown> {

@@ -22,4 +22,9 @@ export interface SessionStorage {
    * receive path awaits nothing for it. Absent on a shared storage.
    */
   claimNow?(msgIds: string[]): string[];
+  /**
+   * Gives back MsgIds this instance claimed but did not emit (receiving ended while the claim was in flight), so that
+   * the next start emits them. Best effort; absent where claims never wait (claimNow).
+   */
+  release?(msgIds: string[]): Promise<void>;
 }
