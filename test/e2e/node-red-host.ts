@@ -4,11 +4,9 @@
  * in WXFLOW_E2E_SETTINGS. Sends {port} to the parent over IPC once listening; "stop" stops it and exits.
  * A separate process, so the runtime's singletons never meet the ones the node tests use.
  */
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
-import * as path from "node:path";
+import { listenUntilStopped, packageDir } from "../support/node-red-child";
 import { guardDns, offlineTransport } from "../support/offline";
 
 interface EmbeddedRed {
@@ -27,24 +25,6 @@ const settings = JSON.parse(process.env.WXFLOW_E2E_SETTINGS ?? "{}") as Record<s
 if (process.env.WXFLOW_E2E_OFFLINE === "dns") {
   guardDns((hostname) => process.send?.({ dnsAttempt: hostname }));
   settings.wxAccountTransport = offlineTransport({ kind: "dns" }).transport;
-}
-
-const TYPES = ["wx-account", "wx-receive", "wx-send-text", "wx-send-image", "wx-contacts", "wx-send-file", "wx-event", "wx-action"];
-
-/**
- * The built nodes as an installed package (package.json with a node-red section), as a user would have them:
- * Node-RED loads message catalogs only for nodes of a module, not for loose files in nodesDir.
- */
-function packageDir(userDir: string): string {
-  const dir = path.join(userDir, "wxflow-under-test");
-  mkdirSync(dir, { recursive: true });
-  const nodes: Record<string, string> = {};
-  for (const type of TYPES) nodes[type] = `nodes/${type}/${type}.js`;
-  writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "@wxflow/node-red-wechat", version: "0.0.0-e2e", "node-red": { nodes } }));
-  symlinkSync(path.resolve(__dirname, "../../nodes"), path.join(dir, "nodes"), "dir");
-  // the editor's shared code, which Node-RED serves from the package's resources/ folder (scripts/build.js)
-  symlinkSync(path.resolve(__dirname, "../../../resources"), path.join(dir, "resources"), "dir");
-  return dir;
 }
 
 async function main(): Promise<void> {
@@ -69,18 +49,8 @@ async function main(): Promise<void> {
     });
   });
   await RED.start();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const stop = async (): Promise<void> => {
-    await RED.stop();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    process.exit(0);
-  };
-  process.on("message", (message) => {
-    if (message === "stop") void stop();
-  });
-  process.on("disconnect", () => void stop());
-  process.send?.({ port: (server.address() as AddressInfo).port });
+  const port = await listenUntilStopped(RED, server);
+  process.send?.({ port });
 }
 
 main().catch((error: unknown) => {
