@@ -1,5 +1,5 @@
 /**
- * Row 8, "handover" (#17): two Node-RED instances with the same flow, one account whose session and lease are in
+ * Row 9, "handover" (#17): two Node-RED instances with the same flow, one account whose session and lease are in
  * Redis (the multi-process set-up of test/scale-out/cluster.ts). Texts arrive at a steady 20 a second; the owner is
  * killed (SIGKILL) and the standby takes over from the stored session without a scan. Measured: SIGKILL to the
  * standby online, the messages that arrived meanwhile (held on the server) and how long after the takeover the
@@ -24,7 +24,7 @@ export function handoverWorkload(options: BenchOptions): Workload {
   const leaseMs = options.quick ? 3000 : undefined;
   return {
     name: "handover",
-    title: `8 Node-RED handover (2 instances, Redis, lease ${leaseMs === undefined ? "default" : `${leaseMs} ms`})`,
+    title: `9 Node-RED handover (2 instances, Redis, lease ${leaseMs === undefined ? "default" : `${leaseMs} ms`})`,
     sides: ["ours"],
     metrics: [
       { key: "handoverMs", label: "SIGKILL to standby online ms", better: "lower", target: "< lease ttl + 5 s" },

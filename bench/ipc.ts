@@ -62,6 +62,22 @@ export interface CpuSample {
   at: number;
 }
 
+/** The accounts of a Node-RED worker (row 8): how many are online, and how many have their address book loaded. */
+export interface AccountsSample {
+  total: number;
+  online: number;
+  loaded: number;
+  /** Messages counted by function nodes through global `wxBenchReceived` (row 8's flow). */
+  received: number;
+}
+
+/** The event loop's delay (perf_hooks monitorEventLoopDelay) between "loop-delay" start and stop, in ms. */
+export interface LoopDelaySample {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
 export type Command =
   | { cmd: "start"; timeoutMs: number }
   | { cmd: "collect"; prefix: string; count: number }
@@ -69,6 +85,8 @@ export type Command =
   | { cmd: "upload"; bytes: number; to: string; fileName: string }
   | { cmd: "mem" }
   | { cmd: "cpu" }
+  | { cmd: "accounts" }
+  | { cmd: "loop-delay"; action: "start" | "stop" }
   | { cmd: "stop" };
 
 export interface Replies {
@@ -78,6 +96,8 @@ export interface Replies {
   upload: UploadResult;
   mem: MemSample;
   cpu: CpuSample;
+  accounts: AccountsSample;
+  "loop-delay": LoopDelaySample;
   stop: { errors: string[] };
 }
 

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { MemSample } from "./ipc";
+import type { Side } from "./ipc";
 import type { NodeRedInit } from "./nodered-worker";
 import type { BenchOptions } from "./options";
 import { type SandboxLike, listOf, accountName, startSandbox } from "./sandbox-host";
@@ -74,9 +74,15 @@ class SentWatch {
   }
 }
 
-async function withNodeRed<T>(flows: Record<string, unknown>[], ctx: RunContext, name: string, body: (w: WorkerHandle) => Promise<T>): Promise<T> {
+async function withNodeRed<T>(
+  flows: Record<string, unknown>[],
+  ctx: RunContext,
+  name: string,
+  body: (w: WorkerHandle) => Promise<T>,
+  extra: Pick<NodeRedInit, "accounts" | "ceiling"> = {},
+): Promise<T> {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "wxflow-bench-nr-"));
-  const init: NodeRedInit = { nodesDir: nodesDir(), userDir, flows };
+  const init: NodeRedInit = { nodesDir: nodesDir(), userDir, flows, ...extra };
   let worker: WorkerHandle | undefined;
   try {
     worker = await WorkerHandle.spawn("nodered-worker.js", { ...init }, ctx.execArgv(name));
@@ -91,95 +97,217 @@ function accountNode(id: string, url: string): Record<string, unknown> {
   return { id, type: "wx-account", name: `bench account ${id}`, server: "custom", loginUrl: url, mode: "desktop", pacing: 600 };
 }
 
-export function nodeRedWorkload(options: BenchOptions): Workload {
-  const echoCount = options.quick ? 500 : 5000;
-  const latencyCount = options.quick ? 60 : 600;
-  const accounts = options.quick ? 5 : 20;
+const TAB = { id: "bench-tab", type: "tab", label: "bench" };
+
+/** Row 7, ours: sandbox -> wx-receive -> wx-send-text, a reply to the chat the text came from. */
+function echoThroughNodes(url: string): Record<string, unknown>[] {
+  return [
+    TAB,
+    accountNode("acc0", url),
+    { id: "rx", type: "wx-receive", z: TAB.id, account: "acc0", types: ["text"], wires: [["tx"]] },
+    { id: "tx", type: "wx-send-text", z: TAB.id, account: "acc0", target: "", wires: [[]] },
+  ];
+}
+
+/**
+ * Row 7, the ceiling: the same echo with no wx node. A function node's start-up code passes every text of the
+ * worker's own client (global `wxCeiling`, bench/nodered-worker.ts) into the flow as wx-receive would (same msg
+ * fields, sent without a copy, other people's texts only); a second function node sends the reply through the client.
+ */
+function echoCeiling(): Record<string, unknown>[] {
+  const feed = [
+    "const client = global.get('wxCeiling');",
+    "client.on('message', (m) => {",
+    "  if (m.type === 'text' && !m.fromSelf) node.send({ payload: m.text, topic: m.chat.displayName, wechat: m }, false);",
+    "});",
+  ].join("\n");
+  const reply = [
+    "global.get('wxCeiling').sendText(msg.wechat.chat.userName, msg.payload).then(() => node.done(), (e) => node.error(e, msg));",
+    "return null;",
+  ].join("\n");
+  return [
+    TAB,
+    // x and y: Node-RED takes a node without them for a config node.
+    { id: "feed", type: "function", z: TAB.id, x: 100, y: 100, name: "client texts", func: "return null;", initialize: feed, finalize: "", outputs: 1, wires: [["reply"]] },
+    { id: "reply", type: "function", z: TAB.id, x: 300, y: 100, name: "reply", func: reply, initialize: "", finalize: "", outputs: 1, wires: [[]] },
+  ];
+}
+
+/**
+ * Row 7: echo through our nodes, and (side "limit") the Node-RED ceiling: the same echo through plain function
+ * nodes fed by the client directly. Messages/s of a 5,000-text burst, p50 / p99 at 20 texts a second.
+ */
+export function nodeRedWorkload(options: BenchOptions, counts?: { echo: number; latency: number }): Workload {
+  const echoCount = counts?.echo ?? (options.quick ? 500 : 5000);
+  const latencyCount = counts?.latency ?? (options.quick ? 60 : 600);
   return {
     name: "nodered",
-    title: `7 Node-RED echo (${echoCount} msgs) + ${accounts} accounts`,
+    title: `7 Node-RED echo (${echoCount} msgs)`,
+    sides: ["ours", "limit"],
+    metrics: [
+      { key: "echoMsgsPerSec", label: "echo messages/s", better: "higher", ofLimit: true, target: ">=90% of limit" },
+      { key: "echoP50Ms", label: "echo p50 ms (20 msg/s)", better: "lower", ofLimit: true },
+      { key: "echoP99Ms", label: "echo p99 ms (20 msg/s)", better: "lower", ofLimit: true },
+    ],
+    async run(side: Side, round, ctx): Promise<Sample> {
+      const sample: Sample = {};
+      const sb = await startSandbox({ seed: 1, throttle: false });
+      const watch = new SentWatch(sb);
+      try {
+        const friend = await accountName(sb, 1);
+        const ceiling = side === "limit";
+        const flows = ceiling ? echoCeiling() : echoThroughNodes(sb.url);
+        const extra = ceiling ? { ceiling: { loginUrl: sb.url } } : {};
+        await withNodeRed(flows, ctx, `nodered-echo-${side}-${round}`, async () => {
+          const login = await sb.control.waitForLogin({ timeoutMs: 30_000 });
+          await sb.control.scan({ uuid: login.uuid, account: 0 });
+          await waitOnline(sb, 1, 30_000);
+          await sb.control.inject({ from: friend, text: "warm 1" });
+          await watch.wait("warm", 1, 30_000);
+          const t0 = wallNow();
+          for (let i = 1; i <= latencyCount; i++) {
+            const wait = t0 + i * 50 - wallNow();
+            if (wait > 0) await sleep(wait);
+            await sb.control.inject({ from: friend, text: `nrl ${i} ${wallNow()}` });
+          }
+          const echoes = await watch.wait("nrl", latencyCount, 30_000);
+          const latencies = echoes.map((e) => e.at - Number(e.text.split(" ")[2]));
+          sample.echoP50Ms = percentile(latencies, 50) ?? NaN;
+          sample.echoP99Ms = percentile(latencies, 99) ?? NaN;
+          await sb.control.injectBulk({ from: friend, count: echoCount, prefix: "nrb" });
+          const queuedAt = wallNow();
+          const bulk = await watch.wait("nrb", echoCount, Math.max(60_000, echoCount * 20)).catch(async (error: unknown) => {
+            // Say why the sandbox refused what it refused: the run's sample is lost with the error.
+            const refused = listOf(await sb.control.violations(), "violations");
+            throw new Error(`${errorText(error)}${refused.length > 0 ? `; sandbox violations: ${JSON.stringify(refused.slice(0, 3))}` : ""}`);
+          });
+          const last = bulk.reduce((m, e) => Math.max(m, e.at), queuedAt);
+          sample.echoMsgsPerSec = echoCount / ((last - queuedAt) / 1000);
+          sample.echoDuplicates = bulk.length - new Set(bulk.map((e) => e.text)).size;
+        }, extra);
+        const violations = listOf(await sb.control.violations(), "violations");
+        sample.violations = violations.length;
+        if (violations.length > 0) ctx.log(`  nodered ${side}: ${violations.length} violation(s), first: ${JSON.stringify(violations[0])}`);
+      } finally {
+        watch.close();
+        await sb.close();
+      }
+      return sample;
+    },
+  };
+}
+
+/** Sizes of row 8: accounts, logins at once, idle window, traffic window and its rate per account. */
+export interface AccountSizes {
+  accounts: number;
+  atOnce: number;
+  idleSeconds: number;
+  trafficSeconds: number;
+  perAccountEveryMs: number;
+}
+
+function accountSizes(quick: boolean): AccountSizes {
+  return quick
+    ? { accounts: 10, atOnce: 4, idleSeconds: 10, trafficSeconds: 5, perAccountEveryMs: 2000 }
+    : { accounts: 100, atOnce: 4, idleSeconds: 60, trafficSeconds: 20, perAccountEveryMs: 2000 };
+}
+
+/**
+ * Logs in every account of the worker, scanning a new one only while fewer than `atOnce` are between the scan and a
+ * loaded address book (users do not all scan in the same second). Resolves with the time from the first scan to
+ * the last account loaded, in ms.
+ */
+async function staggeredLogin(sb: SandboxLike, w: WorkerHandle, count: number, atOnce: number, timeoutMs: number): Promise<number> {
+  const started = wallNow();
+  const deadline = Date.now() + timeoutMs;
+  let scanned = 0;
+  for (;;) {
+    const state = await w.call({ cmd: "accounts" }, 10_000);
+    if (state.loaded >= count) return wallNow() - started;
+    if (Date.now() > deadline) throw new Error(`${state.loaded}/${count} accounts loaded (${scanned} scanned) after ${timeoutMs} ms`);
+    if (scanned < count && scanned - state.loaded < atOnce) {
+      const login = await sb.control.waitForLogin({ timeoutMs: 30_000 });
+      await sb.control.scan({ uuid: login.uuid, account: scanned });
+      scanned++;
+    } else {
+      await sleep(50);
+    }
+  }
+}
+
+/**
+ * Row 8: many accounts in one Node-RED (one wx-account and one wx-receive each): RSS per account (all loaded,
+ * after a GC, minus an empty Node-RED), idle CPU per account and minute, the staggered login of all of them, and
+ * the event loop's delay (p99) while every account receives a text every few seconds.
+ */
+export function accountsWorkload(options: BenchOptions, sizes?: AccountSizes): Workload {
+  const z = sizes ?? accountSizes(options.quick);
+  return {
+    name: "accounts",
+    title: `8 ${z.accounts} accounts in one Node-RED`,
     sides: ["ours"],
     metrics: [
-      { key: "echoMsgsPerSec", label: "echo messages/s", better: "higher" },
-      { key: "echoP99Ms", label: "echo p99 ms (20 msg/s)", better: "lower" },
       { key: "rssPerAccountMB", label: "RSS MB per account", better: "lower" },
+      { key: "idleCpuMsPerAccountMin", label: "idle CPU ms per account per minute", better: "lower" },
+      { key: "loginAllSec", label: `login of all, ${z.atOnce} at a time, s`, better: "lower" },
+      { key: "loopDelayP99Ms", label: `event loop delay p99 ms (${Math.round((z.accounts * 1000) / z.perAccountEveryMs)} texts/s)`, better: "lower" },
     ],
     async run(_side, round, ctx): Promise<Sample> {
       const sample: Sample = {};
-      // Echo: sandbox -> wx-receive -> wx-send-text back to the sender.
-      {
-        const sb = await startSandbox({ seed: 1, throttle: false });
-        const watch = new SentWatch(sb);
-        try {
-          const friend = await accountName(sb, 1);
-          const flows = [
-            { id: "bench-tab", type: "tab", label: "bench" },
-            accountNode("acc0", sb.url),
-            { id: "rx", type: "wx-receive", z: "bench-tab", account: "acc0", types: ["text"], wires: [["tx"]] },
-            { id: "tx", type: "wx-send-text", z: "bench-tab", account: "acc0", target: "", wires: [[]] },
-          ];
-          await withNodeRed(flows, ctx, `nodered-echo-${round}`, async () => {
-            const login = await sb.control.waitForLogin({ timeoutMs: 30_000 });
-            await sb.control.scan({ uuid: login.uuid, account: 0 });
-            await waitOnline(sb, 1, 30_000);
-            await sb.control.inject({ from: friend, text: "warm 1" });
-            await watch.wait("warm", 1, 30_000);
-            const t0 = wallNow();
-            for (let i = 1; i <= latencyCount; i++) {
-              const wait = t0 + i * 50 - wallNow();
-              if (wait > 0) await sleep(wait);
-              await sb.control.inject({ from: friend, text: `nrl ${i} ${wallNow()}` });
-            }
-            const echoes = await watch.wait("nrl", latencyCount, 30_000);
-            const latencies = echoes.map((e) => e.at - Number(e.text.split(" ")[2]));
-            sample.echoP50Ms = percentile(latencies, 50) ?? NaN;
-            sample.echoP99Ms = percentile(latencies, 99) ?? NaN;
-            await sb.control.injectBulk({ from: friend, count: echoCount, prefix: "nrb" });
-            const queuedAt = wallNow();
-            const bulk = await watch.wait("nrb", echoCount, Math.max(60_000, echoCount * 20)).catch(async (error: unknown) => {
-              // Say why the sandbox refused what it refused: the run's sample is lost with the error.
-              const refused = listOf(await sb.control.violations(), "violations");
-              throw new Error(`${errorText(error)}${refused.length > 0 ? `; sandbox violations: ${JSON.stringify(refused.slice(0, 3))}` : ""}`);
-            });
-            const last = bulk.reduce((m, e) => Math.max(m, e.at), queuedAt);
-            sample.echoMsgsPerSec = echoCount / ((last - queuedAt) / 1000);
-            sample.echoDuplicates = bulk.length - new Set(bulk.map((e) => e.text)).size;
-          });
-          const violations = listOf(await sb.control.violations(), "violations");
-          sample.violations = violations.length;
-          if (violations.length > 0) ctx.log(`  nodered: ${violations.length} violation(s), first: ${JSON.stringify(violations[0])}`);
-        } finally {
-          watch.close();
-          await sb.close();
-        }
-      }
-      // Accounts: RSS of Node-RED with N accounts online, minus Node-RED with none, per account.
-      const base = await withNodeRed([{ id: "bench-tab", type: "tab", label: "bench" }], ctx, `nodered-base-${round}`, (w) =>
-        w.call({ cmd: "mem" }, 30_000),
-      );
-      {
-        const sb = await startSandbox({ seed: 1, throttle: false, accounts });
-        try {
-          const flows: Record<string, unknown>[] = [{ id: "bench-tab", type: "tab", label: "bench" }];
-          for (let i = 0; i < accounts; i++) {
-            flows.push(accountNode(`acc${i}`, sb.url));
-            flows.push({ id: `rx${i}`, type: "wx-receive", z: "bench-tab", account: `acc${i}`, wires: [[]] });
-          }
-          const full: MemSample = await withNodeRed(flows, ctx, `nodered-accounts-${round}`, async (w) => {
-            for (let i = 0; i < accounts; i++) {
-              const login = await sb.control.waitForLogin({ timeoutMs: 30_000 });
-              await sb.control.scan({ uuid: login.uuid, account: i });
-            }
-            await waitOnline(sb, accounts, 60_000);
-            await sleep(1000); // let contact loads finish before sampling
-            return w.call({ cmd: "mem" }, 30_000);
-          });
+      const base = await withNodeRed([TAB], ctx, `nodered-base-${round}`, (w) => w.call({ cmd: "mem" }, 30_000));
+      const sb = await startSandbox({ seed: 1, throttle: false, accounts: z.accounts });
+      try {
+        const ids = Array.from({ length: z.accounts }, (_, i) => `acc${i}`);
+        // Every wx-receive feeds one function node that counts (global wxBenchReceived, bench/nodered-worker.ts).
+        const count = { id: "count", type: "function", z: TAB.id, x: 300, y: 100, name: "count", func: "global.get('wxBenchReceived').count++;\nreturn null;", initialize: "", finalize: "", outputs: 1, wires: [[]] };
+        const flows: Record<string, unknown>[] = [TAB, count];
+        ids.forEach((id, i) => {
+          flows.push(accountNode(id, sb.url));
+          flows.push({ id: `rx${i}`, type: "wx-receive", z: TAB.id, x: 100, y: 100 + i * 40, account: id, types: ["text"], wires: [["count"]] });
+        });
+        // Each account hears from the next one (accounts are friends of each other in the sandbox world).
+        const names = await Promise.all(ids.map((_, i) => accountName(sb, (i + 1) % z.accounts)));
+        await withNodeRed(flows, ctx, `nodered-accounts-${round}`, async (w) => {
+          sample.loginAllSec = (await staggeredLogin(sb, w, z.accounts, z.atOnce, 60_000 + z.accounts * 5_000)) / 1000;
+          const full = await w.call({ cmd: "mem" }, 30_000);
           sample.rssBaseMB = base.rssMB;
           sample.rssAllMB = full.rssMB;
-          sample.rssPerAccountMB = (full.rssMB - base.rssMB) / accounts;
-        } finally {
-          await sb.close();
-        }
+          sample.rssPerAccountMB = (full.rssMB - base.rssMB) / z.accounts;
+          const a = await w.call({ cmd: "cpu" }, 10_000);
+          await sleep(z.idleSeconds * 1000);
+          const b = await w.call({ cmd: "cpu" }, 10_000);
+          sample.idleCpuMsPerAccountMin = (b.micros - a.micros) / 1000 / z.accounts / (z.idleSeconds / 60);
+          await w.call({ cmd: "loop-delay", action: "start" }, 10_000);
+          const t0 = wallNow();
+          const every = z.perAccountEveryMs / z.accounts;
+          const total = Math.floor((z.trafficSeconds * 1000) / every);
+          for (let i = 0; i < total; i++) {
+            const wait = t0 + i * every - wallNow();
+            if (wait > 0) await sleep(wait);
+            const account = i % z.accounts;
+            await sb.control.inject({ from: names[account] ?? "", text: `acc ${i}`, account });
+          }
+          // Until every text has come through a wx-receive (or the deadline): the delay covers all of the sync.
+          const before = (await w.call({ cmd: "accounts" }, 10_000)).received;
+          const until = Date.now() + 30_000;
+          let received = before;
+          while (received < total && Date.now() < until) {
+            await sleep(50);
+            received = (await w.call({ cmd: "accounts" }, 10_000)).received;
+          }
+          sample.received = received;
+          const delay = await w.call({ cmd: "loop-delay", action: "stop" }, 10_000);
+          sample.loopDelayP99Ms = delay.p99Ms;
+          sample.loopDelayMaxMs = delay.maxMs;
+          sample.texts = total;
+          const state = await w.call({ cmd: "accounts" }, 10_000);
+          sample.onlineAtEnd = state.online;
+        }, { accounts: ids });
+        const violations = listOf(await sb.control.violations(), "violations");
+        sample.violations = violations.length;
+        if (violations.length > 0) ctx.log(`  accounts: ${violations.length} violation(s), first: ${JSON.stringify(violations[0])}`);
+      } finally {
+        await sb.close();
       }
       return sample;
     },

@@ -10,7 +10,7 @@ export interface BenchOptions {
   write: boolean;
 }
 
-export const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--only login,burst,latency,upload,memory,idle,nodered,handover]
+export const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--only login,burst,latency,upload,memory,idle,nodered,accounts,handover]
                           [--cpu-prof] [--no-write]`;
 
 export function parseOptions(argv: string[]): BenchOptions {

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Side } from "./ipc";
 import { handoverWorkload } from "./handover";
-import { nodeRedWorkload } from "./nodered";
+import { accountsWorkload, nodeRedWorkload } from "./nodered";
 import { parseOptions } from "./options";
 import { type MetricRow, type WorkloadResults, formatTable, metricRows } from "./report";
 import { errorText } from "./sides/side";
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     // BENCH_WORKER_FLAGS="--trace-gc ...": extra node flags for every worker (diagnostics).
     execArgv: (name) => ["--expose-gc", ...(process.env.BENCH_WORKER_FLAGS?.split(" ").filter(Boolean) ?? []), ...(options.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [])],
   };
-  const all = [...workloads(options), nodeRedWorkload(options), handoverWorkload(options)];
+  const all = [...workloads(options), nodeRedWorkload(options), accountsWorkload(options), handoverWorkload(options)];
   const selected = options.only.length === 0 ? all : all.filter((w) => options.only.includes(w.name));
   if (selected.length === 0) throw new Error(`--only matched no workload (${all.map((w) => w.name).join(", ")})`);
   const started = Date.now();

@@ -135,6 +135,9 @@ async function run(command: Command): Promise<Replies[Command["cmd"]]> {
       await side?.stop();
       return { errors };
     }
+    case "accounts":
+    case "loop-delay":
+      throw new Error(`a client worker does not do "${command.cmd}" (the Node-RED worker does)`);
   }
 }
 

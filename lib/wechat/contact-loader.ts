@@ -179,8 +179,32 @@ export async function loadContacts(api: SessionApi, store: ContactStore, options
   let failure: { error: unknown } | undefined;
   try {
     for (const userName of options.groups ?? []) if (isGroupUserName(userName)) want(userName);
-    take(options.initial ?? [], false);
-    await fetchAllContacts(api, (members) => take(members, false), retry, options.warn);
+    // The first page is asked for before webwxinit's recent chats (groups with their members: a few ms) become
+    // contacts; whichever comes first, they are taken before any page.
+    let initialTaken = false;
+    const takeInitial = (): void => {
+      if (initialTaken) return;
+      initialTaken = true;
+      take(options.initial ?? [], false);
+    };
+    const pages = fetchAllContacts(
+      api,
+      (members) => {
+        takeInitial();
+        take(members, false);
+      },
+      retry,
+      options.warn,
+    );
+    pages.catch(() => undefined);
+    await afterCallsStarted();
+    try {
+      takeInitial();
+    } catch (error) {
+      await pages.catch(() => undefined);
+      throw error;
+    }
+    await pages;
     take([], true);
   } catch (error) {
     failure = { error };

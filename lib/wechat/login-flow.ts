@@ -20,9 +20,14 @@ export interface InitInfo {
   recent: Record<string, unknown>[];
   /** ChatSet: every recent chat's UserName (unsaved groups among them). */
   chatSet: string[];
+  /**
+   * The status notify (code 3), on the wire beside the first contact pages: settles when it has answered, never
+   * rejects (a failure is a warning; the end of the session is told by the sync loop).
+   */
+  notified: Promise<void>;
 }
 
-/** A session that webwxinit and status notify have run on: what the sync loop and the contact load start from. */
+/** A session that webwxinit has run on, its status notify sent: what the sync loop and the contact load start from. */
 export interface ReadySession {
   session: Session;
   init: InitInfo;
@@ -192,7 +197,9 @@ export class LoginFlow {
 
   /**
    * webwxinit (retried on its own: a redeemed login is never thrown away over a hiccup), then status notify, whose
-   * failure is only a warning. `fresh`: take init's SyncKey (a new login); a resumed session keeps its own.
+   * failure is only a warning. Nothing waits for its answer here: docs/protocol.md section 3 asks for it after init,
+   * not before the contact pages, so those go out beside it (OnlineSession waits for it before "online" and the
+   * sync loop). `fresh`: take init's SyncKey (a new login); a resumed session keeps its own.
    */
   private async initSession(api: SessionApi, session: Session, fresh: boolean): Promise<InitInfo> {
     const init = await retried(() => api.init(), this.options.loadRetry, api.signal, (m, error) => this.options.warn(`login: ${m}`, error));
@@ -210,13 +217,16 @@ export class LoginFlow {
       session.syncCheckKey = undefined;
     }
     if (typeof init.SKey === "string" && init.SKey) session.skey = init.SKey;
-    try {
-      await api.statusNotify(StatusNotifyCode.INITED, session.user.userName);
-    } catch (error) {
-      if (isWeChatError(error, "CLOSED") || isWeChatError(error, "SESSION_EXPIRED") || api.signal?.aborted) throw error;
-      this.options.warn(`webwxstatusnotify failed (${describeError(error)}); going on`);
-    }
+    const notified = api.statusNotify(StatusNotifyCode.INITED, session.user.userName).then(
+      () => undefined,
+      (error: unknown) => {
+        // Stopped, or the session ended: the sync loop says so.
+        if (isWeChatError(error, "CLOSED") || isWeChatError(error, "SESSION_EXPIRED") || api.signal?.aborted) return;
+        this.options.warn(`webwxstatusnotify failed (${describeError(error)}); going on`);
+      },
+    );
     return {
+      notified,
       self: user,
       recent: Array.isArray(init.ContactList) ? (init.ContactList as Record<string, unknown>[]).filter((c) => c !== null && typeof c === "object") : [],
       chatSet: typeof init.ChatSet === "string" ? init.ChatSet.split(",").map((n) => n.trim()).filter(Boolean) : [],

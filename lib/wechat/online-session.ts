@@ -111,10 +111,23 @@ export class OnlineSession {
     // UserNames are new at every login: nothing of an earlier session's contacts is valid.
     deps.contacts.clear();
     this.addSelf();
-    await deps.save(session);
-    const load = this.loadInBackground(new SessionApi(deps.http, session, deps.timeouts, AbortSignal.any([this.signal, ended.signal])));
+    // Said "online" (after the save and the status notify's answer): the load's outcome is told only after that.
+    let announce = (): void => undefined;
+    const announced = new Promise<void>((resolve) => (announce = resolve));
+    // The address book starts loading at once, beside the status notify and the session save.
+    const load = this.loadInBackground(new SessionApi(deps.http, session, deps.timeouts, AbortSignal.any([this.signal, ended.signal])), announced);
+    try {
+      await deps.save(session);
+      await this.ready.init.notified;
+    } catch (error) {
+      announce();
+      ended.abort();
+      await load;
+      throw error;
+    }
     deps.state.set({ state: "online", user: { ...session.user }, contacts: "loading" });
     deps.emit("contacts", { added: deps.contacts.list().map((c) => c.userName), removed: [], changed: [] });
+    announce();
     let savedKeys = JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]);
     const loop = new SyncLoop(
       new SessionApi(deps.http, session, deps.timeouts, AbortSignal.any([this.signal, this.syncStop.signal])),
@@ -180,10 +193,10 @@ export class OnlineSession {
   }
 
   /**
-   * The address book of a new session, loaded while the account is already online: every page and member batch
+   * The address book of a new session, loaded from login on (the account is online meanwhile): every page and member batch
    * retried on its own, the ChatSet's groups (unsaved ones are never listed) fetched too. Never rejects.
    */
-  private loadInBackground(api: SessionApi): Promise<void> {
+  private loadInBackground(api: SessionApi, announced: Promise<void>): Promise<void> {
     const { deps, ready } = this;
     const covers = new Set(ready.init.chatSet.filter(isGroupUserName));
     const warn = (m: string): void => deps.emit("warn", `contacts: ${m}`);
@@ -200,6 +213,8 @@ export class OnlineSession {
       } finally {
         if (this.loading === loading) this.loading = undefined;
       }
+      // A small address book can be in before the account is said online: its outcome comes after that.
+      await announced;
       if (!this.online()) return;
       this.addSelf();
       deps.state.set({ ...deps.state.current(), contacts: outcome });

@@ -109,6 +109,21 @@ describe("client contact loading", () => {
     assert.ok(warns.some((w) => /1205/.test(w)));
   });
 
+  it("asks for the first page before turning webwxinit's recent chats into contacts, which still come first (#19)", async () => {
+    const { api, log } = fakeApi([[friend(1)], [friend(2)]]);
+    class LoggedStore extends ContactStore {
+      override upsert(contacts: Parameters<ContactStore["upsert"]>[0]): ReturnType<ContactStore["upsert"]> {
+        log.push(`upsert ${[...contacts].map((c) => c.userName).join(",")}`);
+        return super.upsert(contacts);
+      }
+    }
+    const store = new LoggedStore();
+    await loadContacts(api, store, { initial: [friend(9)], fill: true, retry: RETRY });
+    assert.equal(log[0], "page 0", "the first page is asked for first");
+    assert.deepEqual(log.filter((l) => l.startsWith("upsert")), ["upsert @f9", "upsert @f1", "upsert @f2", "upsert "]);
+    assert.deepEqual(store.list().map((c) => c.userName), ["@f9", "@f1", "@f2"]);
+  });
+
   it("when filling, a batch that keeps failing leaves its groups without members and the load incomplete", async () => {
     const { api } = fakeApi([[friend(1), group(1)]], { failBatch: true });
     const store = new ContactStore();

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
-import type { Sandbox } from "./env";
+import type { Recorder, Sandbox } from "./env";
 import { envPerTest, loginByQr, onlineLoaded, stateNames, uuidOf, waitForEvent, waitForMessages, waitForState, type Env } from "./env";
 import type { WeChatClient } from "../../lib/wechat/client";
 
@@ -15,6 +15,24 @@ const SECRET = "fidelity-secret";
 function unsavedTopics(sb: Sandbox): string[] {
   const state = sb.state;
   return state.unsavedGroups(state.account(0)).map((id) => state.world.groups.get(id)!.topic);
+}
+
+/** Resolves once the client has started a call to `what` (at once if it has), rejects after `timeoutMs`. */
+function callMade(rec: Recorder, what: string, timeoutMs: number): Promise<void> {
+  if (rec.calls.includes(what)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const on = (call: string): void => {
+      if (call !== what) return;
+      clearTimeout(timer);
+      rec.callEvents.off("call", on);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      rec.callEvents.off("call", on);
+      reject(new Error(`no ${what} within ${timeoutMs} ms (calls: ${rec.calls.join(", ")})`));
+    }, timeoutMs);
+    rec.callEvents.on("call", on);
+  });
 }
 
 /** Scan the QR of a started client; resolves at the first online state (contacts may still be loading). */
@@ -117,6 +135,24 @@ describe("client login fidelity against the sandbox (issue #12)", function () {
       await loginByQr(env, client);
       assert.ok(rec.warns.some((w) => /webwxstatusnotify/.test(w)));
       assert.equal(rec.states.filter((s) => s.state === "waiting-scan").length, 1, "no second QR");
+    });
+
+    it("the contact pages go out while the status notify is answered; online and the sync loop wait for it (#19)", async () => {
+      const env = await startEnv();
+      env.sb.control.fault({ endpoint: "webwxstatusnotify", kind: "slow", delayMs: 1500, count: 1 });
+      const { client, rec } = env.newClient();
+      client.start();
+      const waiting = await waitForState(client, (s) => s.state === "waiting-scan", 10_000, "waiting-scan");
+      const scanned = Date.now();
+      env.sb.control.scan({ uuid: uuidOf(waiting) });
+      // Within the 1.5 s the status notify is held (before: only after its answer).
+      await callMade(rec, "webwxgetcontact", 1_000);
+      assert.ok(Date.now() - scanned < 1_400, "before the status notify's answer");
+      assert.notEqual(client.state.state, "online", "not online before the status notify has answered");
+      assert.ok(!rec.calls.includes("synccheck"), "no sync before online");
+      await waitForState(client, onlineLoaded, 10_000, "online, contacts loaded");
+      assert.ok(rec.calls.indexOf("webwxstatusnotify") < rec.calls.indexOf("webwxgetcontact"), "the status notify goes out first");
+      assert.equal(stateNames(rec).filter((s) => s === "online").length, 1);
     });
 
     it("a 1205 on one member batch is retried on its own: every group gets its members, no second QR", async () => {

@@ -30,6 +30,26 @@ describe("client session store", () => {
     assert.deepEqual(await fs.readdir(path.dirname(file)), ["s.json"]);
   });
 
+  it("makes the directory on the first save only, and again when it was removed (#19)", async () => {
+    const file = path.join(dir, "deeper", "acc.session");
+    const store = new SessionStore(file, "secret");
+    const made: string[] = [];
+    const mkdir = fs.mkdir;
+    fs.mkdir = ((target: string, options?: unknown) => {
+      made.push(target);
+      return mkdir(target, options as Parameters<typeof mkdir>[1]);
+    }) as typeof fs.mkdir;
+    try {
+      for (let i = 0; i < 5; i++) await store.save({ ...sample(), savedAt: i });
+      assert.equal(made.length, 1, "one mkdir for five saves");
+      await fs.rm(path.dirname(file), { recursive: true });
+      await store.save({ ...sample(), savedAt: 9 });
+      assert.equal((await store.load())?.savedAt, 9);
+    } finally {
+      fs.mkdir = mkdir;
+    }
+  });
+
   it("the last of concurrent saves wins, written atomically", async () => {
     const file = path.join(dir, "s.json");
     const store = new SessionStore(file, "k");
