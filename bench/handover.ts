@@ -24,7 +24,7 @@ export function handoverWorkload(options: BenchOptions): Workload {
   const leaseMs = options.quick ? 3000 : undefined;
   return {
     name: "handover",
-    title: `8 Node-RED handover (2 instances, Redis, lease ${leaseMs === undefined ? "default" : `${leaseMs} ms`})`,
+    title: `9 Node-RED handover (2 instances, Redis, lease ${leaseMs === undefined ? "default" : `${leaseMs} ms`})`,
     sides: ["ours"],
     metrics: [
       { key: "handoverMs", label: "SIGKILL to standby online ms", better: "lower", target: "< lease ttl + 5 s" },
