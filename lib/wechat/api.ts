@@ -40,7 +40,7 @@ function list(value: unknown): Json[] {
 export const lang = "zh_CN";
 
 /** How one POST differs from the defaults: retries of a read, the largest answer, its own timeout. */
-export type PostOptions = Pick<RequestSpec, "retries" | "maxBytes" | "timeoutMs">;
+export type PostOptions = Pick<RequestSpec, "retries" | "maxBytes" | "timeoutMs" | "direct">;
 export const negMs = (): number => ~Date.now();
 
 /**
@@ -70,7 +70,7 @@ export class SessionApi {
   }
 
   /** A JSON POST with BaseRequest (a new DeviceID each time) and further request options. */
-  private postWith(what: string, path: string, query: Record<string, QueryValue>, body: Json, options: Pick<RequestSpec, "retries" | "maxBytes" | "idempotent" | "timeoutMs">): Promise<Json> {
+  private postWith(what: string, path: string, query: Record<string, QueryValue>, body: Json, options: Pick<RequestSpec, "retries" | "maxBytes" | "idempotent" | "timeoutMs" | "direct">): Promise<Json> {
     return this.http.json({
       timeoutMs: this.timeouts.requestMs,
       ...options,
@@ -138,6 +138,7 @@ export class SessionApi {
       ),
       timeoutMs: this.timeouts.syncCheckMs,
       retries: 0,
+      direct: true,
       signal: this.signal,
     });
     const vars = parseScriptVars(text);
@@ -156,7 +157,7 @@ export class SessionApi {
       { sid: s.sid, skey: s.skey, lang, pass_ticket: this.pt },
       { SyncKey: s.syncKey ?? { Count: 0, List: [] }, rr: ~Math.floor(Date.now() / 1000) },
       // A sync answer refused for size would come back the same way every time: allow big ones.
-      { retries: 1, maxBytes: 64 * 1024 * 1024 },
+      { retries: 1, maxBytes: 64 * 1024 * 1024, direct: true },
     );
     const skey = typeof answer.SKey === "string" && answer.SKey !== "" ? answer.SKey : undefined;
     return {

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { CookieJar } from "tough-cookie";
 import { WeChatError, cleanServerText, errorForRet, errorText, networkFailureKind } from "./errors";
+import { DirectCallError, directCall } from "./direct-request";
 import { agentsFor, type Transport } from "./transport";
 import { parseXml, xmlString } from "./util/xml";
 import type { Logger } from "./types";
@@ -74,6 +75,11 @@ export interface RequestSpec {
   maxBytes?: number | undefined;
   /** Referer header; default `<page origin>/` when the client knows it. */
   referer?: string | undefined;
+  /**
+   * Sent over node:http directly instead of got (direct-request.ts): for the sync loop's calls, where got's cost per
+   * call is most of the client's share (#19). Ignored with `form` or `formData`.
+   */
+  direct?: boolean | undefined;
 }
 
 export interface HttpResponse {
@@ -430,7 +436,8 @@ export class HttpClient {
 
   private async attempt(spec: RequestSpec, signal: AbortSignal): Promise<HttpResponse> {
     if (signal.aborted) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
-    const got = await this.instance();
+    const direct = spec.direct === true && spec.form === undefined && spec.formData === undefined;
+    const got = direct ? undefined : await this.instance();
     const maxBytes = spec.maxBytes ?? this.options.maxBodyBytes;
     const referer = spec.referer ?? (this.pageOrigin ? `${this.pageOrigin}/` : undefined);
     const headers: Record<string, string> = {
@@ -452,15 +459,17 @@ export class HttpClient {
       headers["content-type"] = spec.body.contentType;
       headers["content-length"] = String(body.length);
     }
-    let tooLarge = false;
     this.config.onRequest?.(spec.what);
+    const timeoutMs = spec.timeoutMs ?? this.options.timeoutMs;
+    if (got === undefined) return this.attemptDirect(spec, { headers, body: body as string | Buffer | undefined, maxBytes, timeoutMs, signal });
+    let tooLarge = false;
     const promise = got(spec.url, {
       method: spec.method ?? "GET",
       headers,
       ...(body !== undefined ? { body } : {}),
       ...(spec.form !== undefined ? { form: spec.form } : {}),
       cookieJar: this.jar,
-      timeout: { request: spec.timeoutMs ?? this.options.timeoutMs },
+      timeout: { request: timeoutMs },
       responseType: "buffer",
       signal,
     });
@@ -487,6 +496,21 @@ export class HttpClient {
       // be repeated). Only the code: got's messages and options can carry the URL, and the URL carries secrets.
       const afterSent = mayHaveBeenSent(error, spec.url);
       const code = errorCode(error);
+      throw new WeChatError("NETWORK", `${spec.what}: network error (${code}${afterSent ? ", after the request was sent" : ""})`, {
+        afterSent,
+        kind: networkFailureKind(code),
+      });
+    }
+  }
+
+  private async attemptDirect(spec: RequestSpec, call: { headers: Record<string, string>; body: string | Buffer | undefined; maxBytes: number; timeoutMs: number; signal: AbortSignal }): Promise<HttpResponse> {
+    try {
+      return await directCall({ ...call, url: spec.url, method: spec.method ?? "GET", jar: this.jar, agents: this.agents });
+    } catch (error) {
+      if (error instanceof DirectCallError && error.tooLarge) throw new WeChatError("TOO_LARGE", `${spec.what}: the answer is larger than ${call.maxBytes} bytes`);
+      if (call.signal.aborted) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
+      const code = errorCode(error);
+      const afterSent = error instanceof DirectCallError && error.afterConnect && !CONNECT_FAILURES.has(code);
       throw new WeChatError("NETWORK", `${spec.what}: network error (${code}${afterSent ? ", after the request was sent" : ""})`, {
         afterSent,
         kind: networkFailureKind(code),

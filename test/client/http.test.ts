@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as http from "node:http";
+import * as zlib from "node:zlib";
 import type { AddressInfo } from "node:net";
 import { HttpClient, buildUrl, raw, parseJsonBody, checkBaseResponse, backoffDelay, mayHaveBeenSent } from "../../lib/wechat/http";
 import { isWeChatError } from "../../lib/wechat/errors";
@@ -42,123 +43,6 @@ describe("client http", () => {
     assert.ok(d >= 400 && d <= 1200);
   });
 
-  it("sends browser headers and cookies, keeps Set-Cookie of a 301 without following it", async () => {
-    const seen: http.IncomingHttpHeaders[] = [];
-    const srv = await serve((req, res) => {
-      seen.push(req.headers);
-      if (req.url?.startsWith("/redirect")) {
-        res.writeHead(301, { location: "/elsewhere", "set-cookie": ["wxsid=SID1; Path=/", "wxuin=42; Path=/"] });
-        res.end("<error><ret>0</ret></error>");
-        return;
-      }
-      res.writeHead(200, { "content-type": "text/plain" });
-      res.end(JSON.stringify({ BaseResponse: { Ret: 0 }, ok: true }));
-    });
-    const client = new HttpClient();
-    try {
-      client.pageOrigin = srv.origin;
-      const text = await client.text({ what: "t", url: `${srv.origin}/redirect` });
-      assert.equal(text, "<error><ret>0</ret></error>");
-      assert.equal(seen.length, 1, "the 301 was not followed");
-      assert.equal(await client.cookie(srv.origin, "wxuin"), "42");
-      const json = await client.json({ what: "j", url: `${srv.origin}/j`, method: "POST", json: { a: 1 } });
-      assert.equal(json.ok, true);
-      assert.match(String(seen[1]["cookie"]), /wxsid=SID1/);
-      assert.match(String(seen[1]["user-agent"]), /Mozilla/);
-      assert.equal(seen[1]["referer"], `${srv.origin}/`);
-    } finally {
-      client.close();
-      await srv.close();
-    }
-  });
-
-  it("retries 5xx and resets a bounded number of times, then fails typed without secrets", async () => {
-    let calls = 0;
-    const srv = await serve((req, res) => {
-      calls++;
-      if (req.url?.startsWith("/flaky") && calls < 3) {
-        if (calls === 1) res.writeHead(500).end("x");
-        else req.socket.destroy();
-        return;
-      }
-      if (req.url?.startsWith("/dead")) {
-        res.writeHead(503).end();
-        return;
-      }
-      res.end('{"BaseResponse":{"Ret":0},"n":1}');
-    });
-    const client = new HttpClient({ retryDelayMs: 5 });
-    try {
-      const json = await client.json({ what: "flaky", url: `${srv.origin}/flaky?skey=SECRETSKEY` });
-      assert.equal(json.n, 1);
-      assert.equal(calls, 3);
-      calls = 0;
-      await assert.rejects(client.request({ what: "dead", url: `${srv.origin}/dead?skey=SECRETSKEY`, retries: 2 }), (e) => {
-        assert.ok(isWeChatError(e, "SERVER"));
-        assert.ok(!e.message.includes("SECRETSKEY"));
-        return true;
-      });
-      assert.equal(calls, 3);
-    } finally {
-      client.close();
-      await srv.close();
-    }
-  });
-
-  it("times out a hang, caps bodies, and ends held calls at once on close", async () => {
-    const srv = await serve((req, res) => {
-      if (req.url?.startsWith("/big")) {
-        res.end(Buffer.alloc(4096, 1));
-        return;
-      }
-      // hang: never answer
-    });
-    const client = new HttpClient({ retryDelayMs: 5 });
-    try {
-      await assert.rejects(client.request({ what: "hang", url: `${srv.origin}/hang`, timeoutMs: 200, retries: 1 }), (e) =>
-        isWeChatError(e, "NETWORK"),
-      );
-      await assert.rejects(client.request({ what: "big", url: `${srv.origin}/big`, maxBytes: 1000 }), (e) => isWeChatError(e, "TOO_LARGE"));
-      const held = client.request({ what: "held", url: `${srv.origin}/hang`, timeoutMs: 60_000 });
-      const started = Date.now();
-      setImmediate(() => client.close());
-      await assert.rejects(held, (e) => isWeChatError(e, "CLOSED"));
-      assert.ok(Date.now() - started < 2000);
-    } finally {
-      client.close();
-      await srv.close();
-    }
-  });
-
-  it("skips a Set-Cookie the jar refuses (foreign Domain, a port in Domain, a bad date) and keeps the answer", async () => {
-    let calls = 0;
-    const srv = await serve((_req, res) => {
-      calls++;
-      res.writeHead(301, {
-        location: "/elsewhere",
-        "set-cookie": [
-          "bad1=1; Domain=wx.qq.com:443; Path=/",
-          "bad2=2; Domain=foreign.example; Path=/",
-          "=nameless; Path=/",
-          "dated=3; Path=/; Expires=Thu, 99 Foo 20xx 99:99:99 GMT",
-          "wxuin=42; Path=/",
-        ],
-      });
-      res.end("<error><ret>0</ret></error>");
-    });
-    const client = new HttpClient({ retryDelayMs: 5 });
-    try {
-      const text = await client.text({ what: "ticket", url: `${srv.origin}/ticket`, idempotent: false });
-      assert.equal(text, "<error><ret>0</ret></error>");
-      assert.equal(calls, 1, "answered once, never asked again");
-      assert.equal(await client.cookie(srv.origin, "wxuin"), "42", "the good cookie is kept");
-      assert.equal(await client.cookie(srv.origin, "bad2"), undefined);
-    } finally {
-      client.close();
-      await srv.close();
-    }
-  });
-
   it("tells from got's error.code and error.timings whether a failed request may have reached the server", () => {
     const http = "http://127.0.0.1:1/x";
     const https = "https://wx.qq.com/x";
@@ -174,39 +58,199 @@ describe("client http", () => {
     }
   });
 
-  it("repeats a call that must not reach the server twice only when the connection failed before it was written", async () => {
-    const attempts: string[] = [];
-    const srv = await serve((req, res) => {
-      if (req.url?.startsWith("/reset")) req.socket.destroy();
-      else if (req.url?.startsWith("/500")) res.writeHead(500).end("x");
-      else if (req.url?.startsWith("/garbled")) res.end('{"BaseResponse": {"Ret": 0,');
-      // /hang: never answered
+  // The sync loop's calls go over node:http directly (direct-request.ts), every other call through got: both paths
+  // must behave the same.
+  for (const [path, via] of [
+    ["through got", {}],
+    ["over node:http directly", { direct: true }],
+  ] as const) {
+    describe(path, () => {
+      it("sends browser headers and cookies, keeps Set-Cookie of a 301 without following it", async () => {
+        const seen: http.IncomingHttpHeaders[] = [];
+        const srv = await serve((req, res) => {
+          seen.push(req.headers);
+          if (req.url?.startsWith("/redirect")) {
+            res.writeHead(301, { location: "/elsewhere", "set-cookie": ["wxsid=SID1; Path=/", "wxuin=42; Path=/"] });
+            res.end("<error><ret>0</ret></error>");
+            return;
+          }
+          res.writeHead(200, { "content-type": "text/plain" });
+          res.end(JSON.stringify({ BaseResponse: { Ret: 0 }, ok: true }));
+        });
+        const client = new HttpClient();
+        try {
+          client.pageOrigin = srv.origin;
+          const text = await client.text({ ...via, what: "t", url: `${srv.origin}/redirect` });
+          assert.equal(text, "<error><ret>0</ret></error>");
+          assert.equal(seen.length, 1, "the 301 was not followed");
+          assert.equal(await client.cookie(srv.origin, "wxuin"), "42");
+          const json = await client.json({ ...via, what: "j", url: `${srv.origin}/j`, method: "POST", json: { a: 1 } });
+          assert.equal(json.ok, true);
+          assert.match(String(seen[1]["cookie"]), /wxsid=SID1/);
+          assert.match(String(seen[1]["user-agent"]), /Mozilla/);
+          assert.equal(seen[1]["referer"], `${srv.origin}/`);
+        } finally {
+          client.close();
+          await srv.close();
+        }
+      });
+
+      it("retries 5xx and resets a bounded number of times, then fails typed without secrets", async () => {
+        let calls = 0;
+        const srv = await serve((req, res) => {
+          calls++;
+          if (req.url?.startsWith("/flaky") && calls < 3) {
+            if (calls === 1) res.writeHead(500).end("x");
+            else req.socket.destroy();
+            return;
+          }
+          if (req.url?.startsWith("/dead")) {
+            res.writeHead(503).end();
+            return;
+          }
+          res.end('{"BaseResponse":{"Ret":0},"n":1}');
+        });
+        const client = new HttpClient({ retryDelayMs: 5 });
+        try {
+          const json = await client.json({ ...via, what: "flaky", url: `${srv.origin}/flaky?skey=SECRETSKEY` });
+          assert.equal(json.n, 1);
+          assert.equal(calls, 3);
+          calls = 0;
+          await assert.rejects(client.request({ ...via, what: "dead", url: `${srv.origin}/dead?skey=SECRETSKEY`, retries: 2 }), (e) => {
+            assert.ok(isWeChatError(e, "SERVER"));
+            assert.ok(!e.message.includes("SECRETSKEY"));
+            return true;
+          });
+          assert.equal(calls, 3);
+        } finally {
+          client.close();
+          await srv.close();
+        }
+      });
+
+      it("times out a hang, caps bodies, and ends held calls at once on close", async () => {
+        const srv = await serve((req, res) => {
+          if (req.url?.startsWith("/big")) {
+            res.end(Buffer.alloc(4096, 1));
+            return;
+          }
+          // hang: never answer
+        });
+        const client = new HttpClient({ retryDelayMs: 5 });
+        try {
+          await assert.rejects(client.request({ ...via, what: "hang", url: `${srv.origin}/hang`, timeoutMs: 200, retries: 1 }), (e) =>
+            isWeChatError(e, "NETWORK"),
+          );
+          await assert.rejects(client.request({ ...via, what: "big", url: `${srv.origin}/big`, maxBytes: 1000 }), (e) => isWeChatError(e, "TOO_LARGE"));
+          const held = client.request({ ...via, what: "held", url: `${srv.origin}/hang`, timeoutMs: 60_000 });
+          const started = Date.now();
+          setImmediate(() => client.close());
+          await assert.rejects(held, (e) => isWeChatError(e, "CLOSED"));
+          assert.ok(Date.now() - started < 2000);
+        } finally {
+          client.close();
+          await srv.close();
+        }
+      });
+
+      it("skips a Set-Cookie the jar refuses (foreign Domain, a port in Domain, a bad date) and keeps the answer", async () => {
+        let calls = 0;
+        const srv = await serve((_req, res) => {
+          calls++;
+          res.writeHead(301, {
+            location: "/elsewhere",
+            "set-cookie": [
+              "bad1=1; Domain=wx.qq.com:443; Path=/",
+              "bad2=2; Domain=foreign.example; Path=/",
+              "=nameless; Path=/",
+              "dated=3; Path=/; Expires=Thu, 99 Foo 20xx 99:99:99 GMT",
+              "wxuin=42; Path=/",
+            ],
+          });
+          res.end("<error><ret>0</ret></error>");
+        });
+        const client = new HttpClient({ retryDelayMs: 5 });
+        try {
+          const text = await client.text({ ...via, what: "ticket", url: `${srv.origin}/ticket`, idempotent: false });
+          assert.equal(text, "<error><ret>0</ret></error>");
+          assert.equal(calls, 1, "answered once, never asked again");
+          assert.equal(await client.cookie(srv.origin, "wxuin"), "42", "the good cookie is kept");
+          assert.equal(await client.cookie(srv.origin, "bad2"), undefined);
+        } finally {
+          client.close();
+          await srv.close();
+        }
+      });
+
+      it("repeats a call that must not reach the server twice only when the connection failed before it was written", async () => {
+        const attempts: string[] = [];
+        const srv = await serve((req, res) => {
+          if (req.url?.startsWith("/reset")) req.socket.destroy();
+          else if (req.url?.startsWith("/500")) res.writeHead(500).end("x");
+          else if (req.url?.startsWith("/garbled")) res.end('{"BaseResponse": {"Ret": 0,');
+          // /hang: never answered
+        });
+        const closed = await serve(() => undefined);
+        await closed.close();
+        const client = new HttpClient({ retryDelayMs: 5, onRequest: (what) => attempts.push(what) });
+        const count = (what: string): number => attempts.filter((a) => a === what).length;
+        try {
+          const refused = await client.request({ ...via, what: "refused", url: `${closed.origin}/x`, idempotent: false, retries: 2 }).catch((e: unknown) => e);
+          assert.ok(isWeChatError(refused, "NETWORK") && !refused.afterSent, String(refused));
+          assert.equal(count("refused"), 3, "a refused connection sent nothing: retried");
+          for (const [what, code] of [
+            ["reset", "NETWORK"],
+            ["500", "SERVER"],
+            ["hang", "NETWORK"],
+            ["garbled", "PROTOCOL"],
+          ] as const) {
+            const error = await client.json({ ...via, what, url: `${srv.origin}/${what}`, method: "POST", json: { Msg: 1 }, idempotent: false, retries: 2, timeoutMs: 300 }).catch((e: unknown) => e);
+            assert.ok(isWeChatError(error, code), `${what}: ${String(error)}`);
+            assert.equal(error.afterSent, true, `${what}: may have reached the server`);
+            assert.equal(count(what), 1, `${what}: not repeated`);
+          }
+          // An ordinary (idempotent) call still retries a reset.
+          await client.request({ ...via, what: "read", url: `${srv.origin}/reset`, retries: 1 }).catch(() => undefined);
+          assert.equal(count("read"), 2);
+        } finally {
+          client.close();
+          await srv.close();
+        }
+      });
+
+      it("decodes gzip, deflate and br answers, caps the decoded size, and fails a body cut short as a reset", async () => {
+        const json = Buffer.from(JSON.stringify({ BaseResponse: { Ret: 0 }, n: "x".repeat(5000) }));
+        const srv = await serve((req, res) => {
+          assert.match(String(req.headers["accept-encoding"]), /gzip/);
+          const encoding = req.url?.slice(1) ?? "";
+          if (encoding === "hang") return;
+          if (encoding === "cut") {
+            res.writeHead(200, { "content-length": "10000" });
+            res.write("{");
+            setImmediate(() => req.socket.destroy());
+            return;
+          }
+          const packed = encoding === "gzip" ? zlib.gzipSync(json) : encoding === "deflate" ? zlib.deflateSync(json) : zlib.brotliCompressSync(json);
+          res.writeHead(200, { "content-encoding": encoding, "content-length": String(packed.length) });
+          res.end(packed);
+        });
+        const client = new HttpClient({ retryDelayMs: 5 });
+        try {
+          for (const encoding of ["gzip", "deflate", "br"]) {
+            const answer = await client.json({ ...via, what: encoding, url: `${srv.origin}/${encoding}` });
+            assert.equal(String(answer.n).length, 5000, encoding);
+          }
+          // Under 100 bytes on the wire, 5 KB decoded: the cap counts the decoded bytes (a small answer can unpack huge).
+          await assert.rejects(client.json({ ...via, what: "capped", url: `${srv.origin}/gzip`, maxBytes: 1000 }), (e) => isWeChatError(e, "TOO_LARGE"));
+          const cut = await client.request({ ...via, what: "cut", url: `${srv.origin}/cut`, retries: 0 }).catch((e: unknown) => e);
+          assert.ok(isWeChatError(cut, "NETWORK") && cut.afterSent === true && cut.kind === "reset", String(cut));
+          const timedOut = await client.request({ ...via, what: "t", url: `${srv.origin}/hang`, retries: 0, timeoutMs: 150 }).catch((e: unknown) => e);
+          assert.ok(isWeChatError(timedOut, "NETWORK") && timedOut.afterSent === true && timedOut.kind === "timeout", String(timedOut));
+        } finally {
+          client.close();
+          await srv.close();
+        }
+      });
     });
-    const closed = await serve(() => undefined);
-    await closed.close();
-    const client = new HttpClient({ retryDelayMs: 5, onRequest: (what) => attempts.push(what) });
-    const count = (what: string): number => attempts.filter((a) => a === what).length;
-    try {
-      const refused = await client.request({ what: "refused", url: `${closed.origin}/x`, idempotent: false, retries: 2 }).catch((e: unknown) => e);
-      assert.ok(isWeChatError(refused, "NETWORK") && !refused.afterSent, String(refused));
-      assert.equal(count("refused"), 3, "a refused connection sent nothing: retried");
-      for (const [what, code] of [
-        ["reset", "NETWORK"],
-        ["500", "SERVER"],
-        ["hang", "NETWORK"],
-        ["garbled", "PROTOCOL"],
-      ] as const) {
-        const error = await client.json({ what, url: `${srv.origin}/${what}`, method: "POST", json: { Msg: 1 }, idempotent: false, retries: 2, timeoutMs: 300 }).catch((e: unknown) => e);
-        assert.ok(isWeChatError(error, code), `${what}: ${String(error)}`);
-        assert.equal(error.afterSent, true, `${what}: may have reached the server`);
-        assert.equal(count(what), 1, `${what}: not repeated`);
-      }
-      // An ordinary (idempotent) call still retries a reset.
-      await client.request({ what: "read", url: `${srv.origin}/reset`, retries: 1 }).catch(() => undefined);
-      assert.equal(count("read"), 2);
-    } finally {
-      client.close();
-      await srv.close();
-    }
-  });
+  }
 });

@@ -1,0 +1,139 @@
+import * as http from "node:http";
+import * as https from "node:https";
+import type { Socket } from "node:net";
+import * as zlib from "node:zlib";
+import type { CookieJar } from "tough-cookie";
+
+/**
+ * One HTTP call over node:http itself, for the two calls of the sync loop (synccheck and webwxsync; issue #19).
+ * got costs ~0.4 ms of CPU and about one event-loop turn more per call than node:http (bench/README.md, "Where
+ * the remaining time goes"), which the sync loop pays on every page of a burst and twice per message in latency.
+ * Everything else still goes through got. What it keeps of got's behaviour, and `http.test.ts` checks on both
+ * paths: the same agents (keep-alive, the transport of a server playing the real hosts), the cookie jar (Cookie
+ * sent, every Set-Cookie stored before the answer is handed back, an invalid one skipped), gzip/deflate/br
+ * answers, a whole-call timeout (ETIMEDOUT), abort, a body cap counted on the decoded bytes, no redirects, and
+ * whether a failed call may have reached the server.
+ */
+export interface DirectCall {
+  url: string;
+  method: "GET" | "POST";
+  headers: Record<string, string>;
+  body?: string | Buffer | undefined;
+  jar: CookieJar;
+  agents: { http: http.Agent; https: https.Agent };
+  timeoutMs: number;
+  maxBytes: number;
+  signal: AbortSignal;
+}
+
+export interface DirectAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** Why a direct call failed: the code of the socket error (ECONNRESET, ETIMEDOUT, ...), or a body over the cap. */
+export class DirectCallError extends Error {
+  constructor(
+    readonly code: string,
+    /** The connection was open when it failed, so the server may have read the request. */
+    readonly afterConnect: boolean,
+    readonly tooLarge = false,
+  ) {
+    super(code);
+    this.name = "DirectCallError";
+  }
+}
+
+function codeOf(error: unknown): string {
+  const code = error !== null && typeof error === "object" ? (error as { code?: unknown }).code : undefined;
+  return typeof code === "string" ? code : "unknown";
+}
+
+function decoderFor(encoding: string | undefined): zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress | undefined {
+  switch (encoding?.trim().toLowerCase()) {
+    case "gzip":
+    case "x-gzip":
+      return zlib.createGunzip();
+    case "deflate":
+      return zlib.createInflate();
+    case "br":
+      return zlib.createBrotliDecompress();
+    default:
+      return undefined;
+  }
+}
+
+export async function directCall(call: DirectCall): Promise<DirectAnswer> {
+  const cookie = await call.jar.getCookieString(call.url);
+  const secure = call.url.startsWith("https:");
+  const headers: Record<string, string> = { "accept-encoding": "gzip, deflate, br", ...call.headers };
+  if (cookie !== "") headers.cookie = cookie;
+  const answer = await new Promise<DirectAnswer>((resolve, reject) => {
+    let connected = false;
+    let settled = false;
+    const request = (secure ? https : http).request(call.url, {
+      method: call.method,
+      headers,
+      agent: secure ? call.agents.https : call.agents.http,
+    });
+    const finish = (error: DirectCallError | undefined, value?: DirectAnswer): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      call.signal.removeEventListener("abort", onAbort);
+      if (error) {
+        request.destroy();
+        reject(error);
+      } else if (value) {
+        resolve(value);
+      }
+    };
+    const fail = (error: unknown): void => finish(new DirectCallError(codeOf(error), connected));
+    const onAbort = (): void => finish(new DirectCallError("ABORT_ERR", connected));
+    const timer = setTimeout(() => finish(new DirectCallError("ETIMEDOUT", connected)), call.timeoutMs);
+    call.signal.addEventListener("abort", onAbort, { once: true });
+    request.on("socket", (socket: Socket) => {
+      // A reused keep-alive socket is already connected: a failure on it may come after the server read the call.
+      if (!socket.connecting) connected = true;
+      else socket.once(secure ? "secureConnect" : "connect", () => (connected = true));
+    });
+    request.on("error", fail);
+    request.on("response", (response: http.IncomingMessage) => {
+      const length = Number(response.headers["content-length"]);
+      const decoder = decoderFor(response.headers["content-encoding"] as string | undefined);
+      if (decoder === undefined && Number.isFinite(length) && length > call.maxBytes) {
+        finish(new DirectCallError("TOO_LARGE", true, true));
+        return;
+      }
+      const source = decoder ? response.pipe(decoder) : response;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on("error", fail);
+      // The connection closed before the whole body came: a reset, whatever Node's version reports for it.
+      response.on("close", () => {
+        if (!response.complete) fail({ code: "ECONNRESET" });
+      });
+      source.on("error", fail);
+      source.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > call.maxBytes) finish(new DirectCallError("TOO_LARGE", true, true));
+        else chunks.push(chunk);
+      });
+      source.on("end", () => finish(undefined, { status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks, size) }));
+    });
+    if (call.signal.aborted) onAbort();
+    else request.end(call.body);
+  });
+  const setCookies = answer.headers["set-cookie"];
+  if (setCookies) {
+    for (const line of setCookies) {
+      try {
+        await call.jar.setCookie(line, call.url, { ignoreError: true });
+      } catch {
+        // A Set-Cookie the jar refuses is skipped, never the reason the answer fails (as on the got path).
+      }
+    }
+  }
+  return answer;
+}
