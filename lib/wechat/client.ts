@@ -537,8 +537,9 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
         const session = ready.session;
         failures = 0;
         const end = await this.online(run.http, ready, stepSignal, run.receiving.signal);
-        // The server ended the session: say so, forget it, and go on to push login, then QR.
-        this.session?.close();
+        // The server ended the session: say so, forget it, and go on to push login, then QR. Sends still queued
+        // fail as sends into that ended session do (SESSION_EXPIRED), not as if the client had been stopped.
+        this.session?.close(new WeChatError("SESSION_EXPIRED", `send: the session ended (${end.code}): ${end.message}`, { ret: end.code }));
         this.session = undefined;
         await this.store?.clear();
         this.setState({ state: "logged-out", code: end.code, message: end.message, user: { ...session.user } });
@@ -622,6 +623,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       recent: this.recent,
       emit: (event, ...args) => this.emit(event, ...args),
       save: async (session) => this.saver?.save(session, await http.jar.serialize()),
+      delivered: this.options.delivered,
     });
     this.session = online;
     return online.run();

@@ -43,6 +43,8 @@ export interface InboundOptions {
  */
 export class Inbound {
   private readonly emit: ClientEmit;
+  /** The MsgIds the last answer marked handled, and those of them claimed in the storage (takeBackLast). */
+  private last: { ids: string[]; claimed: string[]; emitted: number } = { ids: [], claimed: [], emitted: 0 };
 
   constructor(
     private readonly api: SessionApi,
@@ -52,7 +54,27 @@ export class Inbound {
     this.emit = options.emit;
   }
 
+  /** Whether the last answer emitted any message. */
+  get emittedLast(): boolean {
+    return this.last.emitted > 0;
+  }
+
+  /**
+   * Takes the last answer back after its messages were emitted but before the flow took them (a stop in between):
+   * its MsgIds are forgotten and its claims given back, so that the next start, here or on another instance, emits
+   * them again. Its keys must not be saved.
+   */
+  async takeBackLast(): Promise<void> {
+    const { ids, claimed } = this.last;
+    this.last = { ids: [], claimed: [], emitted: 0 };
+    for (const id of ids) this.options.seen.delete(id);
+    if (claimed.length > 0) {
+      await this.options.claims?.release?.(claimed).catch(() => this.emit("warn", `${claimed.length} claimed message(s) could not be given back`));
+    }
+  }
+
   async handle(answer: SyncAnswer): Promise<void> {
+    this.last = { ids: [], claimed: [], emitted: 0 };
     this.stillReceiving();
     this.applyContactChanges(answer);
     // New MsgIds are remembered (or claimed) only once their messages go out: an answer dropped by a stop leaves
@@ -70,6 +92,7 @@ export class Inbound {
     const claims = this.options.claims;
     if (claims) fresh = await this.claim(claims, fresh);
     else for (const id of ids) this.options.seen.add(id);
+    this.last = { ids: [...ids], claimed: claims ? fresh.map(msgIdOf) : [], emitted: 0 };
     const ctx = this.context();
     for (const raw of fresh) {
       let message: Message;
@@ -80,6 +103,7 @@ export class Inbound {
         continue;
       }
       this.emitMessage(message);
+      this.last.emitted++;
     }
   }
 

@@ -3,7 +3,7 @@ import { SessionApi, type ApiTimeouts } from "./api";
 import { contactEvents } from "./contact-events";
 import { loadContacts, toContact, type RetryPolicy } from "./contact-loader";
 import type { ContactStore } from "./contacts";
-import { type WeChatError, describeError, isWeChatError } from "./errors";
+import { WeChatError, describeError, isWeChatError } from "./errors";
 import type { HttpClient } from "./http";
 import { Inbound, type InboundOptions } from "./inbound";
 import type { ReadySession } from "./login-flow";
@@ -45,6 +45,8 @@ export interface OnlineDeps {
   emit: ClientEmit;
   /** Saves the session (keys, cookies, the newest MsgIds); never throws. */
   save(session: Session): Promise<void>;
+  /** ClientOptions.delivered: awaited after an answer's messages went out, before its keys are saved. */
+  delivered?: (() => Promise<void>) | undefined;
 }
 
 /**
@@ -128,6 +130,14 @@ export class OnlineSession {
       {
         handle: (answer) => this.inbound.handle(answer),
         handled: async () => {
+          if (deps.delivered && this.inbound.emittedLast) {
+            await deps.delivered();
+            // Receiving stopped before the flow took them: the answer is taken back, its keys never saved.
+            if (this.syncStop.signal.aborted || this.signal.aborted) {
+              await this.inbound.takeBackLast();
+              throw new WeChatError("CLOSED", "stopped receiving before the messages were delivered");
+            }
+          }
           const keys = JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]);
           if (keys === savedKeys) return;
           savedKeys = keys;

@@ -332,6 +332,13 @@ export interface ClientOptions {
    * (lib/wechat/store/). The client loads, saves, clears and claims incoming MsgIds through it.
    */
   sessionStorage?: SessionStorage;
+  /**
+   * Resolves once the messages emitted so far have reached their consumers' side (a Node-RED flow delivers a
+   * node's output a turn later). The sync position past an answer's messages is saved only after it, and only if
+   * receiving has not stopped meanwhile: a stop in between takes the answer back (its MsgIds forgotten, its claims
+   * given back), so the next start receives those messages again instead of losing them to a closing flow.
+   */
+  delivered?: () => Promise<void>;
   /** false disables pacing (benchmarks only). */
   pacing?: PacingOptions | false;
   /**

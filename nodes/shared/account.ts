@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import * as QRCode from "qrcode";
 import { WeChatError, errorText } from "../../lib/wechat/errors";
 import { DEFAULT_LOGIN_URL } from "../../lib/wechat/hosts";
@@ -43,7 +44,8 @@ export type AccountEvent =
 /** A node that uses the account: it mirrors the session status and may take messages and events. */
 export interface AccountUser {
   readonly node: Pick<Node, "id" | "status">;
-  onMessage?(message: Message): void;
+  /** May return a promise that settles once the message is handed to the flow (node.send) or dropped. */
+  onMessage?(message: Message): void | Promise<void>;
   onEvent?(event: AccountEvent): void;
 }
 
@@ -146,15 +148,32 @@ export class WxAccount {
   private knownOwner: string | undefined;
 
   private readonly onState = (info: StateInfo): void => this.setState(info);
+  /** Messages a user has not handed to its flow yet (delivered() waits for them). */
+  private readonly handing = new Set<Promise<void>>();
   private readonly onMessage = (message: Message): void => {
     for (const user of this.users.values()) {
       try {
-        user.onMessage?.(message);
+        const handed = user.onMessage?.(message);
+        if (handed) {
+          const tracked = handed.catch(() => undefined).finally(() => this.handing.delete(tracked));
+          this.handing.add(tracked);
+        }
       } catch (error) {
         this.deps.node.error(`message dispatch failed: ${errorText(error)}`);
       }
     }
   };
+
+  /**
+   * The client's `delivered`: resolves once every message emitted so far was handed to the flow (wx-receive may
+   * download first) and Node-RED has delivered it: node.send delivers on a later turn of the event loop, and a flow
+   * stopped in between drops it. The client saves its sync position only after this, and not at all if the
+   * account stopped receiving meanwhile, so such messages come again at the next start.
+   */
+  private async delivered(): Promise<void> {
+    while (this.handing.size > 0) await Promise.all(this.handing);
+    await nextTurn();
+  }
   private readonly onContact = (event: ContactEvent): void => this.dispatch({ kind: "contact", event });
   private readonly onFriendRequest = (message: Message): void => this.dispatch({ kind: "friend-request", message });
   private readonly onRecall = (event: RecallEvent): void => this.dispatch({ kind: "recall", event });
@@ -394,6 +413,7 @@ export class WxAccount {
       mode: this.deps.settings.mode,
       pacing: { perMinute: this.deps.settings.pacing },
       logger: this.logger(),
+      delivered: () => this.delivered(),
     };
     const file = this.sessionFile;
     if (this.deps.ownership) {

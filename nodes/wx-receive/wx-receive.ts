@@ -68,6 +68,8 @@ export = function register(RED: NodeAPI): void {
         const client = account?.runningClient();
         if (!passes(message, filter, (userName) => client?.getContact(userName))) return;
         queue = queue.then(() => emit(message)).catch((error: unknown) => node.warn(errorText(error)));
+        // Settles once this message is sent on (or dropped): the account saves the sync position only after that.
+        return queue;
       },
     });
     node.on("close", (_removed, done) => {

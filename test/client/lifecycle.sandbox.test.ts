@@ -166,6 +166,41 @@ describe("client lifecycle and media against the sandbox", function () {
     await again.client.stop();
   });
 
+  it("a stop after messages were emitted but before `delivered` resolved takes their answer back: the next start emits them again, its keys were not saved", async () => {
+    const env = await startEnv();
+    const sessionFile = path.join(env.dir, "delivered.session");
+    // Node-RED delivers a node's output a turn later; a flow stopped in that turn drops it. Here the stop comes
+    // exactly then, once, for the answer carrying "in transit".
+    let stopInTransit = false;
+    let heldBack = 0;
+    const first = env.newClient({
+      sessionFile,
+      sessionSecret: "s",
+      delivered: async () => {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (stopInTransit && first.rec.messages.some((m) => m.text === "in transit")) {
+          stopInTransit = false;
+          heldBack++;
+          first.client.stopReceiving();
+        }
+      },
+    });
+    await loginByQr(env, first.client);
+    const friend = aFriend(env, first.client.listContacts());
+    env.sb.control.inject({ from: friend.nickName, text: "delivered" });
+    await waitForMessages(first.client, first.rec, (m) => m.text === "delivered", 1);
+    stopInTransit = true;
+    env.sb.control.inject({ from: friend.nickName, text: "in transit" });
+    await waitForMessages(first.client, first.rec, (m) => m.text === "in transit", 1);
+    await first.client.stop();
+    assert.equal(heldBack, 1, "the stop came between the emit and the delivery");
+    const again = env.newClient({ sessionFile, sessionSecret: "s" });
+    again.client.start();
+    const got = await waitForMessages(again.client, again.rec, (m) => m.text === "in transit" || m.text === "delivered", 1, 15_000);
+    assert.deepEqual(got.map((m) => m.text), ["in transit"], "emitted again by the next start, and nothing delivered before");
+    await again.client.stop();
+  });
+
   it("logout() ends the session on the server, forgets the saved one and offers a QR", async () => {
     const env = await startEnv();
     const sessionFile = path.join(env.dir, "l.session");

@@ -197,6 +197,28 @@ describe("client sync against the sandbox", function () {
     );
   });
 
+  it("sends still queued when the server ends the session fail SESSION_EXPIRED, not CLOSED (the client was not stopped)", async () => {
+    const env = await startEnv();
+    const { client } = env.newClient({ pacing: { perMinute: 300, burst: 1, jitter: 0 } });
+    await loginByQr(env, client);
+    const friend = client.listContacts().find((c) => c.kind === "friend");
+    assert.ok(friend);
+    // ten sends at 5 a second: most still wait in the queue when the session ends
+    const sends = Array.from({ length: 10 }, (_, i) => client.sendText(friend.userName, `queued ${i}`));
+    await sends[0];
+    const loggedOut = waitForState(client, (s) => s.state === "logged-out");
+    env.sb.control.expireSession({ code: 1101 });
+    await loggedOut;
+    const results = await Promise.allSettled(sends);
+    const codes = results.filter((r) => r.status === "rejected").map((r) => (r.reason as { code?: string }).code);
+    assert.ok(codes.length >= 5, `most queued sends were refused (${codes.length})`);
+    assert.ok(
+      codes.every((c) => c === "SESSION_EXPIRED"),
+      codes.join(","),
+    );
+    await client.stop();
+  });
+
   it("push login after 1100 brings the session back with one tap", async () => {
     const env = await startEnv();
     const { client, rec } = env.newClient();

@@ -36,6 +36,16 @@ export class BoundedSet<T = string> {
     return true;
   }
 
+  /** Forgets a value (rare: an answer taken back at a stop); the others keep their order. True when it was there. */
+  delete(value: T): boolean {
+    if (!this.members.delete(value)) return false;
+    const kept = this.newest(this.ring.length).filter((v) => v !== value);
+    this.ring.length = 0;
+    this.ring.push(...kept);
+    this.next = 0;
+    return true;
+  }
+
   /** The `count` newest values, oldest first. */
   newest(count: number): T[] {
     const n = Math.max(0, Math.min(count, this.ring.length));
