@@ -97,7 +97,9 @@ class BareSession {
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("end", () => {
           this.requests.delete(req);
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), setCookie: res.headers["set-cookie"] ?? [] });
+          // A body in one chunk is decoded as it is, without a copy (what ours does too).
+          const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, text: bytes.toString("utf8"), setCookie: res.headers["set-cookie"] ?? [] });
         });
         res.on("error", reject);
       });

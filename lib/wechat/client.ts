@@ -7,7 +7,8 @@
  * (actions.ts), Sender (send.ts). docs/architecture.md shows how they connect.
  */
 import { EventEmitter } from "node:events";
-import { CookieJar } from "tough-cookie";
+import type { CookieJar } from "tough-cookie";
+import { restoreWatchedJar, watchedJar } from "./cookie-header";
 import { SentMessages } from "./actions";
 import { DEFAULT_TIMEOUTS, SessionApi, type ApiTimeouts } from "./api";
 import { batchGet, loadContacts, toContact, type RetryPolicy } from "./contact-loader";
@@ -92,7 +93,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private readonly store?: SessionStorage;
   private readonly contactStore = new ContactStore();
   private readonly timeouts: ApiTimeouts & { loginPollMs: number };
-  private jar = new CookieJar();
+  private jar = watchedJar();
   private run: { abort: AbortController; done: Promise<void>; http: HttpClient; receiving: AbortController } | undefined;
   /** Aborts the current login attempt or session (newQr, logout), not the run. */
   private step: { abort: AbortController; reason?: Interrupt } | undefined;
@@ -251,7 +252,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       }
     }
     await this.store?.clear();
-    this.jar = new CookieJar();
+    this.jar = watchedJar();
     if (run) run.http.jar = this.jar;
   }
 
@@ -622,7 +623,10 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       isCurrent: (s) => this.session === s,
       recent: this.recent,
       emit: (event, ...args) => this.emit(event, ...args),
-      save: async (session) => this.saver?.save(session, await http.jar.serialize()),
+      // No store (the bench's clients, a test's): nothing to save, the jar is not even serialised.
+      save: async (session) => {
+        if (this.saver) await this.saver.save(session, await http.jar.serialize());
+      },
       delivered: this.options.delivered,
     });
     this.session = online;
@@ -632,7 +636,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
 
 async function restoreJar(serialized: unknown, fallback: CookieJar): Promise<CookieJar> {
   try {
-    return await CookieJar.deserialize(serialized as Parameters<typeof CookieJar.deserialize>[0]);
+    return await restoreWatchedJar(serialized as Parameters<typeof CookieJar.deserialize>[0]);
   } catch {
     return fallback;
   }

@@ -150,6 +150,8 @@ export class Inbound {
       self: { userName: self.userName, nickName: self.nickName },
       lookup: (userName) => this.contacts.get(userName),
       memberLookup: (room, member) => this.contacts.member(room, member),
+      // Each answer is parsed for this step alone (SessionApi.sync), and each entry becomes one message.
+      entriesHandedOver: true,
     };
   }
 

@@ -46,10 +46,11 @@ describe("client inbound handling", () => {
     const store = new ContactStore();
     const events = recorder();
     const inbound = new Inbound(api, store, { emit: events.emit, seen: new BoundedSet<string>(100), recent: new RecentMessages() });
+    const first = { MsgId: "1", MsgType: 1, FromUserName: "@stranger", ToUserName: "@me", Content: "hi", CreateTime: 1 };
     await inbound.handle(
       answer({
         addMsgList: [
-          { MsgId: "1", MsgType: 1, FromUserName: "@stranger", ToUserName: "@me", Content: "hi", CreateTime: 1 },
+          first,
           { MsgId: "2", MsgType: 1, FromUserName: "@@room", ToUserName: "@me", Content: "@member:<br/>yo", CreateTime: 2 },
           { MsgId: "1", MsgType: 1, FromUserName: "@stranger", ToUserName: "@me", Content: "hi", CreateTime: 1 },
         ],
@@ -62,6 +63,8 @@ describe("client inbound handling", () => {
     assert.equal(messages[0]!.sender.displayName, "Stranger");
     assert.equal(messages[1]!.sender.userName, "@member");
     assert.equal(messages[1]!.text, "yo");
+    // #19: each entry of an answer becomes the message's raw as it is (parsed for this step alone), not a copy.
+    assert.equal(messages[0]!.raw, first);
     await inbound.handle(answer({ addMsgList: [{ MsgId: "2", MsgType: 1, FromUserName: "@@room", ToUserName: "@me", Content: "@member:<br/>yo" }] }));
     assert.equal(events.of("message").length, 2, "a repeated MsgId is dropped");
     assert.equal(calls.length, 1, "nothing more to fetch");

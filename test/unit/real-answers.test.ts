@@ -77,6 +77,24 @@ describe("real answers: layout and numbers (issue #12 point 11)", () => {
     assert.equal(quoteMessageIds(plain), plain, "answers without numeric ids are not rewritten");
   });
 
+  it("quotes exactly what the rule says, on any layout (#19: an indexOf walk replaced the regular expression)", () => {
+    // The rule as a regular expression: one of the four keys, JSON whitespace, a colon, an integer.
+    const rule = (text: string): string => text.replace(/("(?:NewMsgId|MsgId|MsgID|SvrMsgId)"[ \t\n\r]*:[ \t\n\r]*)(-?\d+)/g, '$1"$2"');
+    const parts = ['"MsgId"', '"MsgID"', '"NewMsgId"', '"SvrMsgId"', '"NewMsgID"', '"XMsgId"', '"MsgIdx"', ":", " ", "\n", "\t", "-", "12", "9007199254740993", '"', '\\"', "MsgI", "d", ",", "{", "}", "New", "Svr"];
+    let seed = 7;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let round = 0; round < 20_000; round++) {
+      let text = "";
+      for (let i = 1 + next(12); i > 0; i--) text += parts[next(parts.length)];
+      assert.equal(quoteMessageIds(text), rule(text), JSON.stringify(text));
+    }
+    const page = readFileSync(join(FIXTURES, "webwxsync.json"), "utf8");
+    assert.equal(quoteMessageIds(page), rule(page));
+  });
+
   it("the sandbox writes the same layout and big numbers", () => {
     const text = wireJson({ BaseResponse: { Ret: 0, ErrMsg: "" }, AddMsgList: [{ MsgId: "4613209851223344556", NewMsgId: 4613209851223344556n }, { MsgId: "2" }], Empty: [], Count: 2 });
     assert.equal(

@@ -14,6 +14,11 @@ export interface NormalizeContext {
   memberLookup(roomUserName: string, memberUserName: string): GroupMember | undefined;
   /** Clock for messages without CreateTime (default Date.now). */
   now?(): number;
+  /**
+   * The entries are the caller's to give away: fresh out of JSON.parse and referenced nowhere else (Inbound's
+   * answers). Each becomes Message.raw as it is, without the copy (~1 µs a message, and its garbage: issue #19).
+   */
+  entriesHandedOver?: boolean;
 }
 
 /** Largest XML we parse out of one message's Content. */
@@ -445,7 +450,7 @@ export function normalizeMessage(raw: RawMessage, ctx: NormalizeContext): Messag
     fromSelf,
     mentioned,
     text: body.text,
-    raw: plainCopy(entry),
+    raw: ctx.entriesHandedOver ? entry : plainCopy(entry),
   };
   const newId = str(entry.NewMsgId);
   if (newId !== "") message.newId = newId;
