@@ -230,6 +230,20 @@ describe("util/RecentMessages", () => {
     for (let i = 0; i < 10_000; i++) recent.add(message(String(i)));
     assert.equal(recent.size, 3, "memory stays flat");
   });
+
+  it("keeps its own copy: the original a recall carries does not change with the emitted message (#19)", () => {
+    const recent = new RecentMessages();
+    const emitted = message("7");
+    recent.add(emitted);
+    const kept = recent.get("7");
+    assert.deepEqual(kept, emitted);
+    assert.notEqual(kept, emitted);
+    emitted.text = "changed by a listener";
+    emitted.chat.displayName = "changed";
+    assert.equal(recent.get("7")?.text, "7");
+    assert.equal(recent.get("7")?.chat.displayName, "A");
+    assert.equal(recent.get("7")?.raw, emitted.raw, "raw is shared, not copied");
+  });
 });
 
 describe("util/parseScriptVars", () => {
