@@ -69,10 +69,9 @@ function decoderFor(encoding: string | undefined): zlib.Gunzip | zlib.Inflate | 
 }
 
 export async function directCall(call: DirectCall): Promise<DirectAnswer> {
-  const cookie = call.cookie;
   const secure = call.url.startsWith("https:");
   const headers: Record<string, string> = { "accept-encoding": "gzip, deflate, br", ...call.headers };
-  if (cookie !== "") headers.cookie = cookie;
+  if (call.cookie !== "") headers.cookie = call.cookie;
   const answer = await new Promise<DirectAnswer>((resolve, reject) => {
     let connected = false;
     let settled = false;

@@ -264,6 +264,8 @@ export function parseJsonBody(body: Buffer | string, what: string): unknown {
   }
 }
 
+/** One strict UTF-8 decoder for every body: decode() without `stream` keeps no state between calls. */
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 const CHARSET = /charset\s*=\s*"?([\w-]+)/i;
 
 /**
@@ -271,9 +273,6 @@ const CHARSET = /charset\s*=\s*"?([\w-]+)/i;
  * GB18030 (a superset of GBK and GB2312): non-UTF-8 login answers have been reported (docs/protocol.md section 9).
  * TextDecoder knows these charsets with Node's full ICU; nothing is decoded twice.
  */
-/** One strict UTF-8 decoder for every body: decode() without `stream` keeps no state between calls. */
-const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
-
 export function decodeBody(body: Buffer, contentType?: string | string[]): string {
   try {
     return STRICT_UTF8.decode(body);
@@ -463,7 +462,7 @@ export class HttpClient {
   private async once(spec: RequestSpec): Promise<HttpResponse> {
     if (spec.direct === true && spec.form === undefined && spec.formData === undefined) {
       // The direct call watches both signals itself: no linked controller (and its four listeners) per call.
-      return this.attempt(spec, this.closer.signal, spec.signal ? [spec.signal, this.closer.signal] : [this.closer.signal]);
+      return this.attemptDirect(spec, spec.signal ? [spec.signal, this.closer.signal] : [this.closer.signal]);
     }
     const linked = this.link(spec.signal);
     try {
@@ -473,11 +472,8 @@ export class HttpClient {
     }
   }
 
-  /** One attempt through got, or over node:http (`direct`: the signals the call watches). */
-  private async attempt(spec: RequestSpec, signal: AbortSignal, direct?: AbortSignal[]): Promise<HttpResponse> {
-    if (signal.aborted || direct?.some((s) => s.aborted)) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
-    const got = direct ? undefined : await this.instance();
-    const maxBytes = spec.maxBytes ?? this.options.maxBodyBytes;
+  /** What both paths send: the browser-like headers, the body serialised, the limits; the call counted (onRequest). */
+  private prepare(spec: RequestSpec): { headers: Record<string, string>; body: Buffer | string | FormData | undefined; maxBytes: number; timeoutMs: number } {
     const referer = spec.referer ?? (this.pageOrigin ? `${this.pageOrigin}/` : undefined);
     const headers: Record<string, string> = {
       "user-agent": USER_AGENT,
@@ -499,8 +495,14 @@ export class HttpClient {
       headers["content-length"] = String(body.length);
     }
     this.config.onRequest?.(spec.what);
-    const timeoutMs = spec.timeoutMs ?? this.options.timeoutMs;
-    if (got === undefined) return this.attemptDirect(spec, { headers, body: body as string | Buffer | undefined, maxBytes, timeoutMs, signals: direct ?? [signal] });
+    return { headers, body, maxBytes: spec.maxBytes ?? this.options.maxBodyBytes, timeoutMs: spec.timeoutMs ?? this.options.timeoutMs };
+  }
+
+  /** One attempt through got. */
+  private async attempt(spec: RequestSpec, signal: AbortSignal): Promise<HttpResponse> {
+    if (signal.aborted) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
+    const got = await this.instance();
+    const { headers, body, maxBytes, timeoutMs } = this.prepare(spec);
     let tooLarge = false;
     const promise = got(spec.url, {
       method: spec.method ?? "GET",
@@ -529,32 +531,41 @@ export class HttpClient {
       const response = await promise;
       return { status: response.statusCode, headers: response.headers, body: response.body };
     } catch (error) {
-      if (tooLarge) throw new WeChatError("TOO_LARGE", `${spec.what}: the answer is larger than ${maxBytes} bytes`);
+      if (tooLarge) throw tooLargeError(spec.what, maxBytes);
       if (signal.aborted) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
-      // Every other failure is a network one (retried, unless it may have reached the server and the call must not
-      // be repeated). Only the code: got's messages and options can carry the URL, and the URL carries secrets.
-      const afterSent = mayHaveBeenSent(error, spec.url);
-      const code = errorCode(error);
-      throw new WeChatError("NETWORK", `${spec.what}: network error (${code}${afterSent ? ", after the request was sent" : ""})`, {
-        afterSent,
-        kind: networkFailureKind(code),
-      });
+      throw networkError(spec.what, errorCode(error), mayHaveBeenSent(error, spec.url));
     }
   }
 
-  private async attemptDirect(spec: RequestSpec, call: { headers: Record<string, string>; body: string | Buffer | undefined; maxBytes: number; timeoutMs: number; signals: AbortSignal[] }): Promise<HttpResponse> {
+  /** One attempt over node:http (direct-request.ts), watching the call's and the client's signals. */
+  private async attemptDirect(spec: RequestSpec, signals: AbortSignal[]): Promise<HttpResponse> {
+    if (signals.some((s) => s.aborted)) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
+    const { headers, body, maxBytes, timeoutMs } = this.prepare(spec);
     try {
       const cookie = await this.cookieHeaders.header(this.jar, spec.url);
-      return await directCall({ ...call, url: spec.url, method: spec.method ?? "GET", cookie, jar: this.jar, agents: this.agents });
+      // No FormData here: once() sends a call with form data through got.
+      const data = body as string | Buffer | undefined;
+      return await directCall({ url: spec.url, method: spec.method ?? "GET", headers, body: data, cookie, jar: this.jar, agents: this.agents, timeoutMs, maxBytes, signals });
     } catch (error) {
-      if (error instanceof DirectCallError && error.tooLarge) throw new WeChatError("TOO_LARGE", `${spec.what}: the answer is larger than ${call.maxBytes} bytes`);
-      if (call.signals.some((s) => s.aborted)) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
+      if (error instanceof DirectCallError && error.tooLarge) throw tooLargeError(spec.what, maxBytes);
+      if (signals.some((s) => s.aborted)) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
       const code = errorCode(error);
-      const afterSent = error instanceof DirectCallError && error.afterConnect && !CONNECT_FAILURES.has(code);
-      throw new WeChatError("NETWORK", `${spec.what}: network error (${code}${afterSent ? ", after the request was sent" : ""})`, {
-        afterSent,
-        kind: networkFailureKind(code),
-      });
+      throw networkError(spec.what, code, error instanceof DirectCallError && error.afterConnect && !CONNECT_FAILURES.has(code));
     }
   }
+}
+
+function tooLargeError(what: string, maxBytes: number): WeChatError {
+  return new WeChatError("TOO_LARGE", `${what}: the answer is larger than ${maxBytes} bytes`);
+}
+
+/**
+ * A failed call: retried, unless it may have reached the server and must not be repeated. Only the code: got's
+ * messages and options can carry the URL, and the URL carries secrets.
+ */
+function networkError(what: string, code: string, afterSent: boolean): WeChatError {
+  return new WeChatError("NETWORK", `${what}: network error (${code}${afterSent ? ", after the request was sent" : ""})`, {
+    afterSent,
+    kind: networkFailureKind(code),
+  });
 }

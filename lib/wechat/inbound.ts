@@ -134,13 +134,14 @@ export class Inbound {
   /** A new message to the listeners, and the events it stands for; kept for a later recall (status notices are not). */
   private emitMessage(message: Message): void {
     if (message.fromSelf && this.options.sent?.has(message.id)) message.fromClient = true;
+    const recall = message.type === "recall" && message.recall !== undefined;
+    // Kept (as a copy) before any listener sees the message: a listener's change never reaches a later recall.
+    if (!recall && message.type !== "status") this.options.recent.add(message);
     this.emit("message", message);
     if (message.type === "friend-request" && message.friendRequest) this.emit("friend-request", message);
-    if (message.type === "recall" && message.recall) {
+    if (recall && message.recall) {
       const original = message.recall.msgId ? this.options.recent.get(message.recall.msgId) : undefined;
       this.emit("recall", { message, ...(original ? { original } : {}) });
-    } else if (message.type !== "status") {
-      this.options.recent.add(message);
     }
   }
 

@@ -198,4 +198,40 @@ describe("client inbound handling", () => {
     assert.deepEqual(warned.names, ["warn", "message"], "a failed fetch is a warning; the message still comes");
     assert.match(warned.of("warn")[0]!, /unknown senders could not be fetched/);
   });
+
+  it("a listener that changes a message does not change the original a later recall carries", async () => {
+    const events = recorder();
+    const emit: ClientEmit = (event, ...args) => {
+      events.emit(event, ...args);
+      if (event === "message") {
+        const message = args[0] as Message;
+        message.text = "changed by a listener";
+        message.chat.displayName = "changed";
+      }
+    };
+    const store = new ContactStore();
+    const inbound = new Inbound(fakeApi({}, []), store, { emit, seen: new BoundedSet<string>(100), recent: new RecentMessages() });
+    await inbound.handle(
+      answer({
+        modContactList: [{ UserName: "@friend", NickName: "Friend" }],
+        addMsgList: [{ MsgId: "40", MsgType: 1, FromUserName: "@friend", ToUserName: "@me", Content: "as sent", CreateTime: 1 }],
+      }),
+    );
+    await inbound.handle(
+      answer({
+        addMsgList: [
+          {
+            MsgId: "41",
+            MsgType: 10002,
+            FromUserName: "@friend",
+            ToUserName: "@me",
+            Content: '&lt;sysmsg type="revokemsg"&gt;&lt;revokemsg&gt;&lt;session&gt;@friend&lt;/session&gt;&lt;msgid&gt;40&lt;/msgid&gt;&lt;replacemsg&gt;&lt;![CDATA["Friend" recalled a message]]&gt;&lt;/replacemsg&gt;&lt;/revokemsg&gt;&lt;/sysmsg&gt;',
+          },
+        ],
+      }),
+    );
+    const original = events.of("recall")[0]?.original;
+    assert.equal(original?.text, "as sent");
+    assert.equal(original?.chat.displayName, "Friend");
+  });
 });
