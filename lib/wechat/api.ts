@@ -1,6 +1,8 @@
 import { WeChatError } from "./errors";
 import { HttpClient, buildUrl, raw, parseJsonBody, checkBaseResponse, type QueryValue, type RequestSpec } from "./http";
-import { readSyncKey, type Session, type SyncKey } from "./session";
+import type { Session } from "./session";
+import { lazyAnswer, objectList } from "./lazy-answer";
+import { syncPage, type SyncAnswer } from "./sync-page";
 import { parseScriptVars } from "./util";
 
 /** Timeouts of the session's calls. */
@@ -22,19 +24,12 @@ export interface SyncCheckAnswer {
   selector: string;
 }
 
-export interface SyncAnswer {
-  addMsgList: Json[];
-  modContactList: Json[];
-  delContactList: Json[];
-  modChatRoomMemberList: Json[];
-  continueFlag: number;
-  syncKey?: SyncKey | undefined;
-  syncCheckKey?: SyncKey | undefined;
-  skey?: string | undefined;
-}
+export type { SyncAnswer } from "./sync-page";
 
-function list(value: unknown): Json[] {
-  return Array.isArray(value) ? value.filter((v): v is Json => v !== null && typeof v === "object") : [];
+/** One webwxgetcontact page: the next page's Seq (0 after the last) and the contacts of this one. */
+export interface ContactPage {
+  seq: number;
+  readonly members: Json[];
 }
 
 export const lang = "zh_CN";
@@ -42,6 +37,7 @@ export const lang = "zh_CN";
 /** How one POST differs from the defaults: retries of a read, the largest answer, its own timeout. */
 export type PostOptions = Pick<RequestSpec, "retries" | "maxBytes" | "timeoutMs" | "direct">;
 export const negMs = (): number => ~Date.now();
+type PostSpecOptions = Pick<RequestSpec, "retries" | "maxBytes" | "idempotent" | "timeoutMs" | "direct">;
 
 /**
  * The page/push/file host calls of one session (docs/protocol.md sections 3-7), with BaseRequest, pass_ticket as
@@ -70,8 +66,12 @@ export class SessionApi {
   }
 
   /** A JSON POST with BaseRequest (a new DeviceID each time) and further request options. */
-  private postWith(what: string, path: string, query: Record<string, QueryValue>, body: Json, options: Pick<RequestSpec, "retries" | "maxBytes" | "idempotent" | "timeoutMs" | "direct">): Promise<Json> {
-    return this.http.json({
+  private postWith(what: string, path: string, query: Record<string, QueryValue>, body: Json, options: PostSpecOptions): Promise<Json> {
+    return this.http.json(this.postSpec(what, path, query, body, options));
+  }
+
+  private postSpec(what: string, path: string, query: Record<string, QueryValue>, body: Json, options: PostSpecOptions): RequestSpec {
+    return {
       timeoutMs: this.timeouts.requestMs,
       ...options,
       what,
@@ -80,7 +80,7 @@ export class SessionApi {
       json: { BaseRequest: this.session.baseRequest(), ...body },
       headers: { "content-type": "application/json;charset=UTF-8" },
       signal: this.signal,
-    });
+    };
   }
 
   init(): Promise<Json> {
@@ -97,15 +97,30 @@ export class SessionApi {
     });
   }
 
-  async getContactPage(seq: number): Promise<{ members: Json[]; seq: number }> {
-    const answer = await this.http.json({
+  /**
+   * One page of the address book. `seq` (the next page's, 0 after the last) is read at once; `members` parses the
+   * rest of the page on first read (lazy-answer.ts), so the next page can be asked for first. That read throws
+   * PROTOCOL (afterSent) when the page is not valid JSON.
+   */
+  async getContactPage(seq: number): Promise<ContactPage> {
+    const response = await this.http.request({
       what: "webwxgetcontact",
       url: this.url("webwxgetcontact", { pass_ticket: this.pt, r: Date.now(), seq, skey: this.session.skey, lang }),
       timeoutMs: this.timeouts.contactsMs,
       maxBytes: 64 * 1024 * 1024,
+      // A paged read like webwxsync: over node:http itself (direct-request.ts), the next page out at once.
+      direct: true,
       signal: this.signal,
     });
-    return { members: list(answer.MemberList), seq: Number(answer.Seq) || 0 };
+    const answer = lazyAnswer(response.body, "webwxgetcontact", ["Seq"]);
+    let members: Json[] | undefined;
+    return {
+      seq: Number(answer.head.Seq) || 0,
+      get members() {
+        members ??= objectList(answer.whole().MemberList);
+        return members;
+      },
+    };
   }
 
   async batchGetContact(entries: { UserName: string; EncryChatRoomId: string }[]): Promise<Json[]> {
@@ -116,7 +131,7 @@ export class SessionApi {
       { Count: entries.length, List: entries },
       { maxBytes: 32 * 1024 * 1024, timeoutMs: this.timeouts.contactsMs },
     );
-    return list(answer.ContactList);
+    return objectList(answer.ContactList);
   }
 
   async syncCheck(counter: number): Promise<SyncCheckAnswer> {
@@ -150,26 +165,23 @@ export class SessionApi {
     return { retcode, selector };
   }
 
+  /**
+   * One webwxsync. The answer's keys are read at once and its lists on first use (sync-page.ts), so that the
+   * sync loop can ask for the next page before this one is parsed.
+   */
   async sync(): Promise<SyncAnswer> {
     const s = this.session;
-    const answer = await this.post(
-      "webwxsync",
-      { sid: s.sid, skey: s.skey, lang, pass_ticket: this.pt },
-      { SyncKey: s.syncKey ?? { Count: 0, List: [] }, rr: ~Math.floor(Date.now() / 1000) },
-      // A sync answer refused for size would come back the same way every time: allow big ones.
-      { retries: 1, maxBytes: 64 * 1024 * 1024, direct: true },
+    const response = await this.http.request(
+      this.postSpec(
+        "webwxsync",
+        "webwxsync",
+        { sid: s.sid, skey: s.skey, lang, pass_ticket: this.pt },
+        { SyncKey: s.syncKey ?? { Count: 0, List: [] }, rr: ~Math.floor(Date.now() / 1000) },
+        // A sync answer refused for size would come back the same way every time: allow big ones.
+        { retries: 1, maxBytes: 64 * 1024 * 1024, direct: true },
+      ),
     );
-    const skey = typeof answer.SKey === "string" && answer.SKey !== "" ? answer.SKey : undefined;
-    return {
-      addMsgList: list(answer.AddMsgList),
-      modContactList: list(answer.ModContactList),
-      delContactList: list(answer.DelContactList),
-      modChatRoomMemberList: list(answer.ModChatRoomMemberList),
-      continueFlag: Number(answer.ContinueFlag) || 0,
-      syncKey: readSyncKey(answer.SyncKey),
-      syncCheckKey: readSyncKey(answer.SyncCheckKey),
-      skey,
-    };
+    return syncPage(response.body);
   }
 
   /**

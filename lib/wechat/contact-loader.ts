@@ -1,4 +1,4 @@
-import type { Json, SessionApi } from "./api";
+import type { ContactPage, Json, SessionApi } from "./api";
 import type { ContactStore } from "./contacts";
 import { errorText, isWeChatError } from "./errors";
 import { afterCallsStarted, backoffDelay, sleep } from "./http";
@@ -54,24 +54,36 @@ export async function retried<T>(call: () => Promise<T>, policy: RetryPolicy, si
 /**
  * Every page of webwxgetcontact (Seq paging until Seq is 0), each handed to `onPage` as it arrives and not kept:
  * a large address book's raw entries die young instead of being carried to the end of the load. The next page is
- * asked for as soon as an answer names its Seq, before that answer's contacts are handled: still one call in
- * flight, but the server builds the next page while we read this one. Each page is retried on its own.
+ * asked for as soon as an answer names its Seq, before that answer's contacts are parsed and handled: still one
+ * call in flight, but the server builds the next page while we read this one. Each page is retried on its own; a
+ * page whose Seq read but whose contacts do not is fetched again (pages are plain reads).
  */
 export async function fetchAllContacts(api: SessionApi, onPage: (members: Json[]) => void, retry: RetryPolicy = NO_RETRY, warn?: (m: string) => void): Promise<void> {
   const page = (seq: number) => retried(() => api.getContactPage(seq), retry, api.signal, warn);
+  // A page read whole before it is handed on: what a page that could not be read is fetched again with.
+  const wholePage = (seq: number) => retried(async () => (await api.getContactPage(seq)).members, retry, api.signal, warn);
   let seq = 0;
-  let next: Promise<{ members: Json[]; seq: number }> | undefined = page(seq);
+  let next: Promise<ContactPage> | undefined = page(seq);
   for (let count = 1; next; count++) {
-    const answer: { members: Json[]; seq: number } = await next;
+    const answer: ContactPage = await next;
+    const answered = seq;
     next = undefined;
     if (answer.seq !== 0 && answer.seq !== seq && count < MAX_PAGES) {
       seq = answer.seq;
       next = page(seq);
-      // Awaited on the next turn of the loop; if handling this page throws first, the failure is not unhandled.
+      // Its failure is seen when it is awaited (next round), not as an unhandled rejection meanwhile.
       next.catch(() => undefined);
       await afterCallsStarted();
     }
-    onPage(answer.members);
+    let members: Json[];
+    try {
+      members = answer.members;
+    } catch (error) {
+      if (!isWeChatError(error, "PROTOCOL")) throw error;
+      warn?.(`${errorText(error, "webwxgetcontact: unreadable page")}; fetching it again`);
+      members = await wholePage(answered);
+    }
+    onPage(members);
   }
 }
 

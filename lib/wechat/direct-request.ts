@@ -5,11 +5,13 @@ import * as zlib from "node:zlib";
 import type { CookieJar } from "tough-cookie";
 
 /**
- * One HTTP call over node:http itself, for the two calls of the sync loop (synccheck and webwxsync; issue #19).
- * got costs ~0.4 ms of CPU and about one event-loop turn more per call than node:http (bench/README.md, "Where
- * the remaining time goes"), which the sync loop pays on every page of a burst and twice per message in latency.
- * Everything else still goes through got. What it keeps of got's behaviour, and `http.test.ts` checks on both
- * paths: the same agents (keep-alive, the transport of a server playing the real hosts), the cookie jar (Cookie
+ * One HTTP call over node:http itself, for the paged reads (synccheck and webwxsync of the sync loop, and the
+ * address book's webwxgetcontact pages; issue #19). got costs ~0.4 ms of CPU and about one event-loop turn more
+ * per call than node:http (bench/README.md, "Where the remaining time goes"), which the sync loop pays on every
+ * page of a burst and twice per message in latency, and the login between two contact pages. Everything else
+ * still goes through got. What it keeps of got's behaviour, and `http.test.ts` checks on both
+ * paths: keep-alive agents on the same transport (a server playing the real hosts; the client's second pair,
+ * never shared with got: HttpClient.directAgents), the cookie jar (Cookie
  * sent, every Set-Cookie stored before the answer is handed back, an invalid one skipped), gzip/deflate/br
  * answers, a whole-call timeout (ETIMEDOUT), abort, a body cap counted on the decoded bytes, no redirects, and
  * whether a failed call may have reached the server.

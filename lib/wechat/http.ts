@@ -4,6 +4,7 @@ import type { CookieJar } from "tough-cookie";
 import { WeChatError, cleanServerText, errorForRet, errorText, networkFailureKind } from "./errors";
 import { CookieHeaders, watchedJar } from "./cookie-header";
 import { DirectCallError, directCall } from "./direct-request";
+import { MAX_JSON_DEPTH, jsonNestsDeeper, quoteMessageIds } from "./json-scan";
 import { agentsFor, type Transport } from "./transport";
 import { parseXml, xmlString } from "./util/xml";
 import type { Logger } from "./types";
@@ -17,6 +18,8 @@ type Got = GotModule["default"];
 export function preloadHttp(): Promise<void> {
   return loadGot().then(() => undefined);
 }
+
+export { MAX_JSON_DEPTH, jsonNestsDeeper, quoteMessageIds };
 
 export const API_PATH = "/cgi-bin/mmwebwx-bin/";
 export const USER_AGENT =
@@ -77,8 +80,8 @@ export interface RequestSpec {
   /** Referer header; default `<page origin>/` when the client knows it. */
   referer?: string | undefined;
   /**
-   * Sent over node:http directly instead of got (direct-request.ts): for the sync loop's calls, where got's cost per
-   * call is most of the client's share (#19). Ignored with `form` or `formData`.
+   * Sent over node:http directly instead of got (direct-request.ts): for the paged reads (the sync loop's calls, the
+   * contact pages), where got's cost per call is most of the client's share (#19). Ignored with `form` or `formData`.
    */
   direct?: boolean | undefined;
 }
@@ -170,90 +173,13 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number): nu
   return Math.round(plain * (0.5 + Math.random()));
 }
 
-/** Deepest nesting accepted in a server's JSON; real answers nest about six levels. */
-export const MAX_JSON_DEPTH = 64;
-
-const OPEN_BRACE = 0x7b;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACE = 0x7d;
-const CLOSE_BRACKET = 0x5d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
-/**
- * True when the JSON nests deeper than `max`. One linear pass over the bytes (string contents skipped), so a
- * body of millions of "[" is refused in milliseconds instead of blocking the event loop in JSON.parse for seconds.
- * UTF-8 never uses these ASCII bytes inside a multi-byte character, so bytes are enough.
- */
-export function jsonNestsDeeper(bytes: Uint8Array, max: number): boolean {
-  let depth = 0;
-  const length = bytes.length;
-  for (let i = 0; i < length; i++) {
-    const byte = bytes[i];
-    if (byte === QUOTE) {
-      // A string is skipped in a loop of its own (most of a sync page is strings: ~30% faster than one loop).
-      for (i++; i < length; i++) {
-        const inner = bytes[i];
-        if (inner === QUOTE) break;
-        if (inner === BACKSLASH) i++;
-      }
-    } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
-      if (++depth > max) return true;
-    } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
-      depth--;
-    }
-  }
-  return false;
-}
-
-/** JSON's whitespace: space, tab, line feed, carriage return. */
-function isJsonSpace(code: number): boolean {
-  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
-}
-
-/**
- * Message ids written as JSON numbers: NewMsgId is a number on the wire and exceeds 2^53, so JSON.parse would
- * round it (docs/protocol.md section 9). The keys quoted are NewMsgId, MsgId, MsgID and SvrMsgId; inside a JSON
- * string every quote is escaped, so `"NewMsgId":` followed by a digit only ever matches a real key.
- * One indexOf walk over the key's common part ("MsgI"), about 3x cheaper than a regular expression over the text
- * (a sync page is ~40 KB with 50 ids: issue #19).
- */
-export function quoteMessageIds(text: string): string {
-  let out = "";
-  let copied = 0;
-  for (let at = text.indexOf("MsgI"); at !== -1; at = text.indexOf("MsgI", at + 4)) {
-    const last = text.charCodeAt(at + 4);
-    if (text.charCodeAt(at + 5) !== QUOTE || (last !== 0x64 && last !== 0x44)) continue; // MsgId" or MsgID"
-    if (text.charCodeAt(at - 1) !== QUOTE) {
-      // NewMsgId, SvrMsgId: never ...MsgID
-      if (last !== 0x64 || text.charCodeAt(at - 4) !== QUOTE) continue;
-      const prefix = text.slice(at - 3, at);
-      if (prefix !== "New" && prefix !== "Svr") continue;
-    }
-    let i = at + 6;
-    while (isJsonSpace(text.charCodeAt(i))) i++;
-    if (text.charCodeAt(i) !== 0x3a) continue; // ":"
-    i++;
-    while (isJsonSpace(text.charCodeAt(i))) i++;
-    const start = i;
-    if (text.charCodeAt(i) === 0x2d) i++; // "-"
-    const digits = i;
-    while (text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) i++;
-    if (i === digits) continue;
-    out += `${text.slice(copied, start)}"${text.slice(start, i)}"`;
-    copied = i;
-    at = i - 4;
-  }
-  return copied === 0 ? text : out + text.slice(copied);
-}
-
 /**
  * The body as JSON whatever the Content-Type (the server says text/plain) and however it is laid out; message
  * ids (MsgId, NewMsgId, MsgID, SvrMsgId) come out as strings with every digit, numbers on the wire or not.
+ * `depthChecked`: the nesting was guarded already (topLevelMembers), so the bytes are not walked twice.
  */
-export function parseJsonBody(body: Buffer | string, what: string): unknown {
-  const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
-  if (jsonNestsDeeper(bytes, MAX_JSON_DEPTH)) {
+export function parseJsonBody(body: Buffer | string, what: string, options: { depthChecked?: boolean } = {}): unknown {
+  if (options.depthChecked !== true && jsonNestsDeeper(typeof body === "string" ? Buffer.from(body, "utf8") : body, MAX_JSON_DEPTH)) {
     throw new WeChatError("PROTOCOL", `${what}: the answer nests deeper than ${MAX_JSON_DEPTH} levels; refused`);
   }
   const text = typeof body === "string" ? body : body.toString("utf8");
@@ -337,6 +263,13 @@ export class HttpClient {
   /** One got instance per client with the fixed options merged once (not on every request). */
   private gotInstance?: Promise<Got>;
   private readonly agents: ReturnType<typeof agentsFor>;
+  /**
+   * The direct calls' own keep-alive connections (direct-request.ts). Never shared with got: got tells whether a
+   * failed call may have reached the server from the timings it keeps on each socket it opened itself
+   * (`mayHaveBeenSent`); on an https socket it did not open, a send reset after the server took it looked unsent
+   * and was sent again (seen once the contact pages went direct, in the real-hosts mode's lost-reset test).
+   */
+  private readonly directAgents: ReturnType<typeof agentsFor>;
   private readonly closer = new AbortController();
   /** The sync calls' Cookie header, kept until the jar changes (direct calls only). */
   private readonly cookieHeaders = new CookieHeaders();
@@ -345,6 +278,7 @@ export class HttpClient {
   constructor(private readonly config: HttpClientOptions = {}) {
     this.jar = config.jar ?? watchedJar();
     this.agents = agentsFor(config.transport);
+    this.directAgents = agentsFor(config.transport);
     this.options = {
       maxBodyBytes: config.maxBodyBytes ?? 8 * 1024 * 1024,
       timeoutMs: config.timeoutMs ?? 15_000,
@@ -361,8 +295,10 @@ export class HttpClient {
   /** Ends every call in flight (CLOSED) and closes the sockets. */
   close(): void {
     this.closer.abort();
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+    for (const agents of [this.agents, this.directAgents]) {
+      agents.http.destroy();
+      agents.https.destroy();
+    }
   }
 
   /** Value of a cookie the jar would send to `url` (e.g. webwx_data_ticket), if any. */
@@ -545,7 +481,7 @@ export class HttpClient {
       const cookie = await this.cookieHeaders.header(this.jar, spec.url);
       // No FormData here: once() sends a call with form data through got.
       const data = body as string | Buffer | undefined;
-      return await directCall({ url: spec.url, method: spec.method ?? "GET", headers, body: data, cookie, jar: this.jar, agents: this.agents, timeoutMs, maxBytes, signals });
+      return await directCall({ url: spec.url, method: spec.method ?? "GET", headers, body: data, cookie, jar: this.jar, agents: this.directAgents, timeoutMs, maxBytes, signals });
     } catch (error) {
       if (error instanceof DirectCallError && error.tooLarge) throw tooLargeError(spec.what, maxBytes);
       if (signals.some((s) => s.aborted)) throw new WeChatError("CLOSED", `${spec.what}: stopped`);

@@ -44,7 +44,7 @@ export interface InboundOptions {
 export class Inbound {
   private readonly emit: ClientEmit;
   /** The MsgIds the last answer marked handled, and those of them claimed in the storage (takeBackLast). */
-  private last: { ids: string[]; claimed: string[]; emitted: number } = { ids: [], claimed: [], emitted: 0 };
+  private last: { ids: Iterable<string>; claimed: string[]; emitted: number } = { ids: [], claimed: [], emitted: 0 };
 
   constructor(
     private readonly api: SessionApi,
@@ -79,20 +79,24 @@ export class Inbound {
     this.applyContactChanges(answer);
     // New MsgIds are remembered (or claimed) only once their messages go out: an answer dropped by a stop leaves
     // none behind, so its messages come again at the next start.
+    const seen = this.options.seen;
     const ids = new Set<string>();
-    let fresh = answer.addMsgList.filter((raw) => {
+    let fresh: RawMessage[] = [];
+    for (const raw of answer.addMsgList as unknown as RawMessage[]) {
       const id = msgIdOf(raw);
-      if (id === "" || ids.has(id) || this.options.seen.has(id)) return false;
+      if (id === "" || seen.has(id)) continue;
+      // Twice in one answer: the first one counts.
+      const size = ids.size;
       ids.add(id);
-      return true;
-    }) as unknown as RawMessage[];
+      if (ids.size !== size) fresh.push(raw);
+    }
     if (fresh.length === 0) return;
     await this.fetchUnknown(fresh);
     this.stillReceiving();
     const claims = this.options.claims;
     if (claims) fresh = await this.claim(claims, fresh);
-    else for (const id of ids) this.options.seen.add(id);
-    this.last = { ids: [...ids], claimed: claims ? fresh.map(msgIdOf) : [], emitted: 0 };
+    else for (const id of ids) seen.add(id);
+    this.last = { ids, claimed: claims ? fresh.map(msgIdOf) : [], emitted: 0 };
     const ctx = this.context();
     for (const raw of fresh) {
       let message: Message;
@@ -102,7 +106,7 @@ export class Inbound {
         this.emit("warn", `a message could not be read (MsgType ${String(raw.MsgType)}): ${error instanceof Error ? error.message : "error"}`);
         continue;
       }
-      this.emitMessage(message);
+      this.emitMessage(message, raw, ctx);
       this.last.emitted++;
     }
   }
@@ -131,17 +135,38 @@ export class Inbound {
     return candidates.filter((raw) => ok.delete(msgIdOf(raw)));
   }
 
-  /** A new message to the listeners, and the events it stands for; kept for a later recall (status notices are not). */
-  private emitMessage(message: Message): void {
-    if (message.fromSelf && this.options.sent?.has(message.id)) message.fromClient = true;
+  /**
+   * A new message to the listeners, and the events it stands for. Its wire entry is kept for a later recall (status
+   * notices are not): the recall's original is read again from it then, so no listener's change to the emitted
+   * message can reach it.
+   */
+  private emitMessage(message: Message, raw: RawMessage, ctx: NormalizeContext): void {
+    this.markOurs(message);
     const recall = message.type === "recall" && message.recall !== undefined;
-    // Kept (as a copy) before any listener sees the message: a listener's change never reaches a later recall.
-    if (!recall && message.type !== "status") this.options.recent.add(message);
+    if (!recall && message.type !== "status") this.options.recent.add(message.id, raw);
     this.emit("message", message);
     if (message.type === "friend-request" && message.friendRequest) this.emit("friend-request", message);
     if (recall && message.recall) {
-      const original = message.recall.msgId ? this.options.recent.get(message.recall.msgId) : undefined;
+      const original = message.recall.msgId ? this.original(message.recall.msgId, ctx) : undefined;
       this.emit("recall", { message, ...(original ? { original } : {}) });
+    }
+  }
+
+  /** A message of ours that syncs back (sent by this client) is marked fromClient. */
+  private markOurs(message: Message): void {
+    if (message.fromSelf && this.options.sent?.has(message.id)) message.fromClient = true;
+  }
+
+  /** The recalled message, read again from its kept entry (undefined when it was not kept or is too old). */
+  private original(msgId: string, ctx: NormalizeContext): Message | undefined {
+    const raw = this.options.recent.get(msgId);
+    if (!raw) return undefined;
+    try {
+      const original = normalizeMessage(raw, { ...ctx, entriesHandedOver: false });
+      this.markOurs(original);
+      return original;
+    } catch {
+      return undefined;
     }
   }
 
@@ -195,12 +220,16 @@ export class Inbound {
   private async fetchUnknown(messages: RawMessage[]): Promise<void> {
     const self = this.api.session.user.userName;
     const wanted = new Map<string, { UserName: string; EncryChatRoomId: string }>();
+    const known = (userName: string): boolean => userName === "" || userName === self || isSpecialUserName(userName) || this.contacts.has(userName);
     for (const raw of messages) {
       const from = typeof raw.FromUserName === "string" ? raw.FromUserName : "";
       const to = typeof raw.ToUserName === "string" ? raw.ToUserName : "";
+      // The common case, decided without building anything: between two known contacts, no group, not the login's
+      // status notify (most of a burst: issue #19).
+      if (!isGroupUserName(from) && !isGroupUserName(to) && Number(raw.MsgType) !== MsgType.STATUS_NOTIFY && known(from) && known(to)) continue;
       const room = isGroupUserName(from) ? from : isGroupUserName(to) ? to : "";
       for (const userName of referencedUserNames(raw)) {
-        if (!userName || userName === self || isSpecialUserName(userName) || this.contacts.has(userName)) continue;
+        if (known(userName)) continue;
         if (room && !isGroupUserName(userName)) {
           if (this.contacts.member(room, userName)) continue;
           // A member we do not know: the group's fresh member list brings them.

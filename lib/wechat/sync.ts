@@ -139,8 +139,10 @@ export class SyncLoop {
 
   /**
    * webwxsync, again at once while ContinueFlag is set. True when any answer carried something. The next page is
-   * asked for (with the new keys) as soon as an answer arrives, while that answer is handled: one call in flight,
-   * answers still handled one after the other, in order.
+   * asked for (with the new keys) as soon as an answer's keys are read, before its lists are parsed and handled:
+   * one call in flight, answers still handled one after the other, in order. A page whose lists cannot be read
+   * although its keys could is lost once the next call has gone out with those keys (said in a warning, the loop
+   * goes on); without a next call, it is not taken, and asked for again like any failed sync.
    */
   private async syncAll(): Promise<boolean> {
     const session = this.api.session;
@@ -150,19 +152,31 @@ export class SyncLoop {
     for (let round = 0; pending; round++) {
       const answer: SyncAnswer = await pending;
       pending = undefined;
+      const more = answer.continueFlag !== 0 && round + 1 < max && !this.api.signal?.aborted;
+      // Read before its keys are taken: a page that cannot be read is asked for again with the same keys.
+      let entries = more ? 0 : entryCount(answer);
       if (answer.syncKey) session.syncKey = answer.syncKey;
       if (answer.syncCheckKey) session.syncCheckKey = answer.syncCheckKey;
       else if (answer.syncKey) session.syncCheckKey = answer.syncKey;
       if (answer.skey) session.skey = answer.skey;
-      brought ||=
-        answer.addMsgList.length + answer.modContactList.length + answer.delContactList.length + answer.modChatRoomMemberList.length > 0;
-      if (answer.continueFlag !== 0 && round + 1 < max && !this.api.signal?.aborted) {
+      if (more) {
         pending = this.api.sync();
         // Its failure is seen when it is awaited (next round), not as an unhandled rejection meanwhile.
         pending.catch(() => undefined);
-        // Let the call go out before this page is handled: the server builds the next page meanwhile.
+        // Let the call go out before this page is read and handled: the server builds the next page meanwhile.
         await afterCallsStarted();
+        try {
+          entries = entryCount(answer);
+        } catch (error) {
+          if (!isWeChatError(error, "PROTOCOL")) {
+            await pending.catch(() => undefined);
+            throw error;
+          }
+          this.handlers.warn(`${errorText(error, "sync: unreadable page")}; the next page was already asked for past it, so its messages are lost`);
+          continue;
+        }
       }
+      brought ||= entries > 0;
       try {
         await this.handlers.handle(answer);
         await this.handlers.handled();
@@ -174,4 +188,9 @@ export class SyncLoop {
     }
     return brought;
   }
+}
+
+/** Messages and contact changes in a page; reading them parses the page (SyncAnswer's lists). */
+function entryCount(answer: SyncAnswer): number {
+  return answer.addMsgList.length + answer.modContactList.length + answer.delContactList.length + answer.modChatRoomMemberList.length;
 }

@@ -163,6 +163,10 @@ export interface Message {
   card?: { userName: string; nickName: string; alias?: string };
   friendRequest?: { userName: string; nickName: string; greeting: string; ticket: string; scene?: number };
   recall?: { msgId: string; replaceText: string };
+  /**
+   * The AddMsgList entry as the server sent it (ids as strings). The client keeps it for a later recall of this
+   * message: read it, copy it to change it.
+   */
   raw: Record<string, unknown>;
 }
 
@@ -196,7 +200,10 @@ export interface ContactEvent {
 export interface RecallEvent {
   /** The recall notice itself (type "recall"; `recall.msgId` names the recalled message). */
   message: Message;
-  /** The recalled message, when it arrived recently enough to still be remembered. */
+  /**
+   * The recalled message, when it arrived recently enough to still be remembered: read again from its wire entry
+   * (names as the contacts are now), with a `raw` of its own.
+   */
   original?: Message;
 }
 

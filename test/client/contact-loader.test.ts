@@ -54,6 +54,34 @@ describe("client contact loading", () => {
     assert.deepEqual(log, ["page 0", "page 1", "handle 2", "page 2", "handle 1", "handle 1"]);
   });
 
+  it("a page whose Seq read but whose contacts do not is fetched again, whole, while the next page is already asked for", async () => {
+    const log: string[] = [];
+    const warns: string[] = [];
+    let broken = 1;
+    const pages = [[friend(1)], [friend(2)], [friend(3)]];
+    const session = new Session("http://127.0.0.1:1", 1, "sid", "skey", "pt", "e123456789012345");
+    const api = {
+      session,
+      getContactPage: async (seq: number) => {
+        log.push(`page ${seq}`);
+        const unreadable = seq === 1 && broken-- > 0;
+        return {
+          seq: seq + 1 < pages.length ? seq + 1 : 0,
+          get members(): Json[] {
+            log.push(`read ${seq}`);
+            if (unreadable) throw new WeChatError("PROTOCOL", "webwxgetcontact: the answer is not valid JSON", { afterSent: true });
+            return pages[seq] ?? [];
+          },
+        };
+      },
+    } as unknown as SessionApi;
+    const seen: string[] = [];
+    await fetchAllContacts(api, (members) => seen.push(...members.map((m) => String(m.UserName))), { attempts: 2, backoffMs: 1, maxBackoffMs: 1 }, (w) => warns.push(w));
+    assert.deepEqual(seen, ["@f1", "@f2", "@f3"], "every contact, in order");
+    assert.deepEqual(log, ["page 0", "page 1", "read 0", "page 2", "read 1", "page 1", "read 1", "read 2"]);
+    assert.ok(warns.some((w) => /not valid JSON; fetching it again/.test(w)), warns.join("\n"));
+  });
+
   it("a page handler that throws ends the load with its error, and the page in flight is not left unhandled", async () => {
     const { api } = fakeApi([[friend(1)], [friend(2)]]);
     const unhandled: unknown[] = [];

@@ -65,6 +65,74 @@ describe("client sync loop", () => {
     assert.equal(saves, 2);
   });
 
+  it("asks for the next page before this page's lists are read (they are parsed while the server builds the next)", async () => {
+    const abort = new AbortController();
+    const order: string[] = [];
+    /** A page as SessionApi.sync gives it: keys at once, lists read from the body on first use. */
+    const page = (n: number): SyncAnswer => ({
+      continueFlag: n < 2 ? 1 : 0,
+      syncKey: key(10 + n),
+      get addMsgList() {
+        order.push(`read ${n}`);
+        return [{ MsgId: String(n) }];
+      },
+      modContactList: [],
+      delContactList: [],
+      modChatRoomMemberList: [],
+    });
+    const { api } = fake(
+      (n) => (n === 0 ? { retcode: 0, selector: "2" } : { retcode: 1101, selector: "0" }),
+      (n) => {
+        order.push(`call ${n}`);
+        return page(n);
+      },
+      abort,
+    );
+    const handled: string[] = [];
+    await new SyncLoop(api, {
+      handle: async (a) => void handled.push(String(a.addMsgList[0]?.MsgId)),
+      handled: async () => undefined,
+      warn: () => undefined,
+    }).run();
+    // Each page's lists are read once the next call is out (pages 0 and 1); the last page (ContinueFlag 0) is read
+    // before its keys are taken. The old loop read each page before asking for the next.
+    const steps = order.filter((step, i) => step !== order[i - 1]);
+    assert.deepEqual(steps, ["call 0", "call 1", "read 0", "call 2", "read 1", "read 2"]);
+    assert.deepEqual(handled, ["0", "1", "2"], "in order, each once");
+  });
+
+  it("a page whose keys read but whose lists do not: lost with a warning once the next call is out, asked for again when none is", async () => {
+    const abort = new AbortController();
+    const warns: string[] = [];
+    const unreadable = (n: number, continueFlag: number): SyncAnswer => ({
+      continueFlag,
+      syncKey: key(10 + n),
+      get addMsgList(): never {
+        throw new WeChatError("PROTOCOL", "webwxsync: the answer is not valid JSON", { afterSent: true });
+      },
+      modContactList: [],
+      delContactList: [],
+      modChatRoomMemberList: [],
+    });
+    const { api, log, session } = fake(
+      (n) => (n < 3 ? { retcode: 0, selector: "2" } : { retcode: 1101, selector: "0" }),
+      (n) => (n === 0 ? unreadable(0, 1) : n === 1 ? empty({ syncKey: key(11), addMsgList: [{ MsgId: "1" }] }) : n === 2 ? unreadable(2, 0) : empty({ syncKey: key(13) })),
+      abort,
+    );
+    const handled: string[] = [];
+    await new SyncLoop(
+      api,
+      { handle: async (a) => void handled.push(...a.addMsgList.map((m) => String(m.MsgId))), handled: async () => undefined, warn: (w) => warns.push(w) },
+      { backoffMs: 1, maxBackoffMs: 2 },
+    ).run();
+    // Page 0 went by (its keys asked for page 1); page 2 had no next call: not taken, asked for again with key 11.
+    assert.deepEqual(log, ["check ", "sync null", "sync 10", "check 1_11", "sync 11", "check 1_11", "sync 11", "check 1_13"]);
+    assert.deepEqual(handled, ["1"]);
+    assert.ok(warns.some((w) => /messages are lost/.test(w)), warns.join("\n"));
+    assert.ok(warns.some((w) => /not valid JSON; retrying/.test(w)), warns.join("\n"));
+    assert.equal(session.syncKey?.List[0]?.Val, 13);
+  });
+
   it("backs off on failures, resets after success, and does not spin on empty selectors; stops at once", async () => {
     const abort = new AbortController();
     const warns: string[] = [];

@@ -5,7 +5,6 @@ import { ClientMsgIds, makeClientMsgId, deviceId } from "../../lib/wechat/util/i
 import { extensionFor, sniffImage, sniffMime } from "../../lib/wechat/util/mime";
 import { RecentMessages } from "../../lib/wechat/util/recent-messages";
 import { parseScriptVars } from "../../lib/wechat/util/script-vars";
-import type { Message } from "../../lib/wechat/types";
 
 describe("util/BoundedSet", () => {
   it("lists the newest values oldest first, before and after it wraps", () => {
@@ -211,38 +210,38 @@ describe("util/extensionFor and sniffImage: one MIME table for lib and nodes (#1
 });
 
 describe("util/RecentMessages", () => {
-  function message(id: string): Message {
-    const ref = { userName: "@a", handle: "A", displayName: "A", kind: "friend" as const };
-    return { id, type: "text", msgType: 1, time: 0, chat: ref, sender: ref, fromSelf: false, mentioned: false, text: id, raw: {} };
-  }
+  const entry = (id: string) => ({ MsgId: id, MsgType: 1, FromUserName: "@a", ToUserName: "@b", Content: id });
 
-  it("remembers the last messages by id, bounded by count and age", () => {
+  it("remembers the last messages' entries by id, bounded by count and age", () => {
     let now = 0;
     const recent = new RecentMessages(3, 1_000, () => now);
-    for (const id of ["1", "2", "3", "4"]) recent.add(message(id));
+    for (const id of ["1", "2", "3", "4"]) recent.add(id, entry(id));
     assert.equal(recent.size, 3);
     assert.equal(recent.get("1"), undefined, "the oldest was dropped");
-    assert.equal(recent.get("4")?.id, "4");
+    assert.equal(recent.get("4")?.MsgId, "4");
     now = 1_500;
     assert.equal(recent.get("4"), undefined, "too old");
-    recent.add(message("5"));
-    assert.equal(recent.size, 1, "old entries are trimmed on add");
-    for (let i = 0; i < 10_000; i++) recent.add(message(String(i)));
+    recent.add("5", entry("5"));
+    assert.equal(recent.size, 1, "old entries are dropped on add");
+    for (let i = 0; i < 10_000; i++) recent.add(String(i), entry(String(i)));
     assert.equal(recent.size, 3, "memory stays flat");
+    assert.deepEqual(["9997", "9998", "9999"].map((id) => recent.get(id)?.MsgId), ["9997", "9998", "9999"]);
+    assert.equal(recent.get("9996"), undefined);
   });
 
-  it("keeps its own copy: the original a recall carries does not change with the emitted message (#19)", () => {
-    const recent = new RecentMessages();
-    const emitted = message("7");
-    recent.add(emitted);
-    const kept = recent.get("7");
-    assert.deepEqual(kept, emitted);
-    assert.notEqual(kept, emitted);
-    emitted.text = "changed by a listener";
-    emitted.chat.displayName = "changed";
-    assert.equal(recent.get("7")?.text, "7");
-    assert.equal(recent.get("7")?.chat.displayName, "A");
-    assert.equal(recent.get("7")?.raw, emitted.raw, "raw is shared, not copied");
+  it("keeps the entry itself, makes nothing per message, and finds the newest of an id kept twice", () => {
+    const recent = new RecentMessages(4);
+    const first = entry("7");
+    recent.add("7", first);
+    assert.equal(recent.get("7"), first, "the entry JSON.parse made, not a copy");
+    const again = entry("7");
+    recent.add("7", again);
+    assert.equal(recent.get("7"), again);
+    recent.add("", entry(""));
+    assert.equal(recent.size, 2, "an empty id is not kept");
+    recent.clear();
+    assert.equal(recent.size, 0);
+    assert.equal(recent.get("7"), undefined);
   });
 });
 

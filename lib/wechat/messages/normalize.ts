@@ -146,6 +146,18 @@ interface Resolver {
   memberRef(roomUserName: string, memberUserName: string): ChatRef;
 }
 
+/** One resolver per context: a context serves a whole page of messages (Inbound), its closures need making once. */
+const resolvers = new WeakMap<NormalizeContext, Resolver>();
+
+function resolverFor(ctx: NormalizeContext): Resolver {
+  let resolver = resolvers.get(ctx);
+  if (!resolver) {
+    resolver = makeResolver(ctx);
+    resolvers.set(ctx, resolver);
+  }
+  return resolver;
+}
+
 function makeResolver(ctx: NormalizeContext): Resolver {
   const selfUserName = ctx.self.userName;
   const selfRef = (): ChatRef => {
@@ -402,7 +414,7 @@ function bodyFor(raw: Record<string, unknown>, msgType: number, content: string,
 export function normalizeMessage(raw: RawMessage, ctx: NormalizeContext): Message {
   const entry = obj(raw);
   if (!entry) throw new WeChatError("PROTOCOL", "message: an AddMsgList entry is not an object");
-  const resolver = makeResolver(ctx);
+  const resolver = resolverFor(ctx);
   const selfUserName = ctx.self.userName;
   const from = str(entry.FromUserName);
   const to = str(entry.ToUserName);

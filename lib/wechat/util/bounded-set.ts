@@ -24,7 +24,10 @@ export class BoundedSet<T = string> {
 
   /** Adds a value; true when it was new. A value already present keeps its place. */
   add(value: T): boolean {
-    if (this.members.has(value)) return false;
+    // One lookup: the size tells whether the value was new (has() then add() hashed it twice; issue #19).
+    const size = this.members.size;
+    this.members.add(value);
+    if (this.members.size === size) return false;
     if (this.ring.length < this.capacity) {
       this.ring.push(value);
     } else {
@@ -32,7 +35,6 @@ export class BoundedSet<T = string> {
       this.ring[this.next] = value;
       this.next = (this.next + 1) % this.capacity;
     }
-    this.members.add(value);
     return true;
   }
 

@@ -1,11 +1,19 @@
-import type { Message } from "../types";
+import type { RawMessage } from "../messages/wire";
 
 /**
- * The last messages seen, by MsgId, at most `capacity` of them and none older than `maxAgeMs`: what a recall
- * notice is matched against. Memory stays flat (a Map in insertion order, trimmed on every add).
+ * The wire entries (AddMsgList) of the last messages, by MsgId, at most `capacity` of them and none older than
+ * `maxAgeMs`: what the original of a recall is rebuilt from (Inbound). Memory stays flat: a ring of `capacity`
+ * slots, oldest first, aged ones dropped on every add. Adding costs three array writes and makes nothing: the entry
+ * is the one JSON.parse made, already Message.raw; a lookup walks the ring from the newest (recalls are rare,
+ * every message is added). Issue #19: a ring of copied messages cost a fifth of the inbound step.
  */
 export class RecentMessages {
-  private readonly entries = new Map<string, { message: Message; at: number }>();
+  private readonly ids: string[];
+  private readonly entries: (RawMessage | undefined)[];
+  private readonly ats: Float64Array;
+  /** The slot of the oldest message kept, and how many are kept. */
+  private oldest = 0;
+  private count = 0;
 
   constructor(
     readonly capacity = 500,
@@ -13,51 +21,54 @@ export class RecentMessages {
     private readonly now: () => number = Date.now,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("RecentMessages capacity must be a positive integer");
+    this.ids = new Array<string>(capacity).fill("");
+    this.entries = new Array<RawMessage | undefined>(capacity).fill(undefined);
+    this.ats = new Float64Array(capacity);
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 
-  /**
-   * Keeps its own copy of the message: the top level and its chat, sender and room, the rest shared. A later change
-   * to the emitted message does not reach the original a recall carries, and the objects the client makes for each
-   * message all die young. Kept themselves, every one of them survived the next scavenge (the ring outlives the
-   * messages made between two), so V8 began to allocate all of them in the old space (allocation-site pretenuring,
-   * seen with --trace-pretenuring-statistics in the burst: issue #19) and each scavenge took 2-10 ms instead of 1-2.
-   */
-  add(message: Message): void {
-    if (!message.id) return;
+  /** Keeps the entry of message `id` (an empty id is not kept). */
+  add(id: string, entry: RawMessage): void {
+    if (!id) return;
     const at = this.now();
-    this.entries.delete(message.id);
-    this.entries.set(message.id, { message: keptCopy(message), at });
-    this.trim(at);
+    this.dropAged(at);
+    if (this.count === this.capacity) this.dropOldest();
+    const slot = (this.oldest + this.count) % this.capacity;
+    this.ids[slot] = id;
+    this.entries[slot] = entry;
+    this.ats[slot] = at;
+    this.count++;
   }
 
-  get(id: string): Message | undefined {
-    const entry = this.entries.get(id);
-    if (!entry) return undefined;
-    if (this.now() - entry.at > this.maxAgeMs) {
-      this.entries.delete(id);
-      return undefined;
+  /** The newest entry kept for this id, unless it is older than maxAgeMs. */
+  get(id: string): RawMessage | undefined {
+    const now = this.now();
+    for (let k = this.count - 1; k >= 0; k--) {
+      const slot = (this.oldest + k) % this.capacity;
+      if (this.ids[slot] !== id) continue;
+      return now - (this.ats[slot] ?? 0) > this.maxAgeMs ? undefined : this.entries[slot];
     }
-    return entry.message;
+    return undefined;
   }
 
   clear(): void {
-    this.entries.clear();
+    this.ids.fill("");
+    this.entries.fill(undefined);
+    this.oldest = 0;
+    this.count = 0;
   }
 
-  private trim(now: number): void {
-    for (const [id, entry] of this.entries) {
-      if (this.entries.size <= this.capacity && now - entry.at <= this.maxAgeMs) break;
-      this.entries.delete(id);
-    }
+  private dropAged(now: number): void {
+    while (this.count > 0 && now - (this.ats[this.oldest] ?? 0) > this.maxAgeMs) this.dropOldest();
   }
-}
 
-function keptCopy(message: Message): Message {
-  const copy: Message = { ...message, chat: { ...message.chat }, sender: { ...message.sender } };
-  if (message.room) copy.room = { ...message.room };
-  return copy;
+  private dropOldest(): void {
+    this.ids[this.oldest] = "";
+    this.entries[this.oldest] = undefined;
+    this.oldest = (this.oldest + 1) % this.capacity;
+    this.count--;
+  }
 }

@@ -1,0 +1,171 @@
+import { strict as assert } from "node:assert";
+import { isWeChatError } from "../../lib/wechat/errors";
+import { MAX_JSON_DEPTH, topLevelMembers } from "../../lib/wechat/json-scan";
+import { syncPage } from "../../lib/wechat/sync-page";
+
+const HEAD = ["BaseResponse", "ContinueFlag", "SyncKey", "SyncCheckKey", "SKey"];
+
+/** What the scan says each wanted member is, as JSON.parse of its range; "unsure" / "too-deep" as they come. */
+function scanned(text: string, names: string[] = HEAD): Record<string, unknown> | string {
+  const bytes = Buffer.from(text, "utf8");
+  const result = topLevelMembers(bytes, names, MAX_JSON_DEPTH);
+  if (result.kind !== "members") return result.kind;
+  const out: Record<string, unknown> = {};
+  for (const [name, range] of result.members) out[name] = JSON.parse(bytes.toString("utf8", range.start, range.end));
+  return out;
+}
+
+/** What JSON.parse says the same members are. */
+function parsed(text: string, names: string[] = HEAD): Record<string, unknown> {
+  const value = JSON.parse(text.replace(/^\uFEFF/, "")) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const name of names) if (Object.hasOwn(value, name)) out[name] = value[name];
+  return out;
+}
+
+/** A sync page laid out as the real server lays it out ("}" then "," on its own line: docs/protocol.md section 9). */
+function wirePage(messages: { MsgId: string; Content: string }[], keys: { sync: number; check: number; continueFlag: number; skey?: string }): string {
+  const key = (v: number) => `{\n"Count": 2,\n"List": [{\n"Key": 1,\n"Val": ${v}\n}\n,{\n"Key": 2,\n"Val": ${v + 1}\n}\n]\n}`;
+  const list = messages
+    .map((m) => `{\n"MsgId": "${m.MsgId}",\n"FromUserName": "@a1b2",\n"ToUserName": "@c3d4",\n"MsgType": 1,\n"Content": ${JSON.stringify(m.Content)},\n"NewMsgId": ${m.MsgId},\n"RecommendInfo": {\n"UserName": "",\n"Ticket": ""\n}\n}`)
+    .join("\n,");
+  return (
+    `{\n"BaseResponse": {\n"Ret": 0,\n"ErrMsg": ""\n}\n,\n"AddMsgCount": ${messages.length},\n"AddMsgList": [${list}]\n,\n"ModContactCount": 0,\n"ModContactList": []\n,\n` +
+    `"ContinueFlag": ${keys.continueFlag},\n"SyncKey": ${key(keys.sync)}\n,\n"SKey": "${keys.skey ?? ""}",\n"SyncCheckKey": ${key(keys.check)}\n}\n`
+  );
+}
+
+/** A small deterministic generator (the property test must fail the same way every time it fails). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const TRICKY = ['"SyncKey": 1', '\\"SKey\\":', "}{][,:", "\\", "\u2028", "😀", "中文", '"', "\\u0022SKey\\u0022"];
+
+function randomValue(random: () => number, depth: number): unknown {
+  const pick = random();
+  if (depth > 3 || pick < 0.3) {
+    const kind = Math.floor(random() * 5);
+    if (kind === 0) return Math.floor(random() * 1e6);
+    if (kind === 1) return TRICKY[Math.floor(random() * TRICKY.length)]! + String(Math.floor(random() * 100));
+    if (kind === 2) return random() < 0.5;
+    if (kind === 3) return null;
+    return "";
+  }
+  if (pick < 0.6) return Array.from({ length: Math.floor(random() * 4) }, () => randomValue(random, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (let i = Math.floor(random() * 5); i > 0; i--) {
+    // Nested members may bear the wanted names: only the top level's count.
+    const name = random() < 0.4 ? HEAD[Math.floor(random() * HEAD.length)]! : `k${Math.floor(random() * 50)}`;
+    out[name] = randomValue(random, depth + 1);
+  }
+  return out;
+}
+
+/** JSON.stringify with random whitespace between tokens (outside strings). */
+function layOut(value: unknown, random: () => number): string {
+  const space = (): string => [" ", "\n", "\t", "\r\n", ""][Math.floor(random() * 5)]!;
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${space()}${value.map((v) => layOut(v, random)).join(`${space()},${space()}`)}${space()}]`;
+  const members = Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}${space()}:${space()}${layOut(v, random)}`);
+  return `{${space()}${members.join(`${space()},${space()}`)}${space()}}`;
+}
+
+describe("json-scan: the top-level members of a JSON object, read without parsing the rest", () => {
+  it("reads a sync page's keys as JSON.parse does (the real server's layout, ids as numbers, a BOM)", () => {
+    const page = wirePage(
+      [
+        { MsgId: "4000000001000000268", Content: 'he wrote "SyncKey": {"List": []}, then }' },
+        { MsgId: "4000000001000000455", Content: "\\ back \\\\ slashes \\" },
+      ],
+      { sync: 700, check: 710, continueFlag: 1, skey: "@crypt_new" },
+    );
+    assert.deepEqual(scanned(page), parsed(page));
+    assert.deepEqual(scanned(`\uFEFF${page}`), parsed(page));
+    assert.equal((scanned(page) as { ContinueFlag: number }).ContinueFlag, 1);
+  });
+
+  it("agrees with JSON.parse on 3,000 random objects: wanted names nested deeper, tricky strings, any whitespace", () => {
+    const random = rng(19);
+    for (let round = 0; round < 3_000; round++) {
+      const value = randomValue(random, 0);
+      if (value === null || typeof value !== "object" || Array.isArray(value)) continue;
+      // Some of the wanted names at the top level too, each once.
+      const top: Record<string, unknown> = { ...value };
+      for (const name of HEAD) if (random() < 0.5) top[name] = randomValue(random, 1);
+      const text = layOut(top, random);
+      assert.deepEqual(scanned(text), parsed(text), text);
+    }
+  });
+
+  it("says unsure where a byte scan could differ from JSON.parse, and never guesses", () => {
+    for (const text of [
+      '{"Sync\\u004bey": {"List": []}}', // an escaped top-level key
+      '{"SKey": "a", "SKey": "b"}', // a wanted key twice (JSON.parse keeps the last)
+      '[{"SKey": "a"}]', // not an object
+      '{"SKey": "a"} x', // something after the object
+      '{"SKey": "a"', // never closed
+      '{"SKey": "a}', // a string never closed
+      '{"SKey" "a"}', // no colon
+      '{"SKey": "a"]', // closed by the wrong bracket
+      "",
+    ]) {
+      assert.equal(scanned(text), "unsure", text);
+    }
+    assert.deepEqual(scanned("{}"), {});
+    assert.deepEqual(scanned(' { "k" : [1, {"SKey": 2}] } '), {});
+  });
+
+  it("guards the nesting as the whole-body check does: 64 levels pass, 65 are refused", () => {
+    const nest = (levels: number) => `{"SKey": "x", "deep": ${"[".repeat(levels - 1)}${"]".repeat(levels - 1)}}`;
+    assert.deepEqual(scanned(nest(MAX_JSON_DEPTH)), { SKey: "x" });
+    assert.equal(scanned(nest(MAX_JSON_DEPTH + 1)), "too-deep");
+    // Brackets inside strings are not nesting.
+    assert.deepEqual(scanned(`{"SKey": "${"[".repeat(500)}"}`), { SKey: "[".repeat(500) });
+  });
+});
+
+describe("sync-page: a webwxsync answer whose keys come before its lists", () => {
+  it("gives the keys at once and the lists (ids with every digit) when first read", () => {
+    const page = syncPage(Buffer.from(wirePage([{ MsgId: "4000000001000000268", Content: "hi" }], { sync: 5, check: 6, continueFlag: 1, skey: "@k" })));
+    assert.equal(page.continueFlag, 1);
+    assert.deepEqual(page.syncKey, { Count: 2, List: [{ Key: 1, Val: 5 }, { Key: 2, Val: 6 }] });
+    assert.deepEqual(page.syncCheckKey, { Count: 2, List: [{ Key: 1, Val: 6 }, { Key: 2, Val: 7 }] });
+    assert.equal(page.skey, "@k");
+    assert.equal(page.addMsgList.length, 1);
+    assert.equal(page.addMsgList[0]?.NewMsgId, "4000000001000000268");
+    assert.deepEqual(page.modContactList, []);
+    assert.strictEqual(page.addMsgList, page.addMsgList, "parsed once");
+  });
+
+  it("refuses as every JSON call does: Ret 1101 is SESSION_EXPIRED, too deep is PROTOCOL, both before any key is given", () => {
+    assert.throws(
+      () => syncPage(Buffer.from('{"BaseResponse": {"Ret": 1101, "ErrMsg": ""}, "SyncKey": {"Count": 0, "List": []}}')),
+      (e) => isWeChatError(e, "SESSION_EXPIRED") && e.ret === 1101,
+    );
+    assert.throws(
+      () => syncPage(Buffer.from(`{"BaseResponse": {"Ret": 0}, "AddMsgList": ${"[".repeat(100)}${"]".repeat(100)}}`)),
+      (e) => isWeChatError(e, "PROTOCOL") && e.afterSent === true && /deeper/.test(e.message),
+    );
+    assert.throws(() => syncPage(Buffer.from("<html>busy</html>")), (e) => isWeChatError(e, "PROTOCOL") && e.afterSent === true);
+  });
+
+  it("a page whose keys read but whose lists do not: the keys are given, reading a list is PROTOCOL", () => {
+    const good = wirePage([{ MsgId: "4000000001000000268", Content: "hi" }], { sync: 5, check: 6, continueFlag: 1 });
+    const broken = good.replace('"MsgType": 1', '"MsgType": 1 1');
+    const page = syncPage(Buffer.from(broken));
+    assert.equal(page.syncKey?.List[0]?.Val, 5);
+    assert.throws(() => page.addMsgList, (e) => isWeChatError(e, "PROTOCOL") && e.afterSent === true);
+  });
+
+  it("a page the scan cannot answer for is parsed whole, with the same result", () => {
+    const text = '{"BaseResponse": {"Ret": 0}, "Sync\\u004bey": {"Count": 1, "List": [{"Key": 1, "Val": 9}]}, "AddMsgList": [{"MsgId": 12345678901234567890}], "ContinueFlag": 0}';
+    const page = syncPage(Buffer.from(text));
+    assert.equal(page.syncKey?.List[0]?.Val, 9);
+    assert.equal(page.addMsgList[0]?.MsgId, "12345678901234567890");
+  });
+});
