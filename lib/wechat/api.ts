@@ -37,7 +37,8 @@ export const lang = "zh_CN";
 /** How one POST differs from the defaults: retries of a read, the largest answer, its own timeout. */
 export type PostOptions = Pick<RequestSpec, "retries" | "maxBytes" | "timeoutMs" | "direct">;
 export const negMs = (): number => ~Date.now();
-type PostSpecOptions = Pick<RequestSpec, "retries" | "maxBytes" | "idempotent" | "timeoutMs" | "direct">;
+/** PostOptions, and whether the call may be repeated (sends may not). */
+type PostSpecOptions = PostOptions & Pick<RequestSpec, "idempotent">;
 
 /**
  * The page/push/file host calls of one session (docs/protocol.md sections 3-7), with BaseRequest, pass_ticket as

@@ -19,8 +19,6 @@ export function preloadHttp(): Promise<void> {
   return loadGot().then(() => undefined);
 }
 
-export { MAX_JSON_DEPTH, jsonNestsDeeper, quoteMessageIds };
-
 export const API_PATH = "/cgi-bin/mmwebwx-bin/";
 export const USER_AGENT =
   "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
@@ -190,6 +188,22 @@ export function parseJsonBody(body: Buffer | string, what: string, options: { de
   }
 }
 
+/**
+ * An answer with a BaseResponse, read: parsed (parseJsonBody) and checked (Ret != 0 -> its typed error). An
+ * unreadable one is PROTOCOL with `afterSent`: the server answered, so it may have acted on the call, and an
+ * unreadable answer is not a refusal.
+ */
+export function jsonAnswer(body: Buffer, what: string, options: { depthChecked?: boolean } = {}): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = parseJsonBody(body, what, options);
+  } catch (error) {
+    throw new WeChatError("PROTOCOL", errorText(error, `${what}: unreadable answer`), { afterSent: true });
+  }
+  checkBaseResponse(value, what);
+  return value as Record<string, unknown>;
+}
+
 /** One strict UTF-8 decoder for every body: decode() without `stream` keeps no state between calls. */
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 const CHARSET = /charset\s*=\s*"?([\w-]+)/i;
@@ -338,15 +352,7 @@ export class HttpClient {
   /** POST/GET answering JSON with a BaseResponse: parsed and checked (Ret != 0 -> typed error). */
   async json(spec: RequestSpec): Promise<Record<string, unknown>> {
     const response = await this.request(spec);
-    let value: unknown;
-    try {
-      value = parseJsonBody(response.body, spec.what);
-    } catch (error) {
-      // The server answered, so it may have acted on the call: an unreadable answer is not a refusal.
-      throw new WeChatError("PROTOCOL", errorText(error, `${spec.what}: unreadable answer`), { afterSent: true });
-    }
-    checkBaseResponse(value, spec.what);
-    return value as Record<string, unknown>;
+    return jsonAnswer(response.body, spec.what);
   }
 
   /** The body as text (script answers, XML). */

@@ -2,7 +2,7 @@ import type { Json, SessionApi, SyncAnswer } from "./api";
 import { batchGet, toContact } from "./contact-loader";
 import type { ContactStore } from "./contacts";
 import { WeChatError, isWeChatError } from "./errors";
-import { MsgType, StatusNotifyCode, isGroupUserName, isSpecialUserName, normalizeMessage, rawMemberToMember, referencedUserNames } from "./messages";
+import { MsgType, StatusNotifyCode, isGroupUserName, isSpecialUserName, messageNormalizer, normalizeMessage, rawMemberToMember, referencedUserNames } from "./messages";
 import type { NormalizeContext, RawMember, RawMessage } from "./messages";
 import type { BoundedSet, RecentMessages } from "./util";
 import { contactEvents } from "./contact-events";
@@ -98,10 +98,11 @@ export class Inbound {
     else for (const id of ids) seen.add(id);
     this.last = { ids, claimed: claims ? fresh.map(msgIdOf) : [], emitted: 0 };
     const ctx = this.context();
+    const normalize = messageNormalizer(ctx);
     for (const raw of fresh) {
       let message: Message;
       try {
-        message = normalizeMessage(raw, ctx);
+        message = normalize(raw);
       } catch (error) {
         this.emit("warn", `a message could not be read (MsgType ${String(raw.MsgType)}): ${error instanceof Error ? error.message : "error"}`);
         continue;

@@ -13,6 +13,8 @@ const CLOSE_BRACE = 0x7d;
 const CLOSE_BRACKET = 0x5d;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
 
 /**
  * True when the JSON nests deeper than `max`. One linear pass over the bytes (string contents skipped), so a
@@ -66,7 +68,7 @@ export function quoteMessageIds(text: string): string {
     }
     let i = at + 6;
     while (isJsonSpace(text.charCodeAt(i))) i++;
-    if (text.charCodeAt(i) !== 0x3a) continue; // ":"
+    if (text.charCodeAt(i) !== COLON) continue;
     i++;
     while (isJsonSpace(text.charCodeAt(i))) i++;
     const start = i;
@@ -81,7 +83,6 @@ export function quoteMessageIds(text: string): string {
   return copied === 0 ? text : out + text.slice(copied);
 }
 
-
 /** Where one top-level member's value lies in the bytes: [start, end), whitespace trimmed. */
 export interface MemberRange {
   start: number;
@@ -95,9 +96,6 @@ export type TopLevel =
   | { kind: "too-deep" }
   /** Not laid out so that a byte scan can answer for JSON.parse: parse the whole body instead. */
   | { kind: "unsure" };
-
-const COMMA = 0x2c;
-const COLON = 0x3a;
 
 function skipSpace(bytes: Uint8Array, at: number): number {
   while (at < bytes.length && isJsonSpace(bytes[at] as number)) at++;

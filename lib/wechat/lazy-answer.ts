@@ -1,7 +1,6 @@
 import type { Json } from "./api";
-import { WeChatError, errorText } from "./errors";
 import { MAX_JSON_DEPTH, topLevelMembers } from "./json-scan";
-import { checkBaseResponse, parseJsonBody } from "./http";
+import { checkBaseResponse, jsonAnswer } from "./http";
 
 /** The objects of a JSON array (anything else in it skipped); [] when it is not an array. */
 export function objectList(value: unknown): Json[] {
@@ -12,24 +11,8 @@ export function objectList(value: unknown): Json[] {
 export interface LazyAnswer {
   /** The members asked for (those present), BaseResponse already checked. */
   head: Json;
-  /** The whole answer, parsed on the first call (then kept). Throws PROTOCOL (afterSent) when it is not JSON. */
+  /** The whole answer, parsed and checked on the first call (then kept). Throws as HttpClient.json does. */
   whole(): Json;
-}
-
-/** The server answered, so it may have acted on the call: an unreadable answer is not a refusal (as HttpClient.json). */
-function unreadable(what: string, error?: unknown): WeChatError {
-  return new WeChatError("PROTOCOL", errorText(error, `${what}: the answer is not valid JSON`), { afterSent: true });
-}
-
-function parsed(body: Buffer, what: string, depthChecked: boolean): Json {
-  let value: unknown;
-  try {
-    value = parseJsonBody(body, what, { depthChecked });
-  } catch (error) {
-    throw unreadable(what, error);
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw unreadable(what);
-  return value as Json;
 }
 
 /**
@@ -41,9 +24,6 @@ function parsed(body: Buffer, what: string, depthChecked: boolean): Json {
  */
 export function lazyAnswer(body: Buffer, what: string, names: readonly string[]): LazyAnswer {
   const scan = topLevelMembers(body, ["BaseResponse", ...names], MAX_JSON_DEPTH);
-  if (scan.kind === "too-deep") {
-    throw unreadable(what, new WeChatError("PROTOCOL", `${what}: the answer nests deeper than ${MAX_JSON_DEPTH} levels; refused`));
-  }
   let head: Json | undefined;
   if (scan.kind === "members") {
     head = {};
@@ -55,8 +35,9 @@ export function lazyAnswer(body: Buffer, what: string, names: readonly string[])
     }
   }
   if (!head) {
-    const value = parsed(body, what, false);
-    checkBaseResponse(value, what);
+    // Too deep, unsure or unreadable: read whole, as HttpClient.json reads an answer (its errors, its depth check
+    // unless the scan went through every byte).
+    const value = jsonAnswer(body, what, { depthChecked: scan.kind === "members" });
     return { head: value, whole: () => value };
   }
   checkBaseResponse(head, what);
@@ -65,11 +46,11 @@ export function lazyAnswer(body: Buffer, what: string, names: readonly string[])
   return {
     head,
     whole: () => {
-      if (value) return value;
-      if (!rest) throw unreadable(what);
-      value = parsed(rest, what, true);
-      // The bytes are not needed again.
-      rest = undefined;
+      if (!value) {
+        value = jsonAnswer(rest as Buffer, what, { depthChecked: true });
+        // The bytes are not needed again.
+        rest = undefined;
+      }
       return value;
     },
   };

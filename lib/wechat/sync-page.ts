@@ -1,5 +1,5 @@
 import type { Json } from "./api";
-import { lazyAnswer, objectList } from "./lazy-answer";
+import { type LazyAnswer, lazyAnswer, objectList } from "./lazy-answer";
 import { readSyncKey, type SyncKey } from "./session";
 
 /**
@@ -33,7 +33,7 @@ class SyncPage implements SyncAnswer {
   readonly syncCheckKey: SyncKey | undefined;
   readonly skey: string | undefined;
 
-  constructor(private readonly answer: ReturnType<typeof lazyAnswer>) {
+  constructor(private readonly answer: LazyAnswer) {
     const head = answer.head;
     this.continueFlag = Number(head.ContinueFlag) || 0;
     this.syncKey = readSyncKey(head.SyncKey);

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { checkBaseResponse, parseJsonBody, quoteMessageIds, serverNotice } from "../../lib/wechat/http";
+import { checkBaseResponse, parseJsonBody, serverNotice } from "../../lib/wechat/http";
+import { quoteMessageIds } from "../../lib/wechat/json-scan";
 import { isWeChatError } from "../../lib/wechat/errors";
 import { normalizeMessage, type NormalizeContext } from "../../lib/wechat/messages/normalize";
 import { rawContactToContact } from "../../lib/wechat/messages/contact";

@@ -1,6 +1,6 @@
 export { decodeContent, emojiFromHex, unescapeXmlContent, splitGroupPrefix, isMentioned } from "./text";
 export type { GroupPrefix } from "./text";
-export { normalizeMessage, referencedUserNames } from "./normalize";
+export { messageNormalizer, normalizeMessage, referencedUserNames } from "./normalize";
 export { MsgType, AppMsgType, StatusNotifyCode } from "./constants";
 export type { MsgTypeValue, AppMsgTypeValue } from "./constants";
 export type { NormalizeContext } from "./normalize";

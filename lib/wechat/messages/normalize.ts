@@ -146,18 +146,6 @@ interface Resolver {
   memberRef(roomUserName: string, memberUserName: string): ChatRef;
 }
 
-/** One resolver per context: a context serves a whole page of messages (Inbound), its closures need making once. */
-const resolvers = new WeakMap<NormalizeContext, Resolver>();
-
-function resolverFor(ctx: NormalizeContext): Resolver {
-  let resolver = resolvers.get(ctx);
-  if (!resolver) {
-    resolver = makeResolver(ctx);
-    resolvers.set(ctx, resolver);
-  }
-  return resolver;
-}
-
 function makeResolver(ctx: NormalizeContext): Resolver {
   const selfUserName = ctx.self.userName;
   const selfRef = (): ChatRef => {
@@ -412,9 +400,21 @@ function bodyFor(raw: Record<string, unknown>, msgType: number, content: string,
  * entry is not an object at all.
  */
 export function normalizeMessage(raw: RawMessage, ctx: NormalizeContext): Message {
+  return normalizeWith(raw, ctx, makeResolver(ctx));
+}
+
+/**
+ * normalizeMessage for many entries in one context (a sync answer's, Inbound): the context's name lookups are
+ * bound once, not for every message (issue #19).
+ */
+export function messageNormalizer(ctx: NormalizeContext): (raw: RawMessage) => Message {
+  const resolver = makeResolver(ctx);
+  return (raw) => normalizeWith(raw, ctx, resolver);
+}
+
+function normalizeWith(raw: RawMessage, ctx: NormalizeContext, resolver: Resolver): Message {
   const entry = obj(raw);
   if (!entry) throw new WeChatError("PROTOCOL", "message: an AddMsgList entry is not an object");
-  const resolver = resolverFor(ctx);
   const selfUserName = ctx.self.userName;
   const from = str(entry.FromUserName);
   const to = str(entry.ToUserName);
