@@ -3,6 +3,7 @@ import * as https from "node:https";
 import type { Socket } from "node:net";
 import * as zlib from "node:zlib";
 import type { CookieJar } from "tough-cookie";
+import type { AbortWatch } from "./abort-watch";
 
 /**
  * One HTTP call over node:http itself, for the paged reads (synccheck and webwxsync of the sync loop, and the
@@ -30,6 +31,8 @@ export interface DirectCall {
   maxBytes: number;
   /** The call ends (ABORT_ERR) when any of them aborts. */
   signals: AbortSignal[];
+  /** Watches them (abort-watch.ts). */
+  watch: AbortWatch;
 }
 
 export interface DirectAnswer {
@@ -77,6 +80,7 @@ export async function directCall(call: DirectCall): Promise<DirectAnswer> {
   const answer = await new Promise<DirectAnswer>((resolve, reject) => {
     let connected = false;
     let settled = false;
+    let unwatch: (() => void) | undefined;
     const request = (secure ? https : http).request(call.url, {
       method: call.method,
       headers,
@@ -86,7 +90,7 @@ export async function directCall(call: DirectCall): Promise<DirectAnswer> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      for (const signal of call.signals) signal.removeEventListener("abort", onAbort);
+      unwatch?.();
       if (error) {
         request.destroy();
         reject(error);
@@ -97,7 +101,6 @@ export async function directCall(call: DirectCall): Promise<DirectAnswer> {
     const fail = (error: unknown): void => finish(new DirectCallError(codeOf(error), connected));
     const onAbort = (): void => finish(new DirectCallError("ABORT_ERR", connected));
     const timer = setTimeout(() => finish(new DirectCallError("ETIMEDOUT", connected)), call.timeoutMs);
-    for (const signal of call.signals) signal.addEventListener("abort", onAbort, { once: true });
     request.on("socket", (socket: Socket) => {
       // A reused keep-alive socket is already connected: a failure on it may come after the server read the call.
       if (!socket.connecting) connected = true;
@@ -132,8 +135,12 @@ export async function directCall(call: DirectCall): Promise<DirectAnswer> {
         finish(undefined, { status: response.statusCode ?? 0, headers: response.headers, body });
       });
     });
-    if (call.signals.some((signal) => signal.aborted)) onAbort();
-    else request.end(call.body);
+    if (call.signals.some((signal) => signal.aborted)) {
+      onAbort();
+    } else {
+      unwatch = call.watch.watch(call.signals, onAbort);
+      request.end(call.body);
+    }
   });
   const setCookies = answer.headers["set-cookie"];
   if (setCookies) {

@@ -3,6 +3,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import type { CookieJar } from "tough-cookie";
 import { WeChatError, cleanServerText, errorForRet, errorText, networkFailureKind } from "./errors";
 import { CookieHeaders, watchedJar } from "./cookie-header";
+import { AbortWatch } from "./abort-watch";
 import { DirectCallError, directCall } from "./direct-request";
 import { MAX_JSON_DEPTH, jsonNestsDeeper, quoteMessageIds } from "./json-scan";
 import { agentsFor, type Transport } from "./transport";
@@ -285,6 +286,8 @@ export class HttpClient {
    */
   private readonly directAgents: ReturnType<typeof agentsFor>;
   private readonly closer = new AbortController();
+  /** The direct calls' watch on the client's and the sessions' signals. */
+  private readonly abortWatch = new AbortWatch();
   /** The sync calls' Cookie header, kept until the jar changes (direct calls only). */
   private readonly cookieHeaders = new CookieHeaders();
   private readonly options: { maxBodyBytes: number; timeoutMs: number; retryDelayMs: number };
@@ -487,7 +490,7 @@ export class HttpClient {
       const cookie = await this.cookieHeaders.header(this.jar, spec.url);
       // No FormData here: once() sends a call with form data through got.
       const data = body as string | Buffer | undefined;
-      return await directCall({ url: spec.url, method: spec.method ?? "GET", headers, body: data, cookie, jar: this.jar, agents: this.directAgents, timeoutMs, maxBytes, signals });
+      return await directCall({ url: spec.url, method: spec.method ?? "GET", headers, body: data, cookie, jar: this.jar, agents: this.directAgents, timeoutMs, maxBytes, signals, watch: this.abortWatch });
     } catch (error) {
       if (error instanceof DirectCallError && error.tooLarge) throw tooLargeError(spec.what, maxBytes);
       if (signals.some((s) => s.aborted)) throw new WeChatError("CLOSED", `${spec.what}: stopped`);

@@ -102,72 +102,99 @@ function skipSpace(bytes: Uint8Array, at: number): number {
   return at;
 }
 
-function sameAscii(bytes: Uint8Array, start: number, end: number, name: string): boolean {
-  if (end - start !== name.length) return false;
-  for (let i = 0; i < name.length; i++) if (bytes[start + i] !== name.charCodeAt(i)) return false;
-  return true;
+const UNSURE: TopLevel = Object.freeze({ kind: "unsure" });
+const TOO_DEEP: TopLevel = Object.freeze({ kind: "too-deep" });
+
+/** The name in `names` spelt by bytes [start, end), or "" when none is. */
+function wantedName(bytes: Uint8Array, start: number, end: number, names: readonly string[]): string {
+  for (const name of names) {
+    if (end - start !== name.length) continue;
+    let i = 0;
+    while (i < name.length && bytes[start + i] === name.charCodeAt(i)) i++;
+    if (i === name.length) return name;
+  }
+  return "";
+}
+
+/** valueEnd's answers that are not a position. */
+const VALUE_UNCLOSED = -1;
+const VALUE_TOO_DEEP = -2;
+
+/**
+ * Where the value of an object's member that starts at `start` ends: the position of the "," or "}" (or a wrong
+ * "]") after it, at its own level. VALUE_TOO_DEEP when brackets inside it nest deeper than `maxDepth`;
+ * VALUE_UNCLOSED when the bytes end first. This is the loop over nearly every byte of a page: it calls nothing, so
+ * V8 compiles it once with all it needs (an inlined helper still without type feedback in the first page made the
+ * compiled scan fall back and be compiled again, in the middle of a burst; issue #19).
+ */
+function valueEnd(bytes: Uint8Array, start: number, maxDepth: number): number {
+  const length = bytes.length;
+  let depth = 0;
+  for (let i = start; i < length; i++) {
+    const byte = bytes[i];
+    if (byte === QUOTE) {
+      // A string is skipped in a loop of its own (most of a sync page is strings).
+      for (i++; i < length; i++) {
+        const inner = bytes[i];
+        if (inner === QUOTE) break;
+        if (inner === BACKSLASH) i++;
+      }
+    } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+      if (++depth > maxDepth) return VALUE_TOO_DEEP;
+    } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
+      if (depth === 0) return i;
+      depth--;
+    } else if (byte === COMMA && depth === 0) {
+      return i;
+    }
+  }
+  return VALUE_UNCLOSED;
 }
 
 /**
  * The members `names` of a JSON object, found in one pass that also guards the nesting (as jsonNestsDeeper):
  * what JSON.parse(body)[name] would be is JSON.parse of the member's range, for every name found. A name that is
  * not found is not in the object. "unsure" when the bytes are not an object with plainly written keys (an escape
- * in a top-level key, a wanted key twice, anything but whitespace around the object, brackets that do not close),
- * so that the answer could differ from JSON.parse's. Values themselves are not checked here: JSON.parse of a
- * range (or of the whole body) does that. ASCII names only.
+ * in a top-level key, a wanted key twice, anything but whitespace around the object or between its members,
+ * brackets that do not close), so that the answer could differ from JSON.parse's. Values themselves are not
+ * checked here: JSON.parse of a range (or of the whole body) does that. ASCII names only.
+ * Member by member: the keys are read here, each value is skipped by valueEnd. Nothing in the loop allocates (a
+ * closure over the loop's block once made V8 allocate a context for every string: ~130 KB of garbage for a 42 KB
+ * sync page, issue #19).
  */
 export function topLevelMembers(bytes: Uint8Array, names: readonly string[], maxDepth: number): TopLevel {
   const length = bytes.length;
   let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
   i = skipSpace(bytes, i);
-  if (bytes[i] !== OPEN_BRACE) return { kind: "unsure" };
+  if (bytes[i] !== OPEN_BRACE) return UNSURE;
   const members = new Map<string, MemberRange>();
-  let depth = 1;
-  // The member being read at depth 1: its name when wanted ("" when not), and where its value starts.
-  let member: string | undefined;
-  let valueStart = -1;
-  const close = (at: number): boolean => {
-    if (member === undefined) return true;
-    let end = at;
-    while (end > valueStart && isJsonSpace(bytes[end - 1] as number)) end--;
-    if (member !== "") {
-      if (members.has(member)) return false;
-      members.set(member, { start: valueStart, end });
+  i = skipSpace(bytes, i + 1);
+  if (bytes[i] === CLOSE_BRACE) return skipSpace(bytes, i + 1) === length ? { kind: "members", members } : UNSURE;
+  for (;;) {
+    // A key: plainly written (no escape), then a colon.
+    if (bytes[i] !== QUOTE) return UNSURE;
+    const open = i;
+    for (i++; i < length && bytes[i] !== QUOTE; i++) if (bytes[i] === BACKSLASH) return UNSURE;
+    if (i >= length) return UNSURE;
+    const name = wantedName(bytes, open + 1, i, names);
+    i = skipSpace(bytes, i + 1);
+    if (bytes[i] !== COLON) return UNSURE;
+    const valueStart = skipSpace(bytes, i + 1);
+    // The value, one level below the object's.
+    const end = valueEnd(bytes, valueStart, maxDepth - 1);
+    if (end === VALUE_TOO_DEEP) return TOO_DEEP;
+    if (end === VALUE_UNCLOSED) return UNSURE;
+    if (name !== "") {
+      if (members.has(name)) return UNSURE;
+      let last = end;
+      while (last > valueStart && isJsonSpace(bytes[last - 1] as number)) last--;
+      members.set(name, { start: valueStart, end: last });
     }
-    member = undefined;
-    return true;
-  };
-  for (i++; i < length; i++) {
-    const byte = bytes[i];
-    if (byte === QUOTE) {
-      const open = i;
-      // The string is skipped in a loop of its own, as in jsonNestsDeeper (most of a page is strings).
-      for (i++; i < length; i++) {
-        const inner = bytes[i];
-        if (inner === QUOTE) break;
-        if (inner === BACKSLASH) i++;
-      }
-      if (i >= length) return { kind: "unsure" };
-      if (depth === 1 && member === undefined) {
-        // A key of the top-level object.
-        const end = i;
-        for (let k = open + 1; k < end; k++) if (bytes[k] === BACKSLASH) return { kind: "unsure" };
-        const colon = skipSpace(bytes, end + 1);
-        if (bytes[colon] !== COLON) return { kind: "unsure" };
-        member = names.find((name) => sameAscii(bytes, open + 1, end, name)) ?? "";
-        valueStart = skipSpace(bytes, colon + 1);
-        i = valueStart - 1;
-      }
-    } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
-      if (++depth > maxDepth) return { kind: "too-deep" };
-    } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
-      if (--depth === 0) {
-        if (byte !== CLOSE_BRACE || !close(i)) return { kind: "unsure" };
-        return skipSpace(bytes, i + 1) === length ? { kind: "members", members } : { kind: "unsure" };
-      }
-    } else if (byte === COMMA && depth === 1) {
-      if (member === undefined || !close(i)) return { kind: "unsure" };
+    if (bytes[end] === COMMA) {
+      i = skipSpace(bytes, end + 1);
+    } else {
+      if (bytes[end] !== CLOSE_BRACE) return UNSURE;
+      return skipSpace(bytes, end + 1) === length ? { kind: "members", members } : UNSURE;
     }
   }
-  return { kind: "unsure" };
 }

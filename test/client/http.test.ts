@@ -153,6 +153,32 @@ describe("client http", () => {
         }
       });
 
+      it("ends the held calls of an aborted signal at once, and only those; later calls still run", async () => {
+        const srv = await serve((req, res) => {
+          if (req.url?.startsWith("/quick")) res.end("ok");
+          // hang: never answer
+        });
+        const client = new HttpClient({ retryDelayMs: 5 });
+        try {
+          const session = new AbortController();
+          const other = new AbortController();
+          const held = [1, 2].map((n) => client.request({ ...via, what: `held${n}`, url: `${srv.origin}/hang`, timeoutMs: 60_000, signal: session.signal }));
+          const spared = client.request({ ...via, what: "spared", url: `${srv.origin}/hang`, timeoutMs: 300, retries: 0, signal: other.signal });
+          // Calls that ended before the abort are not touched by it.
+          assert.equal((await client.request({ ...via, what: "quick", url: `${srv.origin}/quick`, signal: session.signal })).status, 200);
+          const started = Date.now();
+          setImmediate(() => session.abort());
+          for (const call of held) await assert.rejects(call, (e) => isWeChatError(e, "CLOSED"));
+          assert.ok(Date.now() - started < 2000);
+          await assert.rejects(spared, (e) => isWeChatError(e, "NETWORK"), "another signal's call runs to its own timeout");
+          assert.equal((await client.request({ ...via, what: "quick", url: `${srv.origin}/quick`, signal: other.signal })).status, 200);
+          await assert.rejects(client.request({ ...via, what: "late", url: `${srv.origin}/quick`, signal: session.signal }), (e) => isWeChatError(e, "CLOSED"));
+        } finally {
+          client.close();
+          await srv.close();
+        }
+      });
+
       it("skips a Set-Cookie the jar refuses (foreign Domain, a port in Domain, a bad date) and keeps the answer", async () => {
         let calls = 0;
         const srv = await serve((_req, res) => {

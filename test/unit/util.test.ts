@@ -47,6 +47,25 @@ describe("util/BoundedSet", () => {
     assert.equal(set.has("msg199999"), true);
   });
 
+  it("forgets a value and keeps the order and the capacity of the others, before and after it wraps", () => {
+    const set = new BoundedSet<string>(4);
+    for (const id of ["a", "b", "c"]) set.add(id);
+    assert.equal(set.delete("b"), true);
+    assert.equal(set.delete("b"), false);
+    for (const id of ["d", "e"]) set.add(id);
+    assert.deepEqual(set.newest(4), ["a", "c", "d", "e"], "room was left: nothing evicted");
+    assert.ok(set.has("a"));
+    for (const id of ["f", "g"]) set.add(id);
+    assert.deepEqual(set.newest(4), ["d", "e", "f", "g"]);
+    assert.equal(set.delete("e"), true);
+    set.add("h");
+    assert.deepEqual(set.newest(4), ["d", "f", "g", "h"]);
+    set.add("i");
+    assert.deepEqual(set.newest(4), ["f", "g", "h", "i"]);
+    assert.equal(set.size, 4);
+    assert.equal(set.has("d"), false);
+  });
+
   it("refuses a nonsensical capacity", () => {
     assert.throws(() => new BoundedSet(0), RangeError);
     assert.throws(() => new BoundedSet(1.5), RangeError);

@@ -2,7 +2,7 @@
  * A set that remembers at most `capacity` values, forgetting the oldest first (insertion order).
  * Used to de-duplicate MsgIds: memory stays flat however long the session runs.
  */
-export class BoundedSet<T = string> {
+export class BoundedSet<T extends string | number = string> {
   readonly capacity: number;
   private readonly members = new Set<T>();
   // Insertion order in a ring: evicting by "first value of the Set" degrades in V8 after many deletes.
@@ -28,13 +28,14 @@ export class BoundedSet<T = string> {
     const size = this.members.size;
     this.members.add(value);
     if (this.members.size === size) return false;
-    if (this.ring.length < this.capacity) {
-      this.ring.push(value);
-    } else {
-      this.members.delete(this.ring[this.next] as T);
-      this.ring[this.next] = value;
-      this.next = (this.next + 1) % this.capacity;
-    }
+    // The value takes the next slot of the ring, and the one it held is forgotten. Until the ring is full that slot
+    // is past its end: undefined, never a member, so nothing is deleted. One path from the first value on: the
+    // first eviction, thousands of values into a session, is nothing new to the compiled code (it made V8 compile
+    // the inbound step again in the middle of a burst; issue #19).
+    const slot = this.next;
+    this.members.delete(this.ring[slot] as T);
+    this.ring[slot] = value;
+    this.next = slot + 1 === this.capacity ? 0 : slot + 1;
     return true;
   }
 
@@ -44,7 +45,8 @@ export class BoundedSet<T = string> {
     const kept = this.newest(this.ring.length).filter((v) => v !== value);
     this.ring.length = 0;
     this.ring.push(...kept);
-    this.next = 0;
+    // No longer full: the next value goes at the end.
+    this.next = this.ring.length;
     return true;
   }
 
