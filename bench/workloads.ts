@@ -135,6 +135,10 @@ export function workloads(options: BenchOptions): Workload[] {
         withSession(side, { contacts: z.loginContacts, groups: z.loginGroups }, true, ctx, `login-${side}-${round}`, async (s) => {
           ctx.log(`  ${side}: ${s.start.contacts} contacts, ${s.start.groupsWithMembers}/${s.start.groups} groups with members ` +
             `(${s.start.members} members); phases ${JSON.stringify(s.start.phases)}; requests ${JSON.stringify(s.counter.endpoints())}`);
+          // Ready means the whole address book: a side that said so with groups still missing their members fails.
+          if (s.start.groupsWithMembers < s.start.groups) {
+            throw new Error(`${side} was ready with ${s.start.groups - s.start.groupsWithMembers} of ${s.start.groups} groups still without members`);
+          }
           if (s.counter.requestTimes().length > 0) {
             const t0 = s.start.readyAt - s.start.readyMs - s.counter.resetAt;
             ctx.log(`  ${side}: request timeline (ms) start ${t0.toFixed(1)}, ${s.counter.requestTimes().join(", ")}, ready ${(s.start.readyAt - s.counter.resetAt).toFixed(1)} (reset at ${s.counter.resetAt.toFixed(1)})`);

@@ -109,8 +109,6 @@ export class SessionApi {
       url: this.url("webwxgetcontact", { pass_ticket: this.pt, r: Date.now(), seq, skey: this.session.skey, lang }),
       timeoutMs: this.timeouts.contactsMs,
       maxBytes: 64 * 1024 * 1024,
-      // A paged read like webwxsync: over node:http itself (direct-request.ts), the next page out at once.
-      direct: true,
       signal: this.signal,
     });
     const answer = lazyAnswer(response.body, "webwxgetcontact", ["Seq"]);
@@ -154,7 +152,6 @@ export class SessionApi {
       ),
       timeoutMs: this.timeouts.syncCheckMs,
       retries: 0,
-      direct: true,
       signal: this.signal,
     });
     const vars = parseScriptVars(text);
@@ -179,7 +176,7 @@ export class SessionApi {
         { sid: s.sid, skey: s.skey, lang, pass_ticket: this.pt },
         { SyncKey: s.syncKey ?? { Count: 0, List: [] }, rr: ~Math.floor(Date.now() / 1000) },
         // A sync answer refused for size would come back the same way every time: allow big ones.
-        { retries: 1, maxBytes: 64 * 1024 * 1024, direct: true },
+        { retries: 1, maxBytes: 64 * 1024 * 1024 },
       ),
     );
     return syncPage(response.body);

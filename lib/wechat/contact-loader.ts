@@ -160,14 +160,12 @@ export async function loadContacts(api: SessionApi, store: ContactStore, options
     groups.push(userName);
   };
   const take = (raws: Json[], last: boolean): void => {
-    const found: Contact[] = [];
+    // The page's groups first, and their member batches asked for, before its contacts are converted: the server
+    // builds the first batch meanwhile instead of waiting for the conversion (~10 ms for a page of 500, issue #19).
     for (const r of raws) {
-      const contact = toContact(r, self);
-      if (contact.userName === "") continue;
-      found.push(contact);
-      if (contact.kind === "group") want(contact.userName);
+      const userName = r.UserName;
+      if (typeof userName === "string" && isGroupUserName(userName)) want(userName);
     }
-    keep(found);
     while (groups.length - asked >= BATCH || (last && groups.length > asked)) {
       const chunk = groups.slice(asked, asked + BATCH).map((userName) => ({ UserName: userName, EncryChatRoomId: "" }));
       asked += chunk.length;
@@ -187,6 +185,12 @@ export async function loadContacts(api: SessionApi, store: ContactStore, options
       batch.catch(() => undefined);
       batches.push(batch);
     }
+    const found: Contact[] = [];
+    for (const r of raws) {
+      const contact = toContact(r, self);
+      if (contact.userName !== "") found.push(contact);
+    }
+    keep(found);
   };
   let failure: { error: unknown } | undefined;
   try {

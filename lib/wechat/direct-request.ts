@@ -6,11 +6,11 @@ import type { CookieJar } from "tough-cookie";
 import type { AbortWatch } from "./abort-watch";
 
 /**
- * One HTTP call over node:http itself, for the paged reads (synccheck and webwxsync of the sync loop, and the
- * address book's webwxgetcontact pages; issue #19). got costs ~0.4 ms of CPU and about one event-loop turn more
- * per call than node:http (bench/README.md, "Where the remaining time goes"), which the sync loop pays on every
- * page of a burst and twice per message in latency, and the login between two contact pages. Everything else
- * still goes through got. What it keeps of got's behaviour, and `http.test.ts` checks on both
+ * One HTTP call over node:http itself: every call without a form (issue #19). got costs ~0.4 ms of CPU and about
+ * one event-loop turn more per call than node:http (bench/README.md, "Where the remaining time goes"), which the
+ * sync loop paid on every page of a burst and twice per message in latency; cold, its first calls cost several ms
+ * each, which a login paid step by step. Forms and multipart uploads still go through got, and `direct: false`
+ * asks for it. What it keeps of got's behaviour, and `http.test.ts` checks on both
  * paths: keep-alive agents on the same transport (a server playing the real hosts; the client's second pair,
  * never shared with got: HttpClient.directAgents), the cookie jar (Cookie
  * sent, every Set-Cookie stored before the answer is handed back, an invalid one skipped), gzip/deflate/br

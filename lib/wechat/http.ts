@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { CookieJar } from "tough-cookie";
 import { WeChatError, cleanServerText, errorForRet, errorText, networkFailureKind } from "./errors";
-import { CookieHeaders, watchedJar } from "./cookie-header";
+import { CookieHeaders, warmCookieCode, watchedJar } from "./cookie-header";
 import { AbortWatch } from "./abort-watch";
 import { DirectCallError, directCall } from "./direct-request";
 import { MAX_JSON_DEPTH, jsonNestsDeeper, quoteMessageIds } from "./json-scan";
@@ -15,9 +15,12 @@ const loadGot = () => import("got");
 type GotModule = Awaited<ReturnType<typeof loadGot>>;
 type Got = GotModule["default"];
 
-/** Starts loading the HTTP stack (got) now, so the first request does not pay for it. Safe to call often. */
+/**
+ * Starts loading the HTTP stack (got) now and runs the cookie code once (warmCookieCode), so the first request does
+ * not pay for either. Safe to call often.
+ */
 export function preloadHttp(): Promise<void> {
-  return loadGot().then(() => undefined);
+  return loadGot().then(() => warmCookieCode());
 }
 
 export const API_PATH = "/cgi-bin/mmwebwx-bin/";
@@ -79,8 +82,9 @@ export interface RequestSpec {
   /** Referer header; default `<page origin>/` when the client knows it. */
   referer?: string | undefined;
   /**
-   * Sent over node:http directly instead of got (direct-request.ts): for the paged reads (the sync loop's calls, the
-   * contact pages), where got's cost per call is most of the client's share (#19). Ignored with `form` or `formData`.
+   * false: sent through got. By default a call goes over node:http directly (direct-request.ts): got's cost per
+   * call, cold more than warm, was most of the client's share of a login and of a burst (#19). A call with `form` or
+   * `formData` always goes through got.
    */
   direct?: boolean | undefined;
 }
@@ -275,7 +279,10 @@ export class HttpClient {
   jar: CookieJar;
   /** Origin of the page host once known: the default Referer. */
   pageOrigin?: string;
-  /** One got instance per client with the fixed options merged once (not on every request). */
+  /**
+   * One got instance per client with the fixed options merged once (not on every request), made on the first call
+   * that needs got (a form or multipart body, or `direct: false`). The module itself is loaded early (preloadHttp).
+   */
   private gotInstance?: Promise<Got>;
   private readonly agents: ReturnType<typeof agentsFor>;
   /**
@@ -301,8 +308,6 @@ export class HttpClient {
       timeoutMs: config.timeoutMs ?? 15_000,
       retryDelayMs: config.retryDelayMs ?? 500,
     };
-    // Load got now rather than during the first login request; a failure surfaces on that request.
-    this.instance().catch(() => undefined);
   }
 
   get closed(): boolean {
@@ -405,7 +410,7 @@ export class HttpClient {
   }
 
   private async once(spec: RequestSpec): Promise<HttpResponse> {
-    if (spec.direct === true && spec.form === undefined && spec.formData === undefined) {
+    if (spec.direct !== false && spec.form === undefined && spec.formData === undefined) {
       // The direct call watches both signals itself: no linked controller (and its four listeners) per call.
       return this.attemptDirect(spec, spec.signal ? [spec.signal, this.closer.signal] : [this.closer.signal]);
     }

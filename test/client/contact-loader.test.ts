@@ -152,6 +152,27 @@ describe("client contact loading", () => {
     assert.deepEqual(store.list().map((c) => c.userName), ["@f9", "@f1", "@f2"]);
   });
 
+  it("asks for a page's member batches before turning the page into contacts, which are still stored before the members (#19)", async () => {
+    const groups = Array.from({ length: 50 }, (_, i) => group(i));
+    const { api, log } = fakeApi([[friend(1)], [friend(2), ...groups, friend(3)]]);
+    class LoggedStore extends ContactStore {
+      override upsert(contacts: Parameters<ContactStore["upsert"]>[0]): ReturnType<ContactStore["upsert"]> {
+        const list = [...contacts];
+        log.push(`upsert ${list.length}${list.some((c) => c.members?.length) ? " with members" : ""}`);
+        return super.upsert(list);
+      }
+    }
+    const store = new LoggedStore();
+    const result = await loadContacts(api, store, { fill: true, retry: RETRY });
+    assert.equal(result.complete, true);
+    // The second page's 50 groups make one batch: asked for before that page's 52 entries become contacts.
+    assert.ok(log.indexOf("batch 50") !== -1 && log.indexOf("batch 50") < log.indexOf("upsert 52"), log.join(" | "));
+    assert.ok(log.indexOf("upsert 52") < log.indexOf("upsert 50 with members"), log.join(" | "));
+    assert.equal(store.get("@@g7")?.members?.length, 2);
+    assert.equal(store.get("@f3")?.nickName, "Friend 3");
+    assert.equal(store.list().length, 53);
+  });
+
   it("when filling, a batch that keeps failing leaves its groups without members and the load incomplete", async () => {
     const { api } = fakeApi([[friend(1), group(1)]], { failBatch: true });
     const store = new ContactStore();

@@ -58,10 +58,34 @@ describe("client http", () => {
     }
   });
 
-  // The sync loop's calls go over node:http directly (direct-request.ts), every other call through got: both paths
+  it("sends a call that names no path over node:http directly, as direct: true does; direct: false and forms go through got (#19)", async () => {
+    const ports: { url: string; port: number }[] = [];
+    const srv = await serve((req, res) => {
+      ports.push({ url: req.url ?? "", port: req.socket.remotePort ?? 0 });
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end('{"BaseResponse":{"Ret":0}}');
+    });
+    const client = new HttpClient({ retryDelayMs: 1 });
+    try {
+      // One after the other, so that each path's keep-alive connection is reused: the two paths never share one.
+      await client.json({ what: "a", url: `${srv.origin}/default` });
+      await client.json({ what: "b", url: `${srv.origin}/direct`, direct: true });
+      await client.json({ what: "c", url: `${srv.origin}/got`, direct: false });
+      await client.json({ what: "d", url: `${srv.origin}/form`, method: "POST", form: { a: "1" } });
+      const port = (url: string) => ports.find((p) => p.url === url)?.port;
+      assert.equal(port("/default"), port("/direct"), "the default call and a direct one share the direct calls' connection");
+      assert.notEqual(port("/got"), port("/direct"), "got has its own connections");
+      assert.equal(port("/form"), port("/got"), "a form goes through got");
+    } finally {
+      client.close();
+      await srv.close();
+    }
+  });
+
+  // Calls go over node:http directly (direct-request.ts) unless they carry a form or ask for got: both paths
   // must behave the same.
   for (const [path, via] of [
-    ["through got", {}],
+    ["through got", { direct: false }],
     ["over node:http directly", { direct: true }],
   ] as const) {
     describe(path, () => {
