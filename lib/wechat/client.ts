@@ -605,6 +605,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   /** The ready session, wired and online until it ends (returned) or we stop / interrupt (throws CLOSED). */
   private online(http: HttpClient, ready: ReadySession, signal: AbortSignal, receiving: AbortSignal): Promise<SessionEnd> {
     const tuning = this.options.tuning;
+    const saver = this.saver;
     const online = new OnlineSession(ready, signal, {
       receiving,
       http,
@@ -624,9 +625,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       recent: this.recent,
       emit: (event, ...args) => this.emit(event, ...args),
       // No store (the bench's clients, a test's): nothing to save, the jar is not even serialised.
-      save: async (session) => {
-        if (this.saver) await this.saver.save(session, await http.jar.serialize());
-      },
+      save: saver ? async (session) => saver.save(session, await http.jar.serialize()) : undefined,
       delivered: this.options.delivered,
     });
     this.session = online;

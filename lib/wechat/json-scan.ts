@@ -80,6 +80,39 @@ export function jsonNestsDeeper(body: Uint8Array, max: number): boolean {
   return false;
 }
 
+/**
+ * True when a parsed JSON value nests deeper than `max` levels, counted as jsonNestsDeeper counts brackets (the
+ * outermost object or array is level 1). Iterative: a value of any depth is walked without recursion.
+ */
+export function valueNestsDeeper(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== "object") return false;
+  const nodes: object[] = [value];
+  const depths: number[] = [1];
+  while (nodes.length > 0) {
+    const node = nodes.pop() as object;
+    const depth = depths.pop() as number;
+    if (depth > max) return true;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const child: unknown = node[i];
+        if (child !== null && typeof child === "object") {
+          nodes.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    } else {
+      for (const key in node) {
+        const child = (node as Record<string, unknown>)[key];
+        if (child !== null && typeof child === "object") {
+          nodes.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    }
+  }
+  return false;
+}
+
 /** JSON's whitespace: space, tab, line feed, carriage return. */
 function isJsonSpace(code: number): boolean {
   return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
@@ -129,7 +162,11 @@ export interface MemberRange {
 
 /** What topLevelMembers found: the wanted members' values, or why it could not tell. */
 export type TopLevel =
-  | { kind: "members"; members: Map<string, MemberRange> }
+  /**
+   * `complete`: every byte of the object was walked (so its nesting is guarded too). Otherwise the members between
+   * the first and the last ones read were skipped: their nesting is still to be guarded (jsonNestsDeeper).
+   */
+  | { kind: "members"; members: Map<string, MemberRange>; complete: boolean }
   /** Nests deeper than the limit: refuse the body (JSON.parse would take seconds on millions of "["). */
   | { kind: "too-deep" }
   /** Not laid out so that a byte scan can answer for JSON.parse: parse the whole body instead. */
@@ -137,6 +174,11 @@ export type TopLevel =
 
 function skipSpace(bytes: Uint8Array, at: number): number {
   while (at < bytes.length && isJsonSpace(bytes[at] as number)) at++;
+  return at;
+}
+
+function skipSpaceBack(bytes: Uint8Array, at: number): number {
+  while (at >= 0 && isJsonSpace(bytes[at] as number)) at--;
   return at;
 }
 
@@ -155,15 +197,67 @@ function wantedName(bytes: Uint8Array, start: number, end: number, names: readon
 }
 
 /**
- * The members `names` of a JSON object, found in one pass that also guards the nesting (as jsonNestsDeeper):
- * what JSON.parse(body)[name] would be is JSON.parse of the member's range, for every name found. A name that is
- * not found is not in the object. "unsure" when the bytes are not an object with plainly written keys (an escape
- * in a top-level key, a wanted key twice, anything but whitespace around the object or between its members,
- * brackets that do not close), so that the answer could differ from JSON.parse's. Values themselves are not
- * checked here: JSON.parse of a range (or of the whole body) does that. ASCII names only.
- * Member by member: the keys are read here, each value is skipped by valueEnd. Nothing in the loop allocates (a
- * closure over the loop's block once made V8 allocate a context for every string: ~130 KB of garbage for a 42 KB
- * sync page, issue #19).
+ * The opening quote of the string whose closing quote is at `close`, looking no lower than `floor`; -1 when there
+ * is none. Going backwards from outside a string, the first quote not escaped is the opening one: inside a JSON
+ * string every quote is escaped, that is, preceded by an odd number of backslashes.
+ */
+function stringStart(bytes: Uint8Array, close: number, floor: number): number {
+  for (let i = close - 1; i >= floor; i--) {
+    if (bytes[i] !== QUOTE) continue;
+    let k = i - 1;
+    while (k >= floor && bytes[k] === BACKSLASH) k--;
+    if (((i - 1 - k) & 1) === 0) return i;
+  }
+  return -1;
+}
+
+/** A byte of a number or of true / false / null. */
+function isScalarByte(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x61 && code <= 0x7a) || code === 0x2d || code === 0x2b || code === 0x2e || code === 0x45;
+}
+
+/**
+ * Where the JSON value whose last byte is at `last` starts, looking no lower than `floor` (valueEnd backwards):
+ * VALUE_TOO_DEEP when its brackets nest deeper than `maxDepth`, VALUE_UNCLOSED when it does not start above the
+ * floor. Brackets are counted, not matched: JSON.parse of the range says whether it is valid.
+ */
+function valueStart(bytes: Uint8Array, last: number, floor: number, maxDepth: number): number {
+  const byte = bytes[last] as number;
+  if (byte === QUOTE) return stringStart(bytes, last, floor);
+  if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
+    let depth = 0;
+    for (let i = last; i >= floor; i--) {
+      const b = bytes[i];
+      if (b === QUOTE) {
+        i = stringStart(bytes, i, floor);
+        if (i < 0) return VALUE_UNCLOSED;
+      } else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) {
+        if (++depth > maxDepth) return VALUE_TOO_DEEP;
+      } else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
+        if (--depth === 0) return i;
+      }
+    }
+    return VALUE_UNCLOSED;
+  }
+  let i = last;
+  while (i >= floor && isScalarByte(bytes[i] as number)) i--;
+  return i === last ? VALUE_UNCLOSED : i + 1;
+}
+
+/**
+ * The members `names` of a JSON object: what JSON.parse(body)[name] would be is JSON.parse of the member's range,
+ * for every name found. ASCII names only. "unsure" when the bytes are not an object with plainly written keys (an
+ * escape in a key read, anything but whitespace around the object or between the members read, a value that does
+ * not end or start where a value must), so that the answer could differ from JSON.parse's.
+ *
+ * The first member is read forwards, the others backwards from the end, until every wanted name is found: the
+ * server puts BaseResponse first and the keys of a page (SyncKey, Seq, ...) last, so only the few hundred bytes
+ * around the lists are walked, not the lists (the walk was the whole of the next call's wait: issue #19). A name
+ * found backwards is the last of its kind, as JSON.parse takes; a name that is absent makes the walk reach the
+ * first member (`complete`). Not checked when the walk stops early: the members in between, including whether one
+ * of them repeats the first member's name (JSON.parse would take that one; HttpClient's whole-answer check reads
+ * BaseResponse again), and their nesting, which the members read guard here (too-deep) and jsonNestsDeeper the rest.
+ * Nothing in the loops allocates.
  */
 export function topLevelMembers(body: Uint8Array, names: readonly string[], maxDepth: number): TopLevel {
   const bytes = plainView(body);
@@ -173,32 +267,61 @@ export function topLevelMembers(body: Uint8Array, names: readonly string[], maxD
   if (bytes[i] !== OPEN_BRACE) return UNSURE;
   const members = new Map<string, MemberRange>();
   i = skipSpace(bytes, i + 1);
-  if (bytes[i] === CLOSE_BRACE) return skipSpace(bytes, i + 1) === length ? { kind: "members", members } : UNSURE;
-  for (;;) {
-    // A key: plainly written (no escape), then a colon.
-    if (bytes[i] !== QUOTE) return UNSURE;
-    const open = i;
-    for (i++; i < length && bytes[i] !== QUOTE; i++) if (bytes[i] === BACKSLASH) return UNSURE;
-    if (i >= length) return UNSURE;
-    const name = wantedName(bytes, open + 1, i, names);
-    i = skipSpace(bytes, i + 1);
-    if (bytes[i] !== COLON) return UNSURE;
-    const valueStart = skipSpace(bytes, i + 1);
-    // The value, one level below the object's.
-    const end = valueEnd(bytes, valueStart, maxDepth - 1);
-    if (end === VALUE_TOO_DEEP) return TOO_DEEP;
-    if (end === VALUE_UNCLOSED) return UNSURE;
-    if (name !== "") {
-      if (members.has(name)) return UNSURE;
-      let last = end;
-      while (last > valueStart && isJsonSpace(bytes[last - 1] as number)) last--;
-      members.set(name, { start: valueStart, end: last });
-    }
-    if (bytes[end] === COMMA) {
-      i = skipSpace(bytes, end + 1);
-    } else {
-      if (bytes[end] !== CLOSE_BRACE) return UNSURE;
-      return skipSpace(bytes, end + 1) === length ? { kind: "members", members } : UNSURE;
-    }
+  if (bytes[i] === CLOSE_BRACE) return skipSpace(bytes, i + 1) === length ? { kind: "members", members, complete: true } : UNSURE;
+  // The first member, forwards: a key plainly written (no escape), a colon, the value one level below the object's.
+  if (bytes[i] !== QUOTE) return UNSURE;
+  const open = i;
+  for (i++; i < length && bytes[i] !== QUOTE; i++) if (bytes[i] === BACKSLASH) return UNSURE;
+  if (i >= length) return UNSURE;
+  const firstName = wantedName(bytes, open + 1, i, names);
+  i = skipSpace(bytes, i + 1);
+  if (bytes[i] !== COLON) return UNSURE;
+  const firstStart = skipSpace(bytes, i + 1);
+  const firstEnd = valueEnd(bytes, firstStart, maxDepth - 1);
+  if (firstEnd === VALUE_TOO_DEEP) return TOO_DEEP;
+  if (firstEnd === VALUE_UNCLOSED) return UNSURE;
+  let trimmed = firstEnd;
+  while (trimmed > firstStart && isJsonSpace(bytes[trimmed - 1] as number)) trimmed--;
+  const first: MemberRange = { start: firstStart, end: trimmed };
+  if (bytes[firstEnd] === CLOSE_BRACE) {
+    if (skipSpace(bytes, firstEnd + 1) !== length) return UNSURE;
+    if (firstName !== "") members.set(firstName, first);
+    return { kind: "members", members, complete: true };
   }
+  if (bytes[firstEnd] !== COMMA) return UNSURE;
+  // The object's end, then its members backwards down to the comma after the first one.
+  let at = skipSpaceBack(bytes, length - 1);
+  if (at <= firstEnd || bytes[at] !== CLOSE_BRACE) return UNSURE;
+  let wanted = names.length - (firstName !== "" ? 1 : 0);
+  let complete = false;
+  for (at = skipSpaceBack(bytes, at - 1); wanted > 0; ) {
+    if (at <= firstEnd) return UNSURE;
+    const valueLast = at;
+    const start = valueStart(bytes, valueLast, firstEnd + 1, maxDepth - 1);
+    if (start === VALUE_TOO_DEEP) return TOO_DEEP;
+    if (start < 0) return UNSURE;
+    at = skipSpaceBack(bytes, start - 1);
+    if (at <= firstEnd || bytes[at] !== COLON) return UNSURE;
+    at = skipSpaceBack(bytes, at - 1);
+    if (at <= firstEnd || bytes[at] !== QUOTE) return UNSURE;
+    const close = at;
+    const keyOpen = stringStart(bytes, close, firstEnd + 1);
+    if (keyOpen < 0) return UNSURE;
+    for (let k = keyOpen + 1; k < close; k++) if (bytes[k] === BACKSLASH) return UNSURE;
+    const name = wantedName(bytes, keyOpen + 1, close, names);
+    // The last of a name is the one JSON.parse keeps: one met before (further on in the bytes) stays.
+    if (name !== "" && !members.has(name)) {
+      members.set(name, { start, end: valueLast + 1 });
+      if (name !== firstName) wanted--;
+    }
+    at = skipSpaceBack(bytes, keyOpen - 1);
+    if (at === firstEnd) {
+      complete = true;
+      break;
+    }
+    if (at < firstEnd || bytes[at] !== COMMA) return UNSURE;
+    at = skipSpaceBack(bytes, at - 1);
+  }
+  if (firstName !== "" && !members.has(firstName)) members.set(firstName, first);
+  return { kind: "members", members, complete };
 }

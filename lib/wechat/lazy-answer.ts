@@ -17,9 +17,9 @@ export interface LazyAnswer {
 
 /**
  * The answer of a paged call (webwxsync, webwxgetcontact) whose next call needs only a few of its top-level
- * members (keys, Seq): those are read from one pass over the bytes (json-scan.ts, which also guards the nesting)
- * and parsed alone, so that the next call goes out before the page's lists are parsed (issue #19: JSON.parse of
- * a page was most of the way from one answer to the next call). BaseResponse is among them and checked: a refusal
+ * members (keys, Seq): those are found by walking the bytes around the lists, not the lists (json-scan.ts) and
+ * parsed alone, so that the next call goes out before the page's lists are walked and parsed (issue #19: JSON.parse
+ * of a page, then the walk over it, was most of the way from one answer to the next call). BaseResponse is among them and checked: a refusal
  * throws its typed error at once, as HttpClient.json does. A body the scan cannot answer for is parsed whole here.
  */
 export function lazyAnswer(body: Buffer, what: string, names: readonly string[]): LazyAnswer {
@@ -34,20 +34,22 @@ export function lazyAnswer(body: Buffer, what: string, names: readonly string[])
       head = undefined;
     }
   }
-  if (!head) {
+  if (!head || scan.kind !== "members") {
     // Too deep, unsure or unreadable: read whole, as HttpClient.json reads an answer (its errors, its depth check
     // unless the scan went through every byte).
-    const value = jsonAnswer(body, what, { depthChecked: scan.kind === "members" });
+    const value = jsonAnswer(body, what, { depthChecked: scan.kind === "members" && scan.complete });
     return { head: value, whole: () => value };
   }
   checkBaseResponse(head, what);
+  // The members the scan skipped are guarded (jsonNestsDeeper) when the whole answer is read.
+  const depthChecked = scan.complete;
   let rest: Buffer | undefined = body;
   let value: Json | undefined;
   return {
     head,
     whole: () => {
       if (!value) {
-        value = jsonAnswer(rest as Buffer, what, { depthChecked: true });
+        value = jsonAnswer(rest as Buffer, what, { depthChecked });
         // The bytes are not needed again.
         rest = undefined;
       }

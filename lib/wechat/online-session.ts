@@ -43,8 +43,8 @@ export interface OnlineDeps {
   isCurrent(online: OnlineSession): boolean;
   /** Raises a client event ("warn" included: the client logs it too). */
   emit: ClientEmit;
-  /** Saves the session (keys, cookies, the newest MsgIds); never throws. */
-  save(session: Session): Promise<void>;
+  /** Saves the session (keys, cookies, the newest MsgIds); never throws. Undefined: nothing is saved (no store). */
+  save?: ((session: Session) => Promise<void>) | undefined;
   /** ClientOptions.delivered: awaited after an answer's messages went out, before its keys are saved. */
   delivered?: (() => Promise<void>) | undefined;
 }
@@ -114,7 +114,7 @@ export class OnlineSession {
     deps.contacts.clear();
     this.addSelf();
     // Saved first (with a SessionStorage that fences, nothing is asked of the session before the save went through).
-    await deps.save(session);
+    await deps.save?.(session);
     // Said "online" once the status notify has answered: the load's outcome is told only after that.
     let announce = (): void => undefined;
     const announced = new Promise<void>((resolve) => (announce = resolve));
@@ -124,7 +124,8 @@ export class OnlineSession {
     deps.state.set({ state: "online", user: { ...session.user }, contacts: "loading" });
     deps.emit("contacts", { added: deps.contacts.list().map((c) => c.userName), removed: [], changed: [] });
     announce();
-    let savedKeys = JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]);
+    const save = deps.save;
+    let savedKeys = save ? JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]) : "";
     const loop = new SyncLoop(
       new SessionApi(deps.http, session, deps.timeouts, AbortSignal.any([this.signal, this.syncStop.signal])),
       {
@@ -138,10 +139,12 @@ export class OnlineSession {
               throw new WeChatError("CLOSED", "stopped receiving before the messages were delivered");
             }
           }
+          // Without a store, the keys are not even compared (a burst changes them on every page: issue #19).
+          if (!save) return;
           const keys = JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]);
           if (keys === savedKeys) return;
           savedKeys = keys;
-          await deps.save(session);
+          await save(session);
         },
         warn: (m) => deps.emit("warn", m),
         sync: (trouble) => this.syncTrouble(trouble),

@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import { type PerformanceEntry, PerformanceObserver, constants as perfConstants } from "node:perf_hooks";
 import { isWeChatError } from "../../lib/wechat/errors";
-import { MAX_JSON_DEPTH, topLevelMembers } from "../../lib/wechat/json-scan";
+import { MAX_JSON_DEPTH, jsonNestsDeeper, topLevelMembers, valueNestsDeeper } from "../../lib/wechat/json-scan";
+import { parseJsonBody } from "../../lib/wechat/http";
 import { syncPage } from "../../lib/wechat/sync-page";
 
 const HEAD = ["BaseResponse", "ContinueFlag", "SyncKey", "SyncCheckKey", "SKey"];
@@ -106,7 +107,6 @@ describe("json-scan: the top-level members of a JSON object, read without parsin
   it("says unsure where a byte scan could differ from JSON.parse, and never guesses", () => {
     for (const text of [
       '{"Sync\\u004bey": {"List": []}}', // an escaped top-level key
-      '{"SKey": "a", "SKey": "b"}', // a wanted key twice (JSON.parse keeps the last)
       '[{"SKey": "a"}]', // not an object
       '{"SKey": "a"} x', // something after the object
       '{"SKey": "a"', // never closed
@@ -121,12 +121,52 @@ describe("json-scan: the top-level members of a JSON object, read without parsin
     assert.deepEqual(scanned(' { "k" : [1, {"SKey": 2}] } '), {});
   });
 
+  it("takes the last of a key given twice, as JSON.parse does", () => {
+    for (const text of ['{"SKey": "a", "SKey": "b"}', '{"SKey": "a", "k": 1, "SKey": "b", "SyncKey": 3}', '{"k": 0, "SKey": "a", "SKey": "b"}']) {
+      assert.deepEqual(scanned(text), parsed(text), text);
+    }
+  });
+
+  it("walks only the first member and the members after the lists: a list is not looked at until the body is parsed (#19)", () => {
+    const keys = '"ContinueFlag": 1, "SyncKey": {"Count": 1, "List": [{"Key": 1, "Val": 5}]}, "SKey": "", "SyncCheckKey": {"Count": 0, "List": []}';
+    // A list no walk could get through (a bracket never closed, a string never ended), between BaseResponse and the keys.
+    for (const list of ["[1, [2, 3", '["never ended]', "[" + "[".repeat(200)]) {
+      const bytes = Buffer.from(`{"BaseResponse": {"Ret": 0}, "AddMsgList": ${list}, ${keys}}`);
+      const result = topLevelMembers(bytes, HEAD, MAX_JSON_DEPTH);
+      assert.ok(result.kind === "members" && !result.complete, list);
+      assert.deepEqual([...result.members.keys()].sort(), [...HEAD].sort());
+    }
+    // A wanted name that is not there: every member is walked.
+    const whole = topLevelMembers(Buffer.from(`{"BaseResponse": {"Ret": 0}, "AddMsgList": [1, [2]], "SyncKey": 1}`), HEAD, MAX_JSON_DEPTH);
+    assert.ok(whole.kind === "members" && whole.complete);
+  });
+
   it("guards the nesting as the whole-body check does: 64 levels pass, 65 are refused", () => {
     const nest = (levels: number) => `{"SKey": "x", "deep": ${"[".repeat(levels - 1)}${"]".repeat(levels - 1)}}`;
     assert.deepEqual(scanned(nest(MAX_JSON_DEPTH)), { SKey: "x" });
     assert.equal(scanned(nest(MAX_JSON_DEPTH + 1)), "too-deep");
     // Brackets inside strings are not nesting.
     assert.deepEqual(scanned(`{"SKey": "${"[".repeat(500)}"}`), { SKey: "[".repeat(500) });
+  });
+
+  it("counts the levels of a parsed value as the byte walk counts brackets, and refuses small bodies after parsing them (#19)", () => {
+    const random = rng(7);
+    for (let round = 0; round < 200; round++) {
+      // A chain of arrays and objects, empty ones and siblings included, some levels deep.
+      const levels = 1 + Math.floor(random() * (MAX_JSON_DEPTH + 8));
+      let value: unknown = random() < 0.5 ? [] : {};
+      for (let level = 1; level < levels; level++) value = random() < 0.5 ? [1, value, "]]"] : { a: "{{", b: value, c: [] };
+      const text = JSON.stringify({ top: value });
+      const bytes = Buffer.from(text);
+      assert.equal(valueNestsDeeper(JSON.parse(text), MAX_JSON_DEPTH), jsonNestsDeeper(bytes, MAX_JSON_DEPTH), text);
+      if (jsonNestsDeeper(bytes, MAX_JSON_DEPTH)) {
+        assert.throws(() => parseJsonBody(bytes, "webwxsync"), (e) => isWeChatError(e, "PROTOCOL") && /nests deeper/.test(e.message));
+      } else {
+        assert.deepEqual(parseJsonBody(bytes, "webwxsync"), JSON.parse(text));
+      }
+    }
+    assert.equal(valueNestsDeeper("[[[", 1), false);
+    assert.equal(valueNestsDeeper([[]], 1), true);
   });
 
   it("makes no garbage per string: 10,000 scans of a 50-message page take no more than a few minor GCs (#19)", async () => {
@@ -174,6 +214,13 @@ describe("sync-page: a webwxsync answer whose keys come before its lists", () =>
       (e) => isWeChatError(e, "PROTOCOL") && e.afterSent === true && /deeper/.test(e.message),
     );
     assert.throws(() => syncPage(Buffer.from("<html>busy</html>")), (e) => isWeChatError(e, "PROTOCOL") && e.afterSent === true);
+  });
+
+  it("keys after a list that nests too deep are given; reading the list is PROTOCOL (#19)", () => {
+    const deep = `${"[".repeat(100)}${"]".repeat(100)}`;
+    const page = syncPage(Buffer.from(`{"BaseResponse": {"Ret": 0}, "AddMsgList": ${deep}, "ContinueFlag": 0, "SyncKey": {"Count": 1, "List": [{"Key": 1, "Val": 5}]}, "SKey": "", "SyncCheckKey": {"Count": 0, "List": []}}`));
+    assert.equal(page.syncKey?.List[0]?.Val, 5);
+    assert.throws(() => page.addMsgList, (e) => isWeChatError(e, "PROTOCOL") && e.afterSent === true && /deeper/.test(e.message));
   });
 
   it("a page whose keys read but whose lists do not: the keys are given, reading a list is PROTOCOL", () => {
