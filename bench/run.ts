@@ -1,18 +1,19 @@
 /**
- * `npm run bench`: the same workloads through our client and through wechat4u against the sandbox (throttle
- * off), alternating sides round by round, each run in its own worker process. Prints medians and writes JSON.
+ * `npm run bench`: the same workloads through our client, through wechat4u and through the bare protocol loop
+ * (limit) against the sandbox (throttle off), every side once a round in an order that turns each round, each run
+ * in its own worker process. Prints medians and writes JSON.
  * Not a test: see bench/README.md.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { Side } from "./ipc";
 import { handoverWorkload } from "./handover";
 import { accountsWorkload, nodeRedWorkload } from "./nodered";
 import { parseOptions } from "./options";
-import { type MetricRow, type WorkloadResults, formatTable, metricRows } from "./report";
+import { type MetricRow, formatTable, metricRows } from "./report";
+import { runWorkload } from "./rounds";
 import { errorText } from "./sides/side";
-import { type RunContext, type Workload, workloads } from "./workloads";
+import { type RunContext, workloads } from "./workloads";
 
 function repoRoot(): string {
   let dir = __dirname;
@@ -21,38 +22,6 @@ function repoRoot(): string {
     dir = path.dirname(dir);
   }
   return process.cwd();
-}
-
-async function runWorkload(workload: Workload, ctx: RunContext, rounds: number): Promise<WorkloadResults> {
-  const results: WorkloadResults = { ours: undefined, theirs: undefined, limit: undefined };
-  for (const side of workload.sides) results[side] = { samples: [], failures: [] };
-  if (workload.sides.includes("limit")) {
-    // The sandbox runs in this process, and its code is compiled as it first serves: the side timed first (ours)
-    // met a cold server in round 1 (ours' login ~20% slower in round 1 than in round 2, the limit's the same). Real
-    // hosts are always warm, so one round of the limit side, not counted, warms the server before any side is timed.
-    const t0 = Date.now();
-    try {
-      await workload.run("limit", 0, ctx);
-      ctx.log(`  warm-up (limit side, not counted) (${Date.now() - t0} ms)`);
-    } catch (error) {
-      ctx.log(`  warm-up (limit side, not counted): n/a: ${errorText(error)}`);
-    }
-  }
-  for (let round = 1; round <= rounds; round++) {
-    for (const side of workload.sides) {
-      const t0 = Date.now();
-      const result = results[side as Side];
-      try {
-        const sample = await workload.run(side, round, ctx);
-        result?.samples.push(sample);
-        ctx.log(`  ${side} round ${round}: ${JSON.stringify(sample, (_k, v: unknown) => (typeof v === "number" ? Math.round(v * 100) / 100 : v))} (${Date.now() - t0} ms)`);
-      } catch (error) {
-        result?.failures.push(errorText(error));
-        ctx.log(`  ${side} round ${round}: n/a: ${errorText(error)}`);
-      }
-    }
-  }
-  return results;
 }
 
 async function main(): Promise<void> {

@@ -5,7 +5,9 @@
  * column of a row it does not run says why.
  */
 import assert from "node:assert/strict";
+import { parseOptions } from "../../bench/options";
 import { formatTable, metricRows } from "../../bench/report";
+import { runWorkload } from "../../bench/rounds";
 import { type SandboxLike, accountName, listOf, startSandbox } from "../../bench/sandbox-host";
 import { createLimit } from "../../bench/sides/limit";
 import type { BenchSide } from "../../bench/sides/side";
@@ -90,5 +92,32 @@ describe("bench: the report's limit column and % of limit (#19.1)", function () 
     const table = formatTable(rows);
     assert.match(table, /^idle\s+value \(lower is better\)\s+5\s+6\s+n\/a/m);
     assert.match(table, /idle \/ limit: n\/a: not measured by the limit side/);
+  });
+});
+
+describe("bench: the rounds of a row, fair to every side (#19)", function () {
+  it("warms the server with one uncounted round of the limit, then turns the order of the sides each round", async function () {
+    const runs: string[] = [];
+    const row: Workload = {
+      name: "burst",
+      title: "burst",
+      sides: ["ours", "theirs", "limit"],
+      metrics: [{ key: "v", label: "value", better: "higher", ofLimit: true }],
+      run: async (side, round) => {
+        runs.push(`${side} ${round}`);
+        return { v: round };
+      },
+    };
+    const lines: string[] = [];
+    const ctx = { options: parseOptions([]), log: (line: string) => lines.push(line), execArgv: () => [] };
+    const results = await runWorkload(row, ctx, 3);
+    assert.deepEqual(runs, ["limit 0", "ours 1", "theirs 1", "limit 1", "theirs 2", "limit 2", "ours 2", "limit 3", "ours 3", "theirs 3"]);
+    // The warm-up is not a sample.
+    assert.deepEqual(results.limit?.samples, [{ v: 1 }, { v: 2 }, { v: 3 }]);
+    assert.ok(lines.some((line) => /warm-up \(limit side, not counted\)/.test(line)));
+    // A row without the limit side has no warm-up; its order turns all the same.
+    runs.length = 0;
+    await runWorkload({ ...row, sides: ["ours", "theirs"] }, ctx, 2);
+    assert.deepEqual(runs, ["ours 1", "theirs 1", "theirs 2", "ours 2"]);
   });
 });
