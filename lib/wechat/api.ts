@@ -35,7 +35,7 @@ export interface ContactPage {
 export const lang = "zh_CN";
 
 /** How one POST differs from the defaults: retries of a read, the largest answer, its own timeout. */
-export type PostOptions = Pick<RequestSpec, "retries" | "maxBytes" | "timeoutMs" | "direct">;
+export type PostOptions = Pick<RequestSpec, "retries" | "maxBytes" | "timeoutMs">;
 export const negMs = (): number => ~Date.now();
 /** PostOptions, and whether the call may be repeated (sends may not). */
 type PostSpecOptions = PostOptions & Pick<RequestSpec, "idempotent">;

@@ -74,7 +74,7 @@ interface Entry {
 }
 
 /**
- * The Cookie header of the sync loop's calls (issue #19): the same string `jar.getCookieString(url)` gives, kept
+ * The Cookie header of the direct calls (issue #19): the same string `jar.getCookieString(url)` gives, kept
  * per origin and path until the jar is another one, its store changed, or one of the cookies in it expires. Building
  * it costs ~0.1-0.2 ms a call (domain and path matching, sorting); synccheck and webwxsync ask for it on every call
  * while it changes only at login. A jar on another store is asked every time.

@@ -311,7 +311,7 @@ export class HttpClient {
   private readonly closer = new AbortController();
   /** The direct calls' watch on the client's and the sessions' signals. */
   private readonly abortWatch = new AbortWatch();
-  /** The sync calls' Cookie header, kept until the jar changes (direct calls only). */
+  /** The direct calls' Cookie header, kept until the jar changes. */
   private readonly cookieHeaders = new CookieHeaders();
   private readonly options: { maxBodyBytes: number; timeoutMs: number; retryDelayMs: number };
 

@@ -19,8 +19,9 @@ export interface LazyAnswer {
  * The answer of a paged call (webwxsync, webwxgetcontact) whose next call needs only a few of its top-level
  * members (keys, Seq): those are found by walking the bytes around the lists, not the lists (json-scan.ts) and
  * parsed alone, so that the next call goes out before the page's lists are walked and parsed (issue #19: JSON.parse
- * of a page, then the walk over it, was most of the way from one answer to the next call). BaseResponse is among them and checked: a refusal
- * throws its typed error at once, as HttpClient.json does. A body the scan cannot answer for is parsed whole here.
+ * of a page, then the walk over it, was most of the way from one answer to the next call). BaseResponse is among
+ * them and checked: a refusal throws its typed error at once, as HttpClient.json does. A body the scan cannot
+ * answer for is parsed whole here.
  */
 export function lazyAnswer(body: Buffer, what: string, names: readonly string[]): LazyAnswer {
   const scan = topLevelMembers(body, ["BaseResponse", ...names], MAX_JSON_DEPTH);
