@@ -6,8 +6,8 @@ export interface BenchSide {
   loaded?(): Promise<void>;
   /**
    * Start the login (the parent plays the phone) and resolve once ready: logged in with the address book loaded,
-   * so that every side starts a row from the same state. `waitMembers`: ours also fails to be ready until every group
-   * came with its members (wechat4u asks for the members it lacks; the limit always loads them).
+   * so that every side starts a row from the same state. `waitMembers`: ready also needs every group's members (ours
+   * waits for "loaded", not "incomplete"; wechat4u asks for the members it lacks; the limit always loads them).
    */
   start(waitMembers: boolean, timeoutMs: number): Promise<void>;
   /** Called with the text of every incoming text message, in delivery order. */
