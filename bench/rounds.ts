@@ -1,4 +1,3 @@
-import type { Side } from "./ipc";
 import type { WorkloadResults } from "./report";
 import { errorText } from "./sides/side";
 import type { RunContext, Workload } from "./workloads";
@@ -30,7 +29,7 @@ export async function runWorkload(workload: Workload, ctx: RunContext, rounds: n
     const order = [...workload.sides.slice(shift), ...workload.sides.slice(0, shift)];
     for (const side of order) {
       const t0 = Date.now();
-      const result = results[side as Side];
+      const result = results[side];
       try {
         const sample = await workload.run(side, round, ctx);
         result?.samples.push(sample);

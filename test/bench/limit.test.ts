@@ -2,7 +2,8 @@
  * Issue #19 point 1: the bench's limit side (bench/sides/limit.ts) is a correct client of the strict sandbox: it logs
  * in, loads every contact page and every group's members in batches of at most 50, and delivers a burst exactly
  * once and in order, with no protocol violation. The report gives ours and theirs as % of the limit, and the limit
- * column of a row it does not run says why.
+ * column of a row it does not run says why. The rows are fair to every side: ours starts a row with its address book
+ * loaded, as the limit does, and the rounds warm the server and turn the order of the sides (bench/rounds.ts).
  */
 import assert from "node:assert/strict";
 import { parseOptions } from "../../bench/options";
