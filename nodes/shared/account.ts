@@ -74,7 +74,12 @@ export interface AccountDeps {
   startSandbox: (options: { host: string; port: number }) => Promise<SandboxHandle>;
   /** store "redis": the lease this account runs under; without it the account runs whenever a wx node uses it. */
   ownership?: Ownership | undefined;
+  /** How long messages wait for a wx-receive node after the last one left while the account stays (default 10 s). */
+  receiverGapMs?: number | undefined;
 }
+
+/** How long messages wait for a receiving node when the last one left but the account runs on (a redeploy of it). */
+export const RECEIVER_GAP_MS = 10_000;
 
 /**
  * The part of the state every editor user may see (the comms topic): the problem without its message, the node
@@ -150,8 +155,23 @@ export class WxAccount {
   private readonly onState = (info: StateInfo): void => this.setState(info);
   /** Messages a user has not handed to its flow yet (delivered() waits for them). */
   private readonly handing = new Set<Promise<void>>();
+  /**
+   * The last receiving node (wx-receive) left while other wx nodes keep the account running: a redeploy of that
+   * node alone. Until a receiving node registers again (or `receiverGapMs` passes), the messages the client emits
+   * are held here and delivered() waits, so the client neither takes the next answer nor saves its sync position.
+   */
+  private gap: { held: Message[]; timer: NodeJS.Timeout; end: () => void } | undefined;
   private readonly onMessage = (message: Message): void => {
-    for (const user of this.users.values()) {
+    if (this.gap && !this.receiving()) {
+      this.gap.held.push(message);
+      return;
+    }
+    this.handTo(this.users.values(), message);
+  };
+
+  /** Hands a message to the users that take messages; delivered() waits for what they return. */
+  private handTo(users: Iterable<AccountUser>, message: Message): void {
+    for (const user of users) {
       try {
         const handed = user.onMessage?.(message);
         if (handed) {
@@ -162,7 +182,46 @@ export class WxAccount {
         this.deps.node.error(`message dispatch failed: ${errorText(error)}`);
       }
     }
-  };
+  }
+
+  /** Whether a registered node takes messages (wx-receive). */
+  private receiving(): boolean {
+    for (const user of this.users.values()) if (user.onMessage) return true;
+    return false;
+  }
+
+  /** The last receiving node left, the account runs on: hold what comes until one is back (see `gap`). */
+  private openGap(): void {
+    if (this.gap) return;
+    let end = (): void => undefined;
+    const ended = new Promise<void>((resolve) => (end = resolve));
+    const timer = setTimeout(() => this.closeGap(true), this.deps.receiverGapMs ?? RECEIVER_GAP_MS);
+    this.gap = { held: [], timer, end };
+    // delivered() waits for the gap as for a message being handed over.
+    const tracked = ended.finally(() => this.handing.delete(tracked));
+    this.handing.add(tracked);
+  }
+
+  /**
+   * The gap ends: its messages go to the receiving nodes now registered, in order, before delivered() is let go;
+   * with none, they are not passed on: said in the log when the gap timed out (the node was removed, not
+   * redeployed). When the account stops instead, the client stopped receiving first: it takes their answer back and
+   * they come again at the next start.
+   */
+  private closeGap(timedOut = false): void {
+    const gap = this.gap;
+    if (!gap) return;
+    this.gap = undefined;
+    clearTimeout(gap.timer);
+    if (this.receiving()) {
+      for (const message of gap.held) this.handTo(this.users.values(), message);
+    } else if (timedOut) {
+      // Protocol status messages are never passed on by any node: not counted as lost.
+      const lost = gap.held.filter((m) => m.type !== "status").length;
+      if (lost > 0) this.deps.node.warn(`${lost} ${this.deps.translate("wx-account.log.noReceiver")}`);
+    }
+    gap.end();
+  }
 
   /**
    * The client's `delivered`: resolves once every message emitted so far was handed to the flow (wx-receive may
@@ -218,6 +277,7 @@ export class WxAccount {
     if (this.closed) return;
     this.users.set(user.node.id, user);
     user.node.status(this.status());
+    if (user.onMessage) this.closeGap();
     if (this.users.size !== 1) return;
     // Redis: ask for the lease now that the account is used here; the client starts once it is held
     if (this.deps.ownership) void this.deps.ownership.contend(true);
@@ -225,12 +285,16 @@ export class WxAccount {
   }
 
   deregister(user: AccountUser, done: () => void): void {
-    if (!this.users.delete(user.node.id) || this.users.size > 0 || this.closed) {
+    const known = this.users.delete(user.node.id);
+    if (!known || this.users.size > 0 || this.closed) {
+      // The last wx-receive left, the account runs on for the other nodes: most likely that node is redeployed.
+      if (known && user.onMessage && this.users.size > 0 && !this.closed && this.client && !this.receiving()) this.openGap();
       done();
       return;
     }
     // Now, not when the queued stop runs: a message emitted meanwhile would find no node to take it.
     this.client?.stopReceiving();
+    this.closeGap();
     // Redis: the lease goes once the client has stopped (and saved), so another instance may run the account
     const ownership = this.deps.ownership;
     this.enqueue(async () => {
@@ -243,6 +307,7 @@ export class WxAccount {
   close(removed: boolean): Promise<void> {
     this.closed = true;
     this.client?.stopReceiving();
+    this.closeGap();
     return this.enqueue(async () => {
       await this.stopClient();
       await this.deps.ownership?.close();
@@ -451,6 +516,9 @@ export class WxAccount {
     const client = this.client;
     if (!client) return;
     this.client = undefined;
+    // Receiving ends before the held messages are let go: their answer is taken back, not saved past (see `gap`).
+    client.stopReceiving();
+    this.closeGap();
     try {
       await client.stop();
     } finally {

@@ -33,6 +33,12 @@ function sendError(res: AdminResponse, status: number, error: unknown): void {
 }
 
 /** Advanced client knobs from settings.js (`wxAccountClientTuning: {...}`), e.g. timeouts; tests use it too. */
+/** settings.js `wxReceiverGapMs`: how long messages wait for a redeployed wx-receive (shared/account.ts, `gap`). */
+function receiverGapMs(RED: NodeAPI): number | undefined {
+  const value: unknown = (RED.settings as Record<string, unknown>).wxReceiverGapMs;
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
 function clientTuning(RED: NodeAPI): ClientTuning | undefined {
   const value: unknown = (RED.settings as Record<string, unknown>).wxAccountClientTuning;
   return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as ClientTuning) : undefined;
@@ -139,6 +145,7 @@ export = function register(RED: NodeAPI): void {
     const wx = new WxAccount({
       node,
       ownership,
+      receiverGapMs: receiverGapMs(RED),
       settings,
       userDir,
       secret,

@@ -8,7 +8,8 @@ import type { Contact, Message } from "../../lib/wechat/types";
 import { passes } from "../../nodes/wx-receive/filter";
 import { attachmentName, saveAttachment } from "../../nodes/wx-receive/save";
 import { nodeById, waitForEvent } from "../support/node-red";
-import { accountConfig, loadOnline, useSandbox, wxNode } from "./fixture";
+import type { AccountUser } from "../../nodes/shared/account";
+import { ACCOUNT, accountConfig, accountOf, clientOf, loadOnline, logOf, useSandbox, wxNode } from "./fixture";
 
 type Msg = Record<string, unknown> & { payload: unknown; topic: string; filename?: string; wechat: Message & { downloadError?: { code: string }; saveError?: { code: string } } };
 
@@ -139,6 +140,93 @@ describe("wx-receive", function () {
     const msg = await out;
     assert.equal(typeof msg.payload, "string");
     assert.equal(msg.wechat.downloadError?.code, "TOO_LARGE");
+  });
+});
+
+/**
+ * A deploy of modified nodes that changes only the wx-receive node: Node-RED closes the old one and starts the new
+ * one while wx-send-text keeps the account running. Messages the client takes in between must reach the new node.
+ */
+describe("wx-receive redeployed alone", function () {
+  const ctx = useSandbox({}, { wxReceiverGapMs: 300 });
+
+  const flow = () => [accountConfig(ctx.sb), wxNode("send", "wx-send-text"), wxNode("recv", "wx-receive", { types: ["text"] })];
+
+  /** Texts in arrival order, and a wait for the n-th one (with a timeout). */
+  function texts(what: string): { list: string[]; add(text: string): void; count(n: number, timeoutMs?: number): Promise<void> } {
+    const list: string[] = [];
+    const waiting: Array<{ n: number; resolve: () => void }> = [];
+    return {
+      list,
+      add(text) {
+        list.push(text);
+        for (const w of waiting.filter((w) => list.length >= w.n)) w.resolve();
+      },
+      count(n, timeoutMs = 10_000) {
+        if (list.length >= n) return Promise.resolve();
+        return new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`${what}: ${list.length} of ${n} texts after ${timeoutMs} ms (${list.join(", ")})`)), timeoutMs);
+          waiting.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
+        });
+      },
+    };
+  }
+
+  /** The texts the client emits from now on, whether or not a node takes them. */
+  function emitted(): ReturnType<typeof texts> {
+    const out = texts("emitted by the client");
+    clientOf().on("message", (m: Message) => m.type === "text" && out.add(m.text));
+    return out;
+  }
+
+  function friendName(): string {
+    const friend = ctx.sb.control.worldContacts({ kind: "friend" }).find((c) => !c.remarkName && !/[<&]/.test(c.nickName));
+    assert.ok(friend, "a plain-named friend in the sandbox world");
+    return friend.nickName;
+  }
+
+  /** A new receiving node, as the redeploy registers it. */
+  function receiver(got: ReturnType<typeof texts>): AccountUser {
+    return { node: { id: "recv-new", status: () => undefined }, onMessage: (m) => (m.type === "text" ? got.add(m.text) : undefined) };
+  }
+
+  /**
+   * Online, then the old wx-receive closed as a redeploy closes it (wx-send-text keeps the account running), then
+   * `first` from a friend, taken by the client: with no receiving node registered.
+   */
+  async function inTheGap(first: string): Promise<{ client: ReturnType<typeof texts>; name: string }> {
+    await loadOnline(ctx, flow(), "recv");
+    const client = emitted();
+    await (nodeById("recv") as unknown as { close(removed: boolean): Promise<void> }).close(false);
+    const name = friendName();
+    ctx.sb.control.inject({ from: name, text: first });
+    await client.count(1);
+    return { client, name };
+  }
+
+  it("holds what arrives between the old node's close and the new one's start, and hands it over in order", async function () {
+    const { name } = await inTheGap("in the gap 1");
+    ctx.sb.control.inject({ from: name, text: "in the gap 2" });
+    const got = texts("at the new node");
+    accountOf().register(receiver(got));
+    await got.count(2);
+    assert.deepEqual(got.list, ["in the gap 1", "in the gap 2"]);
+    assert.deepEqual(logOf(ACCOUNT, "warn").filter((w) => /noReceiver/.test(w)), []);
+  });
+
+  it("lets them go with a warning when no receiver comes back in time, and goes on receiving", async function () {
+    const { client, name } = await inTheGap("nobody listens");
+    ctx.sb.control.inject({ from: name, text: "after the wait" });
+    // The second answer is taken only once the wait is over (300 ms here) and the first message let go.
+    await client.count(2);
+    assert.deepEqual(client.list, ["nobody listens", "after the wait"]);
+    assert.equal(logOf(ACCOUNT, "warn").filter((w) => /^1 wx-account\.log\.noReceiver$/.test(w)).length, 1, logOf(ACCOUNT, "warn").join("; "));
+    // A receiver that comes later gets only what arrives from then on.
+    const got = texts("at the late receiver");
+    accountOf().register(receiver(got));
+    ctx.sb.control.inject({ from: name, text: "with a receiver" });
+    await got.count(1);
+    assert.deepEqual(got.list, ["with a receiver"]);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * A real Node-RED (child process, settings.js, flow file) running the echo flow against the sandbox:
  * - admin routes with adminAuth: anonymous and read-only users may not see the QR/state or log the account out;
- * - a realistic run through faults, a full redeploy, a redeploy of one node, two deploys at once, Node-RED stopped
+ * - a realistic run through faults, a full redeploy, a redeploy of one node, of the receiving node alone, two deploys at once, Node-RED stopped
  *   mid-stream and started again, a session end with push login: every message answered exactly once;
  * - then ALL of its output (console log with debug msgs, flow files, session file, admin answers) is searched for
  *   every secret the sandbox issued.
@@ -333,9 +333,18 @@ describe("reliability: a realistic Node-RED run, then a search for secrets", fun
     inject(2);
     await allEchoed("after redeploying one node");
 
+    // The receiving node alone: the account runs on for the sending one, and what arrives between the old receiver's
+    // close and the new one's start waits for the new one (shared/account.ts, the gap).
+    const recvOnly = changed.map((node) => (node.id === "recv" ? { ...node, name: "in (alone)" } : node));
+    inject(2, true);
+    await deploy("nodes", recvOnly);
+    faults++;
+    inject(2);
+    await allEchoed("after redeploying the receiving node alone");
+
     inject(2, true);
     // Both nodes that use the account redeployed: the account has no user for a moment, stops, resumes.
-    const both = changed.map((node) => (node.id === "recv" ? { ...node, name: "in (changed)" } : node.id === "send" ? { ...node, name: "out (again)" } : node));
+    const both = recvOnly.map((node) => (node.id === "recv" ? { ...node, name: "in (changed)" } : node.id === "send" ? { ...node, name: "out (again)" } : node));
     inject(2, true);
     await deploy("nodes", both);
     faults++;
