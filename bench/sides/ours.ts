@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { createRequire } from "node:module";
 import type { ClientOptions, Logger, StateInfo, WeChatClientApi } from "../../lib/wechat/types";
@@ -30,7 +32,18 @@ const quietLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export function createOurs(sandboxUrl: string): BenchSide {
   const Client = loadClient();
-  const client = new Client({ loginUrl: sandboxUrl, pacing: false, qrImage: false, logger: quietLogger });
+  // The session is saved as a wx-account saves it under Node-RED's user dir (an encrypted file written after every
+  // answer that moved the keys): the client measured is the one users run. The limit saves nothing; wechat4u leaves
+  // saving to its application (bench/README.md, Fairness: "The session saved").
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wxflow-bench-"));
+  const client = new Client({
+    loginUrl: sandboxUrl,
+    pacing: false,
+    qrImage: false,
+    logger: quietLogger,
+    sessionFile: path.join(dir, "account.session"),
+    sessionSecret: "bench session secret",
+  });
   const errors: string[] = [];
   const phases = new PhaseLog();
   client.on("state", (s) => phases.mark(s.state));
@@ -83,6 +96,12 @@ export function createOurs(sandboxUrl: string): BenchSide {
       ),
     errors: () => errors,
     phases: (t0) => phases.relative(t0),
-    stop: () => client.stop(),
+    stop: async () => {
+      try {
+        await client.stop();
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
   };
 }

@@ -144,6 +144,9 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       });
     }
     if (this.store) this.saver = new SessionSaver(this.store, this.seen, this.sentMessages, (m) => this.warn(m));
+    // The sealing key (scrypt, ~50 ms of CPU in libuv's pool) is derived from now on, as got is loaded: the first
+    // save of a login does not wait for it (issue #19).
+    this.store?.prepare?.();
     this.problems = new LoginProblems(this.logger, (m) => this.warn(m));
   }
 
@@ -251,7 +254,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
         this.warn(`logout: ${describe(error)}`);
       }
     }
-    await this.store?.clear();
+    await this.clearSaved();
     this.jar = watchedJar();
     if (run) run.http.jar = this.jar;
   }
@@ -495,9 +498,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       state: { current: () => this.current, set: (info) => this.setState(info) },
       seen: this.seen,
       sent: this.sentMessages,
-      forgetSaved: async () => {
-        await this.store?.clear();
-      },
+      forgetSaved: () => this.clearSaved(),
       warn: (m, error) => (error === undefined ? this.warn(m) : this.problems.warnOnce(error, m)),
       info: (m) => this.logger.info(m),
     });
@@ -542,7 +543,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
         // fail as sends into that ended session do (SESSION_EXPIRED), not as if the client had been stopped.
         this.session?.close(new WeChatError("SESSION_EXPIRED", `send: the session ended (${end.code}): ${end.message}`, { ret: end.code }));
         this.session = undefined;
-        await this.store?.clear();
+        await this.clearSaved();
         this.setState({ state: "logged-out", code: end.code, message: end.message, user: { ...session.user } });
         push = { pageUrl: session.hosts.page, uin: session.uin };
       } catch (error) {
@@ -592,8 +593,16 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     }
   }
 
+  /** Forgets the saved session; nothing the session before still had to write is written after that. */
+  private async clearSaved(): Promise<void> {
+    await this.saver?.drop();
+    await this.store?.clear();
+  }
+
   /** The stored session, its cookies put in the jar. */
   private async loadSaved(http: HttpClient): Promise<SavedSession | undefined> {
+    // What the session before this start still had to write is written first (SessionSaver.saveSoon).
+    await this.saver?.flush();
     const saved = await this.store?.load();
     if (saved) {
       this.jar = await restoreJar(saved.cookies, this.jar);
@@ -626,6 +635,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       emit: (event, ...args) => this.emit(event, ...args),
       // No store (the bench's clients, a test's): nothing to save, the jar is not even serialised.
       save: saver ? async (session) => saver.save(session, await http.jar.serialize()) : undefined,
+      saveSoon: saver ? (session) => saver.saveSoon(session, () => http.jar.serialize()) : undefined,
       delivered: this.options.delivered,
     });
     this.session = online;

@@ -45,6 +45,8 @@ export interface OnlineDeps {
   emit: ClientEmit;
   /** Saves the session (keys, cookies, the newest MsgIds); never throws. Undefined: nothing is saved (no store). */
   save?: ((session: Session) => Promise<void>) | undefined;
+  /** The same after a sync answer, written in the background (SessionSaver.saveSoon); with `save` or not at all. */
+  saveSoon?: ((session: Session) => void) | undefined;
   /** ClientOptions.delivered: awaited after an answer's messages went out, before its keys are saved. */
   delivered?: (() => Promise<void>) | undefined;
 }
@@ -144,7 +146,8 @@ export class OnlineSession {
           const keys = JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]);
           if (keys === savedKeys) return;
           savedKeys = keys;
-          await save(session);
+          if (deps.saveSoon) deps.saveSoon(session);
+          else await save(session);
         },
         warn: (m) => deps.emit("warn", m),
         sync: (trouble) => this.syncTrouble(trouble),

@@ -50,6 +50,11 @@ export class SealedStore<T> {
     this.info = options.info ?? (() => undefined);
   }
 
+  /** Starts deriving the key the first save needs (Sealer.prepare). */
+  prepare(): void {
+    this.sealer.prepare();
+  }
+
   async load(): Promise<T | undefined> {
     const { what } = this.options;
     let text: string;

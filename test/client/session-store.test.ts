@@ -1,4 +1,6 @@
 import { strict as assert } from "node:assert";
+import type * as Crypto from "node:crypto";
+import { createRequire } from "node:module";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -6,6 +8,8 @@ import { SessionStore, type SavedSession } from "../../lib/wechat/session-store"
 import { sampleSession } from "../support/session";
 
 const sample = (): SavedSession => sampleSession();
+// The module object itself (an import gives a copy of its bindings): a test counts the scrypt calls made through it.
+const crypto = createRequire(__filename)("node:crypto") as typeof Crypto;
 
 describe("client session store", () => {
   let dir: string;
@@ -48,6 +52,26 @@ describe("client session store", () => {
     } finally {
       fs.mkdir = mkdir;
     }
+  });
+
+  it("prepare() derives the sealing key ahead of the first save, which then waits for no scrypt (#19)", async () => {
+    const store = new SessionStore(path.join(dir, "p.session"), "secret");
+    const scrypt = crypto.scrypt;
+    let derivations = 0;
+    crypto.scrypt = ((...args: unknown[]) => {
+      derivations++;
+      return (scrypt as (...a: unknown[]) => void)(...args);
+    }) as typeof scrypt;
+    try {
+      store.prepare();
+      assert.equal(derivations, 1, "started at once");
+      await store.save(sample());
+      await store.save({ ...sample(), savedAt: 2 });
+      assert.equal(derivations, 1, "the saves sealed with the prepared key");
+    } finally {
+      crypto.scrypt = scrypt;
+    }
+    assert.equal((await store.load())?.savedAt, 2);
   });
 
   it("the last of concurrent saves wins, written atomically", async () => {

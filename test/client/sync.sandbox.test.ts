@@ -1,7 +1,9 @@
 import { strict as assert } from "node:assert";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { SessionStore } from "../../lib/wechat/session-store";
+import { SessionStore, type SavedSession } from "../../lib/wechat/session-store";
+import { FileSessionStorage } from "../../lib/wechat/store";
+import type { SessionStorage } from "../../lib/wechat/store/storage";
 import type { Contact, Message } from "../../lib/wechat/types";
 import { envPerTest, loginByQr, stateNames, waitForMessages, waitForState, type Env, type Recorder } from "./env";
 
@@ -20,6 +22,33 @@ function idsOf(rec: Recorder, prefix: string): string[] {
 
 function assertExactlyOnce(texts: string[], expected: string[]): void {
   assert.deepEqual([...texts].sort(), [...expected].sort(), "each message arrives exactly once");
+}
+
+/** A file storage whose writes wait at a gate while it is closed (a slow disk, a far Redis). */
+function gatedStore(file: FileSessionStorage): { store: SessionStorage; written: SavedSession[]; close(): void; open(): void } {
+  let gate: Promise<void> | undefined;
+  let opened = (): void => undefined;
+  const written: SavedSession[] = [];
+  const store: SessionStorage = {
+    load: () => file.load(),
+    clear: () => file.clear(),
+    claim: (ids) => file.claim(ids),
+    claimNow: (ids) => file.claimNow(ids),
+    async save(saved) {
+      if (gate) await gate;
+      written.push(saved);
+      await file.save(saved);
+    },
+  };
+  return {
+    store,
+    written,
+    close: () => void (gate = new Promise((resolve) => (opened = resolve))),
+    open: () => {
+      gate = undefined;
+      opened();
+    },
+  };
 }
 
 describe("client sync against the sandbox", function () {
@@ -93,6 +122,37 @@ describe("client sync against the sandbox", function () {
       second.rec.messages.filter((m) => m.type === "text").map((m) => m.text),
       [...queued, "after 1"],
     );
+  });
+
+  it("a burst does not wait for the session store: saves are written behind the sync loop, the newest last", async () => {
+    const env = await startEnv({ syncPageSize: 20 });
+    const file = new FileSessionStorage(path.join(env.dir, "slow.session"), SECRET);
+    const { store, written, close, open } = gatedStore(file);
+    const { client, rec } = env.newClient({ sessionStorage: store });
+    await loginByQr(env, client);
+    const friend = aFriend(env, client.listContacts());
+    close();
+    const before = written.length;
+    // 6 pages of 20: with every page waiting for its save, only the first page would come before the gate opens.
+    env.sb.control.injectBulk({ from: friend.nickName, count: 120, prefix: "slow" });
+    let texts: Message[];
+    try {
+      texts = await waitForMessages(client, rec, (m) => m.text.startsWith("slow "), 120);
+      assert.equal(written.length, before, "nothing written while the gate is closed");
+    } finally {
+      // Open whatever happened: a save left waiting would hold the client's stop, and the suite with it.
+      open();
+    }
+    assert.equal(new Set(texts.map((m) => m.text)).size, 120);
+    await client.stop();
+    // One write was waiting at the gate and one newer session replaced the rest; the stop writes the last again.
+    const burst = written.slice(before);
+    assert.ok(burst.length <= 4, `${burst.length} sessions written for 6 pages`);
+    const saved = await file.load();
+    assert.ok(saved?.seen, "the session was saved with its MsgIds");
+    const lastId = texts.at(-1)!.id;
+    assert.ok(saved.seen.includes(lastId), "the newest session (past the last page) is the one on disk");
+    assert.deepEqual(saved.syncKey, burst.at(-1)!.syncKey);
   });
 
   it("a saved session the server ended meanwhile falls back to push login, then QR", async () => {

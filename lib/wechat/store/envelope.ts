@@ -68,13 +68,25 @@ export class Sealer<T> {
     this.previous = (options.previous ?? []).filter((p) => p && p !== secret);
   }
 
-  /** The value as envelope text (JSON). */
-  async seal(value: T): Promise<string> {
+  /**
+   * Starts deriving the key seal() needs (scrypt, ~50 ms of CPU in libuv's pool), so that the first seal does not
+   * wait for it: a login saves its new session before anything is asked of it (issue #19).
+   */
+  prepare(): void {
+    this.sealingKey().catch(() => undefined);
+  }
+
+  private sealingKey(): Promise<{ salt: Buffer; key: Buffer }> {
     this.writeKey ??= (async () => {
       const salt = randomBytes(16);
       return { salt, key: await deriveKey(this.secret, salt) };
     })();
-    const { salt, key } = await this.writeKey;
+    return this.writeKey;
+  }
+
+  /** The value as envelope text (JSON). */
+  async seal(value: T): Promise<string> {
+    const { salt, key } = await this.sealingKey();
     const iv = randomBytes(12);
     const cipher = createCipheriv("aes-256-gcm", key, iv);
     const data = Buffer.concat([cipher.update(JSON.stringify(value), "utf8"), cipher.final()]);

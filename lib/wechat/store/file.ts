@@ -27,6 +27,10 @@ export class FileSessionStorage implements SessionStorage {
     return saved;
   }
 
+  prepare(): void {
+    this.store.prepare();
+  }
+
   save(session: SavedSession): Promise<void> {
     return this.store.save(session);
   }

@@ -90,6 +90,10 @@ export class RedisSessionStorage implements SessionStorage {
     if (!Number.isInteger(this.capacity) || this.capacity < 1) throw new RangeError("dedupCapacity must be a positive integer");
   }
 
+  prepare(): void {
+    this.sealer.prepare();
+  }
+
   async load(): Promise<SavedSession | undefined> {
     const text = await this.call("load", () => this.redis.get(this.keys.session));
     if (text === null) return undefined;

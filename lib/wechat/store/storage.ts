@@ -9,6 +9,11 @@ import type { SavedSession } from "../session-store";
 export interface SessionStorage {
   /** The saved session, or undefined when there is none (or it cannot be opened). */
   load(): Promise<SavedSession | undefined>;
+  /**
+   * Gets ready for the first save ahead of time (the sealing key: scrypt, ~50 ms): the client calls it when it is
+   * made, so that the save of a new session does not wait for it. Never throws.
+   */
+  prepare?(): void;
   save(session: SavedSession): Promise<void>;
   /** Forgets the session (logout, the server ended it); the de-dup record stays. */
   clear(): Promise<void>;
