@@ -634,7 +634,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       recent: this.recent,
       emit: (event, ...args) => this.emit(event, ...args),
       // No store (the bench's clients, a test's): nothing to save, the jar is not even serialised.
-      save: saver ? async (session) => saver.save(session, await http.jar.serialize()) : undefined,
+      save: saver ? (session) => saver.save(session, () => http.jar.serialize()) : undefined,
       saveSoon: saver ? (session) => saver.saveSoon(session, () => http.jar.serialize()) : undefined,
       delivered: this.options.delivered,
     });

@@ -45,7 +45,7 @@ export interface OnlineDeps {
   emit: ClientEmit;
   /** Saves the session (keys, cookies, the newest MsgIds); never throws. Undefined: nothing is saved (no store). */
   save?: ((session: Session) => Promise<void>) | undefined;
-  /** The same after a sync answer, written in the background (SessionSaver.saveSoon); with `save` or not at all. */
+  /** The same after a sync answer, written in the background (SessionSaver.saveSoon); given with `save`. */
   saveSoon?: ((session: Session) => void) | undefined;
   /** ClientOptions.delivered: awaited after an answer's messages went out, before its keys are saved. */
   delivered?: (() => Promise<void>) | undefined;
@@ -126,8 +126,8 @@ export class OnlineSession {
     deps.state.set({ state: "online", user: { ...session.user }, contacts: "loading" });
     deps.emit("contacts", { added: deps.contacts.list().map((c) => c.userName), removed: [], changed: [] });
     announce();
-    const save = deps.save;
-    let savedKeys = save ? JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]) : "";
+    const saveSoon = deps.saveSoon;
+    let savedKeys = saveSoon ? JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]) : "";
     const loop = new SyncLoop(
       new SessionApi(deps.http, session, deps.timeouts, AbortSignal.any([this.signal, this.syncStop.signal])),
       {
@@ -142,12 +142,11 @@ export class OnlineSession {
             }
           }
           // Without a store, the keys are not even compared (a burst changes them on every page: issue #19).
-          if (!save) return;
+          if (!saveSoon) return;
           const keys = JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]);
           if (keys === savedKeys) return;
           savedKeys = keys;
-          if (deps.saveSoon) deps.saveSoon(session);
-          else await save(session);
+          saveSoon(session);
         },
         warn: (m) => deps.emit("warn", m),
         sync: (trouble) => this.syncTrouble(trouble),

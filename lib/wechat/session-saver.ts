@@ -13,7 +13,7 @@ const SENT_IDS_SAVED = 1_000;
  * The shortest time from the start of one background write to the start of the next while sessions keep coming (a
  * burst): about ten writes a second instead of one per page. A single answer after a quiet time is written at once.
  */
-export const SAVE_SPACING_MS = 100;
+const SAVE_SPACING_MS = 100;
 
 /**
  * Writes the client's session to its store (docs/architecture.md): the keys and cookies, the newest MsgIds handled
@@ -39,35 +39,44 @@ export class SessionSaver {
     private readonly seen: BoundedSet<string>,
     private readonly sent: SentMessages,
     private readonly warn: (message: string) => void,
-    private readonly spacingMs = SAVE_SPACING_MS,
   ) {}
 
   /** Writes the session now (a new session, before anything is asked of it); resolves once it is written. */
-  async save(session: Session, cookies: unknown): Promise<void> {
+  async save(session: Session, cookies: () => Promise<unknown>): Promise<void> {
     // Newer than anything saveSoon() left to write: that is dropped, what is being written finishes first.
     await this.drop();
-    try {
-      const saved: SavedSession = { ...session.toSaved(cookies, this.seen.newest(RECENT_IDS_SAVED)), ...this.sentIds() };
-      // Taken before the write: saves are written in order, so saveSent() builds on the newest one queued.
-      this.last = saved;
-      await this.store.save(saved);
-    } catch (error) {
-      this.warn(`session not saved: ${describeError(error)}`);
-    }
+    await this.write(this.taken(session), cookies);
   }
 
   /**
    * The session after a sync answer, written without making the sync loop wait for the disk or Redis (issue #19: a
    * burst saved after every page, ~1 ms each with the file's fsync). Its keys and newest MsgIds are taken now: the
    * messages handled so far are delivered, those of the pages after are not. The cookies and own sends are read
-   * when it is written. One write at a time, and while sessions keep coming one every `spacingMs` at most; a newer
+   * when it is written. One write at a time, and while sessions keep coming one every SAVE_SPACING_MS at most; a newer
    * session waiting replaces an older one, so the newest is always written last. A crash loses what the write in
    * flight and the one waiting hold (~0.1 s of a burst): those messages come again at the next start, as with a
    * crash before any save (at least once, never lost).
    */
   saveSoon(session: Session, cookies: () => Promise<unknown>): void {
-    this.next = { saved: session.toSaved(undefined, this.seen.newest(RECENT_IDS_SAVED)), cookies };
+    this.next = { saved: this.taken(session), cookies };
     this.writing ??= this.writeQueued();
+  }
+
+  /** The session as it is now, with the newest MsgIds handled; cookies and own sends are added when it is written. */
+  private taken(session: Session): SavedSession {
+    return session.toSaved(undefined, this.seen.newest(RECENT_IDS_SAVED));
+  }
+
+  /** One write: the cookies and own sends as they are now; a failure is a warning, never thrown. */
+  private async write(taken: SavedSession, cookies: () => Promise<unknown>): Promise<void> {
+    try {
+      const saved: SavedSession = { ...taken, cookies: await cookies(), ...this.sentIds() };
+      // Taken before the write: saves are written in order, so saveSent() builds on the newest one.
+      this.last = saved;
+      await this.store.save(saved);
+    } catch (error) {
+      this.warn(`session not saved: ${describeError(error)}`);
+    }
   }
 
   /** Resolves once every session saveSoon() was given is written (before a stop's save, a load, a clear). */
@@ -105,14 +114,8 @@ export class SessionSaver {
       for (let next = this.next; next; next = this.next) {
         this.next = undefined;
         const started = Date.now();
-        try {
-          const saved: SavedSession = { ...next.saved, cookies: await next.cookies(), ...this.sentIds() };
-          this.last = saved;
-          await this.store.save(saved);
-        } catch (error) {
-          this.warn(`session not saved: ${describeError(error)}`);
-        }
-        const wait = this.spacingMs - (Date.now() - started);
+        await this.write(next.saved, next.cookies);
+        const wait = SAVE_SPACING_MS - (Date.now() - started);
         if (this.next && wait > 0 && this.flushing === 0) await this.pause(wait);
       }
     } finally {

@@ -2,6 +2,7 @@ import { WeChatError, cleanServerText } from "../../lib/wechat/errors";
 import type { WxAccount, AccountUser } from "./account";
 import { findAccount } from "./account-ref";
 import type { DoneFunction, Node, NodeAPI, NodeMessage, SendFunction } from "./red";
+import { durationSetting } from "./settings";
 import { markUncertain } from "./target";
 
 function asError(error: unknown): Error {
@@ -12,8 +13,7 @@ function asError(error: unknown): Error {
 const FAILURE_STATUS_MS = 10_000;
 
 function failureStatusMs(RED: NodeAPI): number {
-  const value: unknown = (RED.settings as Record<string, unknown>).wxFailureStatusMs;
-  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : FAILURE_STATUS_MS;
+  return durationSetting(RED, "wxFailureStatusMs", FAILURE_STATUS_MS);
 }
 
 /** The failure's code (or its first words), never more: status is visible to every editor user. */

@@ -10,7 +10,8 @@ import { instanceName, leaseTtlMs } from "../shared/instance";
 import { RedisOwnership } from "../shared/redis-ownership";
 import { sessionKey, sessionSecret } from "../shared/secret";
 import { SelfAvatars } from "../shared/self-avatar";
-import { WxAccount, accountSettings, stateTopic } from "../shared/account";
+import { RECEIVER_GAP_MS, WxAccount, accountSettings, stateTopic } from "../shared/account";
+import { durationSetting } from "../shared/settings";
 
 interface AccountDef extends NodeDef {
   store?: string;
@@ -33,12 +34,6 @@ function sendError(res: AdminResponse, status: number, error: unknown): void {
 }
 
 /** Advanced client knobs from settings.js (`wxAccountClientTuning: {...}`), e.g. timeouts; tests use it too. */
-/** settings.js `wxReceiverGapMs`: how long messages wait for a redeployed wx-receive (shared/account.ts, `gap`). */
-function receiverGapMs(RED: NodeAPI): number | undefined {
-  const value: unknown = (RED.settings as Record<string, unknown>).wxReceiverGapMs;
-  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined;
-}
-
 function clientTuning(RED: NodeAPI): ClientTuning | undefined {
   const value: unknown = (RED.settings as Record<string, unknown>).wxAccountClientTuning;
   return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as ClientTuning) : undefined;
@@ -51,12 +46,6 @@ function clientTuning(RED: NodeAPI): ClientTuning | undefined {
 function clientTransport(RED: NodeAPI): Transport | undefined {
   const value: unknown = (RED.settings as Record<string, unknown>).wxAccountTransport;
   return value !== null && typeof value === "object" && typeof (value as { connect?: unknown }).connect === "function" ? (value as Transport) : undefined;
-}
-
-/** How long an unused built-in sandbox waits for its account (settings.js `wxAccountSandboxGraceMs`; tests: 0). */
-function sandboxGraceMs(RED: NodeAPI): number {
-  const value = (RED.settings as Record<string, unknown>).wxAccountSandboxGraceMs;
-  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : DEFAULT_SANDBOX_GRACE_MS;
 }
 
 /** A Redis URL the account may use: redis:// or rediss://, and no password in it (that is the credential's). */
@@ -112,7 +101,8 @@ export = function register(RED: NodeAPI): void {
             secret,
             warn: (message) => node.warn(message),
             log: (message) => node.log(message),
-            graceMs: () => sandboxGraceMs(RED),
+            // How long an unused built-in sandbox waits for its account (settings.js; tests: 0).
+            graceMs: () => durationSetting(RED, "wxAccountSandboxGraceMs", DEFAULT_SANDBOX_GRACE_MS),
           })
         : undefined;
     let ownership: RedisOwnership | undefined;
@@ -145,7 +135,8 @@ export = function register(RED: NodeAPI): void {
     const wx = new WxAccount({
       node,
       ownership,
-      receiverGapMs: receiverGapMs(RED),
+      // How long messages wait for a redeployed wx-receive (shared/account.ts, `gap`).
+      receiverGapMs: durationSetting(RED, "wxReceiverGapMs", RECEIVER_GAP_MS),
       settings,
       userDir,
       secret,
