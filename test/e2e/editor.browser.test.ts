@@ -46,6 +46,16 @@ async function searchPicker(page: Page, input: ElementHandle, option: string): P
     return await page.waitForSelector(option, { timeout: 10_000 });
   }
 }
+/**
+ * Opens node `id`'s edit dialog once every earlier dialog has left the page. Node-RED takes a closed tray out of
+ * the page only after its 250 ms slide; a dialog opened before that finds the old tray's fields first under the
+ * same ids (#node-input-allowUrl of an image node) and fills those instead of its own.
+ */
+async function editNode(page: Page, id: string): Promise<void> {
+  await page.waitForSelector(".red-ui-tray", { state: "detached", timeout: 10_000 });
+  await page.evaluate((nodeId) => RED.editor.edit(RED.nodes.node(nodeId)), id);
+}
+
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 
 declare const RED: {
@@ -242,7 +252,7 @@ describe("editor (browser)", function () {
   });
 
   it("picks a target from the live contacts and stores its name, not its UserName", async function () {
-    await page.evaluate(() => RED.editor.edit(RED.nodes.node("e2esend000000001")));
+    await editNode(page, "e2esend000000001");
     // the target is a typedInput (#16.9): its own text field, type "a..z" (a name) with the contact picker
     const input = await page.waitForSelector(TARGET_INPUT, { timeout: 10_000 });
     await input.click();
@@ -270,9 +280,7 @@ describe("editor (browser)", function () {
     const found = (await (await fetch(`${nodeRed?.origin}/wx-account/${ACCOUNT}/contacts?q=alias_`)).json()) as { contacts: { handle: string; alias: string; type: string }[] };
     const friend = found.contacts.find((c) => c.type === "friend" && c.alias.startsWith("alias_") && c.handle !== c.alias);
     assert.ok(friend, JSON.stringify(found));
-    // the last dialog's tray has closed (its target field is gone) before this one opens
-    await page.waitForSelector(TARGET_INPUT, { state: "detached", timeout: 10_000 });
-    await page.evaluate(() => RED.editor.edit(RED.nodes.node("e2esend000000001")));
+    await editNode(page, "e2esend000000001");
     const input = await page.waitForSelector(TARGET_INPUT, { timeout: 10_000 });
     await input.fill(friend.alias);
     const option = await searchPicker(page, input, ".red-ui-autoComplete-container a:has(.fa-user)");
@@ -286,8 +294,7 @@ describe("editor (browser)", function () {
   });
 
   it("#16.9: an old flow's plain target opens as a name, and the target can become a msg property", async function () {
-    await page.waitForSelector(TARGET_INPUT, { state: "detached", timeout: 10_000 });
-    await page.evaluate(() => RED.editor.edit(RED.nodes.node("e2eoldsend000001")));
+    await editNode(page, "e2eoldsend000001");
     const input = await page.waitForSelector(TARGET_INPUT, { timeout: 10_000 });
     assert.equal(await input.inputValue(), "家人群");
     assert.equal(await page.inputValue("#node-input-targetType"), "str");
@@ -310,9 +317,7 @@ describe("editor (browser)", function () {
   });
 
   it("opens every node's dialog with its settings in place", async function () {
-    const open = async (id: string): Promise<void> => {
-      await page.evaluate((nodeId) => RED.editor.edit(RED.nodes.node(nodeId)), id);
-    };
+    const open = (id: string): Promise<void> => editNode(page, id);
     await open("e2erecv000000001");
     await page.waitForSelector("#node-input-type-text", { timeout: 10_000 });
     assert.equal(await page.isChecked("#node-input-type-text"), true);
@@ -534,7 +539,9 @@ describe("sandbox account dialog (#16.5)", function () {
     await page.waitForFunction((id) => typeof RED !== "undefined" && RED.nodes && RED.nodes.node(id)?.type === "wx-account", account.id, { timeout: 30_000 });
     await page.waitForSelector('.red-ui-palette-node[data-palette-type="wx-send-text"]', { state: "attached", timeout: 10_000 });
     await page.evaluate((id) => RED.editor.editConfig("", "wx-account", id), account.id);
-    const scan = await page.waitForSelector("#wx-account-sandbox-scan", { timeout: 20_000 });
+    // a locator, not a handle: the session panel is drawn again at each state the account publishes
+    const scan = page.locator("#wx-account-sandbox-scan");
+    await scan.waitFor({ timeout: 20_000 });
     assert.equal((await scan.textContent())?.trim(), "Scan");
     const said = (await page.textContent("#wx-account-session")) ?? "";
     assert.match(said, /Press Scan on the sandbox phone page/);
@@ -554,7 +561,7 @@ describe("sandbox account dialog (#16.5)", function () {
     await page.evaluate(() => RED.tray.close());
     const receive = flow.find((n) => n.type === "wx-receive");
     assert.ok(receive);
-    await page.evaluate((id) => RED.editor.edit(RED.nodes.node(id)), receive.id);
+    await editNode(page, receive.id);
     await page.waitForSelector("#node-input-types-list input", { timeout: 10_000 });
     const box = async (selector: string): Promise<{ y: number; height: number }> => {
       const b = await (await page.waitForSelector(selector)).boundingBox();
