@@ -732,8 +732,10 @@ describe("editor, an account on Redis (browser, #17)", function () {
     redis = await startRedis();
     admin = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     await admin.connect();
-    // another instance runs the account: this editor's instance stands by
-    rival = new AccountLease({ redis: admin, key: `wxflow:${REDIS_ACCOUNT}:lease`, owner: "e2e-b", ttlMs: 1_500 });
+    // Another instance runs the account: this editor's instance stands by. Its lease lasts the default 15 s: with
+    // 1.5 s, this process missing its renewals for a second while Chromium and Node-RED start on a loaded machine
+    // let this editor's instance take the account (a CI run on Node-RED 5). Its stop() gives the lease back at once.
+    rival = new AccountLease({ redis: admin, key: `wxflow:${REDIS_ACCOUNT}:lease`, owner: "e2e-b" });
     const taken = new Promise((resolve) => rival.once("acquired", resolve));
     rival.start();
     await taken;
@@ -760,7 +762,11 @@ describe("editor, an account on Redis (browser, #17)", function () {
 
   it("the sidebar tab and the dialog name the instance that runs the account; the Redis rows show for Redis only", async function () {
     await page.evaluate(() => RED.sidebar.show("wxflow-accounts"));
-    await page.waitForSelector(`${row} .wx-accounts-owner[data-role="standby"]`, { timeout: 20_000 });
+    await page.waitForSelector(`${row} .wx-accounts-owner[data-role="standby"]`, { timeout: 20_000 }).catch(async (error: Error) => {
+      // what the runtime says of the account, for a failure that did not show the standby
+      const state = await (await fetch(`${nodeRed?.origin}/wx-account/${REDIS_ACCOUNT}/state`)).text().catch(() => "");
+      throw new Error(`${error.message}\naccount state: ${state.slice(0, 400)}`);
+    });
     assert.equal((await page.textContent(`${row} .wx-accounts-owner`))?.trim(), "instance: e2e-b");
     assert.equal((await page.textContent(`${row} .wx-accounts-status`))?.trim(), "standby: e2e-b");
     await page.evaluate((id) => RED.editor.editConfig("", "wx-account", id), REDIS_ACCOUNT);
