@@ -44,7 +44,7 @@ export interface InboundOptions {
 export class Inbound {
   private readonly emit: ClientEmit;
   /** The MsgIds the last answer marked handled, and those of them claimed in the storage (takeBackLast). */
-  private last: { ids: Iterable<string>; claimed: string[]; emitted: number } = { ids: [], claimed: [], emitted: 0 };
+  private last: { ids: string[]; claimed: string[]; emitted: number } = { ids: [], claimed: [], emitted: 0 };
 
   constructor(
     private readonly api: SessionApi,
@@ -67,7 +67,7 @@ export class Inbound {
   async takeBackLast(): Promise<void> {
     const { ids, claimed } = this.last;
     this.last = { ids: [], claimed: [], emitted: 0 };
-    for (const id of ids) this.options.seen.delete(id);
+    this.forget(ids);
     if (claimed.length > 0) {
       await this.options.claims?.release?.(claimed).catch(() => this.emit("warn", `${claimed.length} claimed message(s) could not be given back`));
     }
@@ -77,25 +77,28 @@ export class Inbound {
     this.last = { ids: [], claimed: [], emitted: 0 };
     this.stillReceiving();
     this.applyContactChanges(answer);
-    // New MsgIds are remembered (or claimed) only once their messages go out: an answer dropped by a stop leaves
-    // none behind, so its messages come again at the next start.
+    // The new MsgIds are marked handled at once (one lookup each, which also drops a MsgId twice in one answer: the
+    // first one counts), and forgotten again if the answer fails or is dropped by a stop before its messages go out:
+    // they come again at the next start.
     const seen = this.options.seen;
-    const ids = new Set<string>();
+    const ids: string[] = [];
     let fresh: RawMessage[] = [];
     for (const raw of answer.addMsgList as unknown as RawMessage[]) {
       const id = msgIdOf(raw);
-      if (id === "" || seen.has(id)) continue;
-      // Twice in one answer: the first one counts.
-      const size = ids.size;
-      ids.add(id);
-      if (ids.size !== size) fresh.push(raw);
+      if (id === "" || !seen.add(id)) continue;
+      ids.push(id);
+      fresh.push(raw);
     }
     if (fresh.length === 0) return;
-    await this.fetchUnknown(fresh);
-    this.stillReceiving();
     const claims = this.options.claims;
-    if (claims) fresh = await this.claim(claims, fresh);
-    else for (const id of ids) seen.add(id);
+    try {
+      await this.fetchUnknown(fresh);
+      this.stillReceiving();
+      if (claims) fresh = await this.claim(claims, fresh, ids);
+    } catch (error) {
+      this.forget(ids);
+      throw error;
+    }
     this.last = { ids, claimed: claims ? fresh.map(msgIdOf) : [], emitted: 0 };
     const ctx = this.context();
     const normalize = messageNormalizer(ctx);
@@ -121,8 +124,7 @@ export class Inbound {
    * The messages the storage grants (claimed by no one before), after the contacts they need are fetched: as late
    * as possible before they are emitted. One call per answer; a storage in this process answers at once.
    */
-  private async claim(claims: NonNullable<InboundOptions["claims"]>, candidates: RawMessage[]): Promise<RawMessage[]> {
-    const ids = [...new Set(candidates.map(msgIdOf))];
+  private async claim(claims: NonNullable<InboundOptions["claims"]>, candidates: RawMessage[], ids: string[]): Promise<RawMessage[]> {
     const granted = claims.claimNow ? claims.claimNow(ids) : await claims.claim(ids);
     if (this.options.receiving?.aborted) {
       // Receiving ended while the claim was in flight: nothing is emitted to a closing flow, and what we claimed is
@@ -130,10 +132,14 @@ export class Inbound {
       await claims.release?.(granted).catch(() => this.emit("warn", `${granted.length} claimed message(s) could not be given back`));
       this.stillReceiving();
     }
-    // Claimed by us or by another instance before: handled either way, never asked for again.
-    for (const id of ids) this.options.seen.add(id);
+    // Those claimed by another instance before stay marked handled here: never asked for again.
     const ok = new Set(granted);
     return candidates.filter((raw) => ok.delete(msgIdOf(raw)));
+  }
+
+  /** Forgets MsgIds marked handled by the last answer, newest first (the set forgets its newest at once). */
+  private forget(ids: readonly string[]): void {
+    for (let i = ids.length - 1; i >= 0; i--) this.options.seen.delete(ids[i] as string);
   }
 
   /**

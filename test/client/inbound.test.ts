@@ -133,6 +133,30 @@ describe("client inbound handling", () => {
     assert.deepEqual(events.of("message").map((m) => m.id), ["9"], "emitted once, by the next start");
   });
 
+  it("a claim that fails leaves the answer's MsgIds unhandled: the answer taken again emits them once", async () => {
+    const api = fakeApi({ "@friend": { UserName: "@friend", NickName: "Friend" } }, []);
+    let down = true;
+    const claims = {
+      claim: async (ids: string[]) => {
+        if (down) throw new Error("the storage is down");
+        return ids;
+      },
+    };
+    const seen = new BoundedSet<string>(100);
+    const events = recorder();
+    const inbound = new Inbound(api, new ContactStore(), { emit: events.emit, seen, recent: new RecentMessages(), claims });
+    const page = answer({
+      addMsgList: [1, 2, 2, 3].map((n) => ({ MsgId: String(n), MsgType: 1, FromUserName: "@friend", ToUserName: "@me", Content: `m${n}`, CreateTime: n })),
+    });
+    await assert.rejects(inbound.handle(page), /the storage is down/);
+    assert.deepEqual(events.of("message"), []);
+    assert.deepEqual([seen.has("1"), seen.has("2"), seen.has("3"), seen.size], [false, false, false, 0]);
+    down = false;
+    await inbound.handle(page);
+    assert.deepEqual(events.of("message").map((m) => m.text), ["m1", "m2", "m3"]);
+    assert.deepEqual(seen.newest(10), ["1", "2", "3"]);
+  });
+
   it("applies Mod before Add, then Del and member changes", async () => {
     const calls: string[][] = [];
     const store = new ContactStore();

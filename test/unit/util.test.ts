@@ -66,6 +66,34 @@ describe("util/BoundedSet", () => {
     assert.equal(set.has("d"), false);
   });
 
+  it("forgets its newest values in place, newest first, and fills their slots again before it evicts", () => {
+    const set = new BoundedSet<string>(4);
+    for (const id of ["a", "b", "c", "d", "e", "f"]) set.add(id);
+    // full and wrapped: c d e f; f then e are forgotten as the newest
+    assert.equal(set.delete("f"), true);
+    assert.equal(set.delete("e"), true);
+    assert.deepEqual(set.newest(4), ["c", "d"]);
+    assert.equal(set.size, 2);
+    // the answer comes again: its values take the freed slots, nothing is evicted
+    for (const id of ["e", "f"]) assert.equal(set.add(id), true);
+    assert.deepEqual(set.newest(4), ["c", "d", "e", "f"]);
+    set.add("g");
+    assert.deepEqual(set.newest(4), ["d", "e", "f", "g"]);
+    // a freed slot, then a value that is not the newest forgotten: the others keep their order
+    assert.equal(set.delete("g"), true);
+    assert.equal(set.delete("d"), true);
+    assert.deepEqual(set.newest(4), ["e", "f"]);
+    for (const id of ["h", "i", "j"]) set.add(id);
+    assert.deepEqual(set.newest(4), ["f", "h", "i", "j"]);
+    assert.equal(set.has("e"), false);
+    // before it is full, the newest is forgotten at the end
+    const small = new BoundedSet<string>(4);
+    for (const id of ["a", "b"]) small.add(id);
+    assert.equal(small.delete("b"), true);
+    small.add("c");
+    assert.deepEqual(small.newest(4), ["a", "c"]);
+  });
+
   it("refuses a nonsensical capacity", () => {
     assert.throws(() => new BoundedSet(0), RangeError);
     assert.throws(() => new BoundedSet(1.5), RangeError);

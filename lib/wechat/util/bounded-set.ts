@@ -6,7 +6,8 @@ export class BoundedSet<T extends string | number = string> {
   readonly capacity: number;
   private readonly members = new Set<T>();
   // Insertion order in a ring: evicting by "first value of the Set" degrades in V8 after many deletes.
-  private readonly ring: T[] = [];
+  // Full, a slot can be empty: its value was forgotten as the newest (delete), and the next add fills it.
+  private readonly ring: (T | undefined)[] = [];
   private next = 0;
 
   constructor(capacity = 10_000) {
@@ -39,9 +40,19 @@ export class BoundedSet<T extends string | number = string> {
     return true;
   }
 
-  /** Forgets a value (rare: an answer taken back at a stop); the others keep their order. True when it was there. */
+  /**
+   * Forgets a value; the others keep their order. True when it was there. The newest value is forgotten at once, so
+   * an answer's MsgIds are given back in O(1) each, newest first (Inbound); any other costs a pass over the set.
+   */
   delete(value: T): boolean {
     if (!this.members.delete(value)) return false;
+    const last = (this.next === 0 ? this.ring.length : this.next) - 1;
+    if (this.ring[last] === value) {
+      if (this.ring.length < this.capacity) this.ring.pop();
+      else this.ring[last] = undefined;
+      this.next = last;
+      return true;
+    }
     const kept = this.newest(this.ring.length).filter((v) => v !== value);
     this.ring.length = 0;
     this.ring.push(...kept);
@@ -53,10 +64,13 @@ export class BoundedSet<T extends string | number = string> {
   /** The `count` newest values, oldest first. */
   newest(count: number): T[] {
     const n = Math.max(0, Math.min(count, this.ring.length));
-    if (this.ring.length < this.capacity) return this.ring.slice(this.ring.length - n);
+    if (this.ring.length < this.capacity) return this.ring.slice(this.ring.length - n) as T[];
     const out: T[] = [];
-    for (let i = n; i >= 1; i--) out.push(this.ring[(this.next - i + this.capacity) % this.capacity] as T);
-    return out;
+    for (let i = 1; i <= this.capacity && out.length < n; i++) {
+      const value = this.ring[(this.next - i + this.capacity) % this.capacity];
+      if (value !== undefined) out.push(value);
+    }
+    return out.reverse();
   }
 
   clear(): void {
