@@ -13,23 +13,40 @@ export interface BenchOptions {
 export const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--only login,burst,latency,upload,memory,idle,nodered,accounts,handover]
                           [--cpu-prof] [--no-write]`;
 
+/**
+ * The arguments one by one: `arg` is the current one, `value()` takes the next as its value (an error naming
+ * `usage` when there is none).
+ */
+export function* argumentsOf(argv: string[], usage: string): Generator<{ arg: string; value: () => string }> {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    yield {
+      arg,
+      value: () => {
+        const next = argv[++i];
+        if (next === undefined) throw new Error(`${arg} needs a value\n${usage}`);
+        return next;
+      },
+    };
+  }
+}
+
+/** A comma-separated list option. */
+export function commaList(value: string): string[] {
+  return value.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
 export function parseOptions(argv: string[]): BenchOptions {
   const options: BenchOptions = { rounds: 3, quick: false, only: [], cpuProf: false, write: true };
   let roundsGiven = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = (): string => {
-      const next = argv[++i];
-      if (next === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
-      return next;
-    };
+  for (const { arg, value } of argumentsOf(argv, USAGE)) {
     if (arg === "--rounds") {
       const n = Number(value());
       if (!Number.isInteger(n) || n < 1 || n > 50) throw new Error(`--rounds must be an integer 1..50\n${USAGE}`);
       options.rounds = n;
       roundsGiven = true;
     } else if (arg === "--quick") options.quick = true;
-    else if (arg === "--only") options.only = value().split(",").map((s) => s.trim()).filter(Boolean);
+    else if (arg === "--only") options.only = commaList(value());
     else if (arg === "--cpu-prof") options.cpuProf = true;
     else if (arg === "--no-write") options.write = false;
     else if (arg === "--help" || arg === "-h") throw new Error(USAGE);

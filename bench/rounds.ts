@@ -1,6 +1,17 @@
+import type { Side } from "./ipc";
+import { commaList } from "./options";
 import type { WorkloadResults } from "./report";
 import { errorText } from "./sides/side";
 import type { RunContext, Workload } from "./workloads";
+
+/**
+ * The sides of a row to run: all of them, or those named in BENCH_SIDES ("ours,limit": what `npm run bench:ab`
+ * compares, without wechat4u's rounds).
+ */
+export function sidesToRun(sides: Side[], env: NodeJS.ProcessEnv = process.env): Side[] {
+  const named = env.BENCH_SIDES ? commaList(env.BENCH_SIDES) : undefined;
+  return named && named.length > 0 ? sides.filter((side) => named.includes(side)) : sides;
+}
 
 /**
  * The rounds of one row: one uncounted round of the limit side first (a row that has one), then every side once a
@@ -8,8 +19,9 @@ import type { RunContext, Workload } from "./workloads";
  */
 export async function runWorkload(workload: Workload, ctx: RunContext, rounds: number): Promise<WorkloadResults> {
   const results: WorkloadResults = { ours: undefined, theirs: undefined, limit: undefined };
-  for (const side of workload.sides) results[side] = { samples: [], failures: [] };
-  if (workload.sides.includes("limit")) {
+  const sides = sidesToRun(workload.sides);
+  for (const side of sides) results[side] = { samples: [], failures: [] };
+  if (sides.includes("limit")) {
     // The sandbox runs in this process, and its code is compiled as it first serves: the side timed first (ours)
     // met a cold server in round 1 (ours' login ~20% slower in round 1 than in round 2, the limit's the same). Real
     // hosts are always warm, so one round of the limit side, not counted, warms the server before any side is timed.
@@ -25,8 +37,8 @@ export async function runWorkload(workload: Workload, ctx: RunContext, rounds: n
     // The order turns by one side each round (ours, theirs, limit; then theirs, limit, ours; ...): a side timed at
     // the same place every round met the server and the machine in the same state every time (after the warm-up,
     // or after wechat4u's heavy rounds), which no median takes out.
-    const shift = (round - 1) % workload.sides.length;
-    const order = [...workload.sides.slice(shift), ...workload.sides.slice(0, shift)];
+    const shift = (round - 1) % sides.length;
+    const order = [...sides.slice(shift), ...sides.slice(0, shift)];
     for (const side of order) {
       const t0 = Date.now();
       const result = results[side];

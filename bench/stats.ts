@@ -17,6 +17,17 @@ export function percentile(values: number[], p: number): number | undefined {
   return sorted[rank - 1];
 }
 
+export function mean(values: number[]): number | undefined {
+  return values.length === 0 ? undefined : values.reduce((s, v) => s + v, 0) / values.length;
+}
+
+/** Sample standard deviation (0 for fewer than two values). */
+export function standardDeviation(values: number[]): number {
+  const m = mean(values);
+  if (m === undefined || values.length < 2) return 0;
+  return Math.sqrt(values.reduce((s, v) => s + (v - m) ** 2, 0) / (values.length - 1));
+}
+
 export function round(value: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
