@@ -99,7 +99,7 @@ export class Inbound {
       this.forget(ids);
       throw error;
     }
-    this.last = { ids, claimed: claims ? fresh.map(msgIdOf) : [], emitted: 0 };
+    this.last = { ids, claimed: !claims ? [] : fresh.length === ids.length ? ids : fresh.map(msgIdOf), emitted: 0 };
     const ctx = this.context();
     const normalize = messageNormalizer(ctx);
     for (const raw of fresh) {
@@ -132,7 +132,9 @@ export class Inbound {
       await claims.release?.(granted).catch(() => this.emit("warn", `${granted.length} claimed message(s) could not be given back`));
       this.stillReceiving();
     }
-    // Those claimed by another instance before stay marked handled here: never asked for again.
+    // Those claimed by another instance before stay marked handled here: never asked for again. Most often every
+    // one is granted (the same ids, in order): then nothing is looked up again.
+    if (granted.length === ids.length) return candidates;
     const ok = new Set(granted);
     return candidates.filter((raw) => ok.delete(msgIdOf(raw)));
   }
