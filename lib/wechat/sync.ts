@@ -43,6 +43,12 @@ export interface SyncOptions {
   maxBackoffMs?: number;
   /** Failures in a row after which the trouble is reported (default 3). */
   troubleAfter?: number;
+  /**
+   * Once the trouble is reported, a failure is said in a warning again only this long after the last one said
+   * (default 5 min): an hour without a network is a dozen lines in the log, not one every 10 s. The "sync" handler
+   * still hears every failure.
+   */
+  repeatWarnMs?: number;
   /** Wait after synccheck retcode 1205 (default 30 s). */
   throttledMs?: number;
   /** First pause after three empty rounds in a row (default 500 ms). */
@@ -85,8 +91,9 @@ export class SyncLoop {
     const backoffMs = this.options.backoffMs ?? 250;
     const maxBackoffMs = this.options.maxBackoffMs ?? 10_000;
     const troubleAfter = this.options.troubleAfter ?? 3;
-    // Failures in a row, since when, and whether they were reported as trouble.
-    const streak = { failures: 0, since: 0, troubled: false };
+    const repeatWarnMs = this.options.repeatWarnMs ?? 5 * 60_000;
+    // Failures in a row, since when, whether they were reported as trouble, and when one was last said in a warning.
+    const streak = { failures: 0, since: 0, troubled: false, warnedAt: 0 };
     const succeeded = (): void => {
       if (streak.troubled) this.handlers.sync?.({ failing: false, failures: streak.failures, since: streak.since, message: "sync works again" });
       streak.failures = 0;
@@ -127,7 +134,12 @@ export class SyncLoop {
         streak.failures++;
         const message = `sync: ${errorText(error, "failed")}`;
         const delay = cappedBackoff(streak.failures - 1, backoffMs, maxBackoffMs);
-        this.handlers.warn(`${message}; retrying in ${Math.round(delay / 100) / 10} s`);
+        const now = Date.now();
+        if (streak.failures <= troubleAfter || now - streak.warnedAt >= repeatWarnMs) {
+          streak.warnedAt = now;
+          const count = streak.failures > troubleAfter ? `; ${streak.failures} failures in a row` : "";
+          this.handlers.warn(`${message}${count}; retrying in ${Math.round(delay / 100) / 10} s`);
+        }
         if (streak.failures >= troubleAfter) {
           streak.troubled = true;
           this.handlers.sync?.({ failing: true, failures: streak.failures, since: streak.since, message });

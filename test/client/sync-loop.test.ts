@@ -163,6 +163,37 @@ describe("client sync loop", () => {
     assert.ok(gap >= 25, `empty selectors are paced (${gap} ms)`);
   });
 
+  it("a sync that keeps failing is said in the log until its trouble is reported, then every repeatWarnMs; the sync handler hears every failure", async () => {
+    const run = async (repeatWarnMs: number | undefined): Promise<{ warns: string[]; troubles: number[] }> => {
+      const abort = new AbortController();
+      const warns: string[] = [];
+      const troubles: number[] = [];
+      const { api } = fake(
+        (n) => {
+          if (n === 20) abort.abort();
+          return new WeChatError("NETWORK", "synccheck: network error (ECONNRESET)");
+        },
+        () => empty(),
+        abort,
+      );
+      const loop = new SyncLoop(
+        api,
+        { handle: async () => undefined, handled: async () => undefined, warn: (w) => warns.push(w), sync: (t) => void troubles.push(t.failures) },
+        { backoffMs: 1, maxBackoffMs: 2, troubleAfter: 3, ...(repeatWarnMs === undefined ? {} : { repeatWarnMs }) },
+      ).run();
+      await assert.rejects(loop, (e) => isWeChatError(e, "CLOSED"));
+      return { warns, troubles };
+    };
+    const quiet = await run(undefined);
+    assert.equal(quiet.warns.length, 3, quiet.warns.join("\n"));
+    assert.ok(quiet.warns.every((w) => /^sync: synccheck: network error \(ECONNRESET\); retrying in [\d.]+ s$/.test(w)), quiet.warns.join("\n"));
+    assert.deepEqual(quiet.troubles, [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+    // with no pause between repeats, every failure is said, with its count once it is trouble
+    const loud = await run(0);
+    assert.equal(loud.warns.length, 20);
+    assert.match(loud.warns[3] ?? "", /; 4 failures in a row; retrying in/);
+  });
+
   it("the default back-off: five failures wait at most 7.75 s in all, the fifth at most 4 s, none over 10 s", () => {
     for (let round = 0; round < 200; round++) {
       const waits = Array.from({ length: 8 }, (_, i) => cappedBackoff(i, 250, 10_000));
