@@ -50,9 +50,18 @@ export class SealedStore<T> {
     this.info = options.info ?? (() => undefined);
   }
 
-  /** Starts deriving the key the first save needs (Sealer.prepare). */
-  prepare(): void {
-    this.sealer.prepare();
+  /**
+   * Starts deriving the key the first save needs, under the salt of the file already there (Sealer.prepareFor): a
+   * load of that file then needs no key of its own. Resolves once the derivation has started; never rejects.
+   */
+  async prepare(): Promise<void> {
+    let sealed: string | undefined;
+    try {
+      sealed = await fs.readFile(this.file, "utf8");
+    } catch {
+      // none yet (or unreadable: load() says so)
+    }
+    this.sealer.prepareFor(sealed);
   }
 
   async load(): Promise<T | undefined> {

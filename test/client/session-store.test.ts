@@ -11,6 +11,21 @@ const sample = (): SavedSession => sampleSession();
 // The module object itself (an import gives a copy of its bindings): a test counts the scrypt calls made through it.
 const crypto = createRequire(__filename)("node:crypto") as typeof Crypto;
 
+/** Runs `body` with every crypto.scrypt call counted (`derivations()`). */
+async function countingScrypt(body: (derivations: () => number) => Promise<void>): Promise<void> {
+  const scrypt = crypto.scrypt;
+  let count = 0;
+  crypto.scrypt = ((...args: unknown[]) => {
+    count++;
+    return (scrypt as (...a: unknown[]) => void)(...args);
+  }) as typeof scrypt;
+  try {
+    await body(() => count);
+  } finally {
+    crypto.scrypt = scrypt;
+  }
+}
+
 describe("client session store", () => {
   let dir: string;
   beforeEach(async () => {
@@ -56,22 +71,29 @@ describe("client session store", () => {
 
   it("prepare() derives the sealing key ahead of the first save, which then waits for no scrypt (#19)", async () => {
     const store = new SessionStore(path.join(dir, "p.session"), "secret");
-    const scrypt = crypto.scrypt;
-    let derivations = 0;
-    crypto.scrypt = ((...args: unknown[]) => {
-      derivations++;
-      return (scrypt as (...a: unknown[]) => void)(...args);
-    }) as typeof scrypt;
-    try {
-      store.prepare();
-      assert.equal(derivations, 1, "started at once");
+    await countingScrypt(async (derivations) => {
+      await store.prepare();
+      assert.equal(derivations(), 1, "started before any save");
       await store.save(sample());
       await store.save({ ...sample(), savedAt: 2 });
-      assert.equal(derivations, 1, "the saves sealed with the prepared key");
-    } finally {
-      crypto.scrypt = scrypt;
-    }
+      assert.equal(derivations(), 1, "the saves sealed with the prepared key");
+    });
     assert.equal((await store.load())?.savedAt, 2);
+  });
+
+  it("resuming a saved session derives one key: the file's salt opens it and seals the next saves", async () => {
+    const file = path.join(dir, "r.session");
+    await new SessionStore(file, "secret").save(sample());
+    const store = new SessionStore(file, "secret");
+    await countingScrypt(async (derivations) => {
+      await store.prepare();
+      assert.deepEqual(await store.load(), sample());
+      await store.save({ ...sample(), savedAt: 3 });
+      assert.equal(derivations(), 1, "one scrypt for the load and the save (two before: a new salt for the saves)");
+    });
+    // still a file any store with the secret opens, and only with it
+    assert.equal((await new SessionStore(file, "secret").load())?.savedAt, 3);
+    assert.equal(await new SessionStore(file, "another").load(), undefined);
   });
 
   it("the last of concurrent saves wins, written atomically", async () => {

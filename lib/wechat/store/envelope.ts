@@ -36,6 +36,17 @@ function isEnvelope(value: unknown, format: string): value is Envelope {
   );
 }
 
+/** The salt of an envelope of `format` in `text` when it is a 16-byte one, else undefined. */
+function envelopeSalt(text: string, format: string): string | undefined {
+  try {
+    const envelope: unknown = JSON.parse(text);
+    if (!isEnvelope(envelope, format)) return undefined;
+    return Buffer.from(envelope.salt, "base64").length === 16 ? envelope.salt : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface SealOptions<T> {
   /** The envelope's `format` name: a value of another kind never opens as this one. */
   format: string;
@@ -58,6 +69,8 @@ export interface Opened<T> {
  */
 export class Sealer<T> {
   private writeKey?: Promise<{ salt: Buffer; key: Buffer }>;
+  /** The current secret's keys by salt (base64): the salt written under and a file's own, each derived once. */
+  private readonly keys = new Map<string, Promise<Buffer>>();
   private readonly previous: readonly string[];
 
   constructor(
@@ -76,12 +89,37 @@ export class Sealer<T> {
     this.sealingKey().catch(() => undefined);
   }
 
+  /**
+   * prepare(), sealing under the salt of `sealed` (the envelope last written, when it is one of this kind): the key
+   * that opens it is then the key that seals, so resuming a saved session derives once, not twice. The salt is not
+   * secret and each seal still gets a fresh IV.
+   */
+  prepareFor(sealed: string | undefined): void {
+    const salt = sealed === undefined ? undefined : envelopeSalt(sealed, this.options.format);
+    if (salt !== undefined && !this.writeKey) {
+      this.writeKey = this.keyFor(this.secret, salt).then((key) => ({ salt: Buffer.from(salt, "base64"), key }));
+    }
+    this.prepare();
+  }
+
   private sealingKey(): Promise<{ salt: Buffer; key: Buffer }> {
     this.writeKey ??= (async () => {
       const salt = randomBytes(16);
-      return { salt, key: await deriveKey(this.secret, salt) };
+      return { salt, key: await this.keyFor(this.secret, salt.toString("base64")) };
     })();
     return this.writeKey;
+  }
+
+  /** The key of `secret` and `salt`; the current secret's are kept (a failed derivation is not). */
+  private keyFor(secret: string, salt: string): Promise<Buffer> {
+    if (secret !== this.secret) return deriveKey(secret, Buffer.from(salt, "base64"));
+    let key = this.keys.get(salt);
+    if (!key) {
+      key = deriveKey(secret, Buffer.from(salt, "base64"));
+      this.keys.set(salt, key);
+      key.catch(() => this.keys.delete(salt));
+    }
+    return key;
   }
 
   /** The value as envelope text (JSON). */
@@ -122,7 +160,7 @@ export class Sealer<T> {
 
   private async openWith(envelope: Envelope, secret: string): Promise<T | undefined> {
     try {
-      const key = await deriveKey(secret, Buffer.from(envelope.salt, "base64"));
+      const key = await this.keyFor(secret, envelope.salt);
       const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(envelope.iv, "base64"));
       decipher.setAuthTag(Buffer.from(envelope.tag, "base64"));
       const plain = Buffer.concat([decipher.update(Buffer.from(envelope.data, "base64")), decipher.final()]);

@@ -28,7 +28,7 @@ export class FileSessionStorage implements SessionStorage {
   }
 
   prepare(): void {
-    this.store.prepare();
+    void this.store.prepare();
   }
 
   save(session: SavedSession): Promise<void> {
