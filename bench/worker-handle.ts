@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from "node:child_process";
 import * as path from "node:path";
+import { removeSessionDirs } from "./session-dir";
 import { type Command, isHelloMessage, isReplyMessage, type Replies, type ReplyMessage, type WorkerInit } from "./ipc";
 
 /** The parent's end of one worker process: typed request/reply over IPC, every call with a deadline. */
@@ -29,6 +30,8 @@ export class WorkerHandle {
       stdio: process.env.BENCH_DEBUG ? ["ignore", "inherit", "inherit", "ipc"] : ["ignore", "ignore", "pipe", "ipc"],
       serialization: "advanced",
     });
+    // what its client saved, also when it died before its side's stop()
+    child.once("exit", () => removeSessionDirs(child.pid));
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => {
       if (stderr.length < 4000) stderr += chunk.toString();

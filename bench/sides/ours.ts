@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { createRequire } from "node:module";
 import type { ClientOptions, Logger, StateInfo, WeChatClientApi } from "../../lib/wechat/types";
+import { makeSessionDir } from "../session-dir";
 import { type BenchSide, PhaseLog, contactCounts, errorText, waitUntil } from "./side";
 
 type ClientConstructor = new (options: ClientOptions) => WeChatClientApi;
@@ -35,7 +35,7 @@ export function createOurs(sandboxUrl: string): BenchSide {
   // The session is saved as a wx-account saves it under Node-RED's user dir (an encrypted file written after every
   // answer that moved the keys): the client measured is the one users run. The limit saves nothing; wechat4u leaves
   // saving to its application (bench/README.md, Fairness: "The session saved").
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wxflow-bench-"));
+  const dir = makeSessionDir();
   const client = new Client({
     loginUrl: sandboxUrl,
     pacing: false,

@@ -1,10 +1,15 @@
 /**
  * Issue #19: `npm run bench:ab` compares this build's client with an older one, each round as % of the limit round
- * beside it. What it reads of run.js's output, the ratios it takes, the sides it asks for, and its options.
+ * beside it. What it reads of run.js's output, the ratios it takes, the sides it asks for, and its options; and the
+ * temp folders of the workers' sessions, removed by the parent.
  */
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { difference, oursOfLimit, parseAbOptions, roundSamples, summary } from "../../bench/ab";
 import { sidesToRun } from "../../bench/rounds";
+import { makeSessionDir, removeSessionDirs } from "../../bench/session-dir";
 
 const OUTPUT = `wxflow bench: 2 round(s), node v20.20.2, 2 CPUs
 2 burst: 20,000 texts
@@ -58,5 +63,25 @@ describe("bench: A/B of two builds against the limit (#19)", () => {
     assert.throws(() => parseAbOptions([]), /--base is required/);
     assert.throws(() => parseAbOptions(["--base", "x", "--only", "idle"]), /--only takes login, burst, latency/);
     assert.throws(() => parseAbOptions(["--base", "x", "--pairs", "1"]), /--pairs must be/);
+  });
+});
+
+describe("bench: the session folders of the workers", () => {
+  it("a worker's folders are named after its pid, and removing them leaves every other folder", () => {
+    const mine = makeSessionDir();
+    assert.ok(path.basename(mine).startsWith(`wxflow-bench-${process.pid}-`), mine);
+    // a worker that died before its stop(): pid 4194304 is above Linux's pid_max, so it is no live process's
+    const dead = fs.mkdtempSync(path.join(os.tmpdir(), "wxflow-bench-4194304-"));
+    fs.writeFileSync(path.join(dead, "account.session"), "{}");
+    try {
+      removeSessionDirs(4194304);
+      assert.equal(fs.existsSync(dead), false);
+      assert.equal(fs.existsSync(mine), true, "another worker's folder stays");
+      removeSessionDirs(undefined);
+      assert.equal(fs.existsSync(mine), true);
+    } finally {
+      fs.rmSync(mine, { recursive: true, force: true });
+      fs.rmSync(dead, { recursive: true, force: true });
+    }
   });
 });
