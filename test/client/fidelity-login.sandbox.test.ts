@@ -240,8 +240,8 @@ describe("client login fidelity against the sandbox (issue #12)", function () {
       // The production back-off of the sync loop (the env's fast tuning would hide it).
       const { client, rec } = env.newClient({ tuning: { sync: {} } });
       await loginByQr(env, client);
-      let failures = 0;
-      const fifth = waitForEvent(client, "warn", (w) => /^sync: .*HTTP 500/.test(w) && ++failures >= 5, 30_000, "five sync failures");
+      // Counted on the state, which shows every failure (the log says only the first ones).
+      const fifth = waitForEvent(client, "state", (s) => /HTTP 500/.test(s.sync?.message ?? "") && (s.sync?.failures ?? 0) >= 5, 30_000, "five sync failures");
       const firstAt = Date.now();
       env.sb.control.fault({ endpoint: "synccheck", kind: "500", count: 5 });
       await fifth;
