@@ -226,6 +226,23 @@ export class Session {
     for (const wake of [...this.waiters]) wake();
   }
 
+  /** The sync events kept for this session's next answers. */
+  get eventsKept(): number {
+    return this.log.length - this.head;
+  }
+
+  /**
+   * Once the session has ended: its events and UserNames are let go. Every request naming an ended session is
+   * answered with its end code before either is read (context.ts, webwx.ts); only the sid, uin and that code stay.
+   */
+  retire(): void {
+    this.log.length = 0;
+    this.head = 0;
+    this.lastSeqBySelector.clear();
+    this.userNames.clear();
+    this.entities.clear();
+  }
+
   hasAfter(cursor: number): boolean {
     return this.nextSeq - 1 > cursor;
   }

@@ -18,6 +18,9 @@ import {
   type FaultSpec,
 } from "./types";
 
+/** Ended sessions remembered (their sid, uin and end code), newest first: forgetEndedSessions. */
+export const ENDED_SESSIONS_KEPT = 1_000;
+
 const UUID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /** Everything one sandbox instance knows: world, logins, sessions, records. No HTTP here. */
@@ -311,7 +314,26 @@ export class SandboxState {
   endSession(session: Session, code: number, notify = true): void {
     if (!session.ended) session.ended = { code };
     for (const wake of [...session.waiters]) wake();
+    // What a held poll needs (the end code) is set; the events and names go (a long-running sandbox kept 50,000
+    // events of every session that ever ended), and only the newest ended sessions are remembered at all.
+    session.retire();
+    this.forgetEndedSessions();
     if (notify) this.events.emit("session", { account: this.accountName(session.account), online: false, code });
+  }
+
+  /**
+   * Keeps at most ENDED_SESSIONS_KEPT ended sessions, the newest: a client still naming an older one is told its
+   * session is unknown (1101), as for a sid this server never issued.
+   */
+  private forgetEndedSessions(): void {
+    let ended = 0;
+    for (const s of this.sessions.values()) if (!s.live) ended++;
+    for (const [sid, s] of this.sessions) {
+      if (ended <= ENDED_SESSIONS_KEPT) break;
+      if (s.live) continue;
+      this.sessions.delete(sid);
+      ended--;
+    }
   }
 
   // ---- logins -------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { startSandbox, type Sandbox } from "../../lib/sandbox";
+import { ENDED_SESSIONS_KEPT } from "../../lib/sandbox/state";
 import { SandboxClient } from "../support/sandbox";
 import { fmtKey, WebClient, type Json } from "./webclient";
 
@@ -31,6 +32,27 @@ describe("sandbox: contacts and sync", () => {
     assert.ok(String(notify?.StatusNotifyUserName).includes("filehelper"));
     assert.deepEqual(await api.violations(), []);
     assert.deepEqual(await api.deviations(), []);
+  });
+
+  it("an ended session keeps no events, and only the newest ended sessions are remembered; an old sid is still told 1101", async () => {
+    const c = await online(sb, api);
+    const self = sb.state.account(undefined);
+    const first = [...sb.state.sessions.values()].find((s) => s.live);
+    assert.ok(first);
+    const friend = (await api.worldContacts({ kind: "friend" }))[0];
+    assert.ok(friend);
+    await api.inject({ from: friend.remarkName || friend.nickName, text: "kept while the session lives" });
+    assert.ok(first.eventsKept > 0);
+    // the account logs in again elsewhere: the first session ends (1101) and lets its events go
+    sb.state.startSession(self);
+    assert.equal(first.live, false);
+    assert.equal(first.eventsKept, 0);
+    assert.equal((await c.syncCheck()).retcode, "1101", "a request naming it is still answered with its end");
+    for (let i = 0; i < ENDED_SESSIONS_KEPT + 20; i++) sb.state.startSession(self);
+    const ended = [...sb.state.sessions.values()].filter((s) => !s.live);
+    assert.equal(ended.length, ENDED_SESSIONS_KEPT);
+    assert.equal(sb.state.sessions.has(first.sid), false, "the oldest are forgotten");
+    assert.equal([...sb.state.sessions.values()].filter((s) => s.live).length, 1);
   });
 
   it("escapes names on the wire and keeps emoji spans; specials keep their names", async () => {
