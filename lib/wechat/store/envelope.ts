@@ -15,6 +15,8 @@ interface Envelope {
 }
 
 const SCRYPT_N = 16384;
+/** Keys kept per sealer (Sealer.keyFor). */
+const KEYS_KEPT = 8;
 
 function deriveKey(secret: string, salt: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -116,6 +118,8 @@ export class Sealer<T> {
     let key = this.keys.get(salt);
     if (!key) {
       key = deriveKey(secret, Buffer.from(salt, "base64"));
+      // A few salts in a process's life (its own, the file's, another instance's on Redis): the oldest goes first.
+      if (this.keys.size >= KEYS_KEPT) this.keys.delete(this.keys.keys().next().value as string);
       this.keys.set(salt, key);
       key.catch(() => this.keys.delete(salt));
     }
