@@ -146,7 +146,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
     if (this.store) this.saver = new SessionSaver(this.store, this.seen, this.sentMessages, (m) => this.warn(m));
     // The sealing key (scrypt, ~50 ms of CPU in libuv's pool) is derived from now on, as got is loaded: the first
     // save of a login does not wait for it (issue #19).
-    this.store?.prepare?.();
+    void this.store?.prepare?.();
     this.problems = new LoginProblems(this.logger, (m) => this.warn(m));
   }
 

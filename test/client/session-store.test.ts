@@ -1,31 +1,12 @@
 import { strict as assert } from "node:assert";
-import type * as Crypto from "node:crypto";
-import { createRequire } from "node:module";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { SessionStore, type SavedSession } from "../../lib/wechat/session-store";
+import { countingScrypt } from "../support/scrypt";
 import { sampleSession } from "../support/session";
 
 const sample = (): SavedSession => sampleSession();
-// The module object itself (an import gives a copy of its bindings): a test counts the scrypt calls made through it.
-const crypto = createRequire(__filename)("node:crypto") as typeof Crypto;
-
-/** Runs `body` with every crypto.scrypt call counted (`derivations()`). */
-async function countingScrypt(body: (derivations: () => number) => Promise<void>): Promise<void> {
-  const scrypt = crypto.scrypt;
-  let count = 0;
-  crypto.scrypt = ((...args: unknown[]) => {
-    count++;
-    return (scrypt as (...a: unknown[]) => void)(...args);
-  }) as typeof scrypt;
-  try {
-    await body(() => count);
-  } finally {
-    crypto.scrypt = scrypt;
-  }
-}
-
 describe("client session store", () => {
   let dir: string;
   beforeEach(async () => {

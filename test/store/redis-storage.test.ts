@@ -6,6 +6,7 @@ import type { Redis } from "ioredis";
 import { isWeChatError } from "../../lib/wechat/errors";
 import { FileSessionStorage, RedisSessionStorage, accountKeys, openRedis, type LeaseFence } from "../../lib/wechat/store";
 import { startRedis, type RedisProcess } from "../support/redis";
+import { countingScrypt } from "../support/scrypt";
 import { sampleSession } from "../support/session";
 
 const sample = sampleSession;
@@ -62,6 +63,19 @@ describe("session storages: Redis (fenced, encrypted) and file", function () {
     await store.clear();
     assert.equal(await redis.exists(keys.session), 0);
     assert.equal(await store.load(), undefined);
+  });
+
+  it("resuming the session in Redis derives one key: its salt opens it and seals the next saves", async () => {
+    const { accountId, fence } = await account();
+    await storage(accountId, fence).save(sample());
+    const store = storage(accountId, fence);
+    await countingScrypt(async (derivations) => {
+      await store.prepare();
+      assert.deepEqual(await store.load(), sample());
+      await store.save({ ...sample(), savedAt: 5 });
+      assert.equal(derivations(), 1, "one scrypt for the load and the save (two before: a new salt for the saves)");
+    });
+    assert.equal((await storage(accountId, fence).load())?.savedAt, 5);
   });
 
   it("a fenced-out writer gets NOT_OWNER and changes nothing", async () => {

@@ -27,8 +27,8 @@ export class FileSessionStorage implements SessionStorage {
     return saved;
   }
 
-  prepare(): void {
-    void this.store.prepare();
+  prepare(): Promise<void> {
+    return this.store.prepare();
   }
 
   save(session: SavedSession): Promise<void> {

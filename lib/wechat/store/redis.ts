@@ -90,8 +90,19 @@ export class RedisSessionStorage implements SessionStorage {
     if (!Number.isInteger(this.capacity) || this.capacity < 1) throw new RangeError("dedupCapacity must be a positive integer");
   }
 
-  prepare(): void {
-    this.sealer.prepare();
+  /**
+   * Starts deriving the sealing key under the salt of the session stored in Redis (Sealer.prepareFor): resuming it
+   * then derives one key, not two. A Redis that does not answer: a fresh salt (load() and save() say what is wrong).
+   * Resolves once the derivation has started; never rejects.
+   */
+  async prepare(): Promise<void> {
+    let sealed: string | undefined;
+    try {
+      sealed = (await this.call("prepare", () => this.redis.get(this.keys.session))) ?? undefined;
+    } catch {
+      // told by the calls that need Redis
+    }
+    this.sealer.prepareFor(sealed);
   }
 
   async load(): Promise<SavedSession | undefined> {

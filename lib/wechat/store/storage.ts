@@ -11,9 +11,10 @@ export interface SessionStorage {
   load(): Promise<SavedSession | undefined>;
   /**
    * Gets ready for the first save ahead of time (the sealing key: scrypt, ~50 ms): the client calls it when it is
-   * made, so that the save of a new session does not wait for it. Never throws.
+   * made, so that the save of a new session does not wait for it; under the salt of the session saved there, so that
+   * resuming it derives one key. Resolves once the derivation has started; never throws nor rejects.
    */
-  prepare?(): void;
+  prepare?(): Promise<void> | void;
   save(session: SavedSession): Promise<void>;
   /** Forgets the session (logout, the server ended it); the de-dup record stays. */
   clear(): Promise<void>;
