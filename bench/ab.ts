@@ -11,6 +11,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { ofLimit } from "./report";
 import { errorText } from "./sides/side";
 import { mean, median, round, standardDeviation } from "./stats";
 import { type MetricSpec, workloads } from "./workloads";
@@ -63,8 +64,7 @@ export function roundSamples(output: string): Map<number, { ours?: Record<string
 export function oursOfLimit(metric: MetricSpec, ours: Record<string, number> | undefined, limit: Record<string, number> | undefined): number | undefined {
   const o = ours?.[metric.key];
   const l = limit?.[metric.key];
-  if (typeof o !== "number" || typeof l !== "number" || !(o > 0) || !(l > 0)) return undefined;
-  return (metric.better === "higher" ? o / l : l / o) * 100;
+  return ofLimit(typeof o === "number" ? o : null, typeof l === "number" ? l : null, metric.better) ?? undefined;
 }
 
 /** One build's ratios: n, mean, median, sd. */

@@ -47,7 +47,7 @@ function cell(result: SideResult | undefined, key: string, side: Side): { value:
 }
 
 /** A side's speed as % of the limit's: value / limit for "higher is better", limit / value for a time. */
-function ofLimit(value: number | null, limit: number | null, better: MetricSpec["better"]): number | null {
+export function ofLimit(value: number | null, limit: number | null, better: MetricSpec["better"]): number | null {
   if (value === null || limit === null || value <= 0 || limit <= 0) return null;
   return (better === "higher" ? value / limit : limit / value) * 100;
 }

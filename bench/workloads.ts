@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { MemSample, Side, StartResult, WorkerInit } from "./ipc";
 import type { BenchOptions } from "./options";
 import { type SandboxLike, type SandboxStartOptions, RequestCounter, accountName, listOf, startSandbox } from "./sandbox-host";
-import { MB, median, percentile, wallNow } from "./stats";
+import { MB, mean, median, percentile, wallNow } from "./stats";
 import { WorkerHandle } from "./worker-handle";
 
 export interface MetricSpec {
@@ -173,12 +173,11 @@ export function workloads(options: BenchOptions): Workload[] {
             const parsed = times.map((t) => { const [e, span] = t.split(" "); const [a, b] = (span ?? "").split("-").map(Number); return { e, a: a ?? 0, b: b ?? 0 }; });
             const serverMs = (e: string) => median(parsed.filter((p) => p.e === e).map((p) => p.b - p.a));
             const gaps = parsed.slice(1).map((p, i) => p.a - (parsed[i]?.b ?? p.a));
-            const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
             const first = parsed[0]?.a ?? 0;
             const last = parsed[parsed.length - 1]?.b ?? 0;
             ctx.log(`  ${side}: median server ms webwxsync ${serverMs("webwxsync")?.toFixed(2)}, synccheck ${serverMs("synccheck")?.toFixed(2)}; ` +
-              `client gap median ${median(gaps)?.toFixed(2)} mean ${mean(gaps).toFixed(2)} p90 ${percentile(gaps, 90)?.toFixed(2)} ms; ` +
-              `${parsed.length} requests in ${(last - first).toFixed(0)} ms, server busy ${mean(parsed.map((p) => p.b - p.a)).toFixed(2)} ms each`);
+              `client gap median ${median(gaps)?.toFixed(2)} mean ${(mean(gaps) ?? 0).toFixed(2)} p90 ${percentile(gaps, 90)?.toFixed(2)} ms; ` +
+              `${parsed.length} requests in ${(last - first).toFixed(0)} ms, server busy ${(mean(parsed.map((p) => p.b - p.a)) ?? 0).toFixed(2)} ms each`);
           }
           return {
             msgsPerSec: r.unique / seconds,

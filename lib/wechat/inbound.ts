@@ -91,15 +91,16 @@ export class Inbound {
     }
     if (fresh.length === 0) return;
     const claims = this.options.claims;
+    let claimed: string[] = [];
     try {
       await this.fetchUnknown(fresh);
       this.stillReceiving();
-      if (claims) fresh = await this.claim(claims, fresh, ids);
+      if (claims) ({ messages: fresh, granted: claimed } = await this.claim(claims, fresh, ids));
     } catch (error) {
       this.forget(ids);
       throw error;
     }
-    this.last = { ids, claimed: !claims ? [] : fresh.length === ids.length ? ids : fresh.map(msgIdOf), emitted: 0 };
+    this.last = { ids, claimed, emitted: 0 };
     const ctx = this.context();
     const normalize = messageNormalizer(ctx);
     for (const raw of fresh) {
@@ -122,9 +123,10 @@ export class Inbound {
 
   /**
    * The messages the storage grants (claimed by no one before), after the contacts they need are fetched: as late
-   * as possible before they are emitted. One call per answer; a storage in this process answers at once.
+   * as possible before they are emitted, and the MsgIds granted (what takeBackLast gives back). One call per answer;
+   * a storage in this process answers at once.
    */
-  private async claim(claims: NonNullable<InboundOptions["claims"]>, candidates: RawMessage[], ids: string[]): Promise<RawMessage[]> {
+  private async claim(claims: NonNullable<InboundOptions["claims"]>, candidates: RawMessage[], ids: string[]): Promise<{ messages: RawMessage[]; granted: string[] }> {
     const granted = claims.claimNow ? claims.claimNow(ids) : await claims.claim(ids);
     if (this.options.receiving?.aborted) {
       // Receiving ended while the claim was in flight: nothing is emitted to a closing flow, and what we claimed is
@@ -134,9 +136,9 @@ export class Inbound {
     }
     // Those claimed by another instance before stay marked handled here: never asked for again. Most often every
     // one is granted (the same ids, in order): then nothing is looked up again.
-    if (granted.length === ids.length) return candidates;
+    if (granted.length === ids.length) return { messages: candidates, granted };
     const ok = new Set(granted);
-    return candidates.filter((raw) => ok.delete(msgIdOf(raw)));
+    return { messages: candidates.filter((raw) => ok.has(msgIdOf(raw))), granted };
   }
 
   /** Forgets MsgIds marked handled by the last answer, newest first (the set forgets its newest at once). */
