@@ -162,7 +162,8 @@ export class WxAccount {
    */
   private gap: { held: Message[]; timer: NodeJS.Timeout; end: () => void } | undefined;
   private readonly onMessage = (message: Message): void => {
-    if (this.gap && !this.receiving()) {
+    // Until the gap is closed (a receiving node is back: closed on the next microtask), behind what is held.
+    if (this.gap) {
       this.gap.held.push(message);
       return;
     }
@@ -277,7 +278,9 @@ export class WxAccount {
     if (this.closed) return;
     this.users.set(user.node.id, user);
     user.node.status(this.status());
-    if (user.onMessage) this.closeGap();
+    // What was held goes to the node once it is made: register() runs inside its constructor, and wx-receive's
+    // handler reads a binding assigned only after register returns (handed over at once, the messages were lost).
+    if (user.onMessage && this.gap) queueMicrotask(() => this.receiving() && this.closeGap());
     if (this.users.size !== 1) return;
     // Redis: ask for the lease now that the account is used here; the client starts once it is held
     if (this.deps.ownership) void this.deps.ownership.contend(true);

@@ -7,7 +7,7 @@ import { isWeChatError } from "../../lib/wechat/errors";
 import type { Contact, Message } from "../../lib/wechat/types";
 import { passes } from "../../nodes/wx-receive/filter";
 import { attachmentName, saveAttachment } from "../../nodes/wx-receive/save";
-import { nodeById, waitForEvent } from "../support/node-red";
+import { helper, nodeById, waitForEvent } from "../support/node-red";
 import type { AccountUser } from "../../nodes/shared/account";
 import { ACCOUNT, accountConfig, accountOf, clientOf, loadOnline, logOf, useSandbox, wxNode } from "./fixture";
 
@@ -227,6 +227,44 @@ describe("wx-receive redeployed alone", function () {
     ctx.sb.control.inject({ from: name, text: "with a receiver" });
     await got.count(1);
     assert.deepEqual(got.list, ["with a receiver"]);
+  });
+});
+
+describe("wx-receive redeployed alone, as Node-RED deploys it", function () {
+  const ctx = useSandbox({}, { wxReceiverGapMs: 10_000 });
+
+  it("the real node that comes back takes what was held: handed over once it exists, not while it is being made", async function () {
+    const account = accountConfig(ctx.sb);
+    const send = wxNode("send", "wx-send-text");
+    const recv = wxNode("recv", "wx-receive", { types: ["text"] }, [["out"]]);
+    const out = { id: "out", type: "helper", wires: [] };
+    await loadOnline(ctx, [account, send, recv, out], "recv");
+    const friend = ctx.sb.control.worldContacts({ kind: "friend" }).find((c) => !c.remarkName && !/[<&]/.test(c.nickName));
+    assert.ok(friend);
+    // Every answer so far delivered (the login's status notify among them): the gap below holds one answer only.
+    const before = nextOut();
+    ctx.sb.control.inject({ from: friend.nickName, text: "before" });
+    assert.equal((await before).payload, "before");
+    // A deploy of changed nodes only takes wx-receive away; wx-send-text keeps the account running.
+    await helper.setFlows([account, send, out], "nodes");
+    const client = clientOf();
+    // (the test's own timeout bounds the wait)
+    const taken = new Promise<void>((resolve) => {
+      const on = (m: Message): void => {
+        if (m.text !== "while it was away") return;
+        client.off("message", on);
+        resolve();
+      };
+      client.on("message", on);
+    });
+    ctx.sb.control.inject({ from: friend.nickName, text: "while it was away" });
+    await taken;
+    // It comes back: the held text is handed to the new node (before: to a node still being made, which threw).
+    const next = nextOut();
+    await helper.setFlows([account, send, recv, out], "nodes");
+    const msg = await next;
+    assert.equal(msg.payload, "while it was away");
+    assert.deepEqual(logOf(ACCOUNT, "error"), []);
   });
 });
 
