@@ -40,6 +40,26 @@ export const negMs = (): number => ~Date.now();
 /** PostOptions, and whether the call may be repeated (sends may not). */
 type PostSpecOptions = PostOptions & Pick<RequestSpec, "idempotent">;
 
+/** The answer as the server lays it out: `window.synccheck={retcode:"0",selector:"2"}`. */
+const SYNCCHECK_AS_SENT = /^\s*window\.synccheck\s*=\s*\{\s*retcode\s*:\s*"(\d+)"\s*,\s*selector\s*:\s*"(\d+)"\s*\}\s*;?\s*$/;
+
+/**
+ * A synccheck answer read: the layout the server sends by one small regular expression, any other (quotes, order,
+ * more members) by the general reader of script answers. Both read the same values; the general one costs ~60 us
+ * more on a process woken by the answer (cold code: issue #19), on the way of every message that wakes it.
+ */
+export function readSyncCheck(text: string): SyncCheckAnswer {
+  const sent = SYNCCHECK_AS_SENT.exec(text);
+  if (sent) return { retcode: Number(sent[1]), selector: sent[2] as string };
+  const vars = parseScriptVars(text);
+  const retcode = Number(vars["synccheck.retcode"]);
+  const selector = vars["synccheck.selector"];
+  if (!Number.isFinite(retcode) || selector === undefined) {
+    throw new WeChatError("PROTOCOL", "synccheck: unexpected answer");
+  }
+  return { retcode, selector };
+}
+
 /**
  * The page/push/file host calls of one session (docs/protocol.md sections 3-7), with BaseRequest, pass_ticket as
  * received and the session's skey. Each method is one wire call; no loops, no state beyond the session keys.
@@ -154,13 +174,7 @@ export class SessionApi {
       retries: 0,
       signal: this.signal,
     });
-    const vars = parseScriptVars(text);
-    const retcode = Number(vars["synccheck.retcode"]);
-    const selector = vars["synccheck.selector"];
-    if (!Number.isFinite(retcode) || selector === undefined) {
-      throw new WeChatError("PROTOCOL", "synccheck: unexpected answer");
-    }
-    return { retcode, selector };
+    return readSyncCheck(text);
   }
 
   /**

@@ -40,15 +40,17 @@ export type QueryValue = string | number | boolean | RawQueryValue | undefined;
  * RawQueryValue values (pass_ticket) go in exactly as received. Undefined values are left out.
  */
 export function buildUrl(origin: string, path: string, query: Record<string, QueryValue> = {}): string {
-  const base = origin.replace(/\/+$/, "") + (path.startsWith("/") ? path : API_PATH + path);
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(query)) {
+  // Built by appending, without a regular expression or arrays: the sync calls build one per message (issue #19).
+  let url = (origin.endsWith("/") ? origin.replace(/\/+$/, "") : origin) + (path.startsWith("/") ? path : API_PATH + path);
+  let separator = url.includes("?") ? "&" : "?";
+  for (const key of Object.keys(query)) {
+    const value = query[key];
     if (value === undefined) continue;
     const text = value instanceof RawQueryValue ? value.value : encodeURIComponent(String(value));
-    parts.push(`${encodeURIComponent(key)}=${text}`);
+    url += `${separator}${encodeURIComponent(key)}=${text}`;
+    separator = "&";
   }
-  if (parts.length === 0) return base;
-  return base + (base.includes("?") ? "&" : "?") + parts.join("&");
+  return url;
 }
 
 /** One request; an option left out and one given as undefined mean the same (the default). */

@@ -93,9 +93,14 @@ export class Inbound {
     const claims = this.options.claims;
     let claimed: string[] = [];
     try {
-      await this.fetchUnknown(fresh);
+      // Awaited only when something is fetched or the claim waits for its storage: most answers go on at once.
+      const fetching = this.fetchUnknown(fresh);
+      if (fetching) await fetching;
       this.stillReceiving();
-      if (claims) ({ messages: fresh, granted: claimed } = await this.claim(claims, fresh, ids));
+      if (claims) {
+        const granted = claims.claimNow ? claims.claimNow(ids) : await this.claimed(claims, ids);
+        ({ messages: fresh, granted: claimed } = grantedOnly(fresh, ids, granted));
+      }
     } catch (error) {
       this.forget(ids);
       throw error;
@@ -122,23 +127,19 @@ export class Inbound {
   }
 
   /**
-   * The messages the storage grants (claimed by no one before), after the contacts they need are fetched: as late
-   * as possible before they are emitted, and the MsgIds granted (what takeBackLast gives back). One call per answer;
-   * a storage in this process answers at once.
+   * What a storage that answers later (Redis) grants: the MsgIds claimed by no one before. As late as possible
+   * before the messages are emitted, after the contacts they need are fetched; one call per answer. A storage in
+   * this process answers at once (claimNow) and never comes here.
    */
-  private async claim(claims: NonNullable<InboundOptions["claims"]>, candidates: RawMessage[], ids: string[]): Promise<{ messages: RawMessage[]; granted: string[] }> {
-    const granted = claims.claimNow ? claims.claimNow(ids) : await claims.claim(ids);
+  private async claimed(claims: NonNullable<InboundOptions["claims"]>, ids: string[]): Promise<string[]> {
+    const granted = await claims.claim(ids);
     if (this.options.receiving?.aborted) {
       // Receiving ended while the claim was in flight: nothing is emitted to a closing flow, and what we claimed is
       // given back so that the next start (here or elsewhere) emits it. A failed give-back loses these messages.
       await claims.release?.(granted).catch(() => this.emit("warn", `${granted.length} claimed message(s) could not be given back`));
       this.stillReceiving();
     }
-    // Those claimed by another instance before stay marked handled here: never asked for again. Most often every
-    // one is granted (the same ids, in order): then nothing is looked up again.
-    if (granted.length === ids.length) return { messages: candidates, granted };
-    const ok = new Set(granted);
-    return { messages: candidates.filter((raw) => ok.has(msgIdOf(raw))), granted };
+    return granted;
   }
 
   /** Forgets MsgIds marked handled by the last answer, newest first (the set forgets its newest at once). */
@@ -193,6 +194,8 @@ export class Inbound {
   }
 
   private applyContactChanges(answer: SyncAnswer): void {
+    // Most answers change no contact: nothing is built for them (a message's way stays short, issue #19).
+    if (answer.modContactList.length + answer.delContactList.length + answer.modChatRoomMemberList.length === 0) return;
     const self = this.api.session.user.userName;
     const added: string[] = [];
     const changed: string[] = [];
@@ -227,8 +230,11 @@ export class Inbound {
     }
   }
 
-  /** Fetches senders, groups and group members we do not know yet, in batches, before the messages go out. */
-  private async fetchUnknown(messages: RawMessage[]): Promise<void> {
+  /**
+   * Fetches senders, groups and group members we do not know yet, in batches, before the messages go out. Undefined
+   * when every one is known (nothing to wait for).
+   */
+  private fetchUnknown(messages: RawMessage[]): Promise<void> | undefined {
     const self = this.api.session.user.userName;
     const wanted = new Map<string, { UserName: string; EncryChatRoomId: string }>();
     const known = (userName: string): boolean => userName === "" || userName === self || isSpecialUserName(userName) || this.contacts.has(userName);
@@ -255,10 +261,15 @@ export class Inbound {
         if (!this.contacts.has(group) && !this.options.loading?.(group)) wanted.set(group, { UserName: group, EncryChatRoomId: "" });
       }
     }
-    if (wanted.size === 0) return;
+    return wanted.size === 0 ? undefined : this.fetchContacts([...wanted.values()]);
+  }
+
+  /** The contacts named, fetched and stored; a failure other than the end of the session is a warning. */
+  private async fetchContacts(entries: { UserName: string; EncryChatRoomId: string }[]): Promise<void> {
+    const self = this.api.session.user.userName;
     let fetched: Json[];
     try {
-      fetched = await batchGet(this.api, [...wanted.values()]);
+      fetched = await batchGet(this.api, entries);
     } catch (error) {
       if (isWeChatError(error, "CLOSED") || isWeChatError(error, "SESSION_EXPIRED")) throw error;
       this.emit("warn", `unknown senders could not be fetched: ${error instanceof Error ? error.message : "error"}`);
@@ -269,6 +280,16 @@ export class Inbound {
       this.emit("contacts", { added: result.added, removed: [], changed: result.changed });
     }
   }
+}
+
+/**
+ * The messages whose MsgIds the storage granted (those claimed by another instance before stay marked handled here:
+ * never asked for again). Most often every one is granted (the same ids, in order): then nothing is looked up.
+ */
+function grantedOnly(candidates: RawMessage[], ids: string[], granted: string[]): { messages: RawMessage[]; granted: string[] } {
+  if (granted.length === ids.length) return { messages: candidates, granted };
+  const ok = new Set(granted);
+  return { messages: candidates.filter((raw) => ok.has(msgIdOf(raw))), granted };
 }
 
 function msgIdOf(raw: { MsgId?: unknown }): string {
