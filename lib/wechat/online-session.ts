@@ -115,14 +115,18 @@ export class OnlineSession {
     // UserNames are new at every login: nothing of an earlier session's contacts is valid.
     deps.contacts.clear();
     this.addSelf();
-    // Saved first (with a SessionStorage that fences, nothing is asked of the session before the save went through).
-    await deps.save?.(session);
+    // The new session is written beside the address book's first calls, which do not wait for the disk (nor for the
+    // sealing key, which may still be derived: ~5 ms of a login, issue #19). The account is said online, and the sync
+    // loop (whose saves come after this one) starts, only once it is written; a failed write is a warning. Never
+    // rejects, and awaited below on every way out of here.
+    const saved = deps.save?.(session);
     // Said "online" once the status notify has answered: the load's outcome is told only after that.
     let announce = (): void => undefined;
     const announced = new Promise<void>((resolve) => (announce = resolve));
     // The address book starts loading at once, beside the status notify (ready.init.notified never rejects).
     const load = this.loadInBackground(new SessionApi(deps.http, session, deps.timeouts, AbortSignal.any([this.signal, ended.signal])), announced);
     await this.ready.init.notified;
+    await saved;
     deps.state.set({ state: "online", user: { ...session.user }, contacts: "loading" });
     deps.emit("contacts", { added: deps.contacts.list().map((c) => c.userName), removed: [], changed: [] });
     announce();

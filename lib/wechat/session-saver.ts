@@ -41,7 +41,7 @@ export class SessionSaver {
     private readonly warn: (message: string) => void,
   ) {}
 
-  /** Writes the session now (a new session, before anything is asked of it); resolves once it is written. */
+  /** Writes the session now (a new session, before it is said online); resolves once it is written. */
   async save(session: Session, cookies: () => Promise<unknown>): Promise<void> {
     // Newer than anything saveSoon() left to write: that is dropped, what is being written finishes first.
     await this.drop();

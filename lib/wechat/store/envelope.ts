@@ -85,7 +85,7 @@ export class Sealer<T> {
 
   /**
    * Starts deriving the key seal() needs (scrypt, ~50 ms of CPU in libuv's pool), so that the first seal does not
-   * wait for it: a login saves its new session before anything is asked of it (issue #19).
+   * wait for it: a login writes its new session as soon as webwxinit has answered (issue #19).
    */
   prepare(): void {
     this.sealingKey().catch(() => undefined);
