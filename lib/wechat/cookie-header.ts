@@ -84,7 +84,8 @@ export class CookieHeaders {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  async header(jar: CookieJar, url: string): Promise<string> {
+  /** At once for a jar on a WatchedCookieStore (every client's); a jar on another store answers asynchronously. */
+  header(jar: CookieJar, url: string): string | Promise<string> {
     const store = jar.store;
     if (!(store instanceof WatchedCookieStore)) return jar.getCookieString(url);
     const key = keyOf(url);

@@ -73,11 +73,26 @@ function decoderFor(encoding: string | undefined): zlib.Gunzip | zlib.Inflate | 
   }
 }
 
-export async function directCall(call: DirectCall): Promise<DirectAnswer> {
+/** Every Set-Cookie line of an answer into the jar, in order; one the jar refuses is skipped. Never rejects. */
+async function storeCookies(jar: CookieJar, lines: string[], url: string): Promise<void> {
+  for (const line of lines) {
+    try {
+      await jar.setCookie(line, url, { ignoreError: true });
+    } catch {
+      // A Set-Cookie the jar refuses is skipped, never the reason the answer fails (as on the got path).
+    }
+  }
+}
+
+/**
+ * The call's answer, once its Set-Cookie lines (if any) are in the jar. Not an async function: an answer without
+ * cookies (every sync call's) settles straight from the end of its body, with no further turn (issue #19).
+ */
+export function directCall(call: DirectCall): Promise<DirectAnswer> {
   const secure = call.url.startsWith("https:");
   const headers: Record<string, string> = { "accept-encoding": "gzip, deflate, br", ...call.headers };
   if (call.cookie !== "") headers.cookie = call.cookie;
-  const answer = await new Promise<DirectAnswer>((resolve, reject) => {
+  return new Promise<DirectAnswer>((resolve, reject) => {
     let connected = false;
     let settled = false;
     let unwatch: (() => void) | undefined;
@@ -95,7 +110,9 @@ export async function directCall(call: DirectCall): Promise<DirectAnswer> {
         request.destroy();
         reject(error);
       } else if (value) {
-        resolve(value);
+        const setCookies = value.headers["set-cookie"];
+        if (setCookies) void storeCookies(call.jar, setCookies, call.url).then(() => resolve(value));
+        else resolve(value);
       }
     };
     const fail = (error: unknown): void => finish(new DirectCallError(codeOf(error), connected));
@@ -142,15 +159,4 @@ export async function directCall(call: DirectCall): Promise<DirectAnswer> {
       request.end(call.body);
     }
   });
-  const setCookies = answer.headers["set-cookie"];
-  if (setCookies) {
-    for (const line of setCookies) {
-      try {
-        await call.jar.setCookie(line, call.url, { ignoreError: true });
-      } catch {
-        // A Set-Cookie the jar refuses is skipped, never the reason the answer fails (as on the got path).
-      }
-    }
-  }
-  return answer;
 }

@@ -510,7 +510,8 @@ export class HttpClient {
     if (signals.some((s) => s.aborted)) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
     const { headers, body, maxBytes, timeoutMs } = this.prepare(spec);
     try {
-      const cookie = await this.cookieHeaders.header(this.jar, spec.url);
+      const header = this.cookieHeaders.header(this.jar, spec.url);
+      const cookie = typeof header === "string" ? header : await header;
       // No FormData here: once() sends a call with form data through got.
       const data = body as string | Buffer | undefined;
       return await directCall({ url: spec.url, method: spec.method ?? "GET", headers, body: data, cookie, jar: this.jar, agents: this.directAgents, timeoutMs, maxBytes, signals, watch: this.abortWatch });
