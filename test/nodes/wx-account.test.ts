@@ -184,7 +184,16 @@ describe("wx-account", function () {
     assert.ok(existsSync(file), "session file written");
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const content = readFileSync(file, "utf8");
-    assert.doesNotMatch(content, /Sandbox Me|wxsid|skey/i);
+    // The sealed envelope (docs/architecture.md): its clear fields say nothing of the session, and the session's
+    // names and keys are nowhere in it, neither as text nor inside the base64 fields. (Matching the whole file case-
+    // insensitively failed about once in 200 runs: the ciphertext's base64 spelled "sKEy" by chance.)
+    const envelope = JSON.parse(content) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(envelope).sort(), ["data", "format", "iv", "kdf", "salt", "tag", "v"]);
+    const encoded = ["data", "iv", "salt", "tag"].map((key) => envelope[key]);
+    for (const value of encoded) assert.match(String(value), /^[A-Za-z0-9+/]+=*$/);
+    assert.doesNotMatch(JSON.stringify({ ...envelope, data: "", iv: "", salt: "", tag: "" }), /Sandbox Me|wxsid|skey/i);
+    const bytes = Buffer.concat(encoded.map((value) => Buffer.from(String(value), "base64")));
+    for (const clear of ["Sandbox Me", '"skey"', '"sid"', "wxsid"]) assert.equal(bytes.includes(clear), false, `${clear} in clear`);
     // Not in the flow either.
     assert.doesNotMatch(JSON.stringify(flow(ctx)), /session|skey/i);
     const logins = ctx.sb.control.logins().length;
