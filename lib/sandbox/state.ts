@@ -326,6 +326,8 @@ export class SandboxState {
    * session is unknown (1101), as for a sid this server never issued.
    */
   private forgetEndedSessions(): void {
+    // Fewer sessions of any kind than that: nothing to count (every end, and reset() ends them all).
+    if (this.sessions.size <= ENDED_SESSIONS_KEPT) return;
     let ended = 0;
     for (const s of this.sessions.values()) if (!s.live) ended++;
     for (const [sid, s] of this.sessions) {
