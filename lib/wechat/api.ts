@@ -1,5 +1,5 @@
 import { WeChatError } from "./errors";
-import { HttpClient, buildUrl, raw, parseJsonBody, checkBaseResponse, type QueryValue, type RequestSpec } from "./http";
+import { HttpClient, buildUrl, raw, parseJsonBody, checkBaseResponse, type PreparedJson, type QueryValue, type RequestSpec } from "./http";
 import type { Session } from "./session";
 import { lazyAnswer, objectList } from "./lazy-answer";
 import { syncPage, type SyncAnswer } from "./sync-page";
@@ -58,6 +58,32 @@ export function readSyncCheck(text: string): SyncCheckAnswer {
     throw new WeChatError("PROTOCOL", "synccheck: unexpected answer");
   }
   return { retcode, selector };
+}
+
+/** A webwxsync made ready before it is sent (SessionApi.prepareSync). */
+export interface PreparedSync {
+  readonly session: Session;
+  /** What it was made with: it is sent only while the session still has these (the SyncKey by identity). */
+  readonly skey: string;
+  readonly syncKey: Session["syncKey"];
+  readonly call: PreparedJson;
+  /** The body up to the value of `rr`. */
+  readonly head: string;
+}
+
+const NO_SYNC_KEY = { Count: 0, List: [] };
+/** A sync answer refused for size would come back the same way every time: big ones are allowed. */
+const SYNC_OPTIONS: PostOptions = { retries: 1, maxBytes: 64 * 1024 * 1024 };
+
+/** `rr` of a webwxsync: the bitwise NOT of the time in seconds. */
+const syncRr = (): number => ~Math.floor(Date.now() / 1000);
+
+/**
+ * Whether a prepared webwxsync still holds the session's keys: the skey, and the SyncKey object (every answer with a
+ * SyncKey replaces it). Its sid and pass_ticket never change.
+ */
+function stillFits(ready: PreparedSync, s: Session): boolean {
+  return ready.session === s && ready.syncKey === s.syncKey && ready.skey === s.skey;
 }
 
 /**
@@ -181,19 +207,32 @@ export class SessionApi {
    * One webwxsync. The answer's keys are read at once and its lists on first use (sync-page.ts), so that the
    * sync loop can ask for the next page before this one is parsed.
    */
-  async sync(): Promise<SyncAnswer> {
+  async sync(ready?: PreparedSync): Promise<SyncAnswer> {
     const s = this.session;
-    const response = await this.http.request(
-      this.postSpec(
-        "webwxsync",
-        "webwxsync",
-        { sid: s.sid, skey: s.skey, lang, pass_ticket: this.pt },
-        { SyncKey: s.syncKey ?? { Count: 0, List: [] }, rr: ~Math.floor(Date.now() / 1000) },
-        // A sync answer refused for size would come back the same way every time: allow big ones.
-        { retries: 1, maxBytes: 64 * 1024 * 1024 },
-      ),
-    );
+    const response =
+      ready !== undefined && stillFits(ready, s)
+        ? await this.http.sendPrepared(ready.call, `${ready.head}${syncRr()}}`)
+        : await this.http.request(this.postSpec("webwxsync", "webwxsync", this.syncQuery(), { SyncKey: s.syncKey ?? NO_SYNC_KEY, rr: syncRr() }, SYNC_OPTIONS));
     return syncPage(response.body);
+  }
+
+  /**
+   * The next webwxsync made ready now (its URL, headers, BaseRequest with a DeviceID of its own, SyncKey), for
+   * sync(ready): the sync loop readies it while its synccheck is held, so that a process woken by a message sends it
+   * without building it first (issue #19). The same bytes as sync() would send; `rr` is the time it goes out. Used
+   * only while the session's keys are still those it was made with (sync() makes the call afresh otherwise).
+   */
+  prepareSync(): PreparedSync {
+    const s = this.session;
+    const spec = this.postSpec("webwxsync", "webwxsync", this.syncQuery(), {}, SYNC_OPTIONS);
+    const json = JSON.stringify({ BaseRequest: s.baseRequest(), SyncKey: s.syncKey ?? NO_SYNC_KEY });
+    const call = this.http.prepareJson(spec);
+    return { session: s, skey: s.skey, syncKey: s.syncKey, call, head: `${json.slice(0, -1)},"rr":` };
+  }
+
+  private syncQuery(): Record<string, QueryValue> {
+    const s = this.session;
+    return { sid: s.sid, skey: s.skey, lang, pass_ticket: this.pt };
   }
 
   /**

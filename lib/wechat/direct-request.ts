@@ -19,6 +19,8 @@ import type { AbortWatch } from "./abort-watch";
  */
 export interface DirectCall {
   url: string;
+  /** The URL's Host header as Node would make it: its host, without the scheme's default port (URL.host). */
+  host: string;
   method: "GET" | "POST";
   headers: Record<string, string>;
   body?: string | Buffer | undefined;
@@ -90,8 +92,13 @@ async function storeCookies(jar: CookieJar, lines: string[], url: string): Promi
  */
 export function directCall(call: DirectCall): Promise<DirectAnswer> {
   const secure = call.url.startsWith("https:");
-  const headers: Record<string, string> = { "accept-encoding": "gzip, deflate, br", ...call.headers };
-  if (call.cookie !== "") headers.cookie = call.cookie;
+  // As a flat list: Node writes it as it is (each name and value still checked), without setHeader() for each one
+  // first, ~35 us of a call made by a process just woken (issue #19). Host is then ours to give, as Node gives it.
+  const headers: string[] = ["host", call.host, "accept-encoding", "gzip, deflate, br"];
+  for (const name of Object.keys(call.headers)) if (name !== "accept-encoding") headers.push(name, call.headers[name] as string);
+  if (call.cookie !== "") headers.push("cookie", call.cookie);
+  const given = call.headers["accept-encoding"];
+  if (given !== undefined) headers[3] = given;
   return new Promise<DirectAnswer>((resolve, reject) => {
     let connected = false;
     let settled = false;
@@ -139,7 +146,7 @@ export function directCall(call: DirectCall): Promise<DirectAnswer> {
       response.on("close", () => {
         if (!response.complete) fail({ code: "ECONNRESET" });
       });
-      source.on("error", fail);
+      if (decoder) decoder.on("error", fail);
       source.on("data", (chunk: Buffer) => {
         size += chunk.length;
         if (size > call.maxBytes) finish(new DirectCallError("TOO_LARGE", true, true));

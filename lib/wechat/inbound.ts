@@ -236,14 +236,14 @@ export class Inbound {
    */
   private fetchUnknown(messages: RawMessage[]): Promise<void> | undefined {
     const self = this.api.session.user.userName;
+    // Most answers (a burst's, a text at a time: issue #19) need nothing fetched: decided before anything is built.
+    if (messages.every((raw) => this.plainAndKnown(raw, self))) return undefined;
     const wanted = new Map<string, { UserName: string; EncryChatRoomId: string }>();
-    const known = (userName: string): boolean => userName === "" || userName === self || isSpecialUserName(userName) || this.contacts.has(userName);
+    const known = (userName: string): boolean => this.known(userName, self);
     for (const raw of messages) {
+      if (this.plainAndKnown(raw, self)) continue;
       const from = typeof raw.FromUserName === "string" ? raw.FromUserName : "";
       const to = typeof raw.ToUserName === "string" ? raw.ToUserName : "";
-      // The common case, decided without building anything: between two known contacts, no group, not the login's
-      // status notify (most of a burst: issue #19).
-      if (!isGroupUserName(from) && !isGroupUserName(to) && Number(raw.MsgType) !== MsgType.STATUS_NOTIFY && known(from) && known(to)) continue;
       const room = isGroupUserName(from) ? from : isGroupUserName(to) ? to : "";
       for (const userName of referencedUserNames(raw)) {
         if (known(userName)) continue;
@@ -262,6 +262,19 @@ export class Inbound {
       }
     }
     return wanted.size === 0 ? undefined : this.fetchContacts([...wanted.values()]);
+  }
+
+  /** Between two known contacts, no group, not the login's status notify: nothing to fetch for it. */
+  private plainAndKnown(raw: RawMessage, self: string): boolean {
+    const from = typeof raw.FromUserName === "string" ? raw.FromUserName : "";
+    const to = typeof raw.ToUserName === "string" ? raw.ToUserName : "";
+    if (isGroupUserName(from) || isGroupUserName(to) || Number(raw.MsgType) === MsgType.STATUS_NOTIFY) return false;
+    return this.known(from, self) && this.known(to, self);
+  }
+
+  /** Nobody (""), this account, a built-in account or a stored contact. */
+  private known(userName: string, self: string): boolean {
+    return userName === "" || userName === self || isSpecialUserName(userName) || this.contacts.has(userName);
   }
 
   /** The contacts named, fetched and stored; a failure other than the end of the session is a warning. */

@@ -4,7 +4,7 @@ import { contactEvents } from "./contact-events";
 import { loadContacts, toContact, type RetryPolicy } from "./contact-loader";
 import type { ContactStore } from "./contacts";
 import { WeChatError, describeError, isWeChatError } from "./errors";
-import type { HttpClient } from "./http";
+import { afterCallsStarted, type HttpClient } from "./http";
 import { Inbound, type InboundOptions } from "./inbound";
 import type { ReadySession } from "./login-flow";
 import { isGroupUserName } from "./messages/contact";
@@ -115,16 +115,19 @@ export class OnlineSession {
     // UserNames are new at every login: nothing of an earlier session's contacts is valid.
     deps.contacts.clear();
     this.addSelf();
-    // The new session is written beside the address book's first calls, which do not wait for the disk (nor for the
-    // sealing key, which may still be derived: ~5 ms of a login, issue #19). The account is said online, and the sync
-    // loop (whose saves come after this one) starts, only once it is written; a failed write is a warning. Never
-    // rejects, and awaited below on every way out of here.
-    const saved = deps.save?.(session);
     // Said "online" once the status notify has answered: the load's outcome is told only after that.
     let announce = (): void => undefined;
     const announced = new Promise<void>((resolve) => (announce = resolve));
     // The address book starts loading at once, beside the status notify (ready.init.notified never rejects).
     const load = this.loadInBackground(new SessionApi(deps.http, session, deps.timeouts, AbortSignal.any([this.signal, ended.signal])), announced);
+    // The new session is written beside the address book's first calls, which do not wait for the disk (nor for the
+    // sealing key, which may still be derived: ~5 ms of a login, issue #19). Its write starts once the first page's
+    // call is out: a request's bytes leave on a later tick, after every pending microtask, and the write's first steps
+    // (the cookies serialised, the session sealed: ~3 ms cold) went before them (issue #19). The account is said
+    // online, and the sync loop (whose saves come after this one) starts, only once it is written; a failed write is
+    // a warning. Never rejects, and awaited below on every way out of here.
+    const save = deps.save;
+    const saved = save ? afterCallsStarted().then(() => save(session)) : undefined;
     await this.ready.init.notified;
     await saved;
     deps.state.set({ state: "online", user: { ...session.user }, contacts: "loading" });

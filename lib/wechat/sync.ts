@@ -1,6 +1,6 @@
 import { WeChatError, errorText, isWeChatError } from "./errors";
 import { afterCallsStarted, backoffDelay, sleep } from "./http";
-import type { SessionApi, SyncAnswer } from "./api";
+import type { PreparedSync, SessionApi, SyncAnswer } from "./api";
 
 /** Why a sync loop ended on its own: the server ended the session. */
 export interface SessionEnd {
@@ -104,7 +104,12 @@ export class SyncLoop {
     for (;;) {
       if (signal?.aborted) throw new WeChatError("CLOSED", "stopped");
       try {
-        const check = await this.api.syncCheck(this.counter++);
+        const checking = this.api.syncCheck(this.counter++);
+        // The webwxsync a change calls for, made ready while the synccheck is out (held until something comes): a
+        // process woken by a message sends it at once instead of building it first (issue #19). Not used if the
+        // keys change meanwhile.
+        const ready = this.api.prepareSync();
+        const check = await checking;
         if (ENDING[check.retcode]) return { code: check.retcode, message: ENDING[check.retcode]! };
         if (check.retcode === 1205) {
           this.handlers.warn("synccheck: the server asks to slow down (1205)");
@@ -113,7 +118,7 @@ export class SyncLoop {
         }
         if (check.retcode !== 0) throw new WeChatError("SERVER", `synccheck: retcode ${check.retcode}`, { ret: check.retcode });
         if (check.selector !== "0") {
-          const brought = await this.syncAll();
+          const brought = await this.syncAll(ready);
           succeeded();
           emptyRounds = brought ? 0 : emptyRounds + 1;
           if (emptyRounds >= 3) {
@@ -156,11 +161,11 @@ export class SyncLoop {
    * although its keys could is lost once the next call has gone out with those keys (said in a warning, the loop
    * goes on); without a next call, it is not taken, and asked for again like any failed sync.
    */
-  private async syncAll(): Promise<boolean> {
+  private async syncAll(ready: PreparedSync): Promise<boolean> {
     const session = this.api.session;
     const max = this.options.maxContinue ?? 100;
     let brought = false;
-    let pending: Promise<SyncAnswer> | undefined = this.api.sync();
+    let pending: Promise<SyncAnswer> | undefined = this.api.sync(ready);
     for (let round = 0; pending; round++) {
       const answer: SyncAnswer = await pending;
       pending = undefined;

@@ -113,6 +113,12 @@ describe("client http", () => {
           assert.match(String(seen[1]["cookie"]), /wxsid=SID1/);
           assert.match(String(seen[1]["user-agent"]), /Mozilla/);
           assert.equal(seen[1]["referer"], `${srv.origin}/`);
+          // Host as Node makes it (the URL's host and port), the connection kept, gzip asked for, each header once.
+          assert.equal(seen[1]["host"], new URL(srv.origin).host);
+          assert.equal(seen[1]["connection"], "keep-alive");
+          assert.match(String(seen[1]["accept-encoding"]), /gzip/);
+          assert.equal(seen[1]["content-length"], String(Buffer.byteLength(JSON.stringify({ a: 1 }))));
+          assert.equal(seen[1]["content-type"], "application/json");
         } finally {
           client.close();
           await srv.close();

@@ -1,5 +1,9 @@
 import { strict as assert } from "node:assert";
-import { readSyncCheck } from "../../lib/wechat/api";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { SessionApi, readSyncCheck } from "../../lib/wechat/api";
+import { HttpClient } from "../../lib/wechat/http";
+import { Session } from "../../lib/wechat/session";
 import { isWeChatError } from "../../lib/wechat/errors";
 import { syncPage } from "../../lib/wechat/sync-page";
 import { parseScriptVars } from "../../lib/wechat/util/script-vars";
@@ -49,5 +53,92 @@ describe("client sync answers read on the short way (#19)", () => {
     const broken = syncPage(page('{"Ret":0,"ErrMsg":""}', '[{"MsgId":1 "MsgType":1}]'));
     assert.equal(broken.syncKey?.List[0]?.Val, 42);
     assert.throws(() => broken.addMsgList, (e) => isWeChatError(e, "PROTOCOL") && e.afterSent === true);
+  });
+});
+
+describe("client webwxsync made ready before it is sent (#19)", () => {
+  /** A page host that records each webwxsync (its query, headers and body) and answers an empty page. */
+  async function pageHost(): Promise<{ origin: string; seen: { url: string; headers: http.IncomingHttpHeaders; body: string }[]; close: () => Promise<void> }> {
+    const seen: { url: string; headers: http.IncomingHttpHeaders; body: string }[] = [];
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        seen.push({ url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+        res.writeHead(200, { "content-type": "text/plain" });
+        res.end(`{"BaseResponse":{"Ret":0,"ErrMsg":""},"AddMsgCount":0,"AddMsgList":[],"ContinueFlag":0,"SyncKey":{"Count":1,"List":[{"Key":1,"Val":${seen.length + 100}}]},"SKey":""}`);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      origin: `http://127.0.0.1:${port}`,
+      seen,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    };
+  }
+
+  /** A request without what differs from one call to the next by design: the DeviceID and rr. */
+  const comparable = (r: { url: string; headers: http.IncomingHttpHeaders; body: string }) => {
+    const body = JSON.parse(r.body) as { BaseRequest: Record<string, unknown>; rr: unknown };
+    assert.match(String(body.BaseRequest.DeviceID), /^e\d{15}$/);
+    assert.equal(typeof body.rr, "number");
+    const { host: _host, ...headers } = r.headers;
+    return { url: r.url, headers, keys: Object.keys(body), base: { ...body.BaseRequest, DeviceID: "" }, rest: { ...body, BaseRequest: undefined, rr: undefined } };
+  };
+
+  it("sends what an unprepared call sends, with its own DeviceID and the rr of the moment it goes out", async () => {
+    const host = await pageHost();
+    const client = new HttpClient();
+    try {
+      const session = new Session(`${host.origin}/`, 42, "sid-1", "@crypt_k1", "pt%2B1", "e123456789012345");
+      session.user = { userName: "@self", nickName: "me", uin: 42 };
+      session.syncKey = { Count: 1, List: [{ Key: 1, Val: 7 }] };
+      const api = new SessionApi(client, session);
+      await api.sync();
+      session.syncKey = { Count: 1, List: [{ Key: 1, Val: 7 }] };
+      const ready = api.prepareSync();
+      const before = Math.floor(Date.now() / 1000);
+      await api.sync(ready);
+      const after = Math.floor(Date.now() / 1000);
+      assert.equal(host.seen.length, 2);
+      const [plain, prepared] = host.seen.map(comparable);
+      assert.deepEqual(prepared, plain);
+      assert.deepEqual(JSON.parse(host.seen[1]!.body).SyncKey, { Count: 1, List: [{ Key: 1, Val: 7 }] });
+      assert.notEqual(JSON.parse(host.seen[0]!.body).BaseRequest.DeviceID, JSON.parse(host.seen[1]!.body).BaseRequest.DeviceID);
+      // rr is ~seconds at the moment the call went out, not when it was made ready.
+      const sentAt = ~(JSON.parse(host.seen[1]!.body).rr as number);
+      assert.ok(sentAt >= before && sentAt <= after, `rr ${sentAt} outside ${before}..${after}`);
+    } finally {
+      client.close();
+      await host.close();
+    }
+  });
+
+  it("is not sent once the keys changed after it was made: the call is made afresh with the new ones", async () => {
+    const host = await pageHost();
+    const client = new HttpClient();
+    try {
+      const session = new Session(`${host.origin}/`, 42, "sid-1", "@crypt_old", "pt", "e123456789012345");
+      session.syncKey = { Count: 1, List: [{ Key: 1, Val: 7 }] };
+      const api = new SessionApi(client, session);
+      const stale = api.prepareSync();
+      session.syncKey = { Count: 1, List: [{ Key: 1, Val: 8 }] };
+      await api.sync(stale);
+      const staleSkey = api.prepareSync();
+      session.skey = "@crypt_new";
+      await api.sync(staleSkey);
+      const [first, second] = host.seen.map((r) => ({ url: r.url, body: JSON.parse(r.body) as { SyncKey: unknown; BaseRequest: { Skey: string } } }));
+      assert.deepEqual(first!.body.SyncKey, { Count: 1, List: [{ Key: 1, Val: 8 }] });
+      assert.match(second!.url, /skey=%40crypt_new/);
+      assert.equal(second!.body.BaseRequest.Skey, "@crypt_new");
+    } finally {
+      client.close();
+      await host.close();
+    }
   });
 });

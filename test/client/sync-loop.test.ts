@@ -18,6 +18,7 @@ function fake(checks: (n: number) => Step, syncs: (n: number) => SyncAnswer | Er
   const api = {
     session,
     signal: abort.signal,
+    prepareSync: () => undefined,
     syncCheck: async () => {
       const step = checks(c++);
       log.push(`check ${session.syncCheckParam()}`);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseXml, escapeXml, xmlString, xmlPath } from "../../lib/wechat/util/xml";
+import { parseXml, escapeXml, readXmlTags, xmlString, xmlPath } from "../../lib/wechat/util/xml";
 import { isWeChatError } from "../../lib/wechat/errors";
 
 function assertProtocol(fn: () => unknown): void {
@@ -108,5 +108,54 @@ describe("util/xml entities", () => {
   it("refuses several roots and a bare ampersand", () => {
     assertProtocol(() => parseXml("<a>1</a><b>2</b>"));
     assertProtocol(() => parseXml("<a>x & y</a>"));
+  });
+});
+
+describe("util/xml readXmlTags", () => {
+  const TAGS = ["ret", "message", "skey", "wxsid", "wxuin", "pass_ticket"] as const;
+  /** What the parser reads: the text of each tag present under the root. */
+  function parsed(xml: string, root: string): Record<string, string> {
+    const doc = parseXml(xml);
+    const out: Record<string, string> = {};
+    for (const tag of TAGS) if (xmlPath(doc, root, tag) !== undefined) out[tag] = xmlString(doc, root, tag);
+    return out;
+  }
+
+  it("reads a plain tickets page (no parser) as the parser reads it", () => {
+    const plainOnes = [
+      "<error><ret>0</ret><message></message><skey>@crypt_1a2b3c4d_0042</skey><wxsid>Xq3+AbCdEf9GhIjK</wxsid>" +
+        "<wxuin>123456789</wxuin><pass_ticket>aB%2BcD%2FeF%3D</pass_ticket><isgrayscale>1</isgrayscale></error>",
+      "<error>\n  <ret>1203</ret>\n  <message> 当前登录环境异常。为了你的帐号安全，暂时不能登录web微信。 </message>\n</error>",
+      "<error><ret>0</ret><ret>5</ret><skey></skey></error>",
+      "<error></error>",
+    ];
+    for (const xml of plainOnes) assert.deepEqual(readXmlTags(xml, "error", TAGS), parsed(xml, "error"), xml);
+    assert.deepEqual(readXmlTags(plainOnes[0] as string, "error", TAGS), {
+      ret: "0",
+      message: "",
+      skey: "@crypt_1a2b3c4d_0042",
+      wxsid: "Xq3+AbCdEf9GhIjK",
+      wxuin: "123456789",
+      pass_ticket: "aB%2BcD%2FeF%3D",
+    });
+  });
+
+  it("reads any other well-formed page through the parser (entities, CDATA, attributes, a declaration, another root)", () => {
+    const others = [
+      "<error><ret>1</ret><message>a &amp; b &lt;c&gt; &#x4E2D;</message></error>",
+      "<error><ret>1</ret><message><![CDATA[x <y> z]]></message></error>",
+      '<error><ret code="1">2</ret><skey>k</skey></error>',
+      '<?xml version="1.0" encoding="utf-8"?><error><ret>0</ret></error>',
+      "<error><ret>0<!-- note --></ret><wxuin>7</wxuin></error>",
+      "<other><ret>0</ret></other>",
+    ];
+    for (const xml of others) assert.deepEqual(readXmlTags(xml, "error", TAGS), parsed(xml, "error"), xml);
+    assert.equal(readXmlTags(others[0] as string, "error", TAGS).message, "a & b <c> 中");
+  });
+
+  it("still reads a page that is not well-formed element by element, and keeps the size and DTD rules", () => {
+    assert.deepEqual(readXmlTags("<error><ret>1203</ret><message>refused<br></message>", "error", ["ret", "message"]), { ret: "1203", message: "refused" });
+    assertProtocol(() => readXmlTags('<!DOCTYPE x [<!ENTITY a "b">]><error><ret>0</ret></error>', "error", TAGS));
+    assertProtocol(() => readXmlTags(`<error><ret>${"0".repeat(100)}</ret></error>`, "error", TAGS, { maxBytes: 64 }));
   });
 });
