@@ -35,6 +35,8 @@ export interface DirectCall {
   signals: AbortSignal[];
   /** Watches them (abort-watch.ts). */
   watch: AbortWatch;
+  /** Told the answer the moment it is whole (its cookies stored), before the promise settles (RequestSpec.onAnswer). */
+  onAnswer?: ((answer: DirectAnswer) => void) | undefined;
 }
 
 export interface DirectAnswer {
@@ -117,9 +119,16 @@ export function directCall(call: DirectCall): Promise<DirectAnswer> {
         request.destroy();
         reject(error);
       } else if (value) {
+        const answered = (): void => {
+          try {
+            call.onAnswer?.(value);
+          } finally {
+            resolve(value);
+          }
+        };
         const setCookies = value.headers["set-cookie"];
-        if (setCookies) void storeCookies(call.jar, setCookies, call.url).then(() => resolve(value));
-        else resolve(value);
+        if (setCookies) void storeCookies(call.jar, setCookies, call.url).then(answered);
+        else answered();
       }
     };
     const fail = (error: unknown): void => finish(new DirectCallError(codeOf(error), connected));

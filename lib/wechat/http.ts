@@ -81,6 +81,12 @@ export interface RequestSpec {
   signal?: AbortSignal | undefined;
   /** Refuse bodies larger than this (default: the client's cap). */
   maxBytes?: number | undefined;
+  /**
+   * Called with a direct call's answer as soon as it is whole, before the layers above (retries, decoding) see it: a
+   * call that must follow at once can go out from here (the webwxsync after a synccheck that says "new messages",
+   * issue #19). Must not throw; what it starts is the caller's to await.
+   */
+  onAnswer?: ((answer: HttpResponse) => void) | undefined;
   /** Referer header; default `<page origin>/` when the client knows it. */
   referer?: string | undefined;
   /**
@@ -590,7 +596,7 @@ export class HttpClient {
       // No FormData here: once() sends a call with form data through got.
       const data = body as string | Buffer | undefined;
       const host = this.hostOf(spec.url);
-      return await directCall({ url: spec.url, host, method: spec.method ?? "GET", headers, body: data, cookie, jar: this.jar, agents: this.directAgents, timeoutMs, maxBytes, signals, watch: this.abortWatch });
+      return await directCall({ url: spec.url, host, method: spec.method ?? "GET", headers, body: data, cookie, jar: this.jar, agents: this.directAgents, timeoutMs, maxBytes, signals, watch: this.abortWatch, onAnswer: spec.onAnswer });
     } catch (error) {
       if (error instanceof DirectCallError && error.tooLarge) throw tooLargeError(spec.what, maxBytes);
       if (signals.some((s) => s.aborted)) throw new WeChatError("CLOSED", `${spec.what}: stopped`);

@@ -104,12 +104,11 @@ export class SyncLoop {
     for (;;) {
       if (signal?.aborted) throw new WeChatError("CLOSED", "stopped");
       try {
-        const checking = this.api.syncCheck(this.counter++);
-        // The webwxsync a change calls for, made ready while the synccheck is out (held until something comes): a
-        // process woken by a message sends it at once instead of building it first (issue #19). Not used if the
-        // keys change meanwhile.
+        // The webwxsync a change calls for, made ready before the synccheck (held until something comes) and sent the
+        // moment its answer says so: a process woken by a message sends it without building it first, nor going
+        // back up through the layers (issue #19). Not used if the keys change meanwhile.
         const ready = this.api.prepareSync();
-        const check = await checking;
+        const check = await this.api.syncCheck(this.counter++, ready);
         if (ENDING[check.retcode]) return { code: check.retcode, message: ENDING[check.retcode]! };
         if (check.retcode === 1205) {
           this.handlers.warn("synccheck: the server asks to slow down (1205)");
@@ -118,7 +117,7 @@ export class SyncLoop {
         }
         if (check.retcode !== 0) throw new WeChatError("SERVER", `synccheck: retcode ${check.retcode}`, { ret: check.retcode });
         if (check.selector !== "0") {
-          const brought = await this.syncAll(ready);
+          const brought = await this.syncAll(ready, check.sync);
           succeeded();
           emptyRounds = brought ? 0 : emptyRounds + 1;
           if (emptyRounds >= 3) {
@@ -161,11 +160,11 @@ export class SyncLoop {
    * although its keys could is lost once the next call has gone out with those keys (said in a warning, the loop
    * goes on); without a next call, it is not taken, and asked for again like any failed sync.
    */
-  private async syncAll(ready: PreparedSync): Promise<boolean> {
+  private async syncAll(ready: PreparedSync, started: Promise<SyncAnswer> | undefined): Promise<boolean> {
     const session = this.api.session;
     const max = this.options.maxContinue ?? 100;
     let brought = false;
-    let pending: Promise<SyncAnswer> | undefined = this.api.sync(ready);
+    let pending: Promise<SyncAnswer> | undefined = started ?? this.api.sync(ready);
     for (let round = 0; pending; round++) {
       const answer: SyncAnswer = await pending;
       pending = undefined;

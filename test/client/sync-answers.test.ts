@@ -58,14 +58,20 @@ describe("client sync answers read on the short way (#19)", () => {
 
 describe("client webwxsync made ready before it is sent (#19)", () => {
   /** A page host that records each webwxsync (its query, headers and body) and answers an empty page. */
-  async function pageHost(): Promise<{ origin: string; seen: { url: string; headers: http.IncomingHttpHeaders; body: string }[]; close: () => Promise<void> }> {
-    const seen: { url: string; headers: http.IncomingHttpHeaders; body: string }[] = [];
+  async function pageHost(): Promise<{ origin: string; seen: { url: string; headers: http.IncomingHttpHeaders; body: string; port: number }[]; close: () => Promise<void> }> {
+    const seen: { url: string; headers: http.IncomingHttpHeaders; body: string; port: number }[] = [];
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
-        seen.push({ url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+        seen.push({ url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8"), port: req.socket.remotePort ?? 0 });
         res.writeHead(200, { "content-type": "text/plain" });
+        const selector = /synccheck\?.*[?&]_=(\d+)/.exec(req.url ?? "")?.[1];
+        if (selector !== undefined) {
+          // The counter `_` says what to answer: 0 nothing new, 2 a message.
+          res.end(`window.synccheck={retcode:"0",selector:"${selector === "0" ? "0" : "2"}"}`);
+          return;
+        }
         res.end(`{"BaseResponse":{"Ret":0,"ErrMsg":""},"AddMsgCount":0,"AddMsgList":[],"ContinueFlag":0,"SyncKey":{"Count":1,"List":[{"Key":1,"Val":${seen.length + 100}}]},"SKey":""}`);
       });
     });
@@ -83,7 +89,7 @@ describe("client webwxsync made ready before it is sent (#19)", () => {
   }
 
   /** A request without what differs from one call to the next by design: the DeviceID and rr. */
-  const comparable = (r: { url: string; headers: http.IncomingHttpHeaders; body: string }) => {
+  const comparable = (r: { url: string; headers: http.IncomingHttpHeaders; body: string; port: number }) => {
     const body = JSON.parse(r.body) as { BaseRequest: Record<string, unknown>; rr: unknown };
     assert.match(String(body.BaseRequest.DeviceID), /^e\d{15}$/);
     assert.equal(typeof body.rr, "number");
@@ -136,6 +142,37 @@ describe("client webwxsync made ready before it is sent (#19)", () => {
       assert.deepEqual(first!.body.SyncKey, { Count: 1, List: [{ Key: 1, Val: 8 }] });
       assert.match(second!.url, /skey=%40crypt_new/);
       assert.equal(second!.body.BaseRequest.Skey, "@crypt_new");
+    } finally {
+      client.close();
+      await host.close();
+    }
+  });
+
+  it("a synccheck that says 'new messages' sends the prepared webwxsync before it returns; one that says nothing sends none", async () => {
+    const host = await pageHost();
+    const client = new HttpClient();
+    try {
+      const session = new Session(`${host.origin}/`, 42, "sid-1", "@crypt_k1", "pt", "e123456789012345");
+      session.syncKey = { Count: 1, List: [{ Key: 1, Val: 7 }] };
+      const api = new SessionApi(client, session);
+      const quiet = await api.syncCheck(0, api.prepareSync());
+      assert.deepEqual(quiet, { retcode: 0, selector: "0" });
+      const check = await api.syncCheck(1, api.prepareSync());
+      assert.equal(check.selector, "2");
+      assert.ok(check.sync, "the webwxsync went out with the answer");
+      const page = await check.sync;
+      assert.equal(page.syncKey?.List[0]?.Val, 103);
+      assert.deepEqual(
+        host.seen.map((r) => r.url.split("?")[0]),
+        ["/cgi-bin/mmwebwx-bin/synccheck", "/cgi-bin/mmwebwx-bin/synccheck", "/cgi-bin/mmwebwx-bin/webwxsync"],
+      );
+      assert.deepEqual(JSON.parse(host.seen[2]!.body).SyncKey, { Count: 1, List: [{ Key: 1, Val: 7 }] });
+      // Over the synccheck's own connection (surely open), not another one that may have idled out.
+      assert.equal(host.seen[2]!.port, host.seen[1]!.port);
+      // Without a prepared call, the answer is only read.
+      const plain = await api.syncCheck(3);
+      assert.deepEqual(plain, { retcode: 0, selector: "2" });
+      assert.equal(host.seen.length, 4);
     } finally {
       client.close();
       await host.close();
