@@ -191,30 +191,10 @@ export class SessionApi {
    */
   async syncCheck(counter: number, ready?: PreparedSync): Promise<SyncCheckResult> {
     const s = this.session;
-    let early: { check: SyncCheckAnswer; sync?: Promise<SyncAnswer> } | undefined;
-    const onAnswer = ready
-      ? (answer: HttpResponse): void => {
-          if (answer.status !== 200) return;
-          let check: SyncCheckAnswer;
-          try {
-            check = readSyncCheck(decodeBody(answer.body, answer.headers["content-type"]));
-          } catch {
-            return;
-          }
-          early = { check };
-          if (check.retcode !== 0 || check.selector === "0") return;
-          const sync = new Promise<SyncAnswer>((resolve) => {
-            // On the next tick, once Node has put this answer's connection back in the pool (it does so on the tick
-            // after the answer's end): the webwxsync goes over that connection, surely still open, not over one that
-            // may have been idle long enough for the server to close it.
-            process.nextTick(() => resolve(this.sync(ready)));
-          });
-          // Its failure is seen where the loop awaits it, not as an unhandled rejection meanwhile.
-          sync.catch(() => undefined);
-          early.sync = sync;
-        }
-      : undefined;
-    const text = await this.http.text({
+    // Read where the answer ends when there is a webwxsync to send, else below: each answer is decoded once.
+    let read: SyncCheckResult | undefined;
+    const onAnswer = ready ? (answer: HttpResponse): void => void (read = this.syncCheckAnswered(answer, ready)) : undefined;
+    const response = await this.http.request({
       what: "synccheck",
       url: this.url(
         "synccheck",
@@ -234,9 +214,33 @@ export class SessionApi {
       signal: this.signal,
       onAnswer,
     });
-    const seen = early as { check: SyncCheckAnswer; sync?: Promise<SyncAnswer> } | undefined;
-    if (seen) return seen.sync ? { ...seen.check, sync: seen.sync } : seen.check;
-    return readSyncCheck(text);
+    return (read as SyncCheckResult | undefined) ?? readSyncCheck(decodeBody(response.body, response.headers["content-type"]));
+  }
+
+  /**
+   * A synccheck's answer read the moment it is whole; when it says something came (retcode 0, a selector other than
+   * "0"), the prepared webwxsync goes out with it (`sync`). Undefined when it cannot be read: syncCheck reads it
+   * again and says why.
+   */
+  private syncCheckAnswered(answer: HttpResponse, ready: PreparedSync): SyncCheckResult | undefined {
+    if (answer.status !== 200) return undefined;
+    let check: SyncCheckAnswer;
+    try {
+      check = readSyncCheck(decodeBody(answer.body, answer.headers["content-type"]));
+    } catch {
+      return undefined;
+    }
+    if (check.retcode !== 0 || check.selector === "0") return check;
+    const sync = new Promise<SyncAnswer>((resolve) => {
+      // On the next tick, once Node has put the answer's connection back in the pool (it does so on the tick after
+      // the answer's end). Where synccheck and webwxsync share an origin (an emulator on one port), the webwxsync
+      // then goes over that connection, known to be open, not over another that may have idled out. On the WeChat
+      // hosts the synccheck goes to the push host and the webwxsync to the page host's connections, as before.
+      process.nextTick(() => resolve(this.sync(ready)));
+    });
+    // Its failure is seen where the loop awaits it, not as an unhandled rejection meanwhile.
+    sync.catch(() => undefined);
+    return { ...check, sync };
   }
 
   /**

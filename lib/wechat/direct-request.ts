@@ -96,11 +96,10 @@ export function directCall(call: DirectCall): Promise<DirectAnswer> {
   const secure = call.url.startsWith("https:");
   // As a flat list: Node writes it as it is (each name and value still checked), without setHeader() for each one
   // first, ~35 us of a call made by a process just woken (issue #19). Host is then ours to give, as Node gives it.
-  const headers: string[] = ["host", call.host, "accept-encoding", "gzip, deflate, br"];
-  for (const name of Object.keys(call.headers)) if (name !== "accept-encoding") headers.push(name, call.headers[name] as string);
+  const headers: string[] = ["host", call.host];
+  if (call.headers["accept-encoding"] === undefined) headers.push("accept-encoding", "gzip, deflate, br");
+  for (const name of Object.keys(call.headers)) headers.push(name, call.headers[name] as string);
   if (call.cookie !== "") headers.push("cookie", call.cookie);
-  const given = call.headers["accept-encoding"];
-  if (given !== undefined) headers[3] = given;
   return new Promise<DirectAnswer>((resolve, reject) => {
     let connected = false;
     let settled = false;
@@ -122,9 +121,10 @@ export function directCall(call: DirectCall): Promise<DirectAnswer> {
         const answered = (): void => {
           try {
             call.onAnswer?.(value);
-          } finally {
-            resolve(value);
+          } catch {
+            // A hook that throws must not take the call (nor, thrown from a socket's event, the process) down with it.
           }
+          resolve(value);
         };
         const setCookies = value.headers["set-cookie"];
         if (setCookies) void storeCookies(call.jar, setCookies, call.url).then(answered);

@@ -239,14 +239,13 @@ export class Inbound {
     // Most answers (a burst's, a text at a time: issue #19) need nothing fetched: decided before anything is built.
     if (messages.every((raw) => this.plainAndKnown(raw, self))) return undefined;
     const wanted = new Map<string, { UserName: string; EncryChatRoomId: string }>();
-    const known = (userName: string): boolean => this.known(userName, self);
     for (const raw of messages) {
       if (this.plainAndKnown(raw, self)) continue;
       const from = typeof raw.FromUserName === "string" ? raw.FromUserName : "";
       const to = typeof raw.ToUserName === "string" ? raw.ToUserName : "";
       const room = isGroupUserName(from) ? from : isGroupUserName(to) ? to : "";
       for (const userName of referencedUserNames(raw)) {
-        if (known(userName)) continue;
+        if (this.known(userName, self)) continue;
         if (room && !isGroupUserName(userName)) {
           if (this.contacts.member(room, userName)) continue;
           // A member we do not know: the group's fresh member list brings them.

@@ -1,31 +1,32 @@
 import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import * as zlib from "node:zlib";
-import type { AddressInfo } from "node:net";
 import { HttpClient, buildUrl, raw, parseJsonBody, checkBaseResponse, backoffDelay, mayHaveBeenSent } from "../../lib/wechat/http";
 import { isWeChatError } from "../../lib/wechat/errors";
-
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void;
-
-async function serve(handler: Handler): Promise<{ origin: string; close: () => Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => handler(req, res, Buffer.concat(chunks).toString("utf8")));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+import { serve } from "../support/http-server";
 
 describe("client http", () => {
+  it("hands a direct answer to onAnswer before the call settles; a hook that throws does not fail the call", async () => {
+    const srv = await serve((_req, res) => res.end("window.synccheck={retcode:\"0\",selector:\"2\"}"));
+    const client = new HttpClient();
+    try {
+      const heard: string[] = [];
+      const text = await client.text({ what: "t", url: `${srv.origin}/a`, onAnswer: (answer) => void heard.push(answer.body.toString("utf8")) });
+      assert.deepEqual(heard, [text]);
+      const again = await client.text({
+        what: "t",
+        url: `${srv.origin}/b`,
+        onAnswer: () => {
+          throw new Error("a broken hook");
+        },
+      });
+      assert.equal(again, text);
+    } finally {
+      client.close();
+      await srv.close();
+    }
+  });
+
   it("builds URLs with pass_ticket verbatim and other values encoded once", () => {
     const url = buildUrl("http://h:1/", "webwxinit", { r: 5, pass_ticket: raw("qg%2BL%3D"), x: "a b+c", u: undefined });
     assert.equal(url, "http://h:1/cgi-bin/mmwebwx-bin/webwxinit?r=5&pass_ticket=qg%2BL%3D&x=a%20b%2Bc");

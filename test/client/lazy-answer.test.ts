@@ -1,31 +1,24 @@
 import { strict as assert } from "node:assert";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import { SessionApi } from "../../lib/wechat/api";
 import { isWeChatError } from "../../lib/wechat/errors";
 import { HttpClient } from "../../lib/wechat/http";
 import { Session } from "../../lib/wechat/session";
+import { serve } from "../support/http-server";
 
 /** A page host answering each endpoint with a fixed body (laid out as the real server does). */
 async function pageHost(bodies: Record<string, string>): Promise<{ api: SessionApi; close: () => Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      const endpoint = (req.url ?? "").split("?")[0]?.split("/").pop() ?? "";
-      res.writeHead(200, { "Content-Type": "text/plain" });
-      res.end(bodies[endpoint] ?? "{}");
-    });
+  const server = await serve((req, res) => {
+    const endpoint = (req.url ?? "").split("?")[0]?.split("/").pop() ?? "";
+    res.writeHead(200, { "Content-Type": "text/plain" });
+    res.end(bodies[endpoint] ?? "{}");
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
   const client = new HttpClient();
-  const session = new Session(`http://127.0.0.1:${port}`, 1, "sid", "skey", "pt", "e123456789012345", { userName: "@me", nickName: "Me", uin: 1 });
+  const session = new Session(server.origin, 1, "sid", "skey", "pt", "e123456789012345", { userName: "@me", nickName: "Me", uin: 1 });
   return {
     api: new SessionApi(client, session),
     close: async () => {
       client.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     },
   };
 }

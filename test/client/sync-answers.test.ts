@@ -1,12 +1,12 @@
 import { strict as assert } from "node:assert";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import type * as http from "node:http";
 import { SessionApi, readSyncCheck } from "../../lib/wechat/api";
 import { HttpClient } from "../../lib/wechat/http";
 import { Session } from "../../lib/wechat/session";
 import { isWeChatError } from "../../lib/wechat/errors";
 import { syncPage } from "../../lib/wechat/sync-page";
 import { parseScriptVars } from "../../lib/wechat/util/script-vars";
+import { serve } from "../support/http-server";
 
 /** What the general reader of script answers makes of a synccheck answer. */
 function general(text: string): { retcode: number; selector: string | undefined } {
@@ -57,39 +57,35 @@ describe("client sync answers read on the short way (#19)", () => {
 });
 
 describe("client webwxsync made ready before it is sent (#19)", () => {
-  /** A page host that records each webwxsync (its query, headers and body) and answers an empty page. */
-  async function pageHost(): Promise<{ origin: string; seen: { url: string; headers: http.IncomingHttpHeaders; body: string; port: number }[]; close: () => Promise<void> }> {
-    const seen: { url: string; headers: http.IncomingHttpHeaders; body: string; port: number }[] = [];
-    const server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        seen.push({ url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8"), port: req.socket.remotePort ?? 0 });
-        res.writeHead(200, { "content-type": "text/plain" });
-        const selector = /synccheck\?.*[?&]_=(\d+)/.exec(req.url ?? "")?.[1];
-        if (selector !== undefined) {
-          // The counter `_` says what to answer: 0 nothing new, 2 a message.
-          res.end(`window.synccheck={retcode:"0",selector:"${selector === "0" ? "0" : "2"}"}`);
-          return;
-        }
-        res.end(`{"BaseResponse":{"Ret":0,"ErrMsg":""},"AddMsgCount":0,"AddMsgList":[],"ContinueFlag":0,"SyncKey":{"Count":1,"List":[{"Key":1,"Val":${seen.length + 100}}]},"SKey":""}`);
-      });
+  type Seen = { url: string; headers: http.IncomingHttpHeaders; body: string; port: number };
+
+  /**
+   * Runs `test` against a page host that records each call (its query, headers, body and client port) and answers
+   * synccheck by its counter `_` (0: nothing new, else a message) and webwxsync with an empty page.
+   */
+  async function withPageHost(test: (origin: string, seen: Seen[], client: HttpClient) => Promise<void>): Promise<void> {
+    const seen: Seen[] = [];
+    const host = await serve((req, res, body) => {
+      seen.push({ url: req.url ?? "", headers: req.headers, body, port: req.socket.remotePort ?? 0 });
+      res.writeHead(200, { "content-type": "text/plain" });
+      const counter = /synccheck\?.*[?&]_=(\d+)/.exec(req.url ?? "")?.[1];
+      if (counter !== undefined) {
+        res.end(`window.synccheck={retcode:"0",selector:"${counter === "0" ? "0" : "2"}"}`);
+        return;
+      }
+      res.end(`{"BaseResponse":{"Ret":0,"ErrMsg":""},"AddMsgCount":0,"AddMsgList":[],"ContinueFlag":0,"SyncKey":{"Count":1,"List":[{"Key":1,"Val":${seen.length + 100}}]},"SKey":""}`);
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    return {
-      origin: `http://127.0.0.1:${port}`,
-      seen,
-      close: () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    };
+    const client = new HttpClient();
+    try {
+      await test(host.origin, seen, client);
+    } finally {
+      client.close();
+      await host.close();
+    }
   }
 
   /** A request without what differs from one call to the next by design: the DeviceID and rr. */
-  const comparable = (r: { url: string; headers: http.IncomingHttpHeaders; body: string; port: number }) => {
+  const comparable = (r: Seen) => {
     const body = JSON.parse(r.body) as { BaseRequest: Record<string, unknown>; rr: unknown };
     assert.match(String(body.BaseRequest.DeviceID), /^e\d{15}$/);
     assert.equal(typeof body.rr, "number");
@@ -98,10 +94,8 @@ describe("client webwxsync made ready before it is sent (#19)", () => {
   };
 
   it("sends what an unprepared call sends, with its own DeviceID and the rr of the moment it goes out", async () => {
-    const host = await pageHost();
-    const client = new HttpClient();
-    try {
-      const session = new Session(`${host.origin}/`, 42, "sid-1", "@crypt_k1", "pt%2B1", "e123456789012345");
+    await withPageHost(async (origin, seen, client) => {
+      const session = new Session(`${origin}/`, 42, "sid-1", "@crypt_k1", "pt%2B1", "e123456789012345");
       session.user = { userName: "@self", nickName: "me", uin: 42 };
       session.syncKey = { Count: 1, List: [{ Key: 1, Val: 7 }] };
       const api = new SessionApi(client, session);
@@ -111,25 +105,20 @@ describe("client webwxsync made ready before it is sent (#19)", () => {
       const before = Math.floor(Date.now() / 1000);
       await api.sync(ready);
       const after = Math.floor(Date.now() / 1000);
-      assert.equal(host.seen.length, 2);
-      const [plain, prepared] = host.seen.map(comparable);
+      assert.equal(seen.length, 2);
+      const [plain, prepared] = seen.map(comparable);
       assert.deepEqual(prepared, plain);
-      assert.deepEqual(JSON.parse(host.seen[1]!.body).SyncKey, { Count: 1, List: [{ Key: 1, Val: 7 }] });
-      assert.notEqual(JSON.parse(host.seen[0]!.body).BaseRequest.DeviceID, JSON.parse(host.seen[1]!.body).BaseRequest.DeviceID);
+      assert.deepEqual(JSON.parse(seen[1]!.body).SyncKey, { Count: 1, List: [{ Key: 1, Val: 7 }] });
+      assert.notEqual(JSON.parse(seen[0]!.body).BaseRequest.DeviceID, JSON.parse(seen[1]!.body).BaseRequest.DeviceID);
       // rr is ~seconds at the moment the call went out, not when it was made ready.
-      const sentAt = ~(JSON.parse(host.seen[1]!.body).rr as number);
+      const sentAt = ~(JSON.parse(seen[1]!.body).rr as number);
       assert.ok(sentAt >= before && sentAt <= after, `rr ${sentAt} outside ${before}..${after}`);
-    } finally {
-      client.close();
-      await host.close();
-    }
+    });
   });
 
   it("is not sent once the keys changed after it was made: the call is made afresh with the new ones", async () => {
-    const host = await pageHost();
-    const client = new HttpClient();
-    try {
-      const session = new Session(`${host.origin}/`, 42, "sid-1", "@crypt_old", "pt", "e123456789012345");
+    await withPageHost(async (origin, seen, client) => {
+      const session = new Session(`${origin}/`, 42, "sid-1", "@crypt_old", "pt", "e123456789012345");
       session.syncKey = { Count: 1, List: [{ Key: 1, Val: 7 }] };
       const api = new SessionApi(client, session);
       const stale = api.prepareSync();
@@ -138,21 +127,16 @@ describe("client webwxsync made ready before it is sent (#19)", () => {
       const staleSkey = api.prepareSync();
       session.skey = "@crypt_new";
       await api.sync(staleSkey);
-      const [first, second] = host.seen.map((r) => ({ url: r.url, body: JSON.parse(r.body) as { SyncKey: unknown; BaseRequest: { Skey: string } } }));
+      const [first, second] = seen.map((r) => ({ url: r.url, body: JSON.parse(r.body) as { SyncKey: unknown; BaseRequest: { Skey: string } } }));
       assert.deepEqual(first!.body.SyncKey, { Count: 1, List: [{ Key: 1, Val: 8 }] });
       assert.match(second!.url, /skey=%40crypt_new/);
       assert.equal(second!.body.BaseRequest.Skey, "@crypt_new");
-    } finally {
-      client.close();
-      await host.close();
-    }
+    });
   });
 
   it("a synccheck that says 'new messages' sends the prepared webwxsync before it returns; one that says nothing sends none", async () => {
-    const host = await pageHost();
-    const client = new HttpClient();
-    try {
-      const session = new Session(`${host.origin}/`, 42, "sid-1", "@crypt_k1", "pt", "e123456789012345");
+    await withPageHost(async (origin, seen, client) => {
+      const session = new Session(`${origin}/`, 42, "sid-1", "@crypt_k1", "pt", "e123456789012345");
       session.syncKey = { Count: 1, List: [{ Key: 1, Val: 7 }] };
       const api = new SessionApi(client, session);
       const quiet = await api.syncCheck(0, api.prepareSync());
@@ -163,19 +147,16 @@ describe("client webwxsync made ready before it is sent (#19)", () => {
       const page = await check.sync;
       assert.equal(page.syncKey?.List[0]?.Val, 103);
       assert.deepEqual(
-        host.seen.map((r) => r.url.split("?")[0]),
+        seen.map((r) => r.url.split("?")[0]),
         ["/cgi-bin/mmwebwx-bin/synccheck", "/cgi-bin/mmwebwx-bin/synccheck", "/cgi-bin/mmwebwx-bin/webwxsync"],
       );
-      assert.deepEqual(JSON.parse(host.seen[2]!.body).SyncKey, { Count: 1, List: [{ Key: 1, Val: 7 }] });
-      // Over the synccheck's own connection (surely open), not another one that may have idled out.
-      assert.equal(host.seen[2]!.port, host.seen[1]!.port);
+      assert.deepEqual(JSON.parse(seen[2]!.body).SyncKey, { Count: 1, List: [{ Key: 1, Val: 7 }] });
+      // One origin: over the synccheck's own connection, known to be open, not another that may have idled out.
+      assert.equal(seen[2]!.port, seen[1]!.port);
       // Without a prepared call, the answer is only read.
       const plain = await api.syncCheck(3);
       assert.deepEqual(plain, { retcode: 0, selector: "2" });
-      assert.equal(host.seen.length, 4);
-    } finally {
-      client.close();
-      await host.close();
-    }
+      assert.equal(seen.length, 4);
+    });
   });
 });
