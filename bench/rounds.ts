@@ -2,7 +2,7 @@ import type { Side } from "./ipc";
 import { commaList } from "./options";
 import type { WorkloadResults } from "./report";
 import { errorText } from "./sides/side";
-import type { RunContext, Workload } from "./workloads";
+import type { RunContext, Sample, Workload } from "./workloads";
 
 /**
  * The sides of a row to run: all of them, or those named in BENCH_SIDES ("ours,limit": what `npm run bench:ab`
@@ -27,7 +27,8 @@ export async function runWorkload(workload: Workload, ctx: RunContext, rounds: n
     // hosts are always warm, so one round of the limit side, not counted, warms the server before any side is timed.
     const t0 = Date.now();
     try {
-      await workload.run("limit", 0, ctx);
+      // A row whose server needs more than one round of the limit to warm has its own warm-up (row 3).
+      await (workload.warmUp ? workload.warmUp(ctx) : workload.run("limit", 0, ctx));
       ctx.log(`  warm-up (limit side, not counted) (${Date.now() - t0} ms)`);
     } catch (error) {
       ctx.log(`  warm-up (limit side, not counted): n/a: ${errorText(error)}`);
@@ -39,6 +40,27 @@ export async function runWorkload(workload: Workload, ctx: RunContext, rounds: n
     // or after wechat4u's heavy rounds), which no median takes out.
     const shift = (round - 1) % sides.length;
     const order = [...sides.slice(shift), ...sides.slice(0, shift)];
+    if (workload.runTogether) {
+      // Every side at once (row 3); the order turns who logs in first and whose texts come first in each turn.
+      const t0 = Date.now();
+      let outcomes: Map<Side, Sample | Error>;
+      try {
+        outcomes = await workload.runTogether(order, round, ctx);
+      } catch (error) {
+        outcomes = new Map(order.map((side) => [side, error instanceof Error ? error : new Error(String(error))]));
+      }
+      for (const side of order) {
+        const outcome = outcomes.get(side) ?? new Error("no result");
+        if (outcome instanceof Error) {
+          results[side]?.failures.push(errorText(outcome));
+          ctx.log(`  ${side} round ${round}: n/a: ${errorText(outcome)}`);
+        } else {
+          results[side]?.samples.push(outcome);
+          ctx.log(`  ${side} round ${round}: ${JSON.stringify(outcome, (_k, v: unknown) => (typeof v === "number" ? Math.round(v * 100) / 100 : v))} (all sides at once, ${Date.now() - t0} ms)`);
+        }
+      }
+      continue;
+    }
     for (const side of order) {
       const t0 = Date.now();
       const result = results[side];

@@ -231,12 +231,13 @@ export class SessionApi {
       return undefined;
     }
     if (check.retcode !== 0 || check.selector === "0") return check;
-    const sync = new Promise<SyncAnswer>((resolve) => {
+    const sync = new Promise<SyncAnswer>((resolve, reject) => {
       // On the next tick, once Node has put the answer's connection back in the pool (it does so on the tick after
       // the answer's end). Where synccheck and webwxsync share an origin (an emulator on one port), the webwxsync
       // then goes over that connection, known to be open, not over another that may have idled out. On the WeChat
       // hosts the synccheck goes to the push host and the webwxsync to the page host's connections, as before.
-      process.nextTick(() => resolve(this.sync(ready)));
+      // Its outcome is passed on as it comes (resolve() given the promise itself would take two more turns).
+      process.nextTick(() => void this.sync(ready).then(resolve, reject));
     });
     // Its failure is seen where the loop awaits it, not as an unhandled rejection meanwhile.
     sync.catch(() => undefined);

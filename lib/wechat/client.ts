@@ -632,7 +632,8 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       state: { current: () => this.current, set: (info) => this.setState(info) },
       isCurrent: (s) => this.session === s,
       recent: this.recent,
-      emit: (event, ...args) => this.emit(event, ...args),
+      // The client's own emit, bound: no arguments gathered and spread again on every event.
+      emit: this.emit.bind(this),
       // No store (the bench's clients, a test's): nothing to save, the jar is not even serialised.
       save: saver ? (session) => saver.save(session, () => http.jar.serialize()) : undefined,
       saveSoon: saver ? (session) => saver.saveSoon(session, () => http.jar.serialize()) : undefined,

@@ -385,7 +385,8 @@ export class HttpClient {
     return cookies.find((c) => c.key === name)?.value;
   }
 
-  async request(spec: RequestSpec): Promise<HttpResponse> {
+  /** A call with its retries (network errors and 5xx). Hands attempts()' promise back as it is (see once()). */
+  request(spec: RequestSpec): Promise<HttpResponse> {
     return this.attempts(spec, undefined);
   }
 
@@ -494,11 +495,20 @@ export class HttpClient {
     return spec.signal ? [spec.signal, this.closer.signal] : [this.closer.signal];
   }
 
-  private async once(spec: RequestSpec): Promise<HttpResponse> {
+  /**
+   * One attempt, direct or through got. Not an async function: the direct call's own promise is handed back as it
+   * is, not wrapped in another one that takes two more turns to follow it (issue #19: every synccheck and
+   * webwxsync comes this way). Called inside attempts()' try, where a throw is a rejection.
+   */
+  private once(spec: RequestSpec): Promise<HttpResponse> {
     if (spec.direct !== false && spec.form === undefined && spec.formData === undefined) {
       // The direct call watches both signals itself: no linked controller (and its four listeners) per call.
       return this.attemptDirect(spec, this.signalsOf(spec), this.parts(spec));
     }
+    return this.onceWithGot(spec);
+  }
+
+  private async onceWithGot(spec: RequestSpec): Promise<HttpResponse> {
     const linked = this.link(spec.signal);
     try {
       return await this.attempt(spec, linked.signal);

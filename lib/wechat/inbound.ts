@@ -2,7 +2,11 @@ import type { Json, SessionApi, SyncAnswer } from "./api";
 import { batchGet, toContact } from "./contact-loader";
 import type { ContactStore } from "./contacts";
 import { WeChatError, isWeChatError } from "./errors";
-import { MsgType, StatusNotifyCode, isGroupUserName, isSpecialUserName, messageNormalizer, normalizeMessage, rawMemberToMember, referencedUserNames } from "./messages";
+// Straight from their modules, not the ./messages index: a name read through an index is a getter call each time,
+// and these are read on every message's way (issue #19).
+import { MsgType, StatusNotifyCode } from "./messages/constants";
+import { isGroupUserName, isSpecialUserName, rawMemberToMember } from "./messages/contact";
+import { messageNormalizer, normalizeMessage, referencedUserNames } from "./messages/normalize";
 import type { NormalizeContext, RawMember, RawMessage } from "./messages";
 import type { BoundedSet, RecentMessages } from "./util";
 import { contactEvents } from "./contact-events";
@@ -45,6 +49,9 @@ export class Inbound {
   private readonly emit: ClientEmit;
   /** The MsgIds the last answer marked handled, and those of them claimed in the storage (takeBackLast). */
   private last: { ids: string[]; claimed: string[]; emitted: number } = { ids: [], claimed: [], emitted: 0 };
+  /** The contact store's lookups as the normaliser takes them, made once (not for every answer). */
+  private readonly lookup: NormalizeContext["lookup"] = (userName) => this.contacts.get(userName);
+  private readonly memberLookup: NormalizeContext["memberLookup"] = (room, member) => this.contacts.member(room, member);
 
   constructor(
     private readonly api: SessionApi,
@@ -186,8 +193,8 @@ export class Inbound {
     const self = this.api.session.user;
     return {
       self: { userName: self.userName, nickName: self.nickName },
-      lookup: (userName) => this.contacts.get(userName),
-      memberLookup: (room, member) => this.contacts.member(room, member),
+      lookup: this.lookup,
+      memberLookup: this.memberLookup,
       // Each answer is parsed for this step alone (SessionApi.sync), and each entry becomes one message.
       entriesHandedOver: true,
     };

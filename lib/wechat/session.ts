@@ -1,7 +1,7 @@
 import { hostsFor, type Hosts } from "./hosts";
 import type { SavedSession, SyncKey } from "./session-store";
 import type { SelfInfo } from "./types";
-import { deviceId } from "./util";
+import { deviceId } from "./util/ids";
 
 export type { SyncKey } from "./session-store";
 

@@ -138,4 +138,44 @@ describe("bench: the rounds of a row, fair to every side (#19)", function () {
     await runWorkload({ ...row, sides: ["ours", "theirs"] }, ctx, 2);
     assert.deepEqual(runs, ["ours 1", "theirs 1", "theirs 2", "ours 2"]);
   });
+
+  it("runs every side at once in each counted round of a row that can (row 3), after the row's own warm-up", async function () {
+    const runs: string[] = [];
+    const row: Workload = {
+      name: "latency",
+      title: "latency",
+      sides: ["ours", "theirs", "limit"],
+      metrics: [{ key: "v", label: "value", better: "lower", ofLimit: true }],
+      run: async (side, round) => {
+        runs.push(`${side} ${round}`);
+        return { v: round };
+      },
+      warmUp: async () => {
+        runs.push("warm-up");
+        return { v: 0 };
+      },
+      runTogether: async (sides, round) => {
+        runs.push(`together ${round}: ${sides.join(",")}`);
+        // One side fails in round 2: only its sample is missing, and it says why.
+        return new Map(sides.map((side) => [side, side === "theirs" && round === 2 ? new Error("its worker died") : { v: round * 10 }]));
+      },
+    };
+    const lines: string[] = [];
+    const ctx = { options: parseOptions([]), log: (line: string) => lines.push(line), execArgv: () => [] };
+    const results = await runWorkload(row, ctx, 3);
+    // The row's warm-up replaces the uncounted round of the limit; no side runs alone after it.
+    assert.deepEqual(runs, ["warm-up", "together 1: ours,theirs,limit", "together 2: theirs,limit,ours", "together 3: limit,ours,theirs"]);
+    assert.deepEqual(results.ours?.samples, [{ v: 10 }, { v: 20 }, { v: 30 }]);
+    assert.deepEqual(results.theirs?.samples, [{ v: 10 }, { v: 30 }]);
+    assert.deepEqual(results.theirs?.failures, ["its worker died"]);
+    assert.deepEqual(results.limit?.samples, [{ v: 10 }, { v: 20 }, { v: 30 }]);
+    assert.ok(lines.some((line) => /theirs round 2: n\/a: its worker died/.test(line)));
+    // A round that fails as a whole fails for every side.
+    runs.length = 0;
+    const broken: Workload = { ...row, runTogether: () => Promise.reject(new Error("no sandbox")) };
+    const failed = await runWorkload(broken, ctx, 1);
+    assert.deepEqual(failed.ours?.failures, ["no sandbox"]);
+    assert.deepEqual(failed.limit?.failures, ["no sandbox"]);
+    assert.deepEqual(failed.ours?.samples, []);
+  });
 });
