@@ -212,8 +212,8 @@ function latencyTogether(sides: Side[], round: number, ctx: RunContext, count: n
     const timeoutMs = 30_000;
     const collected = await Promise.allSettled(seats.map((seat) => seat.worker.call({ cmd: "collected", timeoutMs, idleMs: 5000 }, timeoutMs + 10_000)));
     const results = new Map<Side, Sample | Error>();
-    seats.forEach((seat, k) => {
-      const outcome = collected[k] as PromiseSettledResult<{ latencies: number[]; lost: number }>;
+    collected.forEach((outcome, k) => {
+      const seat = seats[k] as Seat;
       if (outcome.status === "rejected") {
         results.set(seat.side, outcome.reason instanceof Error ? outcome.reason : new Error(String(outcome.reason)));
         return;
