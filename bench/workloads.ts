@@ -63,6 +63,23 @@ interface Session {
 }
 
 /**
+ * Logs a worker's client in as phone `account` of the sandbox (the parent plays the phone): its start, the scan once
+ * it asks for one, and what its start answered, with when the scan was confirmed.
+ */
+async function logIn(sb: SandboxLike, worker: WorkerHandle, account: number, timeoutMs: number): Promise<{ start: StartResult; scannedAt: number }> {
+  const login = sb.control.waitForLogin({ timeoutMs });
+  const started = worker.call({ cmd: "start", timeoutMs }, timeoutMs + 5000);
+  // The race below leaves one of the two unobserved when the other fails first.
+  login.catch(() => undefined);
+  started.catch(() => undefined);
+  // Whichever comes first: the login to scan, or the worker failing before it asked for one.
+  const pending = await Promise.race([login, started.then(() => Promise.reject(new Error("ready without a login")))]);
+  await sb.control.scan({ uuid: pending.uuid, account });
+  const scannedAt = wallNow();
+  return { start: await started, scannedAt };
+}
+
+/**
  * Start a sandbox, a worker for `side`, log it in (the parent plays the phone), run `body`, then close everything.
  * Protocol violations the sandbox recorded during the run are logged (our client must have none).
  */
@@ -81,20 +98,10 @@ async function withSession(
     const init: WorkerInit = { side, sandboxUrl: sb.url, waitMembers };
     worker = await WorkerHandle.spawn("worker.js", init, ctx.execArgv(name));
     const timeoutMs = sizes(ctx.options.quick).startTimeoutMs;
-    const friendName = await accountName(sb, 1);
-    const login = sb.control.waitForLogin({ timeoutMs });
-    counter.reset();
-    const started = worker.call({ cmd: "start", timeoutMs }, timeoutMs + 5000);
-    // The race below leaves one of the two unobserved when the other fails first.
-    login.catch(() => undefined);
-    started.catch(() => undefined);
-    // Whichever comes first: the login to scan, or the worker failing before it asked for one.
-    const pending = await Promise.race([login, started.then(() => Promise.reject(new Error("ready without a login")))]);
-    await sb.control.scan({ uuid: pending.uuid, account: 0 });
-    const scannedAt = wallNow();
-    const start = await started;
     // By nick name: the sandbox resolves it once per injectBulk call, in one pass over the friends.
-    const friend = friendName;
+    const friend = await accountName(sb, 1);
+    counter.reset();
+    const { start, scannedAt } = await logIn(sb, worker, 0, timeoutMs);
     const sample = await body({ sb, worker, counter, start, scannedAt, friend });
     const violations = listOf(await sb.control.violations(), "violations");
     if (violations.length > 0) {
@@ -144,7 +151,7 @@ async function withSeats(
 ): Promise<Map<Side, Sample | Error>> {
   const sb = await startSandbox({ seed: 1, throttle: false, accounts: sides.length + 1 });
   const seats: Seat[] = [];
-  const failed = new Map<Side, Sample | Error>();
+  const failed = new Map<Side, Error>();
   try {
     const timeoutMs = sizes(ctx.options.quick).startTimeoutMs;
     const friend = await accountName(sb, 0);
@@ -153,13 +160,7 @@ async function withSeats(
       let worker: WorkerHandle | undefined;
       try {
         worker = await WorkerHandle.spawn("worker.js", init, ctx.execArgv(`${name}-${side}`));
-        const login = sb.control.waitForLogin({ timeoutMs });
-        const started = worker.call({ cmd: "start", timeoutMs }, timeoutMs + 5000);
-        login.catch(() => undefined);
-        started.catch(() => undefined);
-        const pending = await Promise.race([login, started.then(() => Promise.reject(new Error("ready without a login")))]);
-        await sb.control.scan({ uuid: pending.uuid, account: i + 1 });
-        await started;
+        await logIn(sb, worker, i + 1, timeoutMs);
         seats.push({ side, account: i + 1, worker });
         worker = undefined;
       } catch (error) {
@@ -218,9 +219,11 @@ function latencyTogether(sides: Side[], round: number, ctx: RunContext, count: n
         results.set(seat.side, outcome.reason instanceof Error ? outcome.reason : new Error(String(outcome.reason)));
         return;
       }
-      const r = outcome.value;
-      if (r.latencies.length === 0) results.set(seat.side, new Error("no message arrived"));
-      else results.set(seat.side, { p50Ms: percentile(r.latencies, 50) ?? NaN, p99Ms: percentile(r.latencies, 99) ?? NaN, lost: r.lost });
+      try {
+        results.set(seat.side, latencySample(outcome.value));
+      } catch (error) {
+        results.set(seat.side, error as Error);
+      }
     });
     return results;
   });
@@ -255,9 +258,14 @@ function latencyRound(side: Side, round: number, ctx: RunContext, count: number,
       });
       ctx.log(`  ${side}: synccheck answer -> webwxsync arrives: median ${median(turn)?.toFixed(2)} p99 ${percentile(turn, 99)?.toFixed(2)} ms; webwxsync at the server: median ${median(sync)?.toFixed(2)} ms`);
     }
-    if (r.latencies.length === 0) throw new Error("no message arrived");
-    return { p50Ms: percentile(r.latencies, 50) ?? NaN, p99Ms: percentile(r.latencies, 99) ?? NaN, lost: r.lost };
+    return latencySample(r);
   });
+}
+
+/** Row 3's sample from what a side collected; throws when nothing arrived. */
+function latencySample(r: { latencies: number[]; lost: number }): Sample {
+  if (r.latencies.length === 0) throw new Error("no message arrived");
+  return { p50Ms: percentile(r.latencies, 50) ?? NaN, p99Ms: percentile(r.latencies, 99) ?? NaN, lost: r.lost };
 }
 
 export function workloads(options: BenchOptions): Workload[] {

@@ -82,9 +82,10 @@ export interface RequestSpec {
   /** Refuse bodies larger than this (default: the client's cap). */
   maxBytes?: number | undefined;
   /**
-   * Called with a direct call's answer as soon as it is whole, before the layers above (retries, decoding) see it: a
+   * Called with each attempt's answer as soon as it is whole, before the layers above (retries, decoding) see it: a
    * call that must follow at once can go out from here (the webwxsync after a synccheck that says "new messages",
-   * issue #19). Must not throw; what it starts is the caller's to await.
+   * issue #19). On the direct path that is from the socket's end, through got once got hands the answer back. A
+   * hook that throws is ignored; what it starts is the caller's to await.
    */
   onAnswer?: ((answer: HttpResponse) => void) | undefined;
   /** Referer header; default `<page origin>/` when the client knows it. */
@@ -510,11 +511,18 @@ export class HttpClient {
 
   private async onceWithGot(spec: RequestSpec): Promise<HttpResponse> {
     const linked = this.link(spec.signal);
+    let response: HttpResponse;
     try {
-      return await this.attempt(spec, linked.signal);
+      response = await this.attempt(spec, linked.signal);
     } finally {
       linked.release();
     }
+    try {
+      spec.onAnswer?.(response);
+    } catch {
+      // As on the direct path: a hook that throws does not fail the call.
+    }
+    return response;
   }
 
   /** What both paths send: the browser-like headers, the body serialised, the limits. */

@@ -114,11 +114,11 @@ describe("bench: the report's limit column and % of limit (#19.1)", function () 
 });
 
 describe("bench: the rounds of a row, fair to every side (#19)", function () {
-  it("warms the server with one uncounted round of the limit, then turns the order of the sides each round", async function () {
-    const runs: string[] = [];
-    const row: Workload = {
-      name: "burst",
-      title: "burst",
+  /** A row of all three sides whose rounds say, in `runs`, which side ran which round. */
+  function recordingRow(name: string, runs: string[]): Workload {
+    return {
+      name,
+      title: name,
       sides: ["ours", "theirs", "limit"],
       metrics: [{ key: "v", label: "value", better: "higher", ofLimit: true }],
       run: async (side, round) => {
@@ -126,6 +126,11 @@ describe("bench: the rounds of a row, fair to every side (#19)", function () {
         return { v: round };
       },
     };
+  }
+
+  it("warms the server with one uncounted round of the limit, then turns the order of the sides each round", async function () {
+    const runs: string[] = [];
+    const row = recordingRow("burst", runs);
     const lines: string[] = [];
     const ctx = { options: parseOptions([]), log: (line: string) => lines.push(line), execArgv: () => [] };
     const results = await runWorkload(row, ctx, 3);
@@ -142,14 +147,7 @@ describe("bench: the rounds of a row, fair to every side (#19)", function () {
   it("runs every side at once in each counted round of a row that can (row 3), after the row's own warm-up", async function () {
     const runs: string[] = [];
     const row: Workload = {
-      name: "latency",
-      title: "latency",
-      sides: ["ours", "theirs", "limit"],
-      metrics: [{ key: "v", label: "value", better: "lower", ofLimit: true }],
-      run: async (side, round) => {
-        runs.push(`${side} ${round}`);
-        return { v: round };
-      },
+      ...recordingRow("latency", runs),
       warmUp: async () => {
         runs.push("warm-up");
         return { v: 0 };

@@ -6,7 +6,7 @@ import { isWeChatError } from "../../lib/wechat/errors";
 import { serve } from "../support/http-server";
 
 describe("client http", () => {
-  it("hands a direct answer to onAnswer before the call settles; a hook that throws does not fail the call", async () => {
+  it("hands an answer to onAnswer before the call settles, direct or through got; a hook that throws does not fail the call", async () => {
     const srv = await serve((_req, res) => res.end("window.synccheck={retcode:\"0\",selector:\"2\"}"));
     const client = new HttpClient();
     try {
@@ -21,6 +21,18 @@ describe("client http", () => {
         },
       });
       assert.equal(again, text);
+      // Through got too (direct: false): the hook is not silently skipped there, and a throwing one is ignored alike.
+      const viaGot = await client.text({ what: "t", url: `${srv.origin}/c`, direct: false, onAnswer: (answer) => void heard.push(answer.body.toString("utf8")) });
+      assert.deepEqual(heard, [text, viaGot]);
+      const gotAgain = await client.text({
+        what: "t",
+        url: `${srv.origin}/d`,
+        direct: false,
+        onAnswer: () => {
+          throw new Error("a broken hook");
+        },
+      });
+      assert.equal(gotAgain, text);
     } finally {
       client.close();
       await srv.close();
