@@ -51,7 +51,8 @@ export function parseAbOptions(argv: string[]): AbOptions {
 /** One round's sample of each side, by round number, as `run.js` prints them ("  ours round 2: {...} (123 ms)"). */
 export function roundSamples(output: string): Map<number, { ours?: Record<string, number>; limit?: Record<string, number> }> {
   const rounds = new Map<number, { ours?: Record<string, number>; limit?: Record<string, number> }>();
-  for (const match of output.matchAll(/^ {2}(ours|limit) round (\d+): (\{.*\}) \(\d+ ms\)$/gm)) {
+  // "(123 ms)" after a round of one side, "(all sides at once, 123 ms)" after one of every side at once (row 3).
+  for (const match of output.matchAll(/^ {2}(ours|limit) round (\d+): (\{.*\}) \((?:all sides at once, )?\d+ ms\)$/gm)) {
     const [, side, n, json] = match as unknown as [string, "ours" | "limit", string, string];
     const entry = rounds.get(Number(n)) ?? {};
     entry[side] = JSON.parse(json) as Record<string, number>;

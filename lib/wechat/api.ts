@@ -232,16 +232,20 @@ export class SessionApi {
     }
     if (check.retcode !== 0 || check.selector === "0") return check;
     const sync = new Promise<SyncAnswer>((resolve, reject) => {
-      // On the next tick, once Node has put the answer's connection back in the pool (it does so on the tick after
-      // the answer's end). Where synccheck and webwxsync share an origin (an emulator on one port), the webwxsync
-      // then goes over that connection, known to be open, not over another that may have idled out. On the WeChat
-      // hosts the synccheck goes to the push host and the webwxsync to the page host's connections, as before.
-      // Its outcome is passed on as it comes (resolve() given the promise itself would take two more turns).
-      process.nextTick(() => void this.sync(ready).then(resolve, reject));
+      // Once this turn's callbacks and promise reactions have run (setImmediate): the synccheck's own chain (its
+      // layers, the loop up to where it awaits this call) runs before the webwxsync is written, not after. Written
+      // sooner, it woke the server on this process's core, which then ran only once the server had answered: its
+      // leftover work, with caches gone cold, came before the answer was read (~40 us of every message's way,
+      // issue #19; bench/README.md, "Fourteenth pass"). By then Node has also put the answer's connection back in the
+      // pool: where synccheck and webwxsync share an origin (an emulator on one port) the webwxsync goes over it,
+      // known to be open. On the WeChat hosts the synccheck goes to the push host and the webwxsync to the page
+      // host's connections. Its outcome is passed on as it comes (resolve() given the promise itself would take two
+      // more turns).
+      setImmediate(() => void this.sync(ready).then(resolve, reject));
     });
     // Its failure is seen where the loop awaits it, not as an unhandled rejection meanwhile.
     sync.catch(() => undefined);
-    return { ...check, sync };
+    return { retcode: check.retcode, selector: check.selector, sync };
   }
 
   /**

@@ -5,7 +5,7 @@ import { WeChatError, cleanServerText, errorForRet, errorText, networkFailureKin
 import { CookieHeaders, warmCookieCode, watchedJar } from "./cookie-header";
 import { AbortWatch } from "./abort-watch";
 import { DirectCallError, directCall } from "./direct-request";
-import { MAX_JSON_DEPTH, jsonNestsDeeper, quoteMessageIds, valueNestsDeeper } from "./json-scan";
+import { MAX_JSON_DEPTH, jsonNestsDeeper, opensAtMost, quoteMessageIds, valueNestsDeeper } from "./json-scan";
 import { agentsFor, type Transport } from "./transport";
 import { parseXml, xmlString } from "./util/xml";
 import type { Logger } from "./types";
@@ -208,7 +208,7 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number): nu
  * Bodies up to this size are parsed before their nesting is checked (on the parsed value, valueNestsDeeper), larger
  * ones are walked first (jsonNestsDeeper). JSON.parse of the worst 64 KiB (32,768 levels) takes ~15 ms; the guard
  * exists for the seconds it takes on megabytes. Checking the parsed value of a sync page costs ~5 us, walking its
- * bytes ~35 us (issue #19).
+ * bytes ~35 us (issue #19); a text that opens at most MAX_JSON_DEPTH objects and arrays is not checked at all.
  */
 const PARSE_FIRST_MAX_BYTES = 64 * 1024;
 
@@ -229,7 +229,8 @@ export function parseJsonBody(body: Buffer | string, what: string, options: { de
   } catch {
     throw new WeChatError("PROTOCOL", `${what}: the answer is not valid JSON`);
   }
-  if (check && !walkFirst && valueNestsDeeper(value, MAX_JSON_DEPTH)) throw tooDeepError(what);
+  // A text that opens few objects and arrays cannot nest too deep: its value is not walked.
+  if (check && !walkFirst && !opensAtMost(text, MAX_JSON_DEPTH) && valueNestsDeeper(value, MAX_JSON_DEPTH)) throw tooDeepError(what);
   return value;
 }
 

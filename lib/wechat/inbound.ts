@@ -52,6 +52,8 @@ export class Inbound {
   /** The contact store's lookups as the normaliser takes them, made once (not for every answer). */
   private readonly lookup: NormalizeContext["lookup"] = (userName) => this.contacts.get(userName);
   private readonly memberLookup: NormalizeContext["memberLookup"] = (room, member) => this.contacts.member(room, member);
+  /** The last normaliser made (normalizer()). */
+  private made: { ctx: NormalizeContext; normalize: (raw: RawMessage) => Message } | undefined;
 
   constructor(
     private readonly api: SessionApi,
@@ -113,8 +115,7 @@ export class Inbound {
       throw error;
     }
     this.last = { ids, claimed, emitted: 0 };
-    const ctx = this.context();
-    const normalize = messageNormalizer(ctx);
+    const { ctx, normalize } = this.normalizer();
     for (const raw of fresh) {
       let message: Message;
       try {
@@ -162,12 +163,14 @@ export class Inbound {
   private emitMessage(message: Message, raw: RawMessage, ctx: NormalizeContext): void {
     this.markOurs(message);
     const recall = message.type === "recall" && message.recall !== undefined;
-    if (!recall && message.type !== "status") this.options.recent.add(message.id, raw);
     this.emit("message", message);
     if (message.type === "friend-request" && message.friendRequest) this.emit("friend-request", message);
     if (recall && message.recall) {
       const original = message.recall.msgId ? this.original(message.recall.msgId, ctx) : undefined;
       this.emit("recall", { message, ...(original ? { original } : {}) });
+    } else if (message.type !== "status") {
+      // Kept once it is out: only a later answer's recall reads it, so keeping it is off the message's way.
+      this.options.recent.add(message.id, raw);
     }
   }
 
@@ -189,15 +192,23 @@ export class Inbound {
     }
   }
 
-  private context(): NormalizeContext {
+  /**
+   * The normaliser and its context, made again only when the account's own names change: not for every answer (its
+   * lookups read the contact store as it is at each message).
+   */
+  private normalizer(): { ctx: NormalizeContext; normalize: (raw: RawMessage) => Message } {
     const self = this.api.session.user;
-    return {
+    const made = this.made;
+    if (made && made.ctx.self.userName === self.userName && made.ctx.self.nickName === self.nickName) return made;
+    const ctx: NormalizeContext = {
       self: { userName: self.userName, nickName: self.nickName },
       lookup: this.lookup,
       memberLookup: this.memberLookup,
       // Each answer is parsed for this step alone (SessionApi.sync), and each entry becomes one message.
       entriesHandedOver: true,
     };
+    this.made = { ctx, normalize: messageNormalizer(ctx) };
+    return this.made;
   }
 
   private applyContactChanges(answer: SyncAnswer): void {
@@ -244,7 +255,9 @@ export class Inbound {
   private fetchUnknown(messages: RawMessage[]): Promise<void> | undefined {
     const self = this.api.session.user.userName;
     // Most answers (a burst's, a text at a time: issue #19) need nothing fetched: decided before anything is built.
-    if (messages.every((raw) => this.plainAndKnown(raw, self))) return undefined;
+    let plain = true;
+    for (let i = 0; i < messages.length && plain; i++) plain = this.plainAndKnown(messages[i] as RawMessage, self);
+    if (plain) return undefined;
     const wanted = new Map<string, { UserName: string; EncryChatRoomId: string }>();
     for (const raw of messages) {
       if (this.plainAndKnown(raw, self)) continue;
@@ -280,7 +293,7 @@ export class Inbound {
 
   /** Nobody (""), this account, a built-in account or a stored contact. */
   private known(userName: string, self: string): boolean {
-    return userName === "" || userName === self || isSpecialUserName(userName) || this.contacts.has(userName);
+    return userName === "" || userName === self || this.contacts.has(userName) || isSpecialUserName(userName);
   }
 
   /** The contacts named, fetched and stored; a failure other than the end of the session is a warning. */

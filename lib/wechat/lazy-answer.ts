@@ -3,15 +3,24 @@ import { MAX_JSON_DEPTH, topLevelMembers } from "./json-scan";
 import { isWeChatError } from "./errors";
 import { checkBaseResponse, jsonAnswer } from "./http";
 
-/** The objects of a JSON array (anything else in it skipped); [] when it is not an array. */
+const isObject = (v: unknown): v is Json => v !== null && typeof v === "object";
+
+/**
+ * The objects of a JSON array (anything else in it skipped); [] when it is not an array. An array of objects only
+ * (what the server sends) is handed back as it is, not copied: the parsed answer is the caller's.
+ */
 export function objectList(value: unknown): Json[] {
-  return Array.isArray(value) ? value.filter((v): v is Json => v !== null && typeof v === "object") : [];
+  if (!Array.isArray(value)) return [];
+  for (let i = 0; i < value.length; i++) if (!isObject(value[i])) return value.filter(isObject);
+  return value as Json[];
 }
 
 /** A JSON answer read in two steps: a few top-level members at once, the whole of it on first use. */
 export interface LazyAnswer {
-  /** The members asked for (those present), BaseResponse already checked. */
+  /** The members asked for (those present), BaseResponse already checked; the whole answer when `parsed`. */
   head: Json;
+  /** Parsed whole at once (a small answer): `head` is all of it, and whole() returns it. */
+  parsed: boolean;
   /** The whole answer, parsed and checked on the first call (then kept). Throws as HttpClient.json does. */
   whole(): Json;
 }
@@ -47,7 +56,7 @@ function wholeIfReadable(body: Buffer, what: string): Json | undefined {
 export function lazyAnswer(body: Buffer, what: string, names: readonly string[]): LazyAnswer {
   if (body.length <= WHOLE_FIRST_MAX_BYTES) {
     const value = wholeIfReadable(body, what);
-    if (value) return { head: value, whole: () => value };
+    if (value) return { head: value, parsed: true, whole: () => value };
   }
   const scan = topLevelMembers(body, ["BaseResponse", ...names], MAX_JSON_DEPTH);
   let head: Json | undefined;
@@ -64,7 +73,7 @@ export function lazyAnswer(body: Buffer, what: string, names: readonly string[])
     // Too deep, unsure or unreadable: read whole, as HttpClient.json reads an answer (its errors, its depth check
     // unless the scan went through every byte).
     const value = jsonAnswer(body, what, { depthChecked: scan.kind === "members" && scan.complete });
-    return { head: value, whole: () => value };
+    return { head: value, parsed: true, whole: () => value };
   }
   checkBaseResponse(head, what);
   // The members the scan skipped are guarded (jsonNestsDeeper) when the whole answer is read.
@@ -73,6 +82,7 @@ export function lazyAnswer(body: Buffer, what: string, names: readonly string[])
   let value: Json | undefined;
   return {
     head,
+    parsed: false,
     whole: () => {
       if (!value) {
         value = jsonAnswer(rest as Buffer, what, { depthChecked });

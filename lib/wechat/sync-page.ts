@@ -25,6 +25,26 @@ interface Lists {
   modChatRoomMemberList: Json[];
 }
 
+/** The lists of a parsed answer. */
+function listsOf(whole: Json): Lists {
+  return {
+    addMsgList: objectList(whole.AddMsgList),
+    modContactList: objectList(whole.ModContactList),
+    delContactList: objectList(whole.DelContactList),
+    modChatRoomMemberList: objectList(whole.ModChatRoomMemberList),
+  };
+}
+
+/** The keys of an answer: what the next call needs. */
+function keysOf(head: Json): Pick<SyncAnswer, "continueFlag" | "syncKey" | "syncCheckKey" | "skey"> {
+  return {
+    continueFlag: Number(head.ContinueFlag) || 0,
+    syncKey: readSyncKey(head.SyncKey),
+    syncCheckKey: readSyncKey(head.SyncCheckKey),
+    skey: typeof head.SKey === "string" && head.SKey !== "" ? head.SKey : undefined,
+  };
+}
+
 /** A webwxsync answer with its keys read and its lists parsed on first use (lazy-answer.ts). */
 class SyncPage implements SyncAnswer {
   private lists: Lists | undefined;
@@ -34,23 +54,15 @@ class SyncPage implements SyncAnswer {
   readonly skey: string | undefined;
 
   constructor(private readonly answer: LazyAnswer) {
-    const head = answer.head;
-    this.continueFlag = Number(head.ContinueFlag) || 0;
-    this.syncKey = readSyncKey(head.SyncKey);
-    this.syncCheckKey = readSyncKey(head.SyncCheckKey);
-    this.skey = typeof head.SKey === "string" && head.SKey !== "" ? head.SKey : undefined;
+    const keys = keysOf(answer.head);
+    this.continueFlag = keys.continueFlag;
+    this.syncKey = keys.syncKey;
+    this.syncCheckKey = keys.syncCheckKey;
+    this.skey = keys.skey;
   }
 
   private read(): Lists {
-    if (!this.lists) {
-      const whole = this.answer.whole();
-      this.lists = {
-        addMsgList: objectList(whole.AddMsgList),
-        modContactList: objectList(whole.ModContactList),
-        delContactList: objectList(whole.DelContactList),
-        modChatRoomMemberList: objectList(whole.ModChatRoomMemberList),
-      };
-    }
+    this.lists ??= listsOf(this.answer.whole());
     return this.lists;
   }
 
@@ -76,5 +88,21 @@ class SyncPage implements SyncAnswer {
  * lists when first used. PROTOCOL (afterSent) for a body that is not JSON or nests too deep.
  */
 export function syncPage(body: Buffer): SyncAnswer {
-  return new SyncPage(lazyAnswer(body, "webwxsync", ["ContinueFlag", "SyncKey", "SyncCheckKey", "SKey"]));
+  const answer = lazyAnswer(body, "webwxsync", ["ContinueFlag", "SyncKey", "SyncCheckKey", "SKey"]);
+  // Parsed whole already (a page with a message or two): its lists are read at once, and handed on as plain fields
+  // (no getter and no check on each of the ~8 reads the loop and the inbound step make of them; issue #19).
+  if (!answer.parsed) return new SyncPage(answer);
+  // Named one by one: an object spread here cost more than the getters it saves, in a process just woken.
+  const lists = listsOf(answer.head);
+  const keys = keysOf(answer.head);
+  return {
+    addMsgList: lists.addMsgList,
+    modContactList: lists.modContactList,
+    delContactList: lists.delContactList,
+    modChatRoomMemberList: lists.modChatRoomMemberList,
+    continueFlag: keys.continueFlag,
+    syncKey: keys.syncKey,
+    syncCheckKey: keys.syncCheckKey,
+    skey: keys.skey,
+  };
 }

@@ -32,6 +32,16 @@ describe("bench: A/B of two builds against the limit (#19)", () => {
     assert.equal(rounds.get(2)?.limit?.msgsPerSec, 25000);
   });
 
+  it("reads the rounds of row 3, where every side runs at once", () => {
+    const rounds = roundSamples(`3 latency at 20 msg/s (600 texts)
+  ours round 1: {"p50Ms":1.85,"p99Ms":4.78,"lost":0,"violations":0} (all sides at once, 31127 ms)
+  theirs round 1: {"p50Ms":1.9,"p99Ms":4.83,"lost":0,"violations":0} (all sides at once, 31128 ms)
+  limit round 1: {"p50Ms":1.72,"p99Ms":5.18,"lost":0,"violations":0} (all sides at once, 31128 ms)
+`);
+    assert.equal(rounds.get(1)?.ours?.p50Ms, 1.85);
+    assert.equal(rounds.get(1)?.limit?.p50Ms, 1.72);
+  });
+
   it("takes ours as % of the limit the way the table does: value / limit for a speed, limit / value for a time", () => {
     const speed = { key: "msgsPerSec", label: "messages/s", better: "higher" as const, ofLimit: true as const };
     const time = { key: "readyMs", label: "wall ms", better: "lower" as const, ofLimit: true as const };

@@ -1,8 +1,12 @@
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import type { SessionApi, SyncAnswer } from "../../lib/wechat/api";
 import { ContactStore } from "../../lib/wechat/contacts";
 import { Inbound } from "../../lib/wechat/inbound";
 import { Session } from "../../lib/wechat/session";
+import { FileSessionStorage } from "../../lib/wechat/store/file";
 import { BoundedSet, RecentMessages } from "../../lib/wechat/util";
 import type { ClientEmit, ClientEvents, Message } from "../../lib/wechat/types";
 
@@ -131,6 +135,34 @@ describe("client inbound handling", () => {
     const next = new Inbound(api, store, { emit: events.emit, seen: new BoundedSet<string>(100), recent: new RecentMessages(), claims });
     await next.handle(hi);
     assert.deepEqual(events.of("message").map((m) => m.id), ["9"], "emitted once, by the next start");
+  });
+
+  it("an answer taken back with a session file: the same client emits its messages again when the server sends them again", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wxflow-inbound-"));
+    try {
+      const claims = new FileSessionStorage(path.join(dir, "account.session"), "inbound test secret");
+      const seen = new BoundedSet<string>(100);
+      const events = recorder();
+      const inbound = new Inbound(fakeApi({ "@friend": { UserName: "@friend", NickName: "Friend" } }, []), new ContactStore(), {
+        emit: events.emit,
+        seen,
+        recent: new RecentMessages(),
+        claims,
+      });
+      const page = answer({
+        addMsgList: [1, 2].map((n) => ({ MsgId: String(n), MsgType: 1, FromUserName: "@friend", ToUserName: "@me", Content: `m${n}`, CreateTime: n })),
+      });
+      await inbound.handle(page);
+      // Stopped before the flow took them (OnlineSession's handled): its keys are not saved, the server sends it again.
+      await inbound.takeBackLast();
+      await inbound.handle(page);
+      assert.deepEqual(events.of("message").map((m) => m.text), ["m1", "m2", "m1", "m2"]);
+      // Once taken, they are claimed again: a third copy is dropped.
+      await inbound.handle(page);
+      assert.equal(events.of("message").length, 4);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a claim that fails leaves the answer's MsgIds unhandled: the answer taken again emits them once", async () => {

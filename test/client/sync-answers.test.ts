@@ -159,4 +159,29 @@ describe("client webwxsync made ready before it is sent (#19)", () => {
       assert.equal(seen.length, 4);
     });
   });
+
+  it("writes the prepared webwxsync once the synccheck's caller has the answer: the caller's work comes before the write, not after it", async () => {
+    await withPageHost(async (origin, seen, client) => {
+      const session = new Session(`${origin}/`, 42, "sid-1", "@crypt_k1", "pt", "e123456789012345");
+      session.syncKey = { Count: 1, List: [{ Key: 1, Val: 7 }] };
+      const api = new SessionApi(client, session);
+      let returned = false;
+      let returnedWhenSent: boolean | undefined;
+      const sendPrepared = client.sendPrepared.bind(client);
+      client.sendPrepared = (prepared, body) => {
+        returnedWhenSent = returned;
+        return sendPrepared(prepared, body);
+      };
+      const check = await api.syncCheck(1, api.prepareSync()).then((answer) => {
+        returned = true;
+        return answer;
+      });
+      assert.ok(check.sync, "the webwxsync went out with the answer");
+      await check.sync;
+      // Written before, the server woken on this core answered first and the caller's work came between its answer and
+      // the reading of it (issue #19).
+      assert.equal(returnedWhenSent, true, "the webwxsync was written before the synccheck's caller had its answer");
+      assert.equal(seen.length, 2);
+    });
+  });
 });

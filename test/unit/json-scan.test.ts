@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { type PerformanceEntry, PerformanceObserver, constants as perfConstants } from "node:perf_hooks";
 import { isWeChatError } from "../../lib/wechat/errors";
-import { MAX_JSON_DEPTH, jsonNestsDeeper, topLevelMembers, valueNestsDeeper } from "../../lib/wechat/json-scan";
+import { MAX_JSON_DEPTH, jsonNestsDeeper, opensAtMost, topLevelMembers, valueNestsDeeper } from "../../lib/wechat/json-scan";
 import { parseJsonBody } from "../../lib/wechat/http";
 import { syncPage } from "../../lib/wechat/sync-page";
 
@@ -167,6 +167,26 @@ describe("json-scan: the top-level members of a JSON object, read without parsin
     }
     assert.equal(valueNestsDeeper("[[[", 1), false);
     assert.equal(valueNestsDeeper([[]], 1), true);
+  });
+
+  it("skips the walk only for a text too short of brackets to nest too deep, and still refuses one just over (#19)", () => {
+    const random = rng(11);
+    for (let round = 0; round < 300; round++) {
+      const levels = 1 + Math.floor(random() * (MAX_JSON_DEPTH + 4));
+      let value: unknown = random() < 0.5 ? [] : {};
+      for (let level = 1; level < levels; level++) value = random() < 0.5 ? [value] : { a: value, s: random() < 0.3 ? "{[" : "" };
+      const text = JSON.stringify(value);
+      // Never says "cannot nest too deep" of a text that does.
+      if (valueNestsDeeper(value, MAX_JSON_DEPTH)) assert.equal(opensAtMost(text, MAX_JSON_DEPTH), false, text);
+    }
+    assert.equal(opensAtMost('{"a":[{"b":"{[{["}]}', 7), true);
+    assert.equal(opensAtMost('{"a":[{"b":"{[{["}]}', 6), false);
+    assert.equal(opensAtMost("", 0), true);
+    // 65 levels, the outermost included: one more than allowed, refused although the check before parsing is skipped.
+    const deep = Buffer.from(`${"[".repeat(MAX_JSON_DEPTH + 1)}${"]".repeat(MAX_JSON_DEPTH + 1)}`);
+    assert.throws(() => parseJsonBody(deep, "webwxsync"), (e) => isWeChatError(e, "PROTOCOL") && /nests deeper/.test(e.message));
+    const justDeepEnough = Buffer.from(`${"[".repeat(MAX_JSON_DEPTH)}${"]".repeat(MAX_JSON_DEPTH)}`);
+    assert.deepEqual(parseJsonBody(justDeepEnough, "webwxsync"), JSON.parse(justDeepEnough.toString()));
   });
 
   it("makes no garbage per string: 10,000 scans of a 50-message page take no more than a few minor GCs (#19)", async () => {

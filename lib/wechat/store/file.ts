@@ -9,7 +9,8 @@ export interface FileSessionStorageOptions extends SessionStoreOptions {
 
 /**
  * The session of one process in one encrypted file (SessionStore: scrypt, AES-256-GCM, atomic 0600 write). Its
- * de-dup set is in memory, seeded from the saved session's `seen` list on load: claims answer at once (claimNow).
+ * de-dup set is in memory, seeded from the saved session's `seen` list on load: claims answer at once (claimNow), and
+ * claims given back (release) are forgotten at once.
  */
 export class FileSessionStorage implements SessionStorage {
   private readonly store: SessionStore;
@@ -45,5 +46,16 @@ export class FileSessionStorage implements SessionStorage {
 
   claimNow(msgIds: string[]): string[] {
     return msgIds.filter((id) => this.claimed.add(id));
+  }
+
+  /**
+   * Gives claimed MsgIds back (an answer taken back after its messages were emitted but before the flow took them:
+   * Inbound.takeBackLast), so that this client's next start emits them again. Without it they stayed claimed here,
+   * and the same messages, sent again by the server, were dropped as claimed.
+   */
+  release(msgIds: string[]): Promise<void> {
+    // Newest first: the set forgets its newest value at once.
+    for (let i = msgIds.length - 1; i >= 0; i--) this.claimed.delete(msgIds[i] as string);
+    return Promise.resolve();
   }
 }

@@ -29,8 +29,9 @@ export interface SessionStorage {
    */
   claimNow?(msgIds: string[]): string[];
   /**
-   * Gives back MsgIds this instance claimed but did not emit (receiving ended while the claim was in flight), so that
-   * the next start emits them. Best effort; absent where claims never wait (claimNow).
+   * Gives back MsgIds this instance claimed but did not emit (receiving ended while the claim was in flight), or
+   * emitted to a flow that stopped before taking them (Inbound.takeBackLast), so that the next start emits them.
+   * Best effort.
    */
   release?(msgIds: string[]): Promise<void>;
 }
