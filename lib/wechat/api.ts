@@ -235,7 +235,7 @@ export class SessionApi {
       // Once this turn's callbacks and promise reactions have run (setImmediate): the synccheck's own chain (its
       // layers, the loop up to where it awaits this call) runs before the webwxsync is written, not after. Written
       // sooner, it woke the server on this process's core, which then ran only once the server had answered: its
-      // leftover work, with caches gone cold, came before the answer was read (~40 us of every message's way,
+      // leftover work, with caches gone cold, came before the answer was read (30-50 us of every message's way,
       // issue #19; bench/README.md, "Fourteenth pass"). By then Node has also put the answer's connection back in the
       // pool: where synccheck and webwxsync share an origin (an emulator on one port) the webwxsync goes over it,
       // known to be open. On the WeChat hosts the synccheck goes to the push host and the webwxsync to the page

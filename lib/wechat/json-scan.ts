@@ -83,8 +83,9 @@ export function jsonNestsDeeper(body: Uint8Array, max: number): boolean {
 /**
  * True when the text opens at most `max` objects and arrays ("{" and "[", inside strings too): then no value in it
  * can nest deeper than `max` levels, and its parsed value need not be walked (valueNestsDeeper). A sync page with a
- * message or two opens ~20. Found with indexOf, not a loop over the characters: walking a parsed page cost ~15 us of
- * each message's way in a process just woken, this ~1 us (issue #19).
+ * message or two opens ~20. Found with indexOf, not a loop over the characters: in a process just woken, walking a
+ * parsed page took ~5 us of each message's way (8-16 us under the harness of bench/README.md, "Fourteenth pass"),
+ * this ~2 us (issue #19).
  */
 export function opensAtMost(text: string, max: number): boolean {
   let count = 0;
