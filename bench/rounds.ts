@@ -1,7 +1,7 @@
 import type { Side } from "./ipc";
 import { commaList } from "./options";
 import type { WorkloadResults } from "./report";
-import { errorText } from "./sides/side";
+import { asError, errorText } from "./sides/side";
 import type { RunContext, Sample, Workload } from "./workloads";
 
 /**
@@ -47,32 +47,32 @@ export async function runWorkload(workload: Workload, ctx: RunContext, rounds: n
       try {
         outcomes = await workload.runTogether(order, round, ctx);
       } catch (error) {
-        outcomes = new Map(order.map((side) => [side, error instanceof Error ? error : new Error(String(error))]));
+        outcomes = new Map(order.map((side) => [side, asError(error)]));
       }
-      for (const side of order) {
-        const outcome = outcomes.get(side) ?? new Error("no result");
-        if (outcome instanceof Error) {
-          results[side]?.failures.push(errorText(outcome));
-          ctx.log(`  ${side} round ${round}: n/a: ${errorText(outcome)}`);
-        } else {
-          results[side]?.samples.push(outcome);
-          ctx.log(`  ${side} round ${round}: ${JSON.stringify(outcome, (_k, v: unknown) => (typeof v === "number" ? Math.round(v * 100) / 100 : v))} (all sides at once, ${Date.now() - t0} ms)`);
-        }
-      }
+      for (const side of order) record(side, round, outcomes.get(side) ?? new Error("no result"), `all sides at once, ${Date.now() - t0} ms`);
       continue;
     }
     for (const side of order) {
       const t0 = Date.now();
-      const result = results[side];
+      let outcome: Sample | Error;
       try {
-        const sample = await workload.run(side, round, ctx);
-        result?.samples.push(sample);
-        ctx.log(`  ${side} round ${round}: ${JSON.stringify(sample, (_k, v: unknown) => (typeof v === "number" ? Math.round(v * 100) / 100 : v))} (${Date.now() - t0} ms)`);
+        outcome = await workload.run(side, round, ctx);
       } catch (error) {
-        result?.failures.push(errorText(error));
-        ctx.log(`  ${side} round ${round}: n/a: ${errorText(error)}`);
+        outcome = asError(error);
       }
+      record(side, round, outcome, `${Date.now() - t0} ms`);
     }
   }
   return results;
+
+  /** A side's sample of a round, or why it has none, kept and logged ("  ours round 2: {...} (123 ms)"). */
+  function record(side: Side, round: number, outcome: Sample | Error, took: string): void {
+    if (outcome instanceof Error) {
+      results[side]?.failures.push(errorText(outcome));
+      ctx.log(`  ${side} round ${round}: n/a: ${errorText(outcome)}`);
+    } else {
+      results[side]?.samples.push(outcome);
+      ctx.log(`  ${side} round ${round}: ${JSON.stringify(outcome, (_k, v: unknown) => (typeof v === "number" ? Math.round(v * 100) / 100 : v))} (${took})`);
+    }
+  }
 }

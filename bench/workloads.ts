@@ -4,6 +4,7 @@ import type { BenchOptions } from "./options";
 import { type SandboxLike, type SandboxStartOptions, RequestCounter, accountName, listOf, startSandbox } from "./sandbox-host";
 import { MB, mean, median, percentile, wallNow } from "./stats";
 import { WorkerHandle } from "./worker-handle";
+import { asError } from "./sides/side";
 
 export interface MetricSpec {
   key: string;
@@ -164,7 +165,7 @@ async function withSeats(
         seats.push({ side, account: i + 1, worker });
         worker = undefined;
       } catch (error) {
-        failed.set(side, error instanceof Error ? error : new Error(String(error)));
+        failed.set(side, asError(error));
       } finally {
         await worker?.close(3000).catch(() => undefined);
       }
@@ -216,13 +217,13 @@ function latencyTogether(sides: Side[], round: number, ctx: RunContext, count: n
     collected.forEach((outcome, k) => {
       const seat = seats[k] as Seat;
       if (outcome.status === "rejected") {
-        results.set(seat.side, outcome.reason instanceof Error ? outcome.reason : new Error(String(outcome.reason)));
+        results.set(seat.side, asError(outcome.reason));
         return;
       }
       try {
         results.set(seat.side, latencySample(outcome.value));
       } catch (error) {
-        results.set(seat.side, error as Error);
+        results.set(seat.side, asError(error));
       }
     });
     return results;

@@ -50,6 +50,11 @@ export function errorText(error: unknown): string {
   return String(error);
 }
 
+/** What was thrown, as an Error (a round's outcome keeps one). */
+export function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
 /** Resolve when check() is true (evaluated on every trigger and every 100 ms), reject after timeoutMs. */
 export function waitUntil(
   check: () => boolean,

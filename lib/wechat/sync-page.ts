@@ -84,8 +84,9 @@ class SyncPage implements SyncAnswer {
 }
 
 /**
- * A webwxsync answer from its body: BaseResponse checked (Ret != 0 -> the typed error), the keys read at once, the
- * lists when first used. PROTOCOL (afterSent) for a body that is not JSON or nests too deep.
+ * A webwxsync answer from its body: BaseResponse checked (Ret != 0 -> the typed error), the keys read at once; the
+ * lists at once too when the body was parsed whole (a small page), else when first used. PROTOCOL (afterSent) for a
+ * body that is not JSON or nests too deep.
  */
 export function syncPage(body: Buffer): SyncAnswer {
   const answer = lazyAnswer(body, "webwxsync", ["ContinueFlag", "SyncKey", "SyncCheckKey", "SKey"]);
