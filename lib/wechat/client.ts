@@ -113,6 +113,11 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   private readonly problems: LoginProblems;
   /** Writes the session (keys, cookies, MsgIds handled, own sends) when there is a session file. */
   private readonly saver: SessionSaver | undefined;
+  /**
+   * The session storage keeps its claims in `seen` (the client made it for its session file): a MsgId the inbound
+   * step marks handled is claimed by that, and is not claimed again.
+   */
+  private readonly claimsInSeen: boolean = false;
 
   constructor(private readonly options: WeChatClientOptions = {}) {
     super();
@@ -136,12 +141,14 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       this.store = options.sessionStorage;
     } else if (options.sessionFile) {
       if (!options.sessionSecret) throw new WeChatError("INVALID_ARGUMENT", "sessionSecret is required with sessionFile");
+      // Its de-dup set is the client's own: each MsgId is marked handled and claimed by one lookup (online()).
       this.store = new FileSessionStorage(options.sessionFile, options.sessionSecret, {
         warn: (m) => this.warn(m),
         info: (m) => this.logger.info(m),
         previous: options.previousSessionSecrets ?? [],
-        dedupCapacity: this.seen.capacity,
+        dedup: this.seen,
       });
+      this.claimsInSeen = true;
     }
     if (this.store) this.saver = new SessionSaver(this.store, this.seen, this.sentMessages, (m) => this.warn(m));
     // The sealing key (scrypt, ~50 ms of CPU in libuv's pool) is derived from now on, as got is loaded: the first
@@ -622,7 +629,7 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
       timeouts: this.timeouts,
       loadRetry: this.loadRetry,
       seen: this.seen,
-      claims: this.store,
+      claims: this.claimsInSeen ? undefined : this.store,
       ids: this.clientMsgIds,
       sent: this.sentMessages,
       pacing: this.options.pacing,

@@ -4,6 +4,7 @@ import type { Socket } from "node:net";
 import * as zlib from "node:zlib";
 import type { CookieJar } from "tough-cookie";
 import type { AbortWatch } from "./abort-watch";
+import type { CallDeadlines } from "./call-deadlines";
 
 /**
  * One HTTP call over node:http itself: every call without a form (issue #19). got costs ~0.4 ms of CPU and about
@@ -35,6 +36,8 @@ export interface DirectCall {
   signals: AbortSignal[];
   /** Watches them (abort-watch.ts). */
   watch: AbortWatch;
+  /** Keeps the call's `timeoutMs` (call-deadlines.ts). */
+  deadlines: CallDeadlines;
   /** Told the answer the moment it is whole (its cookies stored), before the promise settles (RequestSpec.onAnswer). */
   onAnswer?: ((answer: DirectAnswer) => void) | undefined;
 }
@@ -112,7 +115,7 @@ export function directCall(call: DirectCall): Promise<DirectAnswer> {
     const finish = (error: DirectCallError | undefined, value?: DirectAnswer): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      endDeadline();
       unwatch?.();
       if (error) {
         request.destroy();
@@ -133,12 +136,17 @@ export function directCall(call: DirectCall): Promise<DirectAnswer> {
     };
     const fail = (error: unknown): void => finish(new DirectCallError(codeOf(error), connected));
     const onAbort = (): void => finish(new DirectCallError("ABORT_ERR", connected));
-    const timer = setTimeout(() => finish(new DirectCallError("ETIMEDOUT", connected)), call.timeoutMs);
-    request.on("socket", (socket: Socket) => {
-      // A reused keep-alive socket is already connected: a failure on it may come after the server read the call.
-      if (!socket.connecting) connected = true;
-      else socket.once(secure ? "secureConnect" : "connect", () => (connected = true));
-    });
+    const endDeadline = call.deadlines.watch(call.timeoutMs, () => finish(new DirectCallError("ETIMEDOUT", connected)));
+    // A reused keep-alive socket (the agent says so as the request is made) is already connected: a failure on it may
+    // come after the server read the call. Only a new one is watched until it connects (no listener on every call).
+    if (request.reusedSocket) {
+      connected = true;
+    } else {
+      request.on("socket", (socket: Socket) => {
+        if (!socket.connecting) connected = true;
+        else socket.once(secure ? "secureConnect" : "connect", () => (connected = true));
+      });
+    }
     request.on("error", fail);
     request.on("response", (response: http.IncomingMessage) => {
       const length = Number(response.headers["content-length"]);

@@ -4,6 +4,7 @@ import type { CookieJar } from "tough-cookie";
 import { WeChatError, cleanServerText, errorForRet, errorText, networkFailureKind } from "./errors";
 import { CookieHeaders, warmCookieCode, watchedJar } from "./cookie-header";
 import { AbortWatch } from "./abort-watch";
+import { CallDeadlines } from "./call-deadlines";
 import { DirectCallError, directCall } from "./direct-request";
 import { MAX_JSON_DEPTH, jsonNestsDeeper, opensAtMost, quoteMessageIds, valueNestsDeeper } from "./json-scan";
 import { agentsFor, type Transport } from "./transport";
@@ -351,6 +352,8 @@ export class HttpClient {
   private readonly closer = new AbortController();
   /** The direct calls' watch on the client's and the sessions' signals. */
   private readonly abortWatch = new AbortWatch();
+  /** The direct calls' timeouts, on one timer. */
+  private readonly deadlines = new CallDeadlines();
   /** The direct calls' Host header by origin (hostOf). */
   private readonly hosts = new Map<string, string>();
   /** The direct calls' Cookie header, kept until the jar changes. */
@@ -375,6 +378,7 @@ export class HttpClient {
   /** Ends every call in flight (CLOSED) and closes the sockets. */
   close(): void {
     this.closer.abort();
+    this.deadlines.close();
     for (const agents of [this.agents, this.directAgents]) {
       agents.http.destroy();
       agents.https.destroy();
@@ -615,7 +619,7 @@ export class HttpClient {
       // No FormData here: once() sends a call with form data through got.
       const data = body as string | Buffer | undefined;
       const host = this.hostOf(spec.url);
-      return await directCall({ url: spec.url, host, method: spec.method ?? "GET", headers, body: data, cookie, jar: this.jar, agents: this.directAgents, timeoutMs, maxBytes, signals, watch: this.abortWatch, onAnswer: spec.onAnswer });
+      return await directCall({ url: spec.url, host, method: spec.method ?? "GET", headers, body: data, cookie, jar: this.jar, agents: this.directAgents, timeoutMs, maxBytes, signals, watch: this.abortWatch, deadlines: this.deadlines, onAnswer: spec.onAnswer });
     } catch (error) {
       if (error instanceof DirectCallError && error.tooLarge) throw tooLargeError(spec.what, maxBytes);
       if (signals.some((s) => s.aborted)) throw new WeChatError("CLOSED", `${spec.what}: stopped`);

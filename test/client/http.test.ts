@@ -39,6 +39,34 @@ describe("client http", () => {
     }
   });
 
+  it("direct calls one after the other keep their timeouts on one timer, not one each; a hang still times out", async () => {
+    const srv = await serve((req, res) => {
+      if (req.url?.startsWith("/hang")) return;
+      res.end("window.synccheck={retcode:\"0\",selector:\"0\"}");
+    });
+    const client = new HttpClient();
+    const original = globalThis.setTimeout;
+    let made = 0;
+    try {
+      globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+        made++;
+        return original(...args);
+      }) as typeof setTimeout;
+      try {
+        for (let i = 0; i < 20; i++) await client.text({ what: "synccheck", url: `${srv.origin}/s${i}`, timeoutMs: 15_000 });
+      } finally {
+        globalThis.setTimeout = original;
+      }
+      assert.ok(made <= 1, `${made} timers for 20 calls`);
+      const started = Date.now();
+      await assert.rejects(client.request({ what: "hang", url: `${srv.origin}/hang`, timeoutMs: 150, retries: 0 }), (e) => isWeChatError(e, "NETWORK") && e.kind === "timeout");
+      assert.ok(Date.now() - started >= 140, "not before its time");
+    } finally {
+      client.close();
+      await srv.close();
+    }
+  });
+
   it("builds URLs with pass_ticket verbatim and other values encoded once", () => {
     const url = buildUrl("http://h:1/", "webwxinit", { r: 5, pass_ticket: raw("qg%2BL%3D"), x: "a b+c", u: undefined });
     assert.equal(url, "http://h:1/cgi-bin/mmwebwx-bin/webwxinit?r=5&pass_ticket=qg%2BL%3D&x=a%20b%2Bc");

@@ -5,6 +5,7 @@ import { SessionStore, type SavedSession } from "../../lib/wechat/session-store"
 import { FileSessionStorage } from "../../lib/wechat/store";
 import type { SessionStorage } from "../../lib/wechat/store/storage";
 import type { Contact, Message } from "../../lib/wechat/types";
+import { BoundedSet } from "../../lib/wechat/util";
 import { envPerTest, loginByQr, stateNames, waitForMessages, waitForState, type Env, type Recorder } from "./env";
 
 const SECRET = "test secret";
@@ -122,6 +123,38 @@ describe("client sync against the sandbox", function () {
       second.rec.messages.filter((m) => m.type === "text").map((m) => m.text),
       [...queued, "after 1"],
     );
+  });
+
+  it("with its own session file, each MsgId is marked handled and claimed by one lookup in one set", async () => {
+    const env = await startEnv();
+    const sessionFile = path.join(env.dir, "one.session");
+    const { client, rec } = env.newClient({ sessionFile, sessionSecret: SECRET });
+    await loginByQr(env, client);
+    const friend = aFriend(env, client.listContacts());
+    // Every de-dup set of the client is a BoundedSet: count their lookups while 40 texts come in.
+    const add = BoundedSet.prototype.add;
+    const added: string[] = [];
+    BoundedSet.prototype.add = function (this: BoundedSet<string>, value: string): boolean {
+      added.push(value);
+      return add.call(this, value);
+    };
+    let texts: Message[];
+    try {
+      env.sb.control.injectBulk({ from: friend.nickName, count: 40, prefix: "once" });
+      texts = await waitForMessages(client, rec, (m) => m.text.startsWith("once "), 40);
+    } finally {
+      BoundedSet.prototype.add = add;
+    }
+    // (The login's own notices may still be coming in meanwhile: counted by id.)
+    const lookups = (id: string): number => added.filter((value) => value === id).length;
+    assert.deepEqual(
+      texts.map((m) => lookups(m.id)),
+      texts.map(() => 1),
+      "one lookup per MsgId (the client's set and the file's claims were two)",
+    );
+    await client.stop();
+    const saved = await new FileSessionStorage(sessionFile, SECRET).load();
+    assert.ok(saved?.seen?.includes(texts.at(-1)!.id), "the MsgIds handled are saved with the session");
   });
 
   it("a burst does not wait for the session store: saves are written behind the sync loop, the newest last", async () => {

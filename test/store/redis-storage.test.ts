@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Redis } from "ioredis";
 import { isWeChatError } from "../../lib/wechat/errors";
+import { BoundedSet } from "../../lib/wechat/util";
 import { FileSessionStorage, RedisSessionStorage, accountKeys, openRedis, type LeaseFence } from "../../lib/wechat/store";
 import { startRedis, type RedisProcess } from "../support/redis";
 import { countingScrypt } from "../support/scrypt";
@@ -150,6 +151,26 @@ describe("session storages: Redis (fenced, encrypted) and file", function () {
       assert.deepEqual(third.claimNow(["a", "b", "c", "d"]), ["d"]);
       await third.clear();
       assert.equal(await third.load(), undefined);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the file storage keeps its claims in the de-dup set it is given: what the set holds is claimed, load seeds it", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "wxflow-filestore-"));
+    try {
+      const file = path.join(dir, "s.json");
+      await new FileSessionStorage(file, "secret").save({ ...sample(), seen: ["a", "b"] });
+      const dedup = new BoundedSet<string>(10);
+      dedup.add("x");
+      const storage = new FileSessionStorage(file, "secret", { dedup, dedupCapacity: 1 });
+      assert.deepEqual(storage.claimNow(["x", "y"]), ["y"], "an id the set holds is claimed already");
+      assert.deepEqual(dedup.newest(10), ["x", "y"], "a claim goes into the set given");
+      await storage.load();
+      assert.deepEqual(dedup.newest(10), ["x", "y", "a", "b"], "the saved MsgIds go into it at load");
+      await storage.release(["y"]);
+      assert.equal(dedup.has("y"), false, "a claim given back leaves the set");
+      assert.deepEqual(storage.claimNow(["a", "b", "c", "d"]), ["c", "d"], "its capacity is the set's, not dedupCapacity");
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }

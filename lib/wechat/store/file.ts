@@ -5,6 +5,13 @@ import type { SessionStorage } from "./storage";
 export interface FileSessionStorageOptions extends SessionStoreOptions {
   /** How many MsgIds the in-memory de-dup set keeps (default 10000). */
   dedupCapacity?: number | undefined;
+  /**
+   * The de-dup set to keep the claims in, instead of a set of its own (`dedupCapacity` is then ignored). WeChatClient
+   * gives its own set of MsgIds handled when it makes the storage for its `sessionFile`: a MsgId marked handled there
+   * is claimed by that one lookup, so the client does not claim it here again (issue #19: two sets holding the same
+   * ids cost every message two lookups). A saved session's MsgIds then go into that set at load.
+   */
+  dedup?: BoundedSet<string> | undefined;
 }
 
 /**
@@ -17,9 +24,9 @@ export class FileSessionStorage implements SessionStorage {
   private readonly claimed: BoundedSet<string>;
 
   constructor(file: string, secret: string, options: FileSessionStorageOptions = {}) {
-    const { dedupCapacity, ...storeOptions } = options;
+    const { dedupCapacity, dedup, ...storeOptions } = options;
     this.store = new SessionStore(file, secret, storeOptions);
-    this.claimed = new BoundedSet<string>(dedupCapacity ?? 10_000);
+    this.claimed = dedup ?? new BoundedSet<string>(dedupCapacity ?? 10_000);
   }
 
   async load(): Promise<SavedSession | undefined> {
