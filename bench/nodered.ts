@@ -133,16 +133,118 @@ function echoCeiling(): Record<string, unknown>[] {
   ];
 }
 
+/** Row 7's flows for a side: our nodes, or (side "limit") the ceiling's function nodes with the worker's own client. */
+function echoSetUp(side: Side, url: string): { flows: Record<string, unknown>[]; extra: Pick<NodeRedInit, "ceiling"> } {
+  return side === "limit" ? { flows: echoCeiling(), extra: { ceiling: { loginUrl: url } } } : { flows: echoThroughNodes(url), extra: {} };
+}
+
+/** One Node-RED of row 7 in a round: its side, the phone account its bot logs in as, and its texts' prefixes. */
+interface EchoSeat {
+  side: Side;
+  account: number;
+  /** "nrl" / "nrb" (one side), "nrl1" / "nrb1", "nrl2" / ... (every side at once, by seat). */
+  tag: string;
+}
+
+/**
+ * Starts a Node-RED for each seat, one after the other, each logged in (the parent scans as the seat's account) before
+ * the next starts; runs `body` once all are online, then closes them all.
+ */
+async function withEchoSeats(sb: SandboxLike, seats: EchoSeat[], ctx: RunContext, name: string, body: () => Promise<void>, from = 0): Promise<void> {
+  const seat = seats[from];
+  if (!seat) return body();
+  const { flows, extra } = echoSetUp(seat.side, sb.url);
+  await withNodeRed(flows, ctx, `${name}-${seat.side}`, async () => {
+    const login = await sb.control.waitForLogin({ timeoutMs: 30_000 });
+    await sb.control.scan({ uuid: login.uuid, account: seat.account });
+    await waitOnline(sb, from + 1, 30_000);
+    await withEchoSeats(sb, seats, ctx, name, body, from + 1);
+  }, extra);
+}
+
+/**
+ * The echoes of one round, every seat's at once: a warm-up text each; `latencyCount` texts 50 ms apart per seat, the
+ * seats' texts spread evenly in between (row 3's way), timed from queued to the echo seen at the sandbox; then
+ * `echoCount` texts queued to every seat at once, echoes per second from queued to the last echo.
+ */
+async function echoRound(sb: SandboxLike, watch: SentWatch, seats: EchoSeat[], friend: string, echoCount: number, latencyCount: number): Promise<Map<Side, Sample>> {
+  const samples = new Map<Side, Sample>(seats.map((seat) => [seat.side, {}]));
+  for (const seat of seats) {
+    await sb.control.inject({ from: friend, account: seat.account, text: `warm${seat.tag} 1` });
+    await watch.wait(`warm${seat.tag}`, 1, 30_000);
+  }
+  const t0 = wallNow();
+  const spacing = 50 / seats.length;
+  for (let i = 1; i <= latencyCount; i++) {
+    for (const [k, seat] of seats.entries()) {
+      const wait = t0 + i * 50 + k * spacing - wallNow();
+      if (wait > 0) await sleep(wait); // pacing of the load generator, not synchronisation
+      await sb.control.inject({ from: friend, account: seat.account, text: `nrl${seat.tag} ${i} ${wallNow()}` });
+    }
+  }
+  for (const seat of seats) {
+    const echoes = await watch.wait(`nrl${seat.tag}`, latencyCount, 30_000);
+    const latencies = echoes.map((e) => e.at - Number(e.text.split(" ")[2]));
+    const sample = samples.get(seat.side) as Sample;
+    sample.echoP50Ms = percentile(latencies, 50) ?? NaN;
+    sample.echoP99Ms = percentile(latencies, 99) ?? NaN;
+  }
+  const queued = new Map<EchoSeat, number>();
+  for (const seat of seats) {
+    await sb.control.injectBulk({ from: friend, account: seat.account, count: echoCount, prefix: `nrb${seat.tag}` });
+    queued.set(seat, wallNow());
+  }
+  for (const seat of seats) {
+    const queuedAt = queued.get(seat) as number;
+    const bulk = await watch.wait(`nrb${seat.tag}`, echoCount, Math.max(60_000, echoCount * 20)).catch(async (error: unknown) => {
+      // Say why the sandbox refused what it refused: the run's sample is lost with the error.
+      const refused = listOf(await sb.control.violations(), "violations");
+      throw new Error(`${errorText(error)}${refused.length > 0 ? `; sandbox violations: ${JSON.stringify(refused.slice(0, 3))}` : ""}`);
+    });
+    const last = bulk.reduce((m, e) => Math.max(m, e.at), queuedAt);
+    const sample = samples.get(seat.side) as Sample;
+    sample.echoMsgsPerSec = echoCount / ((last - queuedAt) / 1000);
+    sample.echoDuplicates = bulk.length - new Set(bulk.map((e) => e.text)).size;
+  }
+  return samples;
+}
+
+/**
+ * A round of row 7 on its own sandbox: the seats' Node-REDs started and logged in, their echoes measured, the
+ * sandbox's protocol violations counted for each (one server: they cannot be told apart by side).
+ */
+async function echoOnSandbox(seats: EchoSeat[], friendAccount: number, ctx: RunContext, name: string, counts: { echo: number; latency: number }): Promise<Map<Side, Sample>> {
+  const sb = await startSandbox({ seed: 1, throttle: false, accounts: Math.max(2, seats.length + 1) });
+  const watch = new SentWatch(sb);
+  try {
+    const friend = await accountName(sb, friendAccount);
+    let samples = new Map<Side, Sample>();
+    await withEchoSeats(sb, seats, ctx, name, async () => {
+      samples = await echoRound(sb, watch, seats, friend, counts.echo, counts.latency);
+    });
+    const violations = listOf(await sb.control.violations(), "violations");
+    for (const sample of samples.values()) sample.violations = violations.length;
+    if (violations.length > 0) ctx.log(`  nodered: ${violations.length} violation(s), first: ${JSON.stringify(violations[0])}`);
+    return samples;
+  } finally {
+    watch.close();
+    await sb.close();
+  }
+}
+
 /**
  * Row 7: echo through our nodes, and (side "limit") the Node-RED ceiling: the same echo through plain function
- * nodes fed by the client directly. Messages/s of a 5,000-text burst, p50 / p99 at 20 texts a second.
+ * nodes fed by the client directly. Messages/s of a 5,000-text burst, p50 / p99 at 20 texts a second. Each counted
+ * round runs both at once, each its own Node-RED logged in as its own account of one sandbox (as row 3 does): one
+ * after the other, the two met the machine in states far enough apart that the same echo measured 72-130% of the
+ * ceiling from run to run (bench/README.md, "Row 7 with both sides at once"). The uncounted warm-up round runs the
+ * ceiling alone.
  */
 export function nodeRedWorkload(options: BenchOptions, counts?: { echo: number; latency: number }): Workload {
-  const echoCount = counts?.echo ?? (options.quick ? 500 : 5000);
-  const latencyCount = counts?.latency ?? (options.quick ? 60 : 600);
+  const sizes = { echo: counts?.echo ?? (options.quick ? 500 : 5000), latency: counts?.latency ?? (options.quick ? 60 : 600) };
   return {
     name: "nodered",
-    title: `7 Node-RED echo (${echoCount} msgs)`,
+    title: `7 Node-RED echo (${sizes.echo} msgs)`,
     sides: ["ours", "limit"],
     metrics: [
       { key: "echoMsgsPerSec", label: "echo messages/s", better: "higher", ofLimit: true, target: ">=90% of limit" },
@@ -150,49 +252,14 @@ export function nodeRedWorkload(options: BenchOptions, counts?: { echo: number; 
       { key: "echoP99Ms", label: "echo p99 ms (20 msg/s)", better: "lower", ofLimit: true },
     ],
     async run(side: Side, round, ctx): Promise<Sample> {
-      const sample: Sample = {};
-      const sb = await startSandbox({ seed: 1, throttle: false });
-      const watch = new SentWatch(sb);
-      try {
-        const friend = await accountName(sb, 1);
-        const ceiling = side === "limit";
-        const flows = ceiling ? echoCeiling() : echoThroughNodes(sb.url);
-        const extra = ceiling ? { ceiling: { loginUrl: sb.url } } : {};
-        await withNodeRed(flows, ctx, `nodered-echo-${side}-${round}`, async () => {
-          const login = await sb.control.waitForLogin({ timeoutMs: 30_000 });
-          await sb.control.scan({ uuid: login.uuid, account: 0 });
-          await waitOnline(sb, 1, 30_000);
-          await sb.control.inject({ from: friend, text: "warm 1" });
-          await watch.wait("warm", 1, 30_000);
-          const t0 = wallNow();
-          for (let i = 1; i <= latencyCount; i++) {
-            const wait = t0 + i * 50 - wallNow();
-            if (wait > 0) await sleep(wait);
-            await sb.control.inject({ from: friend, text: `nrl ${i} ${wallNow()}` });
-          }
-          const echoes = await watch.wait("nrl", latencyCount, 30_000);
-          const latencies = echoes.map((e) => e.at - Number(e.text.split(" ")[2]));
-          sample.echoP50Ms = percentile(latencies, 50) ?? NaN;
-          sample.echoP99Ms = percentile(latencies, 99) ?? NaN;
-          await sb.control.injectBulk({ from: friend, count: echoCount, prefix: "nrb" });
-          const queuedAt = wallNow();
-          const bulk = await watch.wait("nrb", echoCount, Math.max(60_000, echoCount * 20)).catch(async (error: unknown) => {
-            // Say why the sandbox refused what it refused: the run's sample is lost with the error.
-            const refused = listOf(await sb.control.violations(), "violations");
-            throw new Error(`${errorText(error)}${refused.length > 0 ? `; sandbox violations: ${JSON.stringify(refused.slice(0, 3))}` : ""}`);
-          });
-          const last = bulk.reduce((m, e) => Math.max(m, e.at), queuedAt);
-          sample.echoMsgsPerSec = echoCount / ((last - queuedAt) / 1000);
-          sample.echoDuplicates = bulk.length - new Set(bulk.map((e) => e.text)).size;
-        }, extra);
-        const violations = listOf(await sb.control.violations(), "violations");
-        sample.violations = violations.length;
-        if (violations.length > 0) ctx.log(`  nodered ${side}: ${violations.length} violation(s), first: ${JSON.stringify(violations[0])}`);
-      } finally {
-        watch.close();
-        await sb.close();
-      }
-      return sample;
+      // Alone: the bot is account 0, the texts come from account 1.
+      const samples = await echoOnSandbox([{ side, account: 0, tag: "" }], 1, ctx, `nodered-echo-${round}`, sizes);
+      return samples.get(side) ?? {};
+    },
+    async runTogether(sides, round, ctx): Promise<Map<Side, Sample | Error>> {
+      // At once: the bots are accounts 1, 2, ..., in the round's order; the texts come from account 0.
+      const seats = sides.map((side, k) => ({ side, account: k + 1, tag: String(k + 1) }));
+      return echoOnSandbox(seats, 0, ctx, `nodered-echo-${round}`, sizes);
     },
   };
 }

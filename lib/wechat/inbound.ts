@@ -89,10 +89,14 @@ export class Inbound {
     // The new MsgIds are marked handled at once (one lookup each, which also drops a MsgId twice in one answer: the
     // first one counts), and forgotten again if the answer fails or is dropped by a stop before its messages go out:
     // they come again at the next start.
+    // Indexed loops on a message's way: in a process just woken this code runs unoptimised, where for-of steps
+    // through an iterator object (issue #19).
     const seen = this.options.seen;
     const ids: string[] = [];
     let fresh: RawMessage[] = [];
-    for (const raw of answer.addMsgList as unknown as RawMessage[]) {
+    const list = answer.addMsgList as unknown as RawMessage[];
+    for (let i = 0; i < list.length; i++) {
+      const raw = list[i] as RawMessage;
       const id = msgIdOf(raw);
       if (id === "" || !seen.add(id)) continue;
       ids.push(id);
@@ -116,7 +120,8 @@ export class Inbound {
     }
     this.last = { ids, claimed, emitted: 0 };
     const { ctx, normalize } = this.normalizer();
-    for (const raw of fresh) {
+    for (let i = 0; i < fresh.length; i++) {
+      const raw = fresh[i] as RawMessage;
       let message: Message;
       try {
         message = normalize(raw);

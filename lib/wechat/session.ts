@@ -86,7 +86,8 @@ export function readSyncKey(value: unknown): SyncKey | undefined {
   const list = (value as { List?: unknown }).List;
   if (!Array.isArray(list) || list.length === 0) return undefined;
   const entries: { Key: number; Val: number }[] = [];
-  for (const item of list) {
+  for (let i = 0; i < list.length; i++) {
+    const item: unknown = list[i];
     if (item === null || typeof item !== "object") continue;
     const key = Number((item as { Key?: unknown }).Key);
     const val = Number((item as { Val?: unknown }).Val);
