@@ -9,7 +9,7 @@ import { type SandboxLike, listOf, accountName, startSandbox } from "./sandbox-h
 import { percentile, wallNow } from "./stats";
 import { errorText } from "./sides/side";
 import { WorkerHandle } from "./worker-handle";
-import type { RunContext, Sample, Workload } from "./workloads";
+import { type RunContext, type Sample, type Workload, interleaved } from "./workloads";
 
 const NODE_TYPES = ["wx-account", "wx-receive", "wx-send-text"];
 
@@ -173,15 +173,7 @@ async function echoRound(sb: SandboxLike, watch: SentWatch, seats: EchoSeat[], f
     await sb.control.inject({ from: friend, account: seat.account, text: `warm${seat.tag} 1` });
     await watch.wait(`warm${seat.tag}`, 1, 30_000);
   }
-  const t0 = wallNow();
-  const spacing = 50 / seats.length;
-  for (let i = 1; i <= latencyCount; i++) {
-    for (const [k, seat] of seats.entries()) {
-      const wait = t0 + i * 50 + k * spacing - wallNow();
-      if (wait > 0) await sleep(wait); // pacing of the load generator, not synchronisation
-      await sb.control.inject({ from: friend, account: seat.account, text: `nrl${seat.tag} ${i} ${wallNow()}` });
-    }
-  }
+  await interleaved(latencyCount, seats, (i, seat) => sb.control.inject({ from: friend, account: seat.account, text: `nrl${seat.tag} ${i} ${wallNow()}` }));
   for (const seat of seats) {
     const echoes = await watch.wait(`nrl${seat.tag}`, latencyCount, 30_000);
     const latencies = echoes.map((e) => e.at - Number(e.text.split(" ")[2]));

@@ -193,6 +193,22 @@ async function withSeats(
 }
 
 /**
+ * Texts 1..count to each of `seats`, 50 ms apart per seat (20 a second), the seats' texts spread evenly in between
+ * (with three seats one every ~17 ms): the load of the rows that run every side at once (3 and 7).
+ */
+export async function interleaved<T>(count: number, seats: readonly T[], send: (i: number, seat: T) => unknown): Promise<void> {
+  const t0 = wallNow();
+  const spacing = 50 / seats.length;
+  for (let i = 1; i <= count; i++) {
+    for (const [k, seat] of seats.entries()) {
+      const wait = t0 + i * 50 + k * spacing - wallNow();
+      if (wait > 0) await sleep(wait); // pacing of the load generator, not synchronisation
+      await send(i, seat);
+    }
+  }
+}
+
+/**
  * A counted round of row 3 with every side at once: `count` texts to each side, 50 ms apart per side, the sides'
  * texts spread evenly in between (with three sides, one every ~17 ms, never two at once: each takes ~2 ms). Each
  * side meets the machine and the server in the same state as the others at every moment, where one after the other
@@ -202,15 +218,7 @@ async function withSeats(
 function latencyTogether(sides: Side[], round: number, ctx: RunContext, count: number): Promise<Map<Side, Sample | Error>> {
   return withSeats(sides, ctx, `latency-${round}`, async (sb, seats, friend) => {
     for (const seat of seats) await seat.worker.call({ cmd: "collect", prefix: "lat", count }, 10_000);
-    const t0 = wallNow();
-    const spacing = 50 / seats.length;
-    for (let i = 1; i <= count; i++) {
-      for (const [k, seat] of seats.entries()) {
-        const wait = t0 + i * 50 + k * spacing - wallNow();
-        if (wait > 0) await sleep(wait); // pacing of the load generator, not synchronisation
-        await sb.control.inject({ from: friend, account: seat.account, text: `lat ${i} ${wallNow()}` });
-      }
-    }
+    await interleaved(count, seats, (i, seat) => sb.control.inject({ from: friend, account: seat.account, text: `lat ${i} ${wallNow()}` }));
     const timeoutMs = 30_000;
     const collected = await Promise.allSettled(seats.map((seat) => seat.worker.call({ cmd: "collected", timeoutMs, idleMs: 5000 }, timeoutMs + 10_000)));
     const results = new Map<Side, Sample | Error>();
