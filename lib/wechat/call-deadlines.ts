@@ -1,19 +1,24 @@
 import { performance } from "node:perf_hooks";
 
+/** The calls of one timeout length, in the order they were watched (so also in the order of their deadlines). */
+interface Lane {
+  /** Each call's onTimeout and its deadline (performance.now() ms). */
+  calls: Map<() => void, number>;
+  /** Armed for the first call's deadline (or a deadline since passed) while there is one. */
+  timer: NodeJS.Timeout | undefined;
+}
+
 /**
- * The whole-call timeouts of one HttpClient's direct calls, kept by one timer: a call's deadline is an entry in a
- * map, made and dropped without touching a timer as long as an earlier deadline is armed. A timer per call cost
- * ~15 us in a process just woken (setTimeout, then clearTimeout emptying Node's list of that duration, made again by
- * the next call), paid on the way of every message by its synccheck and its webwxsync (issue #19); an entry costs
- * ~5. The timer is armed for the earliest deadline, re-armed when it fires, and cleared by close(). Unreferenced: a
- * call in flight keeps the process alive by its socket, not by its deadline.
+ * The whole-call timeouts of one HttpClient's direct calls, kept by one timer per timeout length: a call's deadline is
+ * an entry in a map, made and dropped without touching a timer. A timer per call cost ~15 us in a process just woken
+ * (setTimeout, then clearTimeout emptying Node's list of that duration, made again by the next call), paid on the way
+ * of every message by its synccheck and its webwxsync (issue #19); an entry costs ~5. Calls of one length time out in
+ * the order they were made, so a later one never needs the timer re-armed: the synccheck's 38 s and the webwxsync's
+ * 15 s each keep their own. A timer that fires re-arms itself for the next deadline of its length, and close() clears
+ * them all. Unreferenced: a call in flight keeps the process alive by its socket, not by its deadline.
  */
 export class CallDeadlines {
-  /** Each call's onTimeout and its deadline (performance.now() ms). */
-  private readonly calls = new Map<() => void, number>();
-  private timer: NodeJS.Timeout | undefined;
-  /** The deadline the timer is armed for (Infinity: none). */
-  private armedFor = Infinity;
+  private readonly lanes = new Map<number, Lane>();
   private closed = false;
 
   /**
@@ -22,42 +27,49 @@ export class CallDeadlines {
    */
   watch(timeoutMs: number, onTimeout: () => void): () => void {
     const deadline = performance.now() + timeoutMs;
-    this.calls.set(onTimeout, deadline);
-    if (deadline < this.armedFor && !this.closed) this.arm(deadline);
+    let lane = this.lanes.get(timeoutMs);
+    if (lane === undefined) {
+      lane = { calls: new Map(), timer: undefined };
+      this.lanes.set(timeoutMs, lane);
+    }
+    const calls = lane.calls;
+    calls.set(onTimeout, deadline);
+    if (lane.timer === undefined && !this.closed) this.arm(lane, deadline);
     return () => {
-      this.calls.delete(onTimeout);
+      calls.delete(onTimeout);
     };
   }
 
-  /** Stops the timer and forgets every deadline: what was in flight is ended by its own close (HttpClient.close). */
+  /** Stops every timer and forgets every deadline: what was in flight is ended by its own close (HttpClient.close). */
   close(): void {
     this.closed = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.armedFor = Infinity;
-    this.calls.clear();
+    for (const lane of this.lanes.values()) {
+      clearTimeout(lane.timer);
+      lane.timer = undefined;
+      lane.calls.clear();
+    }
   }
 
-  private arm(deadline: number): void {
-    clearTimeout(this.timer);
-    this.armedFor = deadline;
-    this.timer = setTimeout(this.fire, Math.max(1, Math.ceil(deadline - performance.now())));
-    this.timer.unref();
+  private arm(lane: Lane, deadline: number): void {
+    lane.timer = setTimeout(() => this.fire(lane), Math.max(1, Math.ceil(deadline - performance.now())));
+    lane.timer.unref();
   }
 
-  /** The calls past their deadline time out (in the order they were watched); the timer is armed for the next one. */
-  private readonly fire = (): void => {
-    this.timer = undefined;
-    this.armedFor = Infinity;
+  /** The lane's calls past their deadline time out, oldest first; the timer is armed for the next one, if any. */
+  private fire(lane: Lane): void {
+    lane.timer = undefined;
     const now = performance.now();
     const due: (() => void)[] = [];
-    let next = Infinity;
-    for (const [onTimeout, deadline] of this.calls) {
-      if (deadline <= now) due.push(onTimeout);
-      else if (deadline < next) next = deadline;
+    let next: number | undefined;
+    for (const [onTimeout, deadline] of lane.calls) {
+      if (deadline > now) {
+        next = deadline;
+        break;
+      }
+      due.push(onTimeout);
     }
-    for (const onTimeout of due) this.calls.delete(onTimeout);
-    if (next < Infinity && !this.closed) this.arm(next);
+    for (const onTimeout of due) lane.calls.delete(onTimeout);
+    if (next !== undefined && !this.closed) this.arm(lane, next);
     for (const onTimeout of due) onTimeout();
-  };
+  }
 }

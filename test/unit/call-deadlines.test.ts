@@ -15,7 +15,24 @@ function timedOut(deadlines: CallDeadlines, timeoutMs: number, boundMs = 2_000):
   return { at, stop };
 }
 
-describe("CallDeadlines: the direct calls' timeouts on one timer (#19)", () => {
+/** The timers `body` makes with setTimeout. */
+function timersMade(body: () => void): NodeJS.Timeout[] {
+  const made: NodeJS.Timeout[] = [];
+  const original = globalThis.setTimeout;
+  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+    const timer = original(...args);
+    made.push(timer);
+    return timer;
+  }) as typeof setTimeout;
+  try {
+    body();
+  } finally {
+    globalThis.setTimeout = original;
+  }
+  return made;
+}
+
+describe("CallDeadlines: the direct calls' timeouts on one timer per timeout length (#19)", () => {
   it("times a call out once its time has passed, never before; a call over in time is never timed out", async () => {
     const deadlines = new CallDeadlines();
     try {
@@ -46,26 +63,42 @@ describe("CallDeadlines: the direct calls' timeouts on one timer (#19)", () => {
     }
   });
 
-  it("makes one timer for many calls, keeps no process alive by it, and close() leaves nothing armed", () => {
+  it("a call made after an earlier one of its length was over times out at its own deadline, not the earlier one's", async () => {
     const deadlines = new CallDeadlines();
-    const made: NodeJS.Timeout[] = [];
-    const original = globalThis.setTimeout;
-    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-      const timer = original(...args);
-      made.push(timer);
-      return timer;
-    }) as typeof setTimeout;
-    let heard = 0;
     try {
-      // Calls one after the other, as a sync loop makes them: each is over before the next one starts.
-      for (let i = 0; i < 100; i++) deadlines.watch(15_000, () => heard++)();
+      const heard: string[] = [];
+      // Over at once: the timer of its length stays armed for its deadline, 40 ms from now.
+      deadlines.watch(40, () => heard.push("first"))();
+      // 20 ms later (another length's timeout says when), a second call of 40 ms: due 60 ms from the start.
+      await timedOut(deadlines, 20).at;
+      const started = performance.now();
+      const at = await timedOut(deadlines, 40).at;
+      assert.ok(at - started >= 39, `timed out after ${Math.round(at - started)} ms`);
+      assert.deepEqual(heard, []);
     } finally {
-      globalThis.setTimeout = original;
+      deadlines.close();
     }
-    assert.equal(made.length, 1, "one timer for 100 calls");
-    assert.equal(made[0]?.hasRef(), false, "a call keeps the process alive by its socket, not by its deadline");
+  });
+
+  it("makes one timer per timeout length for many calls, keeps no process alive by it, and close() leaves nothing armed", () => {
+    const deadlines = new CallDeadlines();
+    let heard = 0;
+    // Calls one after the other, as a sync loop makes them: each is over before the next one starts.
+    const first = timersMade(() => {
+      for (let i = 0; i < 100; i++) deadlines.watch(15_000, () => heard++)();
+    });
+    assert.equal(first.length, 1, "one timer for 100 calls");
+    assert.equal(first[0]?.hasRef(), false, "a call keeps the process alive by its socket, not by its deadline");
+    // A sync loop's calls: a synccheck (38 s) held until its answer comes, then a webwxsync (15 s), again and again.
+    const more = timersMade(() => {
+      for (let i = 0; i < 50; i++) {
+        deadlines.watch(38_000, () => heard++)();
+        deadlines.watch(15_000, () => heard++)();
+      }
+    });
+    assert.equal(more.length, 1, "one more timer for the second length, none re-armed for a shorter call after a longer one");
     deadlines.close();
-    assert.equal(deadlines.watch(1, () => heard++) !== undefined, true);
+    assert.equal(timersMade(() => deadlines.watch(1, () => heard++)).length, 0, "nothing armed once closed");
     assert.equal(heard, 0);
   });
 });
