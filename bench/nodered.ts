@@ -165,7 +165,8 @@ async function withEchoSeats(sb: SandboxLike, seats: EchoSeat[], ctx: RunContext
 /**
  * The echoes of one round, every seat's at once: a warm-up text each; `latencyCount` texts 50 ms apart per seat, the
  * seats' texts spread evenly in between (row 3's way), timed from queued to the echo seen at the sandbox; then
- * `echoCount` texts queued to every seat at once, echoes per second from queued to the last echo.
+ * `echoCount` texts queued to each seat, one seat right after the other, echoes per second from a seat's texts queued
+ * to its last echo.
  */
 async function echoRound(sb: SandboxLike, watch: SentWatch, seats: EchoSeat[], friend: string, echoCount: number, latencyCount: number): Promise<Map<Side, Sample>> {
   const samples = new Map<Side, Sample>(seats.map((seat) => [seat.side, {}]));
@@ -228,8 +229,8 @@ async function echoOnSandbox(seats: EchoSeat[], friendAccount: number, ctx: RunC
  * Row 7: echo through our nodes, and (side "limit") the Node-RED ceiling: the same echo through plain function
  * nodes fed by the client directly. Messages/s of a 5,000-text burst, p50 / p99 at 20 texts a second. Each counted
  * round runs both at once, each its own Node-RED logged in as its own account of one sandbox (as row 3 does): one
- * after the other, the two met the machine in states far enough apart that the same echo measured 72-130% of the
- * ceiling from run to run (bench/README.md, "Row 7 with both sides at once"). The uncounted warm-up round runs the
+ * after the other, the two met the machine in states far enough apart that the same echo measured 76-130% of the
+ * ceiling from run to run (bench/README.md, "Row 7: both sides at once"). The uncounted warm-up round runs the
  * ceiling alone.
  */
 export function nodeRedWorkload(options: BenchOptions, counts?: { echo: number; latency: number }): Workload {

@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 
 /** The calls of one timeout length, in the order they were watched (so also in the order of their deadlines). */
 interface Lane {
+  length: number;
   /** Each call's onTimeout and its deadline (performance.now() ms). */
   calls: Map<() => void, number>;
   /** Armed for the first call's deadline (or a deadline since passed) while there is one. */
@@ -29,7 +30,7 @@ export class CallDeadlines {
     const deadline = performance.now() + timeoutMs;
     let lane = this.lanes.get(timeoutMs);
     if (lane === undefined) {
-      lane = { calls: new Map(), timer: undefined };
+      lane = { length: timeoutMs, calls: new Map(), timer: undefined };
       this.lanes.set(timeoutMs, lane);
     }
     const calls = lane.calls;
@@ -55,7 +56,10 @@ export class CallDeadlines {
     lane.timer.unref();
   }
 
-  /** The lane's calls past their deadline time out, oldest first; the timer is armed for the next one, if any. */
+  /**
+   * The lane's calls past their deadline time out, oldest first; the timer is armed for the next one, if any. A lane
+   * left without calls is dropped: lengths come and go (a caller's own timeoutMs) without piling up.
+   */
   private fire(lane: Lane): void {
     lane.timer = undefined;
     const now = performance.now();
@@ -70,6 +74,7 @@ export class CallDeadlines {
     }
     for (const onTimeout of due) lane.calls.delete(onTimeout);
     if (next !== undefined && !this.closed) this.arm(lane, next);
+    else if (lane.calls.size === 0 && this.lanes.get(lane.length) === lane) this.lanes.delete(lane.length);
     for (const onTimeout of due) onTimeout();
   }
 }

@@ -80,6 +80,20 @@ describe("CallDeadlines: the direct calls' timeouts on one timer per timeout len
     }
   });
 
+  it("drops the timer of a length once no call of that length is left: many lengths do not pile up", async () => {
+    const deadlines = new CallDeadlines();
+    try {
+      // 30 lengths, each call over at once: each length's timer fires once with nothing left to time out.
+      for (let ms = 1; ms <= 30; ms++) deadlines.watch(ms, () => assert.fail("a call that was over timed out"))();
+      const lanes = (deadlines as unknown as { lanes: Map<number, unknown> }).lanes;
+      assert.equal(lanes.size, 30);
+      await timedOut(deadlines, 60).at;
+      assert.equal(lanes.size, 0, "every length whose timer fired with no call left is forgotten");
+    } finally {
+      deadlines.close();
+    }
+  });
+
   it("makes one timer per timeout length for many calls, keeps no process alive by it, and close() leaves nothing armed", () => {
     const deadlines = new CallDeadlines();
     let heard = 0;
