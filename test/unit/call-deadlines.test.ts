@@ -32,67 +32,59 @@ function timersMade(body: () => void): NodeJS.Timeout[] {
   return made;
 }
 
+/** Runs a test with a CallDeadlines of its own, closed whatever the outcome. */
+function withDeadlines(body: (deadlines: CallDeadlines) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const deadlines = new CallDeadlines();
+    try {
+      await body(deadlines);
+    } finally {
+      deadlines.close();
+    }
+  };
+}
+
 describe("CallDeadlines: the direct calls' timeouts on one timer per timeout length (#19)", () => {
-  it("times a call out once its time has passed, never before; a call over in time is never timed out", async () => {
-    const deadlines = new CallDeadlines();
-    try {
-      const heard: string[] = [];
-      const over = deadlines.watch(30, () => heard.push("over"));
-      const started = performance.now();
-      const late = timedOut(deadlines, 60);
-      over();
-      const at = await late.at;
-      assert.ok(at - started >= 59, `timed out after ${Math.round(at - started)} ms`);
-      assert.deepEqual(heard, [], "the call that was over is not timed out");
-    } finally {
-      deadlines.close();
-    }
-  });
+  it("times a call out once its time has passed, never before; a call over in time is never timed out", withDeadlines(async (deadlines) => {
+    const heard: string[] = [];
+    const over = deadlines.watch(30, () => heard.push("over"));
+    const started = performance.now();
+    const late = timedOut(deadlines, 60);
+    over();
+    const at = await late.at;
+    assert.ok(at - started >= 59, `timed out after ${Math.round(at - started)} ms`);
+    assert.deepEqual(heard, [], "the call that was over is not timed out");
+  }));
 
-  it("keeps each call's own deadline whatever the order they were watched in", async () => {
-    const deadlines = new CallDeadlines();
-    try {
-      const order: string[] = [];
-      const long = timedOut(deadlines, 120);
-      const short = timedOut(deadlines, 40);
-      const middle = timedOut(deadlines, 80);
-      await Promise.all([long.at, short.at, middle.at].map((p, i) => p.then(() => order.push(["long", "short", "middle"][i] as string))));
-      assert.deepEqual(order, ["short", "middle", "long"]);
-    } finally {
-      deadlines.close();
-    }
-  });
+  it("keeps each call's own deadline whatever the order they were watched in", withDeadlines(async (deadlines) => {
+    const order: string[] = [];
+    const long = timedOut(deadlines, 120);
+    const short = timedOut(deadlines, 40);
+    const middle = timedOut(deadlines, 80);
+    await Promise.all([long.at, short.at, middle.at].map((p, i) => p.then(() => order.push(["long", "short", "middle"][i] as string))));
+    assert.deepEqual(order, ["short", "middle", "long"]);
+  }));
 
-  it("a call made after an earlier one of its length was over times out at its own deadline, not the earlier one's", async () => {
-    const deadlines = new CallDeadlines();
-    try {
-      const heard: string[] = [];
-      // Over at once: the timer of its length stays armed for its deadline, 40 ms from now.
-      deadlines.watch(40, () => heard.push("first"))();
-      // 20 ms later (another length's timeout says when), a second call of 40 ms: due 60 ms from the start.
-      await timedOut(deadlines, 20).at;
-      const started = performance.now();
-      const at = await timedOut(deadlines, 40).at;
-      assert.ok(at - started >= 39, `timed out after ${Math.round(at - started)} ms`);
-      assert.deepEqual(heard, []);
-    } finally {
-      deadlines.close();
-    }
-  });
+  it("a call made after an earlier one of its length was over times out at its own deadline, not the earlier one's", withDeadlines(async (deadlines) => {
+    const heard: string[] = [];
+    // Over at once: the timer of its length stays armed for its deadline, 40 ms from now.
+    deadlines.watch(40, () => heard.push("first"))();
+    // 20 ms later (another length's timeout says when), a second call of 40 ms: due 60 ms from the start.
+    await timedOut(deadlines, 20).at;
+    const started = performance.now();
+    const at = await timedOut(deadlines, 40).at;
+    assert.ok(at - started >= 39, `timed out after ${Math.round(at - started)} ms`);
+    assert.deepEqual(heard, []);
+  }));
 
-  it("drops the timer of a length once no call of that length is left: many lengths do not pile up", async () => {
-    const deadlines = new CallDeadlines();
-    try {
-      // 30 lengths, each call over at once: each length's timer fires once with nothing left to time out.
-      for (let ms = 1; ms <= 30; ms++) deadlines.watch(ms, () => assert.fail("a call that was over timed out"))();
-      const lanes = (deadlines as unknown as { lanes: Map<number, unknown> }).lanes;
-      assert.equal(lanes.size, 30);
-      await timedOut(deadlines, 60).at;
-      assert.equal(lanes.size, 0, "every length whose timer fired with no call left is forgotten");
-    } finally {
-      deadlines.close();
-    }
-  });
+  it("drops the timer of a length once no call of that length is left: many lengths do not pile up", withDeadlines(async (deadlines) => {
+    // 30 lengths, each call over at once: each length's timer fires once with nothing left to time out.
+    for (let ms = 1; ms <= 30; ms++) deadlines.watch(ms, () => assert.fail("a call that was over timed out"))();
+    const lanes = (deadlines as unknown as { lanes: Map<number, unknown> }).lanes;
+    assert.equal(lanes.size, 30);
+    await timedOut(deadlines, 60).at;
+    assert.equal(lanes.size, 0, "every length whose timer fired with no call left is forgotten");
+  }));
 
   it("makes one timer per timeout length for many calls, keeps no process alive by it, and close() leaves nothing armed", () => {
     const deadlines = new CallDeadlines();
