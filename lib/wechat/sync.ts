@@ -53,7 +53,12 @@ export interface SyncOptions {
   throttledMs?: number;
   /** First pause after three empty rounds in a row (default 500 ms). */
   emptyBackoffMs?: number;
-  /** ContinueFlag chains longer than this are cut (and resumed by the next synccheck). */
+  /**
+   * A ContinueFlag chain is followed as long as its answers bring something (docs/protocol.md section 4: call
+   * webwxsync again at once); this many answers in a row that brought nothing and still said "more" cut it, and the
+   * next synccheck resumes it (default 10): a server that keeps saying "more" with nothing in it is not polled in a
+   * tight loop.
+   */
   maxContinue?: number;
 }
 
@@ -154,21 +159,24 @@ export class SyncLoop {
   }
 
   /**
-   * webwxsync, again at once while ContinueFlag is set. True when any answer carried something. The next page is
-   * asked for (with the new keys) as soon as an answer's keys are read, before its lists are parsed and handled:
-   * one call in flight, answers still handled one after the other, in order. A page whose lists cannot be read
-   * although its keys could is lost once the next call has gone out with those keys (said in a warning, the loop
-   * goes on); without a next call, it is not taken, and asked for again like any failed sync.
+   * webwxsync, again at once while ContinueFlag is set (cut after `maxContinue` answers in a row that brought
+   * nothing). True when any answer carried something. The next page is asked for (with the new keys) as soon as an
+   * answer's keys are read, before its lists are parsed and handled: one call in flight, answers still handled one
+   * after the other, in order. A page whose lists cannot be read although its keys could is lost once the next call
+   * has gone out with those keys (said in a warning, the loop goes on); without a next call, it is not taken, and
+   * asked for again like any failed sync.
    */
   private async syncAll(ready: PreparedSync, started: Promise<SyncAnswer> | undefined): Promise<boolean> {
     const session = this.api.session;
-    const max = this.options.maxContinue ?? 100;
+    const maxEmpty = this.options.maxContinue ?? 10;
     let brought = false;
+    // Answers in a row that brought nothing, before this one (whose lists are read once the next call is out).
+    let emptyInARow = 0;
     let pending: Promise<SyncAnswer> | undefined = started ?? this.api.sync(ready);
-    for (let round = 0; pending; round++) {
+    while (pending) {
       const answer: SyncAnswer = await pending;
       pending = undefined;
-      const more = answer.continueFlag !== 0 && round + 1 < max && !this.api.signal?.aborted;
+      const more = answer.continueFlag !== 0 && emptyInARow < maxEmpty && !this.api.signal?.aborted;
       // Read before its keys are taken: a page that cannot be read is asked for again with the same keys.
       let entries = more ? 0 : entryCount(answer);
       if (answer.syncKey) session.syncKey = answer.syncKey;
@@ -189,10 +197,12 @@ export class SyncLoop {
             throw error;
           }
           this.handlers.warn(`${errorText(error, "sync: unreadable page")}; the next page was already asked for past it, so its messages are lost`);
+          emptyInARow++;
           continue;
         }
       }
       brought ||= entries > 0;
+      emptyInARow = entries > 0 ? 0 : emptyInARow + 1;
       try {
         await this.handlers.handle(answer);
         await this.handlers.handled();

@@ -102,6 +102,48 @@ describe("client sync loop", () => {
     assert.deepEqual(handled, ["0", "1", "2"], "in order, each once");
   });
 
+  it("follows a ContinueFlag chain that keeps bringing messages to its end, with no synccheck in between", async () => {
+    const abort = new AbortController();
+    // 250 pages of one message each (a backlog of 12,500 texts at 50 a page): the old loop cut the chain at 100
+    // pages and went back to synccheck twice before the end.
+    const pages = 250;
+    const { api, log } = fake(
+      (n) => (n === 0 ? { retcode: 0, selector: "2" } : { retcode: 1101, selector: "0" }),
+      (n) => empty({ continueFlag: n + 1 < pages ? 1 : 0, syncKey: key(10 + n), addMsgList: [{ MsgId: String(n) }] }),
+      abort,
+    );
+    const handled: string[] = [];
+    await new SyncLoop(api, { handle: async (a) => void handled.push(String(a.addMsgList[0]?.MsgId)), handled: async () => undefined, warn: () => undefined }).run();
+    assert.equal(handled.length, pages);
+    assert.deepEqual(handled, Array.from({ length: pages }, (_, i) => String(i)), "in order, each once");
+    const checks = log.map((line, i) => (line.startsWith("check") ? i : -1)).filter((i) => i >= 0);
+    assert.deepEqual(checks, [0, pages + 1], "one synccheck before the chain, the next after its last page");
+  });
+
+  it("cuts a ContinueFlag chain after maxContinue answers in a row that brought nothing; the next synccheck resumes it", async () => {
+    const abort = new AbortController();
+    // A server that says "more" for ever: pages 0-2 bring a message, every page after them nothing.
+    const { api, log } = fake(
+      (n) => (n < 2 ? { retcode: 0, selector: "2" } : { retcode: 1101, selector: "0" }),
+      (n) => empty({ continueFlag: 1, syncKey: key(10 + n), addMsgList: n < 3 ? [{ MsgId: String(n) }] : [] }),
+      abort,
+    );
+    const handled: string[] = [];
+    await new SyncLoop(
+      api,
+      { handle: async (a) => void handled.push(...a.addMsgList.map((m) => String(m.MsgId))), handled: async () => undefined, warn: () => undefined },
+      { maxContinue: 4, emptyBackoffMs: 1 },
+    ).run();
+    const syncsBetween = (from: number): number => log.slice(from + 1).findIndex((line) => line.startsWith("check"));
+    const checks = log.map((line, i) => (line.startsWith("check") ? i : -1)).filter((i) => i >= 0);
+    assert.equal(checks.length, 3, log.join("\n"));
+    // Three pages with a message, then four empty ones said "more" and were followed; the fifth empty one is not.
+    assert.equal(syncsBetween(checks[0] as number), 3 + 4 + 1);
+    // The next synccheck resumes the chain: four empty answers said "more", the fifth cut it again.
+    assert.equal(syncsBetween(checks[1] as number), 4 + 1);
+    assert.deepEqual(handled, ["0", "1", "2"]);
+  });
+
   it("a page whose keys read but whose lists do not: lost with a warning once the next call is out, asked for again when none is", async () => {
     const abort = new AbortController();
     const warns: string[] = [];
