@@ -96,33 +96,31 @@ export function opensAtMost(text: string, max: number): boolean {
 
 /**
  * True when a parsed JSON value nests deeper than `max` levels, counted as jsonNestsDeeper counts brackets (the
- * outermost object or array is level 1). Iterative: a value of any depth is walked without recursion.
+ * outermost object or array is level 1). Iterative: a value of any depth is walked without recursion, one level at a
+ * time (no depth kept per node: in the baseline code a burst's pages run in, ~20% less than a stack of nodes and
+ * depths, issue #19).
  */
 export function valueNestsDeeper(value: unknown, max: number): boolean {
   if (value === null || typeof value !== "object") return false;
-  const nodes: object[] = [value];
-  const depths: number[] = [1];
-  while (nodes.length > 0) {
-    const node = nodes.pop() as object;
-    const depth = depths.pop() as number;
+  let level: object[] = [value];
+  for (let depth = 1; level.length > 0; depth++) {
     if (depth > max) return true;
-    if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) {
-        const child: unknown = node[i];
-        if (child !== null && typeof child === "object") {
-          nodes.push(child);
-          depths.push(depth + 1);
+    const next: object[] = [];
+    for (let j = 0; j < level.length; j++) {
+      const node = level[j] as object;
+      if (Array.isArray(node)) {
+        for (let i = 0; i < node.length; i++) {
+          const child: unknown = node[i];
+          if (child !== null && typeof child === "object") next.push(child);
         }
-      }
-    } else {
-      for (const key in node) {
-        const child = (node as Record<string, unknown>)[key];
-        if (child !== null && typeof child === "object") {
-          nodes.push(child);
-          depths.push(depth + 1);
+      } else {
+        for (const key in node) {
+          const child = (node as Record<string, unknown>)[key];
+          if (child !== null && typeof child === "object") next.push(child);
         }
       }
     }
+    level = next;
   }
   return false;
 }

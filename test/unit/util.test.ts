@@ -94,6 +94,40 @@ describe("util/BoundedSet", () => {
     assert.deepEqual(small.newest(4), ["a", "c"]);
   });
 
+  it("lists the newest values as a plain list would, over thousands of adds and deletes (newest, oldest, any)", () => {
+    // A seeded walk: adds (some of them repeats), deletes of the newest (an answer taken back), of any value.
+    let seed = 7;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (const capacity of [1, 2, 5, 16]) {
+      const set = new BoundedSet<string>(capacity);
+      let model: string[] = [];
+      for (let step = 0; step < 5_000; step++) {
+        const roll = next(10);
+        if (roll < 6) {
+          const id = `v${next(capacity * 3)}`;
+          const fresh = !model.includes(id);
+          assert.equal(set.add(id), fresh);
+          if (fresh) {
+            model.push(id);
+            if (model.length > capacity) model = model.slice(model.length - capacity);
+          }
+        } else if (roll < 8 && model.length > 0) {
+          assert.equal(set.delete(model.pop() as string), true);
+        } else if (model.length > 0) {
+          const id = model[next(model.length)] as string;
+          model = model.filter((v) => v !== id);
+          assert.equal(set.delete(id), true);
+        }
+        const count = next(capacity + 2);
+        assert.deepEqual(set.newest(count), count === 0 ? [] : model.slice(-count), `capacity ${capacity}, step ${step}`);
+        assert.equal(set.size, model.length);
+      }
+    }
+  });
+
   it("refuses a nonsensical capacity", () => {
     assert.throws(() => new BoundedSet(0), RangeError);
     assert.throws(() => new BoundedSet(1.5), RangeError);

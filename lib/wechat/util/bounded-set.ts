@@ -53,7 +53,9 @@ export class BoundedSet<T extends string | number = string> {
       this.next = last;
       return true;
     }
-    const kept = this.newest(this.ring.length).filter((v) => v !== value);
+    // Oldest first: full, the ring starts at `next`. Its empty slots go too.
+    const ordered = this.ring.length < this.capacity ? this.ring : this.ring.slice(this.next).concat(this.ring.slice(0, this.next));
+    const kept = ordered.filter((v): v is T => v !== undefined && v !== value);
     this.ring.length = 0;
     this.ring.push(...kept);
     // No longer full: the next value goes at the end.
@@ -61,16 +63,16 @@ export class BoundedSet<T extends string | number = string> {
     return true;
   }
 
-  /** The `count` newest values, oldest first. */
+  /**
+   * The `count` newest values, oldest first. Full, the ring's values end at the slot before `next`, and the slots
+   * its newest values left empty (delete) are those from `next` on: the newest are the slots just before `next`,
+   * taken in one or two slices (the session saver asks for 500 after every page of a burst; issue #19).
+   */
   newest(count: number): T[] {
-    const n = Math.max(0, Math.min(count, this.ring.length));
+    const n = Math.max(0, Math.min(count, this.members.size));
     if (this.ring.length < this.capacity) return this.ring.slice(this.ring.length - n) as T[];
-    const out: T[] = [];
-    for (let i = 1; i <= this.capacity && out.length < n; i++) {
-      const value = this.ring[(this.next - i + this.capacity) % this.capacity];
-      if (value !== undefined) out.push(value);
-    }
-    return out.reverse();
+    const start = this.next - n;
+    return (start >= 0 ? this.ring.slice(start, this.next) : this.ring.slice(this.capacity + start).concat(this.ring.slice(0, this.next))) as T[];
   }
 
   clear(): void {
