@@ -26,12 +26,16 @@ export async function runWorkload(workload: Workload, ctx: RunContext, rounds: n
     // met a cold server in round 1 (ours' login ~20% slower in round 1 than in round 2, the limit's the same). Real
     // hosts are always warm, so one round of the limit side, not counted, warms the server before any side is timed.
     const t0 = Date.now();
+    // A row whose server needs more than one round of the limit to warm has its own warm-up (row 3), or more rounds
+    // of it (row 2).
+    const warmUps = workload.warmUp ? 1 : Math.max(1, workload.warmUpRounds ?? 1);
+    const what = warmUps > 1 ? `${warmUps} rounds of the limit side` : "limit side";
     try {
-      // A row whose server needs more than one round of the limit to warm has its own warm-up (row 3).
-      await (workload.warmUp ? workload.warmUp(ctx) : workload.run("limit", 0, ctx));
-      ctx.log(`  warm-up (limit side, not counted) (${Date.now() - t0} ms)`);
+      if (workload.warmUp) await workload.warmUp(ctx);
+      else for (let i = 0; i < warmUps; i++) await workload.run("limit", 0, ctx);
+      ctx.log(`  warm-up (${what}, not counted) (${Date.now() - t0} ms)`);
     } catch (error) {
-      ctx.log(`  warm-up (limit side, not counted): n/a: ${errorText(error)}`);
+      ctx.log(`  warm-up (${what}, not counted): n/a: ${errorText(error)}`);
     }
   }
   for (let round = 1; round <= rounds; round++) {

@@ -13,7 +13,7 @@ import { type SandboxLike, accountName, listOf, startSandbox } from "../../bench
 import { createLimit } from "../../bench/sides/limit";
 import { createOurs } from "../../bench/sides/ours";
 import type { BenchSide } from "../../bench/sides/side";
-import type { Workload } from "../../bench/workloads";
+import { type Workload, workloads } from "../../bench/workloads";
 
 /** Resolves once `count` texts have arrived, rejects after timeoutMs. */
 function texts(side: BenchSide, count: number, timeoutMs: number): Promise<string[]> {
@@ -142,6 +142,19 @@ describe("bench: the rounds of a row, fair to every side (#19)", function () {
     runs.length = 0;
     await runWorkload({ ...row, sides: ["ours", "theirs"] }, ctx, 2);
     assert.deepEqual(runs, ["ours 1", "theirs 1", "theirs 2", "ours 2"]);
+  });
+
+  it("warms the server with as many uncounted rounds of the limit as the row asks for (row 2: five in the full run)", async function () {
+    const runs: string[] = [];
+    const lines: string[] = [];
+    const ctx = { options: parseOptions([]), log: (line: string) => lines.push(line), execArgv: () => [] };
+    const results = await runWorkload({ ...recordingRow("burst", runs), warmUpRounds: 3 }, ctx, 2);
+    assert.deepEqual(runs, ["limit 0", "limit 0", "limit 0", "ours 1", "theirs 1", "limit 1", "theirs 2", "limit 2", "ours 2"]);
+    assert.deepEqual(results.limit?.samples, [{ v: 1 }, { v: 2 }], "no warm-up round is a sample");
+    assert.ok(lines.some((line) => /warm-up \(3 rounds of the limit side, not counted\)/.test(line)), lines.join("\n"));
+    // The burst row's server kept getting faster for five rounds of 20,000 (bench/README.md, "A warm server").
+    assert.equal(workloads(parseOptions([])).find((w) => w.name === "burst")?.warmUpRounds, 5);
+    assert.equal(workloads(parseOptions(["--quick"])).find((w) => w.name === "burst")?.warmUpRounds, 1);
   });
 
   it("runs every side at once in each counted round of a row that can (row 3), after the row's own warm-up", async function () {
