@@ -31,8 +31,13 @@ export async function runWorkload(workload: Workload, ctx: RunContext, rounds: n
     const warmUps = workload.warmUp ? 1 : Math.max(1, workload.warmUpRounds ?? 1);
     const what = warmUps > 1 ? `${warmUps} rounds of the limit side` : "limit side";
     try {
+      ctx.settle?.();
       if (workload.warmUp) await workload.warmUp(ctx);
-      else for (let i = 0; i < warmUps; i++) await workload.run("limit", 0, ctx);
+      else
+        for (let i = 0; i < warmUps; i++) {
+          if (i > 0) ctx.settle?.();
+          await workload.run("limit", 0, ctx);
+        }
       ctx.log(`  warm-up (${what}, not counted) (${Date.now() - t0} ms)`);
     } catch (error) {
       ctx.log(`  warm-up (${what}, not counted): n/a: ${errorText(error)}`);
@@ -48,6 +53,7 @@ export async function runWorkload(workload: Workload, ctx: RunContext, rounds: n
       // Every side at once (row 3); the order turns who logs in first and whose texts come first in each turn.
       const t0 = Date.now();
       let outcomes: Map<Side, Sample | Error>;
+      ctx.settle?.();
       try {
         outcomes = await workload.runTogether(order, round, ctx);
       } catch (error) {
@@ -57,6 +63,7 @@ export async function runWorkload(workload: Workload, ctx: RunContext, rounds: n
       continue;
     }
     for (const side of order) {
+      ctx.settle?.();
       const t0 = Date.now();
       let outcome: Sample | Error;
       try {

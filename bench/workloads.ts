@@ -23,6 +23,11 @@ export interface RunContext {
   /** Extra node flags for a worker (CPU profile), named after the run. */
   execArgv(name: string): string[];
   log(line: string): void;
+  /**
+   * Called before every run of a row (warm-up or counted): a full garbage collection in this process, where the
+   * sandboxes run, so that the sandboxes of the runs before are not collected in the middle of the next one (run.ts).
+   */
+  settle?(): void;
 }
 
 export interface Workload {

@@ -157,6 +157,14 @@ describe("bench: the rounds of a row, fair to every side (#19)", function () {
     assert.equal(workloads(parseOptions(["--quick"])).find((w) => w.name === "burst")?.warmUpRounds, 1);
   });
 
+  it("settles the bench's process (a full GC, where the sandboxes run) before every run, warm-up ones too", async function () {
+    const runs: string[] = [];
+    const ctx = { options: parseOptions([]), log: () => undefined, execArgv: () => [], settle: () => void runs.push("settle") };
+    await runWorkload({ ...recordingRow("burst", runs), warmUpRounds: 2 }, ctx, 2);
+    assert.deepEqual(runs, ["settle", "limit 0", "settle", "limit 0", "settle", "ours 1", "settle", "theirs 1", "settle", "limit 1",
+      "settle", "theirs 2", "settle", "limit 2", "settle", "ours 2"]);
+  });
+
   it("runs every side at once in each counted round of a row that can (row 3), after the row's own warm-up", async function () {
     const runs: string[] = [];
     const row: Workload = {
