@@ -14,8 +14,9 @@ export function sidesToRun(sides: Side[], env: NodeJS.ProcessEnv = process.env):
 }
 
 /**
- * The rounds of one row: one uncounted round of the limit side first (a row that has one), then every side once a
- * round, in an order that turns by one side each round. Failures are kept per side (the table shows n/a and why).
+ * The rounds of one row: uncounted rounds of the limit side first (a row that has one: `warmUpRounds`, default one,
+ * or the row's own `warmUp`), then every side once a round, in an order that turns by one side each round; the bench's
+ * process is settled (`RunContext.settle`) before every run. Failures are kept per side (the table shows n/a and why).
  */
 export async function runWorkload(workload: Workload, ctx: RunContext, rounds: number): Promise<WorkloadResults> {
   const results: WorkloadResults = { ours: undefined, theirs: undefined, limit: undefined };
@@ -24,20 +25,16 @@ export async function runWorkload(workload: Workload, ctx: RunContext, rounds: n
   if (sides.includes("limit")) {
     // The sandbox runs in this process, and its code is compiled as it first serves: the side timed first (ours)
     // met a cold server in round 1 (ours' login ~20% slower in round 1 than in round 2, the limit's the same). Real
-    // hosts are always warm, so one round of the limit side, not counted, warms the server before any side is timed.
+    // hosts are always warm, so rounds of the limit side, not counted, warm the server before any side is timed: one,
+    // or as many as the row says (row 2), or the row's own warm-up (row 3).
     const t0 = Date.now();
-    // A row whose server needs more than one round of the limit to warm has its own warm-up (row 3), or more rounds
-    // of it (row 2).
     const warmUps = workload.warmUp ? 1 : Math.max(1, workload.warmUpRounds ?? 1);
     const what = warmUps > 1 ? `${warmUps} rounds of the limit side` : "limit side";
     try {
-      ctx.settle?.();
-      if (workload.warmUp) await workload.warmUp(ctx);
-      else
-        for (let i = 0; i < warmUps; i++) {
-          if (i > 0) ctx.settle?.();
-          await workload.run("limit", 0, ctx);
-        }
+      for (let i = 0; i < warmUps; i++) {
+        ctx.settle?.();
+        await (workload.warmUp ? workload.warmUp(ctx) : workload.run("limit", 0, ctx));
+      }
       ctx.log(`  warm-up (${what}, not counted) (${Date.now() - t0} ms)`);
     } catch (error) {
       ctx.log(`  warm-up (${what}, not counted): n/a: ${errorText(error)}`);

@@ -57,9 +57,9 @@ export interface SyncOptions {
    * A ContinueFlag chain is followed as long as its answers bring something (docs/protocol.md section 4: call
    * webwxsync again at once); this many answers in a row that brought nothing and still said "more" cut it, and the
    * next synccheck resumes it (default 10): a server that keeps saying "more" with nothing in it is not polled in a
-   * tight loop.
+   * tight loop. (It replaces `maxContinue`, which cut every chain after that many pages, full or not.)
    */
-  maxContinue?: number;
+  maxEmptyContinue?: number;
 }
 
 /**
@@ -159,7 +159,7 @@ export class SyncLoop {
   }
 
   /**
-   * webwxsync, again at once while ContinueFlag is set (cut after `maxContinue` answers in a row that brought
+   * webwxsync, again at once while ContinueFlag is set (cut after `maxEmptyContinue` answers in a row that brought
    * nothing). True when any answer carried something. The next page is asked for (with the new keys) as soon as an
    * answer's keys are read, before its lists are parsed and handled: one call in flight, answers still handled one
    * after the other, in order. A page whose lists cannot be read although its keys could is lost once the next call
@@ -168,7 +168,7 @@ export class SyncLoop {
    */
   private async syncAll(ready: PreparedSync, started: Promise<SyncAnswer> | undefined): Promise<boolean> {
     const session = this.api.session;
-    const maxEmpty = this.options.maxContinue ?? 10;
+    const maxEmpty = this.options.maxEmptyContinue ?? 10;
     let brought = false;
     // Answers in a row that brought nothing, before this one (whose lists are read once the next call is out).
     let emptyInARow = 0;

@@ -120,7 +120,7 @@ describe("client sync loop", () => {
     assert.deepEqual(checks, [0, pages + 1], "one synccheck before the chain, the next after its last page");
   });
 
-  it("cuts a ContinueFlag chain after maxContinue answers in a row that brought nothing; the next synccheck resumes it", async () => {
+  it("cuts a ContinueFlag chain after maxEmptyContinue answers in a row that brought nothing; the next synccheck resumes it", async () => {
     const abort = new AbortController();
     // A server that says "more" for ever: pages 0-2 bring a message, every page after them nothing.
     const { api, log } = fake(
@@ -132,7 +132,7 @@ describe("client sync loop", () => {
     await new SyncLoop(
       api,
       { handle: async (a) => void handled.push(...a.addMsgList.map((m) => String(m.MsgId))), handled: async () => undefined, warn: () => undefined },
-      { maxContinue: 4, emptyBackoffMs: 1 },
+      { maxEmptyContinue: 4, emptyBackoffMs: 1 },
     ).run();
     const syncsBetween = (from: number): number => log.slice(from + 1).findIndex((line) => line.startsWith("check"));
     const checks = log.map((line, i) => (line.startsWith("check") ? i : -1)).filter((i) => i >= 0);
