@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { type PerformanceEntry, PerformanceObserver, constants as perfConstants } from "node:perf_hooks";
 import { isWeChatError } from "../../lib/wechat/errors";
-import { MAX_JSON_DEPTH, jsonNestsDeeper, opensAtMost, topLevelMembers, valueNestsDeeper } from "../../lib/wechat/json-scan";
+import { MAX_JSON_DEPTH, opensAtMost, topLevelMembers, valueNestsDeeper } from "../../lib/wechat/json-scan";
 import { parseJsonBody } from "../../lib/wechat/http";
 import { syncPage } from "../../lib/wechat/sync-page";
 
@@ -35,6 +35,23 @@ function wirePage(messages: { MsgId: string; Content: string }[], keys: { sync: 
     `{\n"BaseResponse": {\n"Ret": 0,\n"ErrMsg": ""\n}\n,\n"AddMsgCount": ${messages.length},\n"AddMsgList": [${list}]\n,\n"ModContactCount": 0,\n"ModContactList": []\n,\n` +
     `"ContinueFlag": ${keys.continueFlag},\n"SyncKey": ${key(keys.sync)}\n,\n"SKey": "${keys.skey ?? ""}",\n"SyncCheckKey": ${key(keys.check)}\n}\n`
   );
+}
+
+/** How deep the brackets of a JSON text nest, strings skipped (the outermost is level 1): the oracle of the depth checks. */
+function textDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+    } else if (c === "[" || c === "{") {
+      deepest = Math.max(deepest, ++depth);
+    } else if (c === "]" || c === "}") {
+      depth--;
+    }
+  }
+  return deepest;
 }
 
 /** A small deterministic generator (the property test must fail the same way every time it fails). */
@@ -149,7 +166,7 @@ describe("json-scan: the top-level members of a JSON object, read without parsin
     assert.deepEqual(scanned(`{"SKey": "${"[".repeat(500)}"}`), { SKey: "[".repeat(500) });
   });
 
-  it("counts the levels of a parsed value as the byte walk counts brackets, and refuses small bodies after parsing them (#19)", () => {
+  it("counts the levels of a parsed value as the brackets of its text count, and refuses small bodies after parsing them (#19)", () => {
     const random = rng(7);
     for (let round = 0; round < 200; round++) {
       // A chain of arrays and objects, empty ones and siblings included, some levels deep.
@@ -158,8 +175,9 @@ describe("json-scan: the top-level members of a JSON object, read without parsin
       for (let level = 1; level < levels; level++) value = random() < 0.5 ? [1, value, "]]"] : { a: "{{", b: value, c: [] };
       const text = JSON.stringify({ top: value });
       const bytes = Buffer.from(text);
-      assert.equal(valueNestsDeeper(JSON.parse(text), MAX_JSON_DEPTH), jsonNestsDeeper(bytes, MAX_JSON_DEPTH), text);
-      if (jsonNestsDeeper(bytes, MAX_JSON_DEPTH)) {
+      const deep = textDepth(text) > MAX_JSON_DEPTH;
+      assert.equal(valueNestsDeeper(JSON.parse(text), MAX_JSON_DEPTH), deep, text);
+      if (deep) {
         assert.throws(() => parseJsonBody(bytes, "webwxsync"), (e) => isWeChatError(e, "PROTOCOL") && /nests deeper/.test(e.message));
       } else {
         assert.deepEqual(parseJsonBody(bytes, "webwxsync"), JSON.parse(text));
@@ -187,6 +205,50 @@ describe("json-scan: the top-level members of a JSON object, read without parsin
     assert.throws(() => parseJsonBody(deep, "webwxsync"), (e) => isWeChatError(e, "PROTOCOL") && /nests deeper/.test(e.message));
     const justDeepEnough = Buffer.from(`${"[".repeat(MAX_JSON_DEPTH)}${"]".repeat(MAX_JSON_DEPTH)}`);
     assert.deepEqual(parseJsonBody(justDeepEnough, "webwxsync"), JSON.parse(justDeepEnough.toString()));
+  });
+
+  it("checks a large answer with few brackets on its parsed value, with no walk over its bytes first; a dense one is walked (#19)", () => {
+    // A contact page of the size a 5,000-contact login reads twelve of (~400 KB), one contact nesting `levels` deep.
+    const page = (levels: number): Buffer => {
+      const contacts = Array.from({ length: 500 }, (_, i) => ({ UserName: `@${i.toString(16).padStart(32, "0")}`, NickName: `联系人 ${i}`, Signature: "x".repeat(600), MemberList: [] }));
+      const nested = `${"[".repeat(levels - 3)}${"]".repeat(levels - 3)}`;
+      const text = JSON.stringify({ BaseResponse: { Ret: 0, ErrMsg: "" }, MemberCount: 500, MemberList: contacts, Seq: 0 });
+      // The top object is level 1, MemberList 2, a contact 3: its member "Deep" opens levels 4 and on.
+      return Buffer.from(text.replace('"MemberList":[]}]', `"MemberList":[],"Deep":${nested}}]`));
+    };
+    // The module as parseJsonBody calls into it (CommonJS exports, looked up at each call): its check counted.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const scan = require("../../lib/wechat/json-scan") as { valueNestsDeeper: typeof valueNestsDeeper };
+    const original = scan.valueNestsDeeper;
+    const checked: unknown[] = [];
+    scan.valueNestsDeeper = (value: unknown, max: number): boolean => {
+      checked.push(value);
+      return original(value, max);
+    };
+    try {
+      for (const levels of [MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1]) {
+        const body = page(levels);
+        assert.ok(body.length > 300_000, `${body.length} bytes`);
+        assert.equal(textDepth(body.toString()), levels);
+        checked.length = 0;
+        if (levels > MAX_JSON_DEPTH) {
+          assert.throws(() => parseJsonBody(body, "webwxgetcontact"), (e) => isWeChatError(e, "PROTOCOL") && /nests deeper/.test(e.message));
+        } else {
+          assert.deepEqual(parseJsonBody(body, "webwxgetcontact"), JSON.parse(body.toString()));
+        }
+        // Checked once, on the value JSON.parse made (the byte walk before parsing cost ~35 ms of a login's CPU).
+        assert.equal(checked.length, 1, `${levels} levels`);
+        assert.equal((checked[0] as { MemberList: unknown[] }).MemberList.length, 500);
+      }
+      // One "[" or "{" in fewer than 64 characters: walked before parsing (issue #14), then not checked again.
+      checked.length = 0;
+      const dense = Buffer.from(JSON.stringify({ BaseResponse: { Ret: 0 }, Lists: Array.from({ length: 30_000 }, (_, i) => [i % 10]) }));
+      assert.ok(dense.length > 100_000);
+      assert.deepEqual(parseJsonBody(dense, "webwxgetcontact"), JSON.parse(dense.toString()));
+      assert.equal(checked.length, 0);
+    } finally {
+      scan.valueNestsDeeper = original;
+    }
   });
 
   it("makes no garbage per string: 10,000 scans of a 50-message page take no more than a few minor GCs (#19)", async () => {
