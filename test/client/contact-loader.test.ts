@@ -148,7 +148,7 @@ describe("client contact loading", () => {
     const store = new LoggedStore();
     await loadContacts(api, store, { initial: [friend(9)], fill: true, retry: RETRY });
     assert.equal(log[0], "page 0", "the first page is asked for first");
-    assert.deepEqual(log.filter((l) => l.startsWith("upsert")), ["upsert @f9", "upsert @f1", "upsert @f2", "upsert "]);
+    assert.deepEqual(log.filter((l) => l.startsWith("upsert")), ["upsert @f9", "upsert @f1", "upsert @f2"]);
     assert.deepEqual(store.list().map((c) => c.userName), ["@f9", "@f1", "@f2"]);
   });
 
@@ -171,6 +171,31 @@ describe("client contact loading", () => {
     assert.equal(store.get("@@g7")?.members?.length, 2);
     assert.equal(store.get("@f3")?.nickName, "Friend 3");
     assert.equal(store.list().length, 53);
+  });
+
+  it("reads the next page's answer before converting the page before it, which goes in runs of 100 between answers, in order (#19)", async () => {
+    const page = (p: number): Json[] => Array.from({ length: 250 }, (_, i) => friend(p * 1000 + i));
+    const pages = [page(0), page(1), page(2)];
+    const { api, log } = fakeApi(pages);
+    class LoggedStore extends ContactStore {
+      override upsert(contacts: Parameters<ContactStore["upsert"]>[0]): ReturnType<ContactStore["upsert"]> {
+        const list = [...contacts];
+        log.push(`upsert ${list.length} from ${list[0]?.userName ?? ""}`);
+        return super.upsert(list);
+      }
+    }
+    const store = new LoggedStore();
+    // Each answer is there at once: the page after it is asked for before anything of the page before is stored.
+    await loadContacts(api, store, { fill: true, retry: RETRY });
+    assert.ok(log.indexOf("page 2") < log.findIndex((l) => l.startsWith("upsert")), log.join(" | "));
+    assert.deepEqual(
+      log.filter((l) => l.startsWith("upsert")),
+      ["@f0", "@f100", "@f200", "@f1000", "@f1100", "@f1200", "@f2000", "@f2100", "@f2200"].map((first, i) => `upsert ${i % 3 === 2 ? 50 : 100} from ${first}`),
+    );
+    assert.deepEqual(
+      store.list().map((c) => c.userName),
+      pages.flat().map((c) => c.UserName),
+    );
   });
 
   it("when filling, a batch that keeps failing leaves its groups without members and the load incomplete", async () => {
