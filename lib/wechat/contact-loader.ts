@@ -152,7 +152,8 @@ export async function loadContacts(api: SessionApi, store: ContactStore, options
   // Answers become Contacts in turns of their own, in the order they came (a page's groups, listed first, keep their
   // place before their batch's members), between the network's events: a page that arrives while the previous one
   // is being converted is read, and the page after it asked for, at once. Converted in the same turn as it was
-  // read, each page of 500 kept the next answer waiting ~4 ms while the server was idle (issue #19).
+  // read, each page of 500 kept the next answer waiting for its conversion and storing (~3-5 ms) while the server
+  // was idle (issue #19).
   const later = new TurnQueue();
   const converting: Promise<void>[] = [];
   const batches: Promise<Contact[]>[] = [];

@@ -216,9 +216,9 @@ const PARSE_FIRST_MAX_BYTES = 64 * 1024;
  * A larger body is parsed first too when it opens at most one object or array per this many characters; a denser
  * one is walked first (jsonNestsDeeper). JSON.parse spends ~0.6 us on every "[" or "{" (a million nested: ~0.6 s),
  * so the walk refuses a body of millions of "[" in milliseconds instead (issue #14); at one per 64 characters the
- * brackets of a parse cost at most ~10 ms per MB. Real answers open one per ~300 (a contact page of 500: ~1,200 in
- * 370 KB): for them the count (native indexOf) and the check of the parsed value cost ~7 ms of a 5,000-contact
- * login, where the walk over every byte cost ~35 ms (issue #19).
+ * brackets of a parse cost at most ~10 ms per MB. Real answers open one per 260-370 (a contact page of 500: ~1,000
+ * in 370 KB): for them the count (native indexOf) and the check of the parsed value cost ~11 ms of a 5,000-contact
+ * login, where the walk over every byte cost 17-40 ms (issue #19).
  */
 const CHARS_PER_OPEN = 64;
 
