@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { type PerformanceEntry, PerformanceObserver, constants as perfConstants } from "node:perf_hooks";
 import { isWeChatError } from "../../lib/wechat/errors";
-import { MAX_JSON_DEPTH, opensAtMost, topLevelMembers, valueNestsDeeper } from "../../lib/wechat/json-scan";
+import { MAX_JSON_DEPTH, jsonNestsDeeper, opensAtMost, topLevelMembers, valueNestsDeeper } from "../../lib/wechat/json-scan";
 import { parseJsonBody } from "../../lib/wechat/http";
 import { syncPage } from "../../lib/wechat/sync-page";
 
@@ -35,23 +35,6 @@ function wirePage(messages: { MsgId: string; Content: string }[], keys: { sync: 
     `{\n"BaseResponse": {\n"Ret": 0,\n"ErrMsg": ""\n}\n,\n"AddMsgCount": ${messages.length},\n"AddMsgList": [${list}]\n,\n"ModContactCount": 0,\n"ModContactList": []\n,\n` +
     `"ContinueFlag": ${keys.continueFlag},\n"SyncKey": ${key(keys.sync)}\n,\n"SKey": "${keys.skey ?? ""}",\n"SyncCheckKey": ${key(keys.check)}\n}\n`
   );
-}
-
-/** How deep the brackets of a JSON text nest, strings skipped (the outermost is level 1): the oracle of the depth checks. */
-function textDepth(text: string): number {
-  let depth = 0;
-  let deepest = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
-    } else if (c === "[" || c === "{") {
-      deepest = Math.max(deepest, ++depth);
-    } else if (c === "]" || c === "}") {
-      depth--;
-    }
-  }
-  return deepest;
 }
 
 /** A small deterministic generator (the property test must fail the same way every time it fails). */
@@ -166,7 +149,7 @@ describe("json-scan: the top-level members of a JSON object, read without parsin
     assert.deepEqual(scanned(`{"SKey": "${"[".repeat(500)}"}`), { SKey: "[".repeat(500) });
   });
 
-  it("counts the levels of a parsed value as the brackets of its text count, and refuses small bodies after parsing them (#19)", () => {
+  it("counts the levels of a parsed value as the byte walk counts brackets, and refuses small bodies after parsing them (#19)", () => {
     const random = rng(7);
     for (let round = 0; round < 200; round++) {
       // A chain of arrays and objects, empty ones and siblings included, some levels deep.
@@ -175,9 +158,8 @@ describe("json-scan: the top-level members of a JSON object, read without parsin
       for (let level = 1; level < levels; level++) value = random() < 0.5 ? [1, value, "]]"] : { a: "{{", b: value, c: [] };
       const text = JSON.stringify({ top: value });
       const bytes = Buffer.from(text);
-      const deep = textDepth(text) > MAX_JSON_DEPTH;
-      assert.equal(valueNestsDeeper(JSON.parse(text), MAX_JSON_DEPTH), deep, text);
-      if (deep) {
+      assert.equal(valueNestsDeeper(JSON.parse(text), MAX_JSON_DEPTH), jsonNestsDeeper(bytes, MAX_JSON_DEPTH), text);
+      if (jsonNestsDeeper(bytes, MAX_JSON_DEPTH)) {
         assert.throws(() => parseJsonBody(bytes, "webwxsync"), (e) => isWeChatError(e, "PROTOCOL") && /nests deeper/.test(e.message));
       } else {
         assert.deepEqual(parseJsonBody(bytes, "webwxsync"), JSON.parse(text));
@@ -229,7 +211,8 @@ describe("json-scan: the top-level members of a JSON object, read without parsin
       for (const levels of [MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1]) {
         const body = page(levels);
         assert.ok(body.length > 300_000, `${body.length} bytes`);
-        assert.equal(textDepth(body.toString()), levels);
+        // Exactly `levels` deep, as the byte walk counts.
+        assert.ok(jsonNestsDeeper(body, levels - 1) && !jsonNestsDeeper(body, levels), `${levels} levels`);
         checked.length = 0;
         if (levels > MAX_JSON_DEPTH) {
           assert.throws(() => parseJsonBody(body, "webwxgetcontact"), (e) => isWeChatError(e, "PROTOCOL") && /nests deeper/.test(e.message));
