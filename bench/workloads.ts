@@ -201,13 +201,21 @@ async function withSeats(
 
 /**
  * Texts 1..count to each of `seats`, 50 ms apart per seat (20 a second), the seats' texts spread evenly in between
- * (with three seats one every ~17 ms): the load of the rows that run every side at once (3 and 7).
+ * (with three seats one every ~17 ms): the load of the rows that run every side at once (3 and 7). The first half of
+ * the turns go in the seats' order, the second half in the reverse order, so that each seat's text comes right after
+ * each other seat's equally often. Turning the order each round (bench/rounds.ts) moves who starts but keeps who
+ * follows whom: with one direction only, ours came ~17 ms after the limit in every round and the limit ~17 ms after
+ * wechat4u, and the side that follows wechat4u's text did better (bench/README.md, "Row 3: every side at once").
+ * At the switch one seat waits ~83 ms and another ~17 ms between two of their texts, once a round.
  */
 export async function interleaved<T>(count: number, seats: readonly T[], send: (i: number, seat: T) => unknown): Promise<void> {
   const t0 = wallNow();
   const spacing = 50 / seats.length;
+  const reversed = [...seats].reverse();
+  const half = Math.ceil(count / 2);
   for (let i = 1; i <= count; i++) {
-    for (const [k, seat] of seats.entries()) {
+    const turn = i <= half ? seats : reversed;
+    for (const [k, seat] of turn.entries()) {
       const wait = t0 + i * 50 + k * spacing - wallNow();
       if (wait > 0) await sleep(wait); // pacing of the load generator, not synchronisation
       await send(i, seat);
