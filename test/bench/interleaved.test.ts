@@ -13,15 +13,16 @@ describe("bench: texts to every side at once (#19)", function () {
   it("sends each seat its texts in order, 50 ms apart, and lets each seat follow each other seat equally often", async function () {
     const seats = ["ours", "theirs", "limit"] as const;
     const sent: { i: number; seat: string; at: number }[] = [];
+    const t0 = wallNow();
     await interleaved(6, seats, (i, seat) => sent.push({ i, seat, at: wallNow() }));
     assert.equal(sent.length, 18);
     for (const seat of seats) {
-      const own = sent.filter((s) => s.seat === seat);
-      assert.deepEqual(own.map((s) => s.i), [1, 2, 3, 4, 5, 6], `${seat}'s texts in order`);
-      // Paced at 50 ms a turn: the sixth comes 250 ms after the first, +-33 ms where the seat moved in the turn.
-      const span = (own[5] as { at: number }).at - (own[0] as { at: number }).at;
-      assert.ok(span >= 210 && span < 1000, `${seat}: ${span.toFixed(0)} ms from its first text to its sixth`);
+      assert.deepEqual(sent.filter((s) => s.seat === seat).map((s) => s.i), [1, 2, 3, 4, 5, 6], `${seat}'s texts in order`);
     }
+    // Paced, not sent at once: the last text is due 6 turns of 50 ms and two thirds of a turn after the start (a
+    // loaded machine only makes it later).
+    const last = (sent[17] as { at: number }).at - t0;
+    assert.ok(last >= 330, `the last text ${last.toFixed(0)} ms after the start`);
     // Who came right before whom (a seat twice in a row, at the switch, says nothing).
     const before = new Map<string, Map<string, number>>(seats.map((seat) => [seat, new Map()]));
     for (let j = 1; j < sent.length; j++) {
