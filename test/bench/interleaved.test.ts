@@ -10,7 +10,7 @@ import { wallNow } from "../../bench/stats";
 describe("bench: texts to every side at once (#19)", function () {
   this.timeout(10_000);
 
-  it("sends each seat its texts in order, 50 ms apart, and lets each seat follow each other seat equally often", async function () {
+  it("sends each seat its texts in order, paced a turn every 50 ms, and lets each seat follow each other seat equally often", async function () {
     const seats = ["ours", "theirs", "limit"] as const;
     const sent: { i: number; seat: string; at: number }[] = [];
     const t0 = wallNow();
