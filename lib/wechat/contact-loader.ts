@@ -24,6 +24,16 @@ export function toContact(raw: Json, selfUserName: string): Contact {
   return contact;
 }
 
+/** The wire contacts raws[from..to) as Contacts, those without a UserName left out. */
+export function toContacts(raws: readonly Json[], selfUserName: string, from = 0, to = raws.length): Contact[] {
+  const found: Contact[] = [];
+  for (let i = from; i < to; i++) {
+    const contact = toContact(raws[i] as Json, selfUserName);
+    if (contact.userName !== "") found.push(contact);
+  }
+  return found;
+}
+
 /** How a contact page or member batch is tried again after a failure that does not end the session. */
 export interface RetryPolicy {
   /** Tries in all (1: no retry). */
@@ -163,14 +173,6 @@ export async function loadContacts(api: SessionApi, store: ContactStore, options
     if (replace) contacts.push(...found);
     else store.upsert(found);
   };
-  const converted = (raws: Json[], from: number, to: number): Contact[] => {
-    const found: Contact[] = [];
-    for (let i = from; i < to; i++) {
-      const contact = toContact(raws[i] as Json, self);
-      if (contact.userName !== "") found.push(contact);
-    }
-    return found;
-  };
   const want = (userName: string): void => {
     if (listed.has(userName)) return;
     listed.add(userName);
@@ -189,7 +191,7 @@ export async function loadContacts(api: SessionApi, store: ContactStore, options
       const batch = run(() => retried(() => api.batchGetContact(chunk), retry, api.signal, options.warn)).then(
         (raws) =>
           later.run(() => {
-            const fetched = converted(raws, 0, raws.length);
+            const fetched = toContacts(raws, self);
             if (!replace) store.upsert(fetched);
             return fetched;
           }),
@@ -204,7 +206,7 @@ export async function loadContacts(api: SessionApi, store: ContactStore, options
       batches.push(batch);
     }
     for (let i = 0; i < raws.length; i += CONTACT_RUN) {
-      const part = later.run(() => keep(converted(raws, i, Math.min(raws.length, i + CONTACT_RUN))));
+      const part = later.run(() => keep(toContacts(raws, self, i, Math.min(raws.length, i + CONTACT_RUN))));
       // Awaited at the end; a failure before then is not unhandled.
       part.catch(() => undefined);
       converting.push(part);

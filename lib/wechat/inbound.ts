@@ -1,5 +1,5 @@
 import type { Json, SessionApi, SyncAnswer } from "./api";
-import { batchGet, toContact } from "./contact-loader";
+import { batchGet, toContacts } from "./contact-loader";
 import type { ContactStore } from "./contacts";
 import { WeChatError, isWeChatError } from "./errors";
 // Straight from their modules, not the ./messages index: a name read through an index is a getter call each time,
@@ -232,7 +232,7 @@ export class Inbound {
     };
     for (const raw of [...answer.modContactList, ...answer.delContactList, ...answer.modChatRoomMemberList]) touch(raw);
     if (answer.modContactList.length > 0) {
-      const result = this.contacts.upsert(answer.modContactList.map((raw) => toContact(raw, self)).filter((c) => c.userName));
+      const result = this.contacts.upsert(toContacts(answer.modContactList, self));
       added.push(...result.added);
       changed.push(...result.changed);
     }
@@ -312,7 +312,7 @@ export class Inbound {
       this.emit("warn", `unknown senders could not be fetched: ${error instanceof Error ? error.message : "error"}`);
       return;
     }
-    const result = this.contacts.upsert(fetched.map((raw) => toContact(raw, self)).filter((c) => c.userName));
+    const result = this.contacts.upsert(toContacts(fetched, self));
     if (result.added.length + result.changed.length > 0) {
       this.emit("contacts", { added: result.added, removed: [], changed: result.changed });
     }
