@@ -74,7 +74,16 @@ export interface PreparedSync {
   readonly call: PreparedJson;
   /** The body up to the value of `rr`. */
   readonly head: string;
+  /** Told its page the moment the answer is read (SessionApi.sync's `onPage`). */
+  readonly onPage?: OnPage | undefined;
 }
+
+/**
+ * Told a webwxsync's page in the answer's own event, the moment it is whole and read, before the call's promise
+ * settles with the same page (the sync loop handles a page that ends its chain there: SyncLoop). Not told an answer
+ * that is not HTTP 200 or cannot be read: the call's promise says what is wrong with it.
+ */
+export type OnPage = (page: SyncAnswer) => void;
 
 const NO_SYNC_KEY = { Count: 0, List: [] };
 /** A sync answer refused for size would come back the same way every time: big ones are allowed. */
@@ -82,6 +91,19 @@ const SYNC_OPTIONS: PostOptions = { retries: 1, maxBytes: 64 * 1024 * 1024 };
 
 /** `rr` of a webwxsync: the bitwise NOT of the time in seconds. */
 const syncRr = (): number => ~Math.floor(Date.now() / 1000);
+
+/**
+ * A webwxsync answer read in its own event (for `onPage`); undefined when it is not HTTP 200 or cannot be read: the
+ * call goes on as without the hook, and says why.
+ */
+function pageIfReadable(answer: HttpResponse): SyncAnswer | undefined {
+  if (answer.status !== 200) return undefined;
+  try {
+    return syncPage(answer.body);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Whether a prepared webwxsync still holds the session's keys: the skey, and the SyncKey object (every answer with a
@@ -250,15 +272,26 @@ export class SessionApi {
 
   /**
    * One webwxsync. The answer's keys are read at once and its lists on first use (sync-page.ts), so that the
-   * sync loop can ask for the next page before this one is parsed.
+   * sync loop can ask for the next page before this one is parsed. `onPage` (by default the prepared call's) is told
+   * the page in the answer's own event, and the call then settles with that same page.
    */
-  async sync(ready?: PreparedSync): Promise<SyncAnswer> {
+  async sync(ready?: PreparedSync, onPage: OnPage | undefined = ready?.onPage): Promise<SyncAnswer> {
     const s = this.session;
+    let read: SyncAnswer | undefined;
+    const onAnswer = onPage
+      ? (answer: HttpResponse): void => {
+          read = pageIfReadable(answer);
+          if (read) onPage(read);
+        }
+      : undefined;
     const response =
       ready !== undefined && stillFits(ready, s)
-        ? await this.http.sendPrepared(ready.call, `${ready.head}${syncRr()}}`)
-        : await this.http.request(this.postSpec("webwxsync", "webwxsync", this.syncQuery(), { SyncKey: s.syncKey ?? NO_SYNC_KEY, rr: syncRr() }, SYNC_OPTIONS));
-    return syncPage(response.body);
+        ? await this.http.sendPrepared(ready.call, `${ready.head}${syncRr()}}`, onAnswer)
+        : await this.http.request({
+            ...this.postSpec("webwxsync", "webwxsync", this.syncQuery(), { SyncKey: s.syncKey ?? NO_SYNC_KEY, rr: syncRr() }, SYNC_OPTIONS),
+            onAnswer,
+          });
+    return read ?? syncPage(response.body);
   }
 
   /**
@@ -267,12 +300,12 @@ export class SessionApi {
    * without building it first (issue #19). The same bytes as sync() would send; `rr` is the time it goes out. Used
    * only while the session's keys are still those it was made with (sync() makes the call afresh otherwise).
    */
-  prepareSync(): PreparedSync {
+  prepareSync(onPage?: OnPage): PreparedSync {
     const s = this.session;
     const spec = this.postSpec("webwxsync", "webwxsync", this.syncQuery(), {}, SYNC_OPTIONS);
     const json = JSON.stringify({ BaseRequest: s.baseRequest(), SyncKey: s.syncKey ?? NO_SYNC_KEY });
     const call = this.http.prepareJson(spec);
-    return { session: s, skey: s.skey, syncKey: s.syncKey, call, head: `${json.slice(0, -1)},"rr":` };
+    return { session: s, skey: s.skey, syncKey: s.syncKey, call, head: `${json.slice(0, -1)},"rr":`, onPage };
   }
 
   private syncQuery(): Record<string, QueryValue> {

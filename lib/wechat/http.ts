@@ -105,6 +105,8 @@ interface CallParts {
   body: Buffer | string | FormData | undefined;
   maxBytes: number;
   timeoutMs: number;
+  /** This call's own hook, in place of its spec's (sendPrepared). */
+  onAnswer?: RequestSpec["onAnswer"];
 }
 
 /**
@@ -420,11 +422,14 @@ export class HttpClient {
     return { spec, headers: parts.headers, maxBytes: parts.maxBytes, timeoutMs: parts.timeoutMs };
   }
 
-  /** Sends a prepared call with its JSON body (already serialised), with the retries of `request`. */
-  sendPrepared(prepared: PreparedJson, body: string): Promise<HttpResponse> {
+  /**
+   * Sends a prepared call with its JSON body (already serialised), with the retries of `request`. `onAnswer`: as
+   * RequestSpec.onAnswer, for this call (the spec was made before the hook was known).
+   */
+  sendPrepared(prepared: PreparedJson, body: string, onAnswer?: RequestSpec["onAnswer"]): Promise<HttpResponse> {
     const headers = prepared.headers;
     headers["content-length"] = String(Buffer.byteLength(body));
-    return this.attempts(prepared.spec, { headers, body, maxBytes: prepared.maxBytes, timeoutMs: prepared.timeoutMs });
+    return this.attempts(prepared.spec, { headers, body, maxBytes: prepared.maxBytes, timeoutMs: prepared.timeoutMs, onAnswer: onAnswer ?? prepared.spec.onAnswer });
   }
 
   /** A call and its retries (network errors and 5xx, with back-off); `ready`: its parts, made beforehand. */
@@ -564,7 +569,7 @@ export class HttpClient {
       headers["content-type"] = spec.body.contentType;
       headers["content-length"] = String(body.length);
     }
-    return { headers, body, maxBytes: spec.maxBytes ?? this.options.maxBodyBytes, timeoutMs: spec.timeoutMs ?? this.options.timeoutMs };
+    return { headers, body, maxBytes: spec.maxBytes ?? this.options.maxBodyBytes, timeoutMs: spec.timeoutMs ?? this.options.timeoutMs, onAnswer: spec.onAnswer };
   }
 
   /** One attempt through got. */
@@ -623,7 +628,7 @@ export class HttpClient {
   /** One attempt over node:http (direct-request.ts), watching the call's and the client's signals. */
   private async attemptDirect(spec: RequestSpec, signals: AbortSignal[], parts: CallParts): Promise<HttpResponse> {
     if (signals.some((s) => s.aborted)) throw new WeChatError("CLOSED", `${spec.what}: stopped`);
-    const { headers, body, maxBytes, timeoutMs } = parts;
+    const { headers, body, maxBytes, timeoutMs, onAnswer } = parts;
     this.config.onRequest?.(spec.what);
     try {
       const header = this.cookieHeaders.header(this.jar, spec.url);
@@ -631,7 +636,7 @@ export class HttpClient {
       // No FormData here: once() sends a call with form data through got.
       const data = body as string | Buffer | undefined;
       const host = this.hostOf(spec.url);
-      return await directCall({ url: spec.url, host, method: spec.method ?? "GET", headers, body: data, cookie, jar: this.jar, agents: this.directAgents, timeoutMs, maxBytes, signals, watch: this.abortWatch, deadlines: this.deadlines, onAnswer: spec.onAnswer });
+      return await directCall({ url: spec.url, host, method: spec.method ?? "GET", headers, body: data, cookie, jar: this.jar, agents: this.directAgents, timeoutMs, maxBytes, signals, watch: this.abortWatch, deadlines: this.deadlines, onAnswer });
     } catch (error) {
       if (error instanceof DirectCallError && error.tooLarge) throw tooLargeError(spec.what, maxBytes);
       if (signals.some((s) => s.aborted)) throw new WeChatError("CLOSED", `${spec.what}: stopped`);

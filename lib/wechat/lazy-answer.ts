@@ -33,10 +33,12 @@ export interface LazyAnswer {
 const WHOLE_FIRST_MAX_BYTES = 16 * 1024;
 
 /**
- * The answer parsed whole and checked, or undefined when it is not readable JSON (PROTOCOL): such an answer goes the
- * scan's way, which says what of it can still be read. A refusal (BaseResponse.Ret) throws its typed error.
+ * A small answer (up to WHOLE_FIRST_MAX_BYTES) parsed whole and checked; undefined when it is larger, or not readable
+ * JSON (PROTOCOL): such an answer goes the scan's way (scannedAnswer), which says what of it can still be read. A
+ * refusal (BaseResponse.Ret) throws its typed error.
  */
-function wholeIfReadable(body: Buffer, what: string): Json | undefined {
+export function wholeIfSmall(body: Buffer, what: string): Json | undefined {
+  if (body.length > WHOLE_FIRST_MAX_BYTES) return undefined;
   try {
     return jsonAnswer(body, what);
   } catch (error) {
@@ -54,10 +56,12 @@ function wholeIfReadable(body: Buffer, what: string): Json | undefined {
  * answer for is parsed whole here.
  */
 export function lazyAnswer(body: Buffer, what: string, names: readonly string[]): LazyAnswer {
-  if (body.length <= WHOLE_FIRST_MAX_BYTES) {
-    const value = wholeIfReadable(body, what);
-    if (value) return { head: value, parsed: true, whole: () => value };
-  }
+  const value = wholeIfSmall(body, what);
+  return value ? { head: value, parsed: true, whole: () => value } : scannedAnswer(body, what, names);
+}
+
+/** lazyAnswer's way for an answer that wholeIfSmall did not read: the members found by the scan, the rest later. */
+export function scannedAnswer(body: Buffer, what: string, names: readonly string[]): LazyAnswer {
   const scan = topLevelMembers(body, ["BaseResponse", ...names], MAX_JSON_DEPTH);
   let head: Json | undefined;
   if (scan.kind === "members") {

@@ -1,5 +1,5 @@
 import type { Json } from "./api";
-import { type LazyAnswer, lazyAnswer, objectList } from "./lazy-answer";
+import { type LazyAnswer, objectList, scannedAnswer, wholeIfSmall } from "./lazy-answer";
 import { readSyncKey, type SyncKey } from "./session";
 
 /**
@@ -89,13 +89,14 @@ class SyncPage implements SyncAnswer {
  * body that is not JSON or nests too deep.
  */
 export function syncPage(body: Buffer): SyncAnswer {
-  const answer = lazyAnswer(body, "webwxsync", ["ContinueFlag", "SyncKey", "SyncCheckKey", "SKey"]);
-  // Parsed whole already (a page with a message or two): its lists are read at once, and handed on as plain fields
-  // (no getter and no check on each of the ~8 reads the loop and the inbound step make of them; issue #19).
-  if (!answer.parsed) return new SyncPage(answer);
+  // A page with a message or two, parsed whole (wholeIfSmall, not through lazyAnswer's layer: issue #19): its lists are
+  // read at once and handed on as plain fields (no getter and no check on each of the ~8 reads the loop and the
+  // inbound step make of them).
+  const whole = wholeIfSmall(body, "webwxsync");
+  if (!whole) return new SyncPage(scannedAnswer(body, "webwxsync", ["ContinueFlag", "SyncKey", "SyncCheckKey", "SKey"]));
   // Named one by one: an object spread here cost more than the getters it saves, in a process just woken.
-  const lists = listsOf(answer.head);
-  const keys = keysOf(answer.head);
+  const lists = listsOf(whole);
+  const keys = keysOf(whole);
   return {
     addMsgList: lists.addMsgList,
     modContactList: lists.modContactList,

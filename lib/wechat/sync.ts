@@ -1,6 +1,6 @@
 import { WeChatError, errorText, isWeChatError } from "./errors";
 import { afterCallsStarted, backoffDelay, sleep } from "./http";
-import type { PreparedSync, SessionApi, SyncAnswer } from "./api";
+import type { OnPage, PreparedSync, SessionApi, SyncAnswer } from "./api";
 
 /** Why a sync loop ended on its own: the server ended the session. */
 export interface SessionEnd {
@@ -112,7 +112,8 @@ export class SyncLoop {
         // The webwxsync a change calls for, made ready before the synccheck (held until something comes) and sent the
         // moment its answer says so: a process woken by a message sends it without building it first, nor going
         // back up through the layers (issue #19). Not used if the keys change meanwhile.
-        const ready = this.api.prepareSync();
+        const watch: CallWatch = { waiting: false };
+        const ready = this.api.prepareSync(this.earlyTaker(watch));
         const check = await this.api.syncCheck(this.counter++, ready);
         if (ENDING[check.retcode]) return { code: check.retcode, message: ENDING[check.retcode]! };
         if (check.retcode === 1205) {
@@ -122,7 +123,7 @@ export class SyncLoop {
         }
         if (check.retcode !== 0) throw new WeChatError("SERVER", `synccheck: retcode ${check.retcode}`, { ret: check.retcode });
         if (check.selector !== "0") {
-          const brought = await this.syncAll(ready, check.sync);
+          const brought = await this.syncAll(ready, check.sync, watch);
           succeeded();
           emptyRounds = brought ? 0 : emptyRounds + 1;
           if (emptyRounds >= 3) {
@@ -166,25 +167,34 @@ export class SyncLoop {
    * has gone out with those keys (said in a warning, the loop goes on); without a next call, it is not taken, and
    * asked for again like any failed sync.
    */
-  private async syncAll(ready: PreparedSync, started: Promise<SyncAnswer> | undefined): Promise<boolean> {
-    const session = this.api.session;
+  private async syncAll(ready: PreparedSync, started: Promise<SyncAnswer> | undefined, first: CallWatch): Promise<boolean> {
     const maxEmpty = this.options.maxEmptyContinue ?? 10;
     let brought = false;
     // Answers in a row that brought nothing, before this one (whose lists are read once the next call is out).
     let emptyInARow = 0;
+    let watch = first;
     let pending: Promise<SyncAnswer> | undefined = started ?? this.api.sync(ready);
     while (pending) {
+      watch.waiting = true;
       const answer: SyncAnswer = await pending;
+      watch.waiting = false;
       pending = undefined;
+      const taken = watch.taken;
+      if (taken?.page === answer) {
+        // Handled already, in its answer's own event (earlyTaker): what is left is to wait for it and save.
+        watch.taken = undefined;
+        brought ||= taken.entries > 0;
+        await taken.handling;
+        await this.handlers.handled();
+        continue;
+      }
       const more = answer.continueFlag !== 0 && emptyInARow < maxEmpty && !this.api.signal?.aborted;
       // Read before its keys are taken: a page that cannot be read is asked for again with the same keys.
       let entries = more ? 0 : entryCount(answer);
-      if (answer.syncKey) session.syncKey = answer.syncKey;
-      if (answer.syncCheckKey) session.syncCheckKey = answer.syncCheckKey;
-      else if (answer.syncKey) session.syncCheckKey = answer.syncKey;
-      if (answer.skey) session.skey = answer.skey;
+      this.takeKeys(answer);
       if (more) {
-        pending = this.api.sync();
+        watch = { waiting: false };
+        pending = this.api.sync(undefined, this.earlyTaker(watch));
         // Its failure is seen when it is awaited (next round), not as an unhandled rejection meanwhile.
         pending.catch(() => undefined);
         // Let the call go out before this page is read and handled: the server builds the next page meanwhile.
@@ -214,6 +224,56 @@ export class SyncLoop {
     }
     return brought;
   }
+
+  /** The keys of an answer, now the session's (the next call is made with them, and they are saved). */
+  private takeKeys(answer: SyncAnswer): void {
+    const session = this.api.session;
+    if (answer.syncKey) session.syncKey = answer.syncKey;
+    if (answer.syncCheckKey) session.syncCheckKey = answer.syncCheckKey;
+    else if (answer.syncKey) session.syncCheckKey = answer.syncKey;
+    if (answer.skey) session.skey = answer.skey;
+  }
+
+  /**
+   * What a webwxsync call tells its page to (SessionApi.sync's onPage): a page that ends its chain, which the loop is
+   * waiting for with nothing before it left to handle, is handled there and then, in its answer's own event. Its
+   * messages reach the listeners before Node's own work on the finished call and the turns back up through the
+   * layers (~35 us of every message's way, issue #19; bench/README.md, "Nineteenth pass"). The steps are the loop's
+   * own, in its order: the page read, its keys taken, the inbound step started; the loop then waits for that step
+   * and saves. Any other page (more to come, one that cannot be read, one that comes while the loop is elsewhere) is
+   * left to the loop, as before.
+   */
+  private earlyTaker(watch: CallWatch): OnPage {
+    return (page) => {
+      if (!watch.waiting || page.continueFlag !== 0) return;
+      let entries: number;
+      try {
+        entries = entryCount(page);
+      } catch {
+        return;
+      }
+      watch.waiting = false;
+      this.takeKeys(page);
+      let handling: Promise<void>;
+      try {
+        handling = this.handlers.handle(page);
+      } catch (error) {
+        handling = Promise.reject(error);
+      }
+      // Its failure is seen where the loop awaits it.
+      handling.catch(() => undefined);
+      watch.taken = { page, entries, handling };
+    };
+  }
+}
+
+/**
+ * One webwxsync call as the loop sees it: whether the loop is waiting for its page, and that page once it was
+ * handled in its answer's own event (SyncLoop.earlyTaker).
+ */
+interface CallWatch {
+  waiting: boolean;
+  taken?: { page: SyncAnswer; entries: number; handling: Promise<void> } | undefined;
 }
 
 /** Messages and contact changes in a page; reading them parses the page (SyncAnswer's lists). */

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import type * as http from "node:http";
-import { SessionApi, readSyncCheck } from "../../lib/wechat/api";
+import { SessionApi, type SyncAnswer, readSyncCheck } from "../../lib/wechat/api";
 import { HttpClient } from "../../lib/wechat/http";
 import { Session } from "../../lib/wechat/session";
 import { isWeChatError } from "../../lib/wechat/errors";
@@ -158,6 +158,48 @@ describe("client webwxsync made ready before it is sent (#19)", () => {
       assert.deepEqual(plain, { retcode: 0, selector: "2" });
       assert.equal(seen.length, 4);
     });
+  });
+
+  it("tells onPage the page in its answer's own event, before the call settles with that same page; prepared or not, and not an answer that is not HTTP 200", async () => {
+    await withPageHost(async (origin, seen, client) => {
+      const session = new Session(`${origin}/`, 42, "sid-1", "@crypt_k1", "pt", "e123456789012345");
+      session.syncKey = { Count: 1, List: [{ Key: 1, Val: 7 }] };
+      const api = new SessionApi(client, session);
+      for (const prepared of [true, false]) {
+        const told: SyncAnswer[] = [];
+        let settled = false;
+        const onPage = (page: SyncAnswer): void => {
+          // Told while the call is still open: its promise has not settled (a reaction would have run by now otherwise).
+          assert.equal(settled, false);
+          told.push(page);
+        };
+        const call = prepared ? api.sync(api.prepareSync(onPage)) : api.sync(undefined, onPage);
+        const page = await call.then((answer) => {
+          settled = true;
+          return answer;
+        });
+        assert.equal(told.length, 1, prepared ? "prepared" : "made at once");
+        assert.equal(told[0], page, "the same page the call settles with");
+        assert.equal(page.syncKey?.List[0]?.Val, seen.length + 100);
+      }
+    });
+    // An answer the call does not take as a page (here HTTP 500, then 400) is not told: the call fails as without the hook.
+    let requests = 0;
+    const host = await serve((_req, res) => {
+      res.writeHead(++requests === 1 ? 500 : 400, { "content-type": "text/plain" });
+      res.end(`{"BaseResponse":{"Ret":0,"ErrMsg":""},"AddMsgList":[],"ContinueFlag":0,"SyncKey":{"Count":1,"List":[{"Key":1,"Val":9}]}}`);
+    });
+    const client = new HttpClient({ retryDelayMs: 1 });
+    try {
+      const api = new SessionApi(client, new Session(`${host.origin}/`, 42, "sid-1", "@crypt_k1", "pt", "e123456789012345"));
+      const told: SyncAnswer[] = [];
+      await assert.rejects(api.sync(undefined, (page) => told.push(page)), (e) => isWeChatError(e, "SERVER"));
+      assert.equal(requests, 2, "the 500 was retried once");
+      assert.deepEqual(told, []);
+    } finally {
+      client.close();
+      await host.close();
+    }
   });
 
   it("writes the prepared webwxsync once the synccheck's caller has the answer: the caller's work comes before the write, not after it", async () => {

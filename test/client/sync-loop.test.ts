@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import type { SessionApi, SyncAnswer, SyncCheckAnswer } from "../../lib/wechat/api";
+import type { OnPage, SessionApi, SyncAnswer, SyncCheckAnswer } from "../../lib/wechat/api";
 import { WeChatError, isWeChatError } from "../../lib/wechat/errors";
 import { Session } from "../../lib/wechat/session";
 import { SyncLoop, cappedBackoff } from "../../lib/wechat/sync";
@@ -36,6 +36,48 @@ function fake(checks: (n: number) => Step, syncs: (n: number) => SyncAnswer | Er
 }
 
 const key = (v: number) => ({ Count: 1, List: [{ Key: 1, Val: v }] });
+
+/**
+ * A fake whose webwxsync answers come a turn later and, as SessionApi.sync does, tell the page to onPage (the call's
+ * own or the prepared call's) in the answer's event, before the call settles: "answered n" is logged right after.
+ */
+function answering(
+  checks: (n: number) => Step,
+  pages: (n: number) => SyncAnswer,
+  order: string[],
+  abort: AbortController,
+  /** The n-th answer comes once this has settled, and a turn later. */
+  gate: (n: number) => Promise<void> = () => Promise.resolve(),
+) {
+  const session = new Session("http://127.0.0.1:1", 1, "sid", "skey", "pt", "e123456789012345");
+  let c = 0;
+  let s = 0;
+  const api = {
+    session,
+    signal: abort.signal,
+    prepareSync: (onPage?: OnPage) => ({ onPage }),
+    syncCheck: async () => {
+      const step = checks(c++);
+      if (step instanceof Error) throw step;
+      return step;
+    },
+    sync: (ready?: { onPage?: OnPage }, onPage: OnPage | undefined = ready?.onPage) => {
+      const n = s++;
+      return gate(n).then(
+        () =>
+          new Promise<SyncAnswer>((resolve) =>
+            setImmediate(() => {
+              const page = pages(n);
+              onPage?.(page);
+              order.push(`answered ${n}`);
+              resolve(page);
+            }),
+          ),
+      );
+    },
+  } as unknown as SessionApi;
+  return { api, session };
+}
 
 describe("client sync loop", () => {
   it("follows SyncKey for webwxsync and SyncCheckKey for synccheck, honours ContinueFlag, SKey, and ends on 1101", async () => {
@@ -100,6 +142,85 @@ describe("client sync loop", () => {
     const steps = order.filter((step, i) => step !== order[i - 1]);
     assert.deepEqual(steps, ["call 0", "call 1", "read 0", "call 2", "read 1", "read 2"]);
     assert.deepEqual(handled, ["0", "1", "2"], "in order, each once");
+  });
+
+  it("handles a page that ends its chain in its answer's own event, then saves; a page with more to come, or one that comes while the page before it is handled, waits for the loop", async () => {
+    const abort = new AbortController();
+    const order: string[] = [];
+    let page2Answered: () => void = () => undefined;
+    const answered2 = new Promise<void>((resolve) => (page2Answered = resolve));
+    let page1Handled: () => void = () => undefined;
+    const handling1 = new Promise<void>((resolve) => (page1Handled = resolve));
+    const { api, session } = answering(
+      (n) => (n < 2 ? { retcode: 0, selector: "2" } : { retcode: 1101, selector: "0" }),
+      (n) => {
+        if (n === 2) setImmediate(page2Answered);
+        // Round 1: page 0 alone. Round 2: page 1 says "more", page 2 ends the chain.
+        return empty({ continueFlag: n === 1 ? 1 : 0, syncKey: key(10 + n), syncCheckKey: key(100 + n), addMsgList: [{ MsgId: String(n) }] });
+      },
+      order,
+      abort,
+      // Page 2 comes while page 1 is being handled.
+      (n) => (n === 2 ? handling1 : Promise.resolve()),
+    );
+    const end = await new SyncLoop(api, {
+      handle: async (a) => {
+        const id = String(a.addMsgList[0]?.MsgId);
+        // The keys of a page are the session's when it is handled, whichever way it comes.
+        order.push(`handle ${id} at key ${session.syncKey?.List[0]?.Val}`);
+        // Page 1's step lasts until page 2 has come.
+        if (id === "1") {
+          page1Handled();
+          await answered2;
+        }
+      },
+      handled: async () => void order.push("saved"),
+      warn: () => undefined,
+    }).run();
+    assert.equal(end.code, 1101);
+    assert.deepEqual(order, [
+      // In its answer's event: handled before the call settled.
+      "handle 0 at key 10",
+      "answered 0",
+      "saved",
+      // More to come: handled by the loop once the next call is out.
+      "answered 1",
+      "handle 1 at key 11",
+      // Came while page 1 was being handled: taken by the loop after it, in order.
+      "answered 2",
+      "saved",
+      "handle 2 at key 12",
+      "saved",
+    ]);
+    assert.equal(session.syncCheckKey?.List[0]?.Val, 102);
+  });
+
+  it("a page handled in its answer's own event whose step fails ends the loop with that error, as one handled by the loop does", async () => {
+    for (const early of [true, false]) {
+      const abort = new AbortController();
+      const order: string[] = [];
+      const { api } = answering(
+        (n) => (n === 0 ? { retcode: 0, selector: "2" } : { retcode: 1101, selector: "0" }),
+        // With "more" set the page is the loop's to handle; the page after it ends the chain.
+        (n) => empty({ continueFlag: !early && n === 0 ? 1 : 0, syncKey: key(10 + n), addMsgList: [{ MsgId: String(n) }] }),
+        order,
+        abort,
+      );
+      const saves: string[] = [];
+      await assert.rejects(
+        new SyncLoop(api, {
+          handle: async () => {
+            throw new WeChatError("NOT_OWNER", "the lease is held by another instance");
+          },
+          handled: async () => void saves.push("saved"),
+          warn: () => undefined,
+        }).run(),
+        (e) => isWeChatError(e, "NOT_OWNER"),
+      );
+      assert.deepEqual(saves, [], "nothing saved after a failed step");
+      // Handled by the loop, the next call was out: it settled before the loop ended.
+      assert.deepEqual(order, early ? ["answered 0"] : ["answered 0", "answered 1"]);
+    }
   });
 
   it("follows a ContinueFlag chain that keeps bringing messages to its end, with no synccheck in between", async () => {
