@@ -115,9 +115,8 @@ export function directCall(call: DirectCall): Promise<DirectAnswer> {
     const finish = (error: DirectCallError | undefined, value?: DirectAnswer): void => {
       if (settled) return;
       settled = true;
-      endDeadline();
-      unwatch?.();
       if (error) {
+        endWatching();
         request.destroy();
         reject(error);
       } else if (value) {
@@ -127,6 +126,9 @@ export function directCall(call: DirectCall): Promise<DirectAnswer> {
           } catch {
             // A hook that throws must not take the call (nor, thrown from a socket's event, the process) down with it.
           }
+          // The hook first: what it does with the answer (the sync loop handles a page there) comes before this
+          // call's own ending (issue #19). Nothing can time out or abort the call meanwhile: it is settled.
+          endWatching();
           resolve(value);
         };
         const setCookies = value.headers["set-cookie"];
@@ -137,6 +139,10 @@ export function directCall(call: DirectCall): Promise<DirectAnswer> {
     const fail = (error: unknown): void => finish(new DirectCallError(codeOf(error), connected));
     const onAbort = (): void => finish(new DirectCallError("ABORT_ERR", connected));
     const endDeadline = call.deadlines.watch(call.timeoutMs, () => finish(new DirectCallError("ETIMEDOUT", connected)));
+    const endWatching = (): void => {
+      endDeadline();
+      unwatch?.();
+    };
     // A reused keep-alive socket (the agent says so as the request is made) is already connected: a failure on it may
     // come after the server read the call. Only a new one is watched until it connects (no listener on every call).
     if (request.reusedSocket) {

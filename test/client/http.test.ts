@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import * as zlib from "node:zlib";
 import { HttpClient, buildUrl, raw, parseJsonBody, checkBaseResponse, backoffDelay, mayHaveBeenSent } from "../../lib/wechat/http";
+import type { CallDeadlines } from "../../lib/wechat/call-deadlines";
 import { isWeChatError } from "../../lib/wechat/errors";
 import { serve } from "../support/http-server";
 
@@ -33,6 +34,31 @@ describe("client http", () => {
         },
       });
       assert.equal(gotAgain, text);
+    } finally {
+      client.close();
+      await srv.close();
+    }
+  });
+
+  it("a direct call's hook runs before the call's timeout and abort watch end (the hook's work comes first); a hook that stops the client does not fail its answered call", async () => {
+    const srv = await serve((_req, res) => res.end("ok"));
+    const client = new HttpClient();
+    try {
+      const order: string[] = [];
+      const deadlines = (client as unknown as { deadlines: CallDeadlines }).deadlines;
+      const watch = deadlines.watch.bind(deadlines);
+      deadlines.watch = (timeoutMs, onTimeout) => {
+        const end = watch(timeoutMs, onTimeout);
+        return () => {
+          order.push("timeout ended");
+          end();
+        };
+      };
+      assert.equal(await client.text({ what: "t", url: `${srv.origin}/a`, onAnswer: () => void order.push("told") }), "ok");
+      assert.deepEqual(order, ["told", "timeout ended"]);
+      // The hook of an answered call stops the client (a listener's stop() while a page is handled there): the call
+      // is settled already, so the abort does not fail it.
+      assert.equal(await client.text({ what: "t", url: `${srv.origin}/b`, onAnswer: () => client.close() }), "ok");
     } finally {
       client.close();
       await srv.close();
