@@ -183,7 +183,8 @@ export class SyncLoop {
       if (taken?.page === answer) {
         // Handled already, in its answer's own event (earlyTaker): what is left is to wait for it and save.
         watch.taken = undefined;
-        brought ||= taken.entries > 0;
+        // Its lists were read before it was taken (a second read is the same arrays).
+        brought ||= entryCount(answer) > 0;
         await taken.handling;
         await this.handlers.handled();
         continue;
@@ -246,9 +247,9 @@ export class SyncLoop {
   private earlyTaker(watch: CallWatch): OnPage {
     return (page) => {
       if (!watch.waiting || page.continueFlag !== 0) return;
-      let entries: number;
+      // Its lists read before its keys are taken, as the loop does: one that cannot be read is left to the loop.
       try {
-        entries = entryCount(page);
+        entryCount(page);
       } catch {
         return;
       }
@@ -262,7 +263,7 @@ export class SyncLoop {
       }
       // Its failure is seen where the loop awaits it.
       handling.catch(() => undefined);
-      watch.taken = { page, entries, handling };
+      watch.taken = { page, handling };
     };
   }
 }
@@ -273,7 +274,7 @@ export class SyncLoop {
  */
 interface CallWatch {
   waiting: boolean;
-  taken?: { page: SyncAnswer; entries: number; handling: Promise<void> } | undefined;
+  taken?: { page: SyncAnswer; handling: Promise<void> } | undefined;
 }
 
 /** Messages and contact changes in a page; reading them parses the page (SyncAnswer's lists). */
