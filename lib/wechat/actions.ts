@@ -1,10 +1,9 @@
 import type { SessionApi } from "./api";
-import { toContact } from "./contact-loader";
 import type { ContactStore } from "./contacts";
 import { WeChatError, cleanServerText, isWeChatError } from "./errors";
 import { serverNotice } from "./http";
 import { findMember, requireGroup } from "./members";
-import { StatusNotifyCode, isGroupUserName } from "./messages";
+import { StatusNotifyCode, isGroupUserName, toContact } from "./messages";
 import type { SendQueue } from "./outbox";
 import type { Contact, FriendRequestRef, RevokeTarget, SendResult } from "./types";
 import { escapeXml } from "./util";

@@ -11,7 +11,7 @@ import type { CookieJar } from "tough-cookie";
 import { restoreWatchedJar, watchedJar } from "./cookie-header";
 import { SentMessages } from "./actions";
 import { DEFAULT_TIMEOUTS, SessionApi, type ApiTimeouts } from "./api";
-import { batchGet, loadContacts, toContact, type RetryPolicy } from "./contact-loader";
+import { batchGet, loadContacts, type RetryPolicy } from "./contact-loader";
 import { ContactStore } from "./contacts";
 import { WeChatError, describeError as describe, isWeChatError, noAnswer } from "./errors";
 import { HttpClient, backoffDelay, preloadHttp, sleep } from "./http";
@@ -26,7 +26,7 @@ import type { SessionStorage } from "./store/storage";
 import { SessionSaver } from "./session-saver";
 import { LoginProblems } from "./login-problems";
 import type { SessionEnd, SyncOptions } from "./sync";
-import { isGroupUserName, isSpecialUserName } from "./messages/contact";
+import { isGroupUserName, isSpecialUserName, toContact } from "./messages/contact";
 import { BoundedSet, ClientMsgIds, RecentMessages, extensionFor, sniffMime } from "./util";
 import type {
   ClientEvents,
@@ -294,13 +294,13 @@ export class WeChatClient extends EventEmitter implements WeChatClientApi {
   async refreshContacts(): Promise<void> {
     const active = this.requireSession();
     // Unsaved groups are never listed: the ones known (ChatSet, messages) are fetched again with the rest.
-    const groups = this.contactStore.list({ kind: "group" }).map((c) => c.userName);
+    const groups = this.contactStore.userNames().filter(isGroupUserName);
     // Someone waits for this answer: fewer tries than the login's background load.
     const retry = { ...this.loadRetry, attempts: Math.min(this.loadRetry.attempts, 3) };
     const { complete } = await loadContacts(active.api, this.contactStore, { groups, retry, warn: (m) => this.warn(`contacts: ${m}`) });
     active.addSelf();
     if (this.session === active && this.current.state === "online" && !active.loading) this.setState({ ...this.current, contacts: complete ? "loaded" : "incomplete" });
-    this.emit("contacts", { added: this.contactStore.list().map((c) => c.userName), removed: [], changed: [] });
+    this.emit("contacts", { added: this.contactStore.userNames(), removed: [], changed: [] });
   }
 
   async contactsReady(timeoutMs = this.options.tuning?.contactsWaitMs ?? 60_000): Promise<boolean> {

@@ -2,37 +2,12 @@ import type { ContactPage, Json, SessionApi } from "./api";
 import type { ContactStore } from "./contacts";
 import { errorText, isWeChatError } from "./errors";
 import { afterCallsStarted, backoffDelay, sleep } from "./http";
-import { isGroupUserName, rawContactToContact } from "./messages/contact";
-import type { RawContact } from "./messages/wire";
-import type { Contact } from "./types";
-import { TurnQueue } from "./util/turn-queue";
+import { isGroupUserName } from "./messages/contact";
 
 const BATCH = 50;
 // Batches in flight at once (each still at most 50 entries, docs/protocol.md).
 const IN_FLIGHT = 6;
 const MAX_PAGES = 1000;
-/** Contacts of a page converted in one turn of the event loop (~0.8 ms for 100; a page has up to ~500). */
-const CONTACT_RUN = 100;
-
-/** A wire contact as a Contact; a group entry without a MemberList keeps `members` unset (not "no members"). */
-export function toContact(raw: Json, selfUserName: string): Contact {
-  const contact = rawContactToContact(raw as RawContact, selfUserName);
-  if (contact.kind === "group" && !Array.isArray(raw.MemberList)) {
-    delete contact.members;
-    if (raw.MemberCount === undefined) delete contact.memberCount;
-  }
-  return contact;
-}
-
-/** The wire contacts raws[from..to) as Contacts, those without a UserName left out. */
-export function toContacts(raws: readonly Json[], selfUserName: string, from = 0, to = raws.length): Contact[] {
-  const found: Contact[] = [];
-  for (let i = from; i < to; i++) {
-    const contact = toContact(raws[i] as Json, selfUserName);
-    if (contact.userName !== "") found.push(contact);
-  }
-  return found;
-}
 
 /** How a contact page or member batch is tried again after a failure that does not end the session. */
 export interface RetryPolicy {
@@ -65,8 +40,8 @@ export async function retried<T>(call: () => Promise<T>, policy: RetryPolicy, si
 }
 
 /**
- * Every page of webwxgetcontact (Seq paging until Seq is 0), each handed to `onPage` as it arrives and not kept:
- * a large address book's raw entries die young instead of being carried to the end of the load. The next page is
+ * Every page of webwxgetcontact (Seq paging until Seq is 0), each handed to `onPage` as it arrives (none is kept
+ * here: what to keep of a page is the caller's). The next page is
  * asked for as soon as an answer names its Seq, before that answer's contacts are parsed and handled: still one
  * call in flight, but the server builds the next page while we read this one. Each page is retried on its own; a
  * page whose Seq read but whose contacts do not is fetched again (pages are plain reads).
@@ -150,28 +125,24 @@ export interface LoadOptions {
  * member batches (50 groups a call, a few in flight) start as soon as a page has listed 50 groups, while the
  * next pages are fetched; the calls are the same as asking for them after the last page. Each page and batch is
  * retried on its own (options.retry). Resolves with `complete` false when some groups came without members.
+ * Entries go into the store as they came (ContactStore.addWire): each is read into a Contact when first used.
  */
 export async function loadContacts(api: SessionApi, store: ContactStore, options: LoadOptions = {}): Promise<{ complete: boolean }> {
   const self = api.session.user.userName;
   const replace = !(options.fill ?? false);
   const retry = options.retry ?? NO_RETRY;
-  const contacts: Contact[] = [];
+  // Replacing: every answer, in the order it came, for the store at the end.
+  const answers: Json[][] = [];
   const groups: string[] = [];
   const listed = new Set<string>();
   const run = limiter(IN_FLIGHT);
-  // Answers become Contacts in turns of their own, in the order they came (a page's groups, listed first, keep their
-  // place before their batch's members), between the network's events: a page that arrives while the previous one
-  // is being converted is read, and the page after it asked for, at once. Converted in the same turn as it was
-  // read, each page of 500 kept the next answer waiting for its conversion and storing (~3-5 ms) while the server
-  // was idle (issue #19).
-  const later = new TurnQueue();
-  const converting: Promise<void>[] = [];
-  const batches: Promise<Contact[]>[] = [];
+  const batches: Promise<void>[] = [];
   let complete = true;
   let asked = 0;
-  const keep = (found: Contact[]): void => {
-    if (replace) contacts.push(...found);
-    else store.upsert(found);
+  const keep = (raws: Json[]): void => {
+    if (raws.length === 0) return;
+    if (replace) answers.push(raws);
+    else store.addWire(raws, self);
   };
   const want = (userName: string): void => {
     if (listed.has(userName)) return;
@@ -179,8 +150,7 @@ export async function loadContacts(api: SessionApi, store: ContactStore, options
     groups.push(userName);
   };
   const take = (raws: Json[], last: boolean): void => {
-    // The page's groups first, and their member batches asked for, before its contacts are converted: the server
-    // builds the first batch meanwhile instead of waiting for the conversion (~10 ms for a page of 500, issue #19).
+    // The page's groups first, and their member batches asked for, before its entries are kept.
     for (const r of raws) {
       const userName = r.UserName;
       if (typeof userName === "string" && isGroupUserName(userName)) want(userName);
@@ -188,35 +158,21 @@ export async function loadContacts(api: SessionApi, store: ContactStore, options
     while (groups.length - asked >= BATCH || (last && groups.length > asked)) {
       const chunk = groups.slice(asked, asked + BATCH).map((userName) => ({ UserName: userName, EncryChatRoomId: "" }));
       asked += chunk.length;
-      const batch = run(() => retried(() => api.batchGetContact(chunk), retry, api.signal, options.warn)).then(
-        (raws) =>
-          later.run(() => {
-            const fetched = toContacts(raws, self);
-            if (!replace) store.upsert(fetched);
-            return fetched;
-          }),
-        (error: unknown) => {
-          if (replace || !retriable(error)) throw error;
-          complete = false;
-          options.warn?.(`members of ${chunk.length} groups not loaded: ${errorText(error, "error")}`);
-          return [];
-        },
-      );
+      const batch = run(() => retried(() => api.batchGetContact(chunk), retry, api.signal, options.warn)).then(keep, (error: unknown) => {
+        if (replace || !retriable(error)) throw error;
+        complete = false;
+        options.warn?.(`members of ${chunk.length} groups not loaded: ${errorText(error, "error")}`);
+      });
       batch.catch(() => undefined);
       batches.push(batch);
     }
-    for (let i = 0; i < raws.length; i += CONTACT_RUN) {
-      const part = later.run(() => keep(toContacts(raws, self, i, Math.min(raws.length, i + CONTACT_RUN))));
-      // Awaited at the end; a failure before then is not unhandled.
-      part.catch(() => undefined);
-      converting.push(part);
-    }
+    keep(raws);
   };
   let failure: { error: unknown } | undefined;
   try {
     for (const userName of options.groups ?? []) if (isGroupUserName(userName)) want(userName);
-    // The first page is asked for before webwxinit's recent chats (groups with their members: a few ms) become
-    // contacts; whichever comes first, they are taken before any page.
+    // The first page is asked for before webwxinit's recent chats (groups with their members) are taken; whichever
+    // comes first, they are taken before any page.
     let initialTaken = false;
     const takeInitial = (): void => {
       if (initialTaken) return;
@@ -245,18 +201,16 @@ export async function loadContacts(api: SessionApi, store: ContactStore, options
   } catch (error) {
     failure = { error };
   }
-  // Never leave a batch or a conversion behind: all of them settle before this returns or throws.
+  // Never leave a batch behind: all of them settle before this returns or throws.
   const settled = await Promise.allSettled(batches);
-  const conversions = await Promise.allSettled(converting);
   if (failure) throw failure.error;
-  const refused = [...settled, ...conversions].find((r): r is PromiseRejectedResult => r.status === "rejected");
+  const refused = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (refused) throw refused.reason;
   if (replace) {
-    // The listing, then each group again with its members: upsert puts a later entry in place of an earlier one
-    // (same position) and keeps the members it knew when the later entry has none.
+    // Every answer in the order it came: addWire puts a later entry in place of an earlier one (same position) and
+    // keeps the members it knew when the later entry has none.
     store.clear();
-    store.upsert(contacts);
-    for (const r of settled) if (r.status === "fulfilled") store.upsert(r.value);
+    for (const raws of answers) store.addWire(raws, self);
   }
   return { complete };
 }

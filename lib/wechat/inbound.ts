@@ -1,11 +1,11 @@
 import type { Json, SessionApi, SyncAnswer } from "./api";
-import { batchGet, toContacts } from "./contact-loader";
+import { batchGet } from "./contact-loader";
 import type { ContactStore } from "./contacts";
 import { WeChatError, isWeChatError } from "./errors";
 // Straight from their modules, not the ./messages index: a name read through an index is a getter call each time,
 // and these are read on every message's way (issue #19).
 import { MsgType, StatusNotifyCode } from "./messages/constants";
-import { isGroupUserName, isSpecialUserName, rawMemberToMember } from "./messages/contact";
+import { isGroupUserName, isSpecialUserName, rawMemberToMember, toContacts } from "./messages/contact";
 import { messageNormalizer, normalizeMessage, referencedUserNames } from "./messages/normalize";
 import type { NormalizeContext, RawMember, RawMessage } from "./messages";
 import type { BoundedSet, RecentMessages } from "./util";

@@ -1,13 +1,13 @@
 import { Actions, type SentMessages } from "./actions";
 import { SessionApi, type ApiTimeouts } from "./api";
 import { contactEvents } from "./contact-events";
-import { loadContacts, toContact, type RetryPolicy } from "./contact-loader";
+import { loadContacts, type RetryPolicy } from "./contact-loader";
 import type { ContactStore } from "./contacts";
 import { WeChatError, describeError, isWeChatError } from "./errors";
 import { afterCallsStarted, type HttpClient } from "./http";
 import { Inbound, type InboundOptions } from "./inbound";
 import type { ReadySession } from "./login-flow";
-import { isGroupUserName } from "./messages/contact";
+import { isGroupUserName, toContact } from "./messages/contact";
 import type { SendQueueTuning } from "./outbox";
 import { Sender } from "./send";
 import type { Session } from "./session";
@@ -131,7 +131,7 @@ export class OnlineSession {
     await this.ready.init.notified;
     await saved;
     deps.state.set({ state: "online", user: { ...session.user }, contacts: "loading" });
-    deps.emit("contacts", { added: deps.contacts.list().map((c) => c.userName), removed: [], changed: [] });
+    deps.emit("contacts", { added: deps.contacts.userNames(), removed: [], changed: [] });
     announce();
     const saveSoon = deps.saveSoon;
     let savedKeys = saveSoon ? JSON.stringify([session.syncKey, session.syncCheckKey, session.skey]) : "";
@@ -234,7 +234,7 @@ export class OnlineSession {
       if (!this.online()) return;
       this.addSelf();
       deps.state.set({ ...deps.state.current(), contacts: outcome });
-      deps.emit("contacts", { added: deps.contacts.list().map((c) => c.userName), removed: [], changed: [] });
+      deps.emit("contacts", { added: deps.contacts.userNames(), removed: [], changed: [] });
     })();
     this.loading = loading;
     return loading.done;

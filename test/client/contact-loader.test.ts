@@ -137,65 +137,66 @@ describe("client contact loading", () => {
     assert.ok(warns.some((w) => /1205/.test(w)));
   });
 
-  it("asks for the first page before turning webwxinit's recent chats into contacts, which still come first (#19)", async () => {
-    const { api, log } = fakeApi([[friend(1)], [friend(2)]]);
-    class LoggedStore extends ContactStore {
-      override upsert(contacts: Parameters<ContactStore["upsert"]>[0]): ReturnType<ContactStore["upsert"]> {
-        log.push(`upsert ${[...contacts].map((c) => c.userName).join(",")}`);
-        return super.upsert(contacts);
+  /** A store that logs what is added from the wire: the UserNames, or a count and whether members came. */
+  function loggedStore(log: string[], describe: (raws: unknown[]) => string): ContactStore {
+    return new (class extends ContactStore {
+      override addWire(raws: readonly unknown[], self: string, from?: number, to?: number): void {
+        log.push(`add ${describe(raws.slice(from ?? 0, to ?? raws.length))}`);
+        super.addWire(raws, self, from, to);
       }
-    }
-    const store = new LoggedStore();
+    })();
+  }
+  const userNamesOf = (raws: unknown[]): string => raws.map((r) => (r as Json).UserName).join(",");
+
+  it("asks for the first page before taking webwxinit's recent chats, which still come first (#19)", async () => {
+    const { api, log } = fakeApi([[friend(1)], [friend(2)]]);
+    const store = loggedStore(log, userNamesOf);
     await loadContacts(api, store, { initial: [friend(9)], fill: true, retry: RETRY });
     assert.equal(log[0], "page 0", "the first page is asked for first");
-    assert.deepEqual(log.filter((l) => l.startsWith("upsert")), ["upsert @f9", "upsert @f1", "upsert @f2"]);
+    assert.deepEqual(log.filter((l) => l.startsWith("add")), ["add @f9", "add @f1", "add @f2"]);
     assert.deepEqual(store.list().map((c) => c.userName), ["@f9", "@f1", "@f2"]);
   });
 
-  it("asks for a page's member batches before turning the page into contacts, which are still stored before the members (#19)", async () => {
+  it("asks for a page's member batches before keeping the page, which still comes before the members (#19)", async () => {
     const groups = Array.from({ length: 50 }, (_, i) => group(i));
     const { api, log } = fakeApi([[friend(1)], [friend(2), ...groups, friend(3)]]);
-    class LoggedStore extends ContactStore {
-      override upsert(contacts: Parameters<ContactStore["upsert"]>[0]): ReturnType<ContactStore["upsert"]> {
-        const list = [...contacts];
-        log.push(`upsert ${list.length}${list.some((c) => c.members?.length) ? " with members" : ""}`);
-        return super.upsert(list);
-      }
-    }
-    const store = new LoggedStore();
+    const store = loggedStore(log, (raws) => `${raws.length}${raws.some((r) => ((r as Json).MemberList as unknown[] | undefined)?.length) ? " with members" : ""}`);
     const result = await loadContacts(api, store, { fill: true, retry: RETRY });
     assert.equal(result.complete, true);
-    // The second page's 50 groups make one batch: asked for before that page's 52 entries become contacts.
-    assert.ok(log.indexOf("batch 50") !== -1 && log.indexOf("batch 50") < log.indexOf("upsert 52"), log.join(" | "));
-    assert.ok(log.indexOf("upsert 52") < log.indexOf("upsert 50 with members"), log.join(" | "));
+    // The second page's 50 groups make one batch: asked for before that page's 52 entries are kept.
+    assert.ok(log.indexOf("batch 50") !== -1 && log.indexOf("batch 50") < log.indexOf("add 52"), log.join(" | "));
+    assert.ok(log.indexOf("add 52") < log.indexOf("add 50 with members"), log.join(" | "));
     assert.equal(store.get("@@g7")?.members?.length, 2);
     assert.equal(store.get("@f3")?.nickName, "Friend 3");
     assert.equal(store.list().length, 53);
   });
 
-  it("reads the next page's answer before converting the page before it, which goes in runs of 100 between answers, in order (#19)", async () => {
-    const page = (p: number): Json[] => Array.from({ length: 250 }, (_, i) => friend(p * 1000 + i));
-    const pages = [page(0), page(1), page(2)];
-    const { api, log } = fakeApi(pages);
-    class LoggedStore extends ContactStore {
-      override upsert(contacts: Parameters<ContactStore["upsert"]>[0]): ReturnType<ContactStore["upsert"]> {
-        const list = [...contacts];
-        log.push(`upsert ${list.length} from ${list[0]?.userName ?? ""}`);
-        return super.upsert(list);
-      }
+  it("reads no names while loading: each entry becomes a Contact, names decoded, when first used (#19)", async () => {
+    let reads = 0;
+    const counted = (n: number, nickName: string): Json =>
+      Object.defineProperty({ UserName: `@f${n}`, ContactFlag: 3 }, "NickName", {
+        enumerable: true,
+        get: () => {
+          reads++;
+          return nickName;
+        },
+      }) as Json;
+    const page = (p: number): Json[] => Array.from({ length: 250 }, (_, i) => counted(p * 1000 + i, `Friend &amp; ${p * 1000 + i}`));
+    const pages = [page(0), page(1), [...page(2), group(1)]];
+    for (const fill of [true, false]) {
+      reads = 0;
+      const { api } = fakeApi(pages);
+      const store = new ContactStore();
+      await loadContacts(api, store, { fill, retry: RETRY });
+      assert.equal(reads, 0, `fill ${String(fill)}: no name read by the load`);
+      assert.equal(store.size, 751);
+      assert.deepEqual(store.userNames(), [...pages.flat().map((c) => c.UserName)]);
+      assert.equal(store.get("@f1001")?.nickName, "Friend & 1001");
+      assert.equal(reads, 1);
+      assert.deepEqual(store.get("@@g1")?.members?.map((m) => m.nickName), ["Ann", "Bo & Co"], "the group's batch came after its page");
+      assert.equal(store.resolve("friend & 2005").userName, "@f2005");
+      assert.equal(reads, 750, "a lookup by name reads them all, once");
     }
-    const store = new LoggedStore();
-    // Each answer is there at once: the page after it is asked for before anything of the page before is stored.
-    await loadContacts(api, store, { fill: true, retry: RETRY });
-    assert.ok(log.indexOf("page 2") < log.findIndex((l) => l.startsWith("upsert")), log.join(" | "));
-    assert.deepEqual(
-      log.filter((l) => l.startsWith("upsert")),
-      ["@f0", "@f100", "@f200", "@f1000", "@f1100", "@f1200", "@f2000", "@f2100", "@f2200"].map((first, i) => `upsert ${i % 3 === 2 ? 50 : 100} from ${first}`),
-    );
-    assert.deepEqual(
-      store.list().map((c) => c.userName),
-      pages.flat().map((c) => c.UserName),
-    );
   });
 
   it("when filling, a batch that keeps failing leaves its groups without members and the load incomplete", async () => {

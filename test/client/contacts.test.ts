@@ -94,6 +94,104 @@ describe("client contact store", () => {
     store.setMembers("@@g", []);
     assert.equal(store.get("@@g")?.memberCount, 0);
   });
+
+  /** A wire contact whose NickName counts how often it is read. */
+  function counted(entry: Record<string, unknown>, reads: { n: number }): Record<string, unknown> {
+    const nickName = entry.NickName;
+    const raw = { ...entry };
+    Object.defineProperty(raw, "NickName", {
+      enumerable: true,
+      get: () => {
+        reads.n++;
+        return nickName;
+      },
+    });
+    return raw;
+  }
+
+  it("keeps wire entries unread until one is used: then it is read once, names decoded, and kept as read (#19)", () => {
+    const store = new ContactStore();
+    const reads = { n: 0 };
+    const raws = [
+      counted({ UserName: "@a", NickName: "Tom &amp; Jerry", ContactFlag: 3 }, reads),
+      counted({ UserName: "@b", NickName: "Kim", ContactFlag: 3 }, reads),
+      { NickName: "no UserName" },
+      null,
+      counted({ UserName: "@c", NickName: "Lee", ContactFlag: 3 }, reads),
+    ];
+    store.addWire(raws, "@self", 0, 2);
+    store.addWire(raws, "@self", 2);
+    assert.equal(store.size, 3, "entries without a UserName are left out");
+    assert.deepEqual(store.userNames(), ["@a", "@b", "@c"]);
+    assert.ok(store.has("@b"));
+    assert.equal(reads.n, 0, "adding, has() and userNames() read no names");
+    const a = store.get("@a");
+    assert.equal(a?.nickName, "Tom & Jerry");
+    assert.equal(a?.kind, "friend");
+    assert.equal(reads.n, 1);
+    assert.equal(store.get("@a"), a, "read once, then kept");
+    assert.equal(reads.n, 1);
+    assert.deepEqual(
+      store.list().map((c) => c.nickName),
+      ["Tom & Jerry", "Kim", "Lee"],
+    );
+    assert.equal(reads.n, 3);
+  });
+
+  it("a wire group entry without members keeps the members of the entry before it, read or not (#19)", () => {
+    const store = new ContactStore();
+    const withMembers = { UserName: "@@g", NickName: "Topic", MemberCount: 2, MemberList: [{ UserName: "@m1", NickName: "Ann" }, { UserName: "@m2", NickName: "Bo" }] };
+    const listed = { UserName: "@@g", NickName: "Topic 2", ContactFlag: 3 };
+    // recent chats (with members), then a page listing the group without them, twice
+    store.addWire([withMembers], "@self");
+    store.addWire([listed], "@self");
+    store.addWire([{ ...listed, NickName: "Topic 3" }], "@self");
+    let g = store.get("@@g");
+    assert.equal(g?.nickName, "Topic 3");
+    assert.deepEqual(g?.members?.map((m) => m.nickName), ["Ann", "Bo"]);
+    assert.equal(g?.memberCount, 2);
+    // already read: the same as upsert
+    store.addWire([{ ...listed, NickName: "Topic 4" }], "@self");
+    g = store.get("@@g");
+    assert.equal(g?.nickName, "Topic 4");
+    assert.equal(g?.members?.length, 2);
+    // a later entry with a MemberList (even empty) replaces them
+    store.addWire([{ ...listed, MemberList: [] }], "@self");
+    assert.deepEqual(store.get("@@g")?.members, []);
+    // a group never seen with members has none
+    store.addWire([{ UserName: "@@h", NickName: "H" }], "@self");
+    assert.equal(store.get("@@h")?.members, undefined);
+    assert.equal(store.member("@@g", "@m1"), undefined);
+  });
+
+  it("once a name was looked up, wire entries are read as they are added, and found by name (#19)", () => {
+    const store = new ContactStore();
+    store.addWire([{ UserName: "@a", NickName: "Sam", ContactFlag: 3 }], "@self");
+    assert.equal(store.resolve("sam").userName, "@a");
+    const reads = { n: 0 };
+    store.addWire([counted({ UserName: "@b", NickName: "Kim &lt;3", ContactFlag: 3 }, reads), { UserName: "@a", NickName: "Samuel", ContactFlag: 3 }], "@self");
+    assert.equal(reads.n, 1, "read when added");
+    assert.equal(store.resolve("Kim <3").userName, "@b");
+    assert.equal(store.resolve("samuel").userName, "@a");
+    assert.throws(() => store.resolve("Sam"), (e) => isWeChatError(e, "NOT_FOUND"));
+  });
+
+  it("reads the account itself as kind self, and a group's members on a member lookup, from wire entries (#19)", () => {
+    const store = new ContactStore();
+    store.addWire(
+      [
+        { UserName: "@self", NickName: "Me" },
+        { UserName: "@@g", NickName: "", MemberList: [{ UserName: "@m1", NickName: "Ann", DisplayName: "Annie" }] },
+      ],
+      "@self",
+    );
+    assert.equal(store.member("@@g", "@m1")?.displayName, "Annie");
+    assert.equal(store.get("@@g")?.displayName, "Annie", "an untitled group is named after its members");
+    assert.equal(store.get("@self")?.kind, "self");
+    assert.ok(store.setMembers("@@g", []));
+    assert.equal(store.get("@@g")?.memberCount, 0);
+    assert.deepEqual(store.remove(["@self", "@nobody"]), ["@self"]);
+  });
 });
 
 describe("contact events", () => {

@@ -5,7 +5,6 @@ import { ClientMsgIds, makeClientMsgId, deviceId } from "../../lib/wechat/util/i
 import { extensionFor, sniffImage, sniffMime } from "../../lib/wechat/util/mime";
 import { RecentMessages } from "../../lib/wechat/util/recent-messages";
 import { parseScriptVars } from "../../lib/wechat/util/script-vars";
-import { TurnQueue } from "../../lib/wechat/util/turn-queue";
 
 describe("util/BoundedSet", () => {
   it("lists the newest values oldest first, before and after it wraps", () => {
@@ -381,38 +380,5 @@ describe("util/parseScriptVars", () => {
     parseScriptVars('window.x="' + "\\".repeat(200_000));
     parseScriptVars("window.synccheck={" + "a:".repeat(100_000));
     assert.ok(Date.now() - started < 1000);
-  });
-});
-
-describe("util/TurnQueue", () => {
-  it("runs tasks in the order added, each in a turn of its own: what the event loop has meanwhile runs between them", async () => {
-    const queue = new TurnQueue();
-    const seen: string[] = [];
-    const done = [queue.run(() => seen.push("a")), queue.run(() => seen.push("b"))];
-    // Added after the first task was scheduled: runs after it, before the second.
-    setImmediate(() => seen.push("io"));
-    assert.equal(queue.size, 2);
-    seen.push("sync");
-    await Promise.all(done);
-    assert.deepEqual(seen, ["sync", "a", "io", "b"]);
-    assert.equal(queue.size, 0);
-  });
-
-  it("settles each task's promise with what it returned or threw; the tasks after a failure still run", async () => {
-    const queue = new TurnQueue();
-    const first = queue.run(() => 1);
-    const failed = queue.run(() => {
-      throw new Error("boom");
-    });
-    const last = queue.run(() => "last");
-    assert.equal(await first, 1);
-    await assert.rejects(failed, /boom/);
-    assert.equal(await last, "last");
-    // A task added from a task runs after the ones already waiting.
-    const order: number[] = [];
-    let inner: Promise<number> | undefined;
-    await Promise.all([queue.run(() => void (inner = queue.run(() => order.push(3)))), queue.run(() => order.push(2))]);
-    await inner;
-    assert.deepEqual(order, [2, 3]);
   });
 });

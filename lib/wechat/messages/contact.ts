@@ -116,3 +116,24 @@ export function rawContactToContact(input: RawContact, selfUserName: string): Co
   if (raw.StarFriend !== undefined) contact.starred = num(raw.StarFriend) === 1;
   return contact;
 }
+
+/** A wire contact as a Contact; a group entry without a MemberList keeps `members` unset (not "no members"). */
+export function toContact(input: unknown, selfUserName: string): Contact {
+  const contact = rawContactToContact(input as RawContact, selfUserName);
+  const raw: RawContact = obj(input) ?? {};
+  if (contact.kind === "group" && !Array.isArray(raw.MemberList)) {
+    delete contact.members;
+    if (raw.MemberCount === undefined) delete contact.memberCount;
+  }
+  return contact;
+}
+
+/** The wire contacts raws[from..to) as Contacts, those without a UserName left out. */
+export function toContacts(raws: readonly unknown[], selfUserName: string, from = 0, to = raws.length): Contact[] {
+  const found: Contact[] = [];
+  for (let i = from; i < to; i++) {
+    const contact = toContact(raws[i], selfUserName);
+    if (contact.userName !== "") found.push(contact);
+  }
+  return found;
+}

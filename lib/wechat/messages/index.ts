@@ -7,6 +7,8 @@ export type { NormalizeContext } from "./normalize";
 export {
   rawContactToContact,
   rawMemberToMember,
+  toContact,
+  toContacts,
   contactKind,
   isGroupUserName,
   isSpecialUserName,

@@ -6,4 +6,3 @@ export { ClientMsgIds, makeClientMsgId, deviceId } from "./ids";
 export { sniffMime, sniffImage, mimeFromExtension, extensionFor, OCTET_STREAM } from "./mime";
 export { parseScriptVars } from "./script-vars";
 export { RecentMessages } from "./recent-messages";
-export { TurnQueue } from "./turn-queue";
