@@ -5,7 +5,7 @@ import { WeChatError, cleanServerText, errorForRet, errorText, networkFailureKin
 import { CookieHeaders, warmCookieCode, watchedJar } from "./cookie-header";
 import { AbortWatch } from "./abort-watch";
 import { CallDeadlines } from "./call-deadlines";
-import { DirectCallError, directCall } from "./direct-request";
+import { DirectCallError, directCall, type RequestTarget } from "./direct-request";
 import { MAX_JSON_DEPTH, jsonNestsDeeper, opensAtMost, quoteMessageIds, valueNestsDeeper } from "./json-scan";
 import { agentsFor, type Transport } from "./transport";
 import { parseXml, xmlString } from "./util/xml";
@@ -53,6 +53,12 @@ export function buildUrl(origin: string, path: string, query: Record<string, Que
   }
   return url;
 }
+
+/**
+ * A path and query that URL parsing leaves as they are: only characters it never escapes, no dot segment, no
+ * fragment (a "%" is kept as it is either way). Any other goes to node:http as a URL, to be parsed as before.
+ */
+const PLAIN_PATH = /^\/(?!.*\/\.)[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*$/;
 
 /** One request; an option left out and one given as undefined mean the same (the default). */
 export interface RequestSpec {
@@ -368,8 +374,8 @@ export class HttpClient {
   private readonly abortWatch = new AbortWatch();
   /** The direct calls' timeouts, on one timer. */
   private readonly deadlines = new CallDeadlines();
-  /** The direct calls' Host header by origin (hostOf). */
-  private readonly hosts = new Map<string, string>();
+  /** The direct calls' Host header and target parts by origin (targetOf). */
+  private readonly origins = new Map<string, { host: string; parts: Omit<RequestTarget, "path"> | undefined }>();
   /** The direct calls' Cookie header, kept until the jar changes. */
   private readonly cookieHeaders = new CookieHeaders();
   private readonly options: { maxBodyBytes: number; timeoutMs: number; retryDelayMs: number };
@@ -612,17 +618,27 @@ export class HttpClient {
     }
   }
 
-  /** The Host header of a URL (URL.host), kept per origin: a client talks to a handful of hosts. */
-  private hostOf(url: string): string {
+  /**
+   * A URL's Host header (URL.host) and, when parsing it would leave it as it is, its target as node:http takes it
+   * (direct-request.ts): the origin's parts are kept per origin (a client talks to a handful of hosts), the path is
+   * what follows the origin.
+   */
+  private targetOf(url: string): { host: string; target: RequestTarget | undefined } {
     const slash = url.indexOf("/", url.indexOf("//") + 2);
-    const origin = slash < 0 ? url : url.slice(0, slash);
-    let host = this.hosts.get(origin);
-    if (host === undefined) {
-      host = new URL(origin).host;
-      if (this.hosts.size >= 64) this.hosts.clear();
-      this.hosts.set(origin, host);
+    const originText = slash < 0 ? url : url.slice(0, slash);
+    let origin = this.origins.get(originText);
+    if (origin === undefined) {
+      const parsed = new URL(originText);
+      const hostname = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname;
+      // Only an origin written as URL would write it (lower case, no default port, no user) is taken as it is.
+      const plain = parsed.origin === originText && parsed.username === "" && parsed.password === "";
+      origin = { host: parsed.host, parts: plain ? { protocol: parsed.protocol, hostname, port: parsed.port } : undefined };
+      if (this.origins.size >= 64) this.origins.clear();
+      this.origins.set(originText, origin);
     }
-    return host;
+    const path = slash < 0 ? "/" : url.slice(slash);
+    const parts = origin.parts;
+    return { host: origin.host, target: parts && PLAIN_PATH.test(path) ? { ...parts, path } : undefined };
   }
 
   /** One attempt over node:http (direct-request.ts), watching the call's and the client's signals. */
@@ -635,8 +651,8 @@ export class HttpClient {
       const cookie = typeof header === "string" ? header : await header;
       // No FormData here: once() sends a call with form data through got.
       const data = body as string | Buffer | undefined;
-      const host = this.hostOf(spec.url);
-      return await directCall({ url: spec.url, host, method: spec.method ?? "GET", headers, body: data, cookie, jar: this.jar, agents: this.directAgents, timeoutMs, maxBytes, signals, watch: this.abortWatch, deadlines: this.deadlines, onAnswer });
+      const { host, target } = this.targetOf(spec.url);
+      return await directCall({ url: spec.url, target, host, method: spec.method ?? "GET", headers, body: data, cookie, jar: this.jar, agents: this.directAgents, timeoutMs, maxBytes, signals, watch: this.abortWatch, deadlines: this.deadlines, onAnswer });
     } catch (error) {
       if (error instanceof DirectCallError && error.tooLarge) throw tooLargeError(spec.what, maxBytes);
       if (signals.some((s) => s.aborted)) throw new WeChatError("CLOSED", `${spec.what}: stopped`);

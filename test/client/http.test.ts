@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as http from "node:http";
+import { createRequire } from "node:module";
 import * as zlib from "node:zlib";
 import { HttpClient, buildUrl, raw, parseJsonBody, checkBaseResponse, backoffDelay, mayHaveBeenSent } from "../../lib/wechat/http";
 import type { CallDeadlines } from "../../lib/wechat/call-deadlines";
@@ -144,6 +145,49 @@ describe("client http", () => {
       assert.notEqual(port("/got"), port("/direct"), "got has its own connections");
       assert.equal(port("/form"), port("/got"), "a form goes through got");
     } finally {
+      client.close();
+      await srv.close();
+    }
+  });
+
+  it("hands node:http a direct call's URL already split when parsing would leave it as it is, else the URL; the server sees the same request (#19)", async () => {
+    const seen: { url: string; host: string }[] = [];
+    const srv = await serve((req, res) => {
+      seen.push({ url: req.url ?? "", host: req.headers.host ?? "" });
+      res.end("{}");
+    });
+    // What node:http is given, for each call (on the module object itself, which the client calls through).
+    const nodeHttp = createRequire(__filename)("node:http") as { request: (...args: unknown[]) => http.ClientRequest };
+    const given: unknown[] = [];
+    const request = nodeHttp.request;
+    const client = new HttpClient({ retryDelayMs: 1 });
+    try {
+      nodeHttp.request = (...args: unknown[]) => {
+        given.push(args[0]);
+        return request(...args);
+      };
+      const plain = `/cgi-bin/mmwebwx-bin/webwxsync?sid=a%2Bb&skey=@crypt_1_x&pass_ticket=Ab/c+d==&r=-123`;
+      const urls = [
+        `${srv.origin}${plain}`,
+        // node:http parses these, as before: what parsing escapes or drops (a quote, a space, a fragment, a dot segment)
+        `${srv.origin}/a?name='x'`,
+        `${srv.origin}/a?x=1 2`,
+        `${srv.origin}/a/./b?x=1#frag`,
+        // an origin not written as URL writes it
+        `${srv.origin.replace("http:", "HTTP:")}/upper`,
+      ];
+      for (const url of urls) await client.text({ what: "t", url });
+      assert.equal(given.length, urls.length);
+      const port = new URL(srv.origin).port;
+      assert.deepEqual(given[0], { method: "GET", headers: (given[0] as { headers: unknown }).headers, agent: (given[0] as { agent: unknown }).agent, protocol: "http:", hostname: "127.0.0.1", port, path: plain });
+      assert.deepEqual(given.slice(1), urls.slice(1), "handed over as URLs");
+      assert.deepEqual(
+        seen.map((s) => s.url),
+        [plain, "/a?name=%27x%27", "/a?x=1%202", "/a/b?x=1", "/upper"],
+      );
+      assert.ok(seen.every((s) => s.host === `127.0.0.1:${port}`));
+    } finally {
+      nodeHttp.request = request;
       client.close();
       await srv.close();
     }
