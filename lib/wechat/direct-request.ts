@@ -7,18 +7,6 @@ import type { AbortWatch } from "./abort-watch";
 import type { CallDeadlines } from "./call-deadlines";
 
 /**
- * One HTTP call over node:http itself: every call without a form (issue #19). got costs ~0.4 ms of CPU and about
- * one event-loop turn more per call than node:http (bench/README.md, "Where the remaining time goes"), which the
- * sync loop paid on every page of a burst and twice per message in latency; cold, its first calls cost several ms
- * each, which a login paid step by step. Forms and multipart uploads still go through got, and `direct: false`
- * asks for it. What it keeps of got's behaviour, and `http.test.ts` checks on both
- * paths: keep-alive agents on the same transport (a server playing the real hosts; the client's second pair,
- * never shared with got: HttpClient.directAgents), the cookie jar (Cookie
- * sent, every Set-Cookie stored before the answer is handed back, an invalid one skipped), gzip/deflate/br
- * answers, a whole-call timeout (ETIMEDOUT), abort, a body cap counted on the decoded bytes, no redirects, and
- * whether a failed call may have reached the server.
- */
-/**
  * Where a call goes, as node:http takes it without parsing the URL again: the URL's scheme, hostname (no brackets),
  * port ("" for the scheme's default) and path with its query. Only for a URL that parsing would leave as it is
  * (HttpClient.targetOf); ~10 us of every call, issue #19.
@@ -30,6 +18,18 @@ export interface RequestTarget {
   path: string;
 }
 
+/**
+ * One HTTP call over node:http itself: every call without a form (issue #19). got costs ~0.4 ms of CPU and about
+ * one event-loop turn more per call than node:http (bench/README.md, "Where the remaining time goes"), which the
+ * sync loop paid on every page of a burst and twice per message in latency; cold, its first calls cost several ms
+ * each, which a login paid step by step. Forms and multipart uploads still go through got, and `direct: false`
+ * asks for it. What it keeps of got's behaviour, and `http.test.ts` checks on both
+ * paths: keep-alive agents on the same transport (a server playing the real hosts; the client's second pair,
+ * never shared with got: HttpClient.directAgents), the cookie jar (Cookie
+ * sent, every Set-Cookie stored before the answer is handed back, an invalid one skipped), gzip/deflate/br
+ * answers, a whole-call timeout (ETIMEDOUT), abort, a body cap counted on the decoded bytes, no redirects, and
+ * whether a failed call may have reached the server.
+ */
 export interface DirectCall {
   url: string;
   /** The URL as node:http takes it, already split; without it, the URL is given to node:http to parse. */
@@ -121,11 +121,12 @@ export function directCall(call: DirectCall): Promise<DirectAnswer> {
     let connected = false;
     let settled = false;
     let unwatch: (() => void) | undefined;
-    const options: http.RequestOptions = { method: call.method, headers, agent: secure ? call.agents.https : call.agents.http };
+    const agent = secure ? call.agents.https : call.agents.http;
     const target = call.target;
+    // A port left undefined is the scheme's default, as for a URL without one.
     const request = target
-      ? (secure ? https : http).request({ ...options, protocol: target.protocol, hostname: target.hostname, ...(target.port === "" ? {} : { port: target.port }), path: target.path })
-      : (secure ? https : http).request(call.url, options);
+      ? (secure ? https : http).request({ method: call.method, headers, agent, protocol: target.protocol, hostname: target.hostname, port: target.port || undefined, path: target.path })
+      : (secure ? https : http).request(call.url, { method: call.method, headers, agent });
     const finish = (error: DirectCallError | undefined, value?: DirectAnswer): void => {
       if (settled) return;
       settled = true;

@@ -8,7 +8,6 @@ export {
   rawContactToContact,
   rawMemberToMember,
   toContact,
-  toContacts,
   contactKind,
   isGroupUserName,
   isSpecialUserName,
