@@ -55,10 +55,11 @@ export function buildUrl(origin: string, path: string, query: Record<string, Que
 }
 
 /**
- * A path and query that URL parsing leaves as they are: only characters it never escapes, no dot segment, no
- * fragment (a "%" is kept as it is either way). Any other goes to node:http as a URL, to be parsed as before.
+ * A path and query that URL parsing leaves as they are: only characters it never escapes, no dot segment (".", or
+ * "%2e" which parsing also takes for a dot), no fragment (a "%" is otherwise kept as it is). Any other goes to
+ * node:http as a URL, to be parsed as before.
  */
-const PLAIN_PATH = /^\/(?!.*\/\.)[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*$/;
+const PLAIN_PATH = /^\/(?!.*\/(?:\.|%2[eE]))[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*$/;
 
 /** One request; an option left out and one given as undefined mean the same (the default). */
 export interface RequestSpec {

@@ -169,10 +169,12 @@ describe("client http", () => {
       const plain = `/cgi-bin/mmwebwx-bin/webwxsync?sid=a%2Bb&skey=@crypt_1_x&pass_ticket=Ab/c+d==&r=-123`;
       const urls = [
         `${srv.origin}${plain}`,
-        // node:http parses these, as before: what parsing escapes or drops (a quote, a space, a fragment, a dot segment)
+        // node:http parses these, as before: what parsing escapes or drops (a quote, a space, a fragment, dot segments)
         `${srv.origin}/a?name='x'`,
         `${srv.origin}/a?x=1 2`,
         `${srv.origin}/a/./b?x=1#frag`,
+        // "%2e" is a dot to URL parsing too
+        `${srv.origin}/a/%2e%2E/b?x=1`,
         // an origin not written as URL writes it
         `${srv.origin.replace("http:", "HTTP:")}/upper`,
       ];
@@ -183,7 +185,7 @@ describe("client http", () => {
       assert.deepEqual(given.slice(1), urls.slice(1), "handed over as URLs");
       assert.deepEqual(
         seen.map((s) => s.url),
-        [plain, "/a?name=%27x%27", "/a?x=1%202", "/a/b?x=1", "/upper"],
+        [plain, "/a?name=%27x%27", "/a?x=1%202", "/a/b?x=1", "/b?x=1", "/upper"],
       );
       assert.ok(seen.every((s) => s.host === `127.0.0.1:${port}`));
     } finally {
